@@ -1,0 +1,72 @@
+"""Devices: where tensors live and kernels run (SINGA's ``singa.device``).
+
+The CPU device is a process-wide singleton with ``id() == -1``. CUDA devices
+exist only in builds configured with ``-DSINGA_USE_CUDA=ON``.
+"""
+
+from . import singa_wrap as singa
+
+Device = singa.Device
+
+_lazy_alloc = False
+
+
+def create_cpu_device():
+    """Returns the CPU device (a singleton)."""
+    return singa.Platform.GetDefaultDevice()
+
+
+def get_default_device():
+    """Returns the default device, the CPU."""
+    return singa.Platform.GetDefaultDevice()
+
+
+def _require_cuda(what):
+    if not singa.USE_CUDA:
+        raise RuntimeError(
+            "{}: singa was built without CUDA (singa_wrap.USE_CUDA is False); "
+            "rebuild with -DSINGA_USE_CUDA=ON on a machine with the CUDA toolkit".format(what))
+
+
+def create_cuda_gpu(set_default=False):
+    """Creates the CUDA device with id 0; raises RuntimeError in a CPU-only build."""
+    _require_cuda("create_cuda_gpu")
+    return singa.Platform.CreateCudaGPU(0)
+
+
+def create_cuda_gpu_on(device_id, set_default=False):
+    """Creates the CUDA device with the given id."""
+    _require_cuda("create_cuda_gpu_on({})".format(device_id))
+    return singa.Platform.CreateCudaGPU(device_id)
+
+
+def create_cuda_gpus(num):
+    """Creates `num` CUDA devices."""
+    _require_cuda("create_cuda_gpus({})".format(num))
+    return singa.Platform.CreateCudaGPUs(num)
+
+
+def create_cuda_gpus_on(device_ids):
+    """Creates CUDA devices with the given ids."""
+    _require_cuda("create_cuda_gpus_on({})".format(device_ids))
+    return singa.Platform.CreateCudaGPUsOn(list(device_ids))
+
+
+def get_num_gpus():
+    """Number of usable GPUs (0 in a CPU-only build)."""
+    return singa.Platform.GetNumGPUs()
+
+
+def enable_lazy_alloc(enable):
+    """SINGA's lazy allocation switch; memory here is always allocated on demand."""
+    global _lazy_alloc
+    _lazy_alloc = bool(enable)
+
+
+def set_num_threads(n):
+    """Sets the threads used by kernels (OpenMP) and GEMM (OpenBLAS)."""
+    singa.set_num_threads(n)
+
+
+def get_num_threads():
+    return singa.get_num_threads()

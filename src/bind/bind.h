@@ -1,0 +1,29 @@
+// Shared declarations of the pybind11 module `singa.singa_wrap`.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "core/tensor.h"
+#include "math/ops.h"
+
+namespace py = pybind11;
+
+namespace singa {
+
+// Kernels run without the GIL so Python threads (data loaders) keep going.
+using NoGIL = py::call_guard<py::gil_scoped_release>;
+
+void BindDevice(py::module_& m);
+void BindTensor(py::module_& m);
+void BindOps(py::module_& m);
+void BindNN(py::module_& m);
+
+// A Tensor sharing memory with a C-contiguous NumPy array (or a copy otherwise).
+Tensor FromNumpy(py::array arr, std::shared_ptr<Device> dev);
+// A NumPy view of the tensor's memory (copies when the tensor is not host memory).
+py::array ToNumpy(const Tensor& t);
+DataType NumpyToDataType(const py::dtype& dt);
+
+}  // namespace singa

@@ -1,0 +1,234 @@
+// Free functions of SINGA's CTensor API (and the extras autograd builds on).
+#include "bind/bind.h"
+
+namespace singa {
+
+namespace {
+
+std::vector<int64_t> AxesArg(const py::object& axis) {
+  std::vector<int64_t> axes;
+  if (axis.is_none()) return axes;
+  if (py::isinstance<py::int_>(axis)) return {axis.cast<int64_t>()};
+  return axis.cast<std::vector<int64_t>>();
+}
+
+double AlphaArg(const py::object& alpha) {
+  if (py::isinstance<Tensor>(alpha)) {
+    const Tensor& t = alpha.cast<const Tensor&>();
+    if (t.Size() != 1)
+      throw ValueError(Msg("Axpy: alpha must be a float or a 1-element tensor, got shape ",
+                           ShapeStr(t.shape())));
+    return t.AsType(kDouble).Contiguous().data<double>()[0];
+  }
+  return alpha.cast<double>();
+}
+
+struct UnaryName {
+  const char* name;
+  Unary op;
+};
+
+const UnaryName kUnaries[] = {
+    {"Abs", Unary::kAbs},         {"Ceil", Unary::kCeil},       {"Floor", Unary::kFloor},
+    {"Round", Unary::kRound},     {"RoundE", Unary::kRoundE},   {"Exp", Unary::kExp},
+    {"Erf", Unary::kErf},         {"Log", Unary::kLog},         {"ReLU", Unary::kReLU},
+    {"Sigmoid", Unary::kSigmoid}, {"Sign", Unary::kSign},       {"Sqrt", Unary::kSqrt},
+    {"Square", Unary::kSquare},   {"Cos", Unary::kCos},         {"Cosh", Unary::kCosh},
+    {"Acos", Unary::kAcos},       {"Acosh", Unary::kAcosh},     {"Sin", Unary::kSin},
+    {"Sinh", Unary::kSinh},       {"Asin", Unary::kAsin},       {"Asinh", Unary::kAsinh},
+    {"Tan", Unary::kTan},         {"Tanh", Unary::kTanh},       {"Atan", Unary::kAtan},
+    {"Atanh", Unary::kAtanh},     {"Neg", Unary::kNeg},         {"Reciprocal", Unary::kReciprocal},
+    {"SoftPlus", Unary::kSoftPlus}, {"SoftSign", Unary::kSoftSign}, {"Not", Unary::kNot},
+};
+
+struct BinaryName {
+  const char* name;      // tensor-tensor function, e.g. Add
+  const char* dunder;    // SINGA's module-level operator name, e.g. __add__
+  const char* scalar;    // tensor-float function, e.g. AddFloat
+  Binary op;
+};
+
+const BinaryName kBinaries[] = {
+    {"Add", "__add__", "AddFloat", Binary::kAdd},
+    {"Sub", "__sub__", "SubFloat", Binary::kSub},
+    {"EltwiseMult", "__mul__", "MultFloat", Binary::kMul},
+    {"Div", "__div__", "DivFloat", Binary::kDiv},
+    {"Pow", "__pow__", "PowFloat", Binary::kPow},
+    {"LT", "__lt__", "LTFloat", Binary::kLT},
+    {"LE", "__le__", "LEFloat", Binary::kLE},
+    {"GT", "__gt__", "GTFloat", Binary::kGT},
+    {"GE", "__ge__", "GEFloat", Binary::kGE},
+    {"EQ", "__eq__", "EQFloat", Binary::kEQ},
+    {"And", "__and__", "AndFloat", Binary::kAnd},
+    {"Or", "__or__", "OrFloat", Binary::kOr},
+    {"Xor", "__xor__", "XorFloat", Binary::kXor},
+    {"EltwiseMin", "__min__", "MinFloat", Binary::kMin},
+    {"EltwiseMax", "__max__", "MaxFloat", Binary::kMax},
+};
+
+}  // namespace
+
+void BindOps(py::module_& m) {
+  for (const UnaryName& u : kUnaries) {
+    Unary op = u.op;
+    const char* name = u.name;
+    m.def(name, [op, name](const Tensor& x) { return Apply(op, x, name); }, py::arg("x"), NoGIL());
+  }
+  m.def("ReLUBackward", [](const Tensor& dy, const Tensor& x) {
+    return Apply(Binary::kReLUBackward, dy, x, "ReLUBackward");
+  }, py::arg("dy"), py::arg("x"), NoGIL());
+
+  py::object tensor_cls = m.attr("Tensor");
+  for (const BinaryName& b : kBinaries) {
+    Binary op = b.op;
+    const char* name = b.name;
+    auto tt = [op, name](const Tensor& x, const Tensor& y) { return Apply(op, x, y, name); };
+    auto tf = [op, name](const Tensor& x, double y) { return ApplyScalar(op, x, y, name); };
+    m.def(name, tt, py::arg("a"), py::arg("b"), NoGIL());
+    m.def(b.dunder, tt, NoGIL());
+    m.def(b.dunder, tf, NoGIL());
+    m.def(b.scalar, tf, py::arg("a"), py::arg("x"), NoGIL());
+    m.def((std::string(name) + "WithRet").c_str(),
+          [op, name](const Tensor& x, const Tensor& y, Tensor& ret) { ApplyInto(op, x, y, &ret, name); },
+          py::arg("a"), py::arg("b"), py::arg("ret"), NoGIL());
+    m.def((std::string(b.scalar) + "WithRet").c_str(),
+          [op, name](const Tensor& x, double y, Tensor& ret) { ApplyScalarInto(op, x, y, &ret, name); },
+          py::arg("a"), py::arg("x"), py::arg("ret"), NoGIL());
+  }
+  // Operators on the class itself, so CTensors compose naturally in custom ops.
+  {
+    py::class_<Tensor> c = py::reinterpret_borrow<py::class_<Tensor>>(tensor_cls);
+    const std::pair<const char*, Binary> ops[] = {
+        {"__add__", Binary::kAdd}, {"__sub__", Binary::kSub}, {"__mul__", Binary::kMul},
+        {"__truediv__", Binary::kDiv}, {"__pow__", Binary::kPow}, {"__lt__", Binary::kLT},
+        {"__le__", Binary::kLE}, {"__gt__", Binary::kGT}, {"__ge__", Binary::kGE}};
+    for (auto& [dname, op] : ops) {
+      Binary o = op;
+      const char* n = dname;
+      c.def(dname, [o, n](const Tensor& x, const Tensor& y) { return Apply(o, x, y, n); }, py::is_operator(), NoGIL());
+      c.def(dname, [o, n](const Tensor& x, double y) { return ApplyScalar(o, x, y, n); }, py::is_operator(), NoGIL());
+    }
+    c.def("__radd__", [](const Tensor& x, double y) { return ApplyScalar(Binary::kAdd, x, y, "__radd__"); }, py::is_operator());
+    c.def("__rmul__", [](const Tensor& x, double y) { return ApplyScalar(Binary::kMul, x, y, "__rmul__"); }, py::is_operator());
+    c.def("__rsub__", [](const Tensor& x, double y) { return ApplyScalarLeft(Binary::kSub, y, x, "__rsub__"); }, py::is_operator());
+    c.def("__rtruediv__", [](const Tensor& x, double y) { return ApplyScalarLeft(Binary::kDiv, y, x, "__rdiv__"); }, py::is_operator());
+    c.def("__neg__", [](const Tensor& x) { return Apply(Unary::kNeg, x, "__neg__"); });
+  }
+  m.def("RSubFloat", [](double x, const Tensor& a) { return ApplyScalarLeft(Binary::kSub, x, a, "RSub"); }, NoGIL());
+  m.def("RDivFloat", [](double x, const Tensor& a) { return ApplyScalarLeft(Binary::kDiv, x, a, "RDiv"); }, NoGIL());
+  m.def("RPowFloat", [](double x, const Tensor& a) { return ApplyScalarLeft(Binary::kPow, x, a, "RPow"); }, NoGIL());
+
+  // ---- shapes and copies ----
+  m.def("Reshape", [](const Tensor& t, const std::vector<int64_t>& shape) {
+    return t.Reshape(InferShape(shape, t.Size(), "Reshape"));
+  }, py::arg("t"), py::arg("shape"), NoGIL());
+  m.def("Transpose", [](const Tensor& t, const std::vector<size_t>& axes) { return t.Transpose(axes); },
+        py::arg("t"), py::arg("axes"));
+  m.def("Transpose", [](const Tensor& t) { return t.Transpose(); }, py::arg("t"));
+  m.def("DefaultTranspose", [](const Tensor& t) { return t.Transpose(); }, py::arg("t"));
+  m.def("Contiguous", [](const Tensor& t) { return t.Contiguous(); }, py::arg("t"), NoGIL());
+  m.def("Broadcast", [](const Tensor& t, const std::vector<size_t>& shape) { return t.Broadcast(shape); },
+        py::arg("t"), py::arg("shape"));
+  m.def("ConcatOn", &ConcatOn, py::arg("tensors"), py::arg("axis"), NoGIL());
+  m.def("SliceOn", &SliceOn, py::arg("t"), py::arg("start"), py::arg("end"), py::arg("axis"), NoGIL());
+  m.def("Repeat", [](const Tensor& t, const std::vector<size_t>& reps, const py::object& axis) {
+    int64_t ax = axis.is_none() ? INT64_MIN : axis.cast<int64_t>();
+    py::gil_scoped_release nogil;
+    return Repeat(t, reps, ax);
+  }, py::arg("t"), py::arg("repeats"), py::arg("axis") = py::none());
+  m.def("Tile", &Tile, py::arg("t"), py::arg("reps"), NoGIL());
+  m.def("Take", &Take, py::arg("t"), py::arg("indices"), py::arg("axis"), NoGIL());
+  m.def("GatherElements", &GatherElements, py::arg("t"), py::arg("indices"), py::arg("axis"), NoGIL());
+  m.def("ScatterElements", &ScatterElements, py::arg("t"), py::arg("indices"), py::arg("updates"),
+        py::arg("axis"), py::arg("add") = false, NoGIL());
+  m.def("OneHot", [](const Tensor& idx, size_t depth, double on, double off, int dt) {
+    return OneHot(idx, depth, on, off, static_cast<DataType>(dt));
+  }, py::arg("indices"), py::arg("depth"), py::arg("on") = 1.0, py::arg("off") = 0.0, py::arg("dtype") = 0, NoGIL());
+  m.def("Pad", &Pad, py::arg("t"), py::arg("pads"), py::arg("mode") = 0, py::arg("value") = 0.0, NoGIL());
+  m.def("Where", &Where, py::arg("cond"), py::arg("a"), py::arg("b"), NoGIL());
+  m.def("Clip", &Clip, py::arg("t"), py::arg("low"), py::arg("high"), NoGIL());
+  m.def("CopyDataToFrom", [](Tensor& dst, const Tensor& src, size_t num, size_t dst_offset, size_t src_offset) {
+    if (dst_offset + num > dst.Size() || src_offset + num > src.Size())
+      throw ValueError(Msg("CopyDataToFrom: copying ", num, " values from offset ", src_offset, " of ",
+                           src.Size(), " to offset ", dst_offset, " of ", dst.Size()));
+    if (num == 0) return;
+    Tensor s = src.Contiguous().Reshape({src.Size()}).Slice(0, src_offset, src_offset + num);
+    if (dst.IsContiguous()) {
+      dst.Reshape({dst.Size()}).Slice(0, dst_offset, dst_offset + num).CopyData(s);
+    } else {
+      Tensor d = dst.Clone();
+      d.Reshape({d.Size()}).Slice(0, dst_offset, dst_offset + num).CopyData(s);
+      dst.CopyData(d);
+    }
+  }, py::arg("dst"), py::arg("src"), py::arg("num"), py::arg("dst_offset") = 0, py::arg("src_offset") = 0, NoGIL());
+  m.def("SizeOf", [](int dt) { return SizeOf(static_cast<DataType>(dt)); }, py::arg("dtype"));
+
+  // ---- reductions ----
+  m.def("Sum", [](const Tensor& t, int64_t axis) { return ReduceSum(t, {axis}, false); },
+        py::arg("t"), py::arg("axis"), NoGIL());
+  m.def("SumAll", &SumAll, py::arg("t"), NoGIL());
+  m.def("SumAsFloat", &SumAll, py::arg("t"), NoGIL());
+  m.def("Average", [](const Tensor& t, int64_t axis) { return ReduceMean(t, {axis}, false); },
+        py::arg("t"), py::arg("axis"), NoGIL());
+  m.def("ReduceSum", [](const Tensor& t, const py::object& axes, bool keepdims) {
+    auto ax = AxesArg(axes);
+    py::gil_scoped_release nogil;
+    return ReduceSum(t, ax, keepdims);
+  }, py::arg("t"), py::arg("axes") = py::none(), py::arg("keepdims") = false);
+  m.def("ReduceMean", [](const Tensor& t, const py::object& axes, bool keepdims) {
+    auto ax = AxesArg(axes);
+    py::gil_scoped_release nogil;
+    return ReduceMean(t, ax, keepdims);
+  }, py::arg("t"), py::arg("axes") = py::none(), py::arg("keepdims") = false);
+  m.def("ReduceMax", [](const Tensor& t, const py::object& axes, bool keepdims) {
+    auto ax = AxesArg(axes);
+    py::gil_scoped_release nogil;
+    return ReduceMax(t, ax, keepdims);
+  }, py::arg("t"), py::arg("axes") = py::none(), py::arg("keepdims") = false);
+  m.def("ReduceMin", [](const Tensor& t, const py::object& axes, bool keepdims) {
+    auto ax = AxesArg(axes);
+    py::gil_scoped_release nogil;
+    return ReduceMin(t, ax, keepdims);
+  }, py::arg("t"), py::arg("axes") = py::none(), py::arg("keepdims") = false);
+  m.def("ArgMax", &ArgMax, py::arg("t"), py::arg("axis"), NoGIL());
+  m.def("SumToShape", [](const Tensor& t, const std::vector<size_t>& shape) { return SumToShape(t, shape); },
+        py::arg("t"), py::arg("shape"), NoGIL());
+  m.def("SoftMax", &SoftMax, py::arg("t"), py::arg("axis") = 1, NoGIL());
+  m.def("LogSoftMax", &LogSoftMax, py::arg("t"), py::arg("axis") = 1, NoGIL());
+  m.def("SoftMaxBackward", &SoftMaxBackward, py::arg("dy"), py::arg("axis"), py::arg("y"), NoGIL());
+  m.def("CrossEntropyFwd", &CrossEntropyFwd, py::arg("p"), py::arg("t"), NoGIL());
+  m.def("SoftmaxCrossEntropyBwd", &SoftmaxCrossEntropyBwd, py::arg("p"), py::arg("t"), NoGIL());
+
+  // ---- BLAS and row/column helpers ----
+  m.def("Mult", &Mult, py::arg("a"), py::arg("b"), NoGIL());
+  m.def("Mult", [](double alpha, const Tensor& a, const Tensor& b, double beta, Tensor& c) {
+    MultWithScale(alpha, a, b, beta, &c);
+  }, py::arg("alpha"), py::arg("a"), py::arg("b"), py::arg("beta"), py::arg("c"), NoGIL());
+  m.def("MultWithScale", [](double alpha, const Tensor& a, const Tensor& b, double beta, Tensor& c) {
+    MultWithScale(alpha, a, b, beta, &c);
+  }, py::arg("alpha"), py::arg("a"), py::arg("b"), py::arg("beta"), py::arg("c"), NoGIL());
+  m.def("Axpy", [](const py::object& alpha, const Tensor& x, Tensor& y) {
+    double a = AlphaArg(alpha);
+    py::gil_scoped_release nogil;
+    Axpy(a, x, &y);
+  }, py::arg("alpha"), py::arg("x"), py::arg("y"));
+  m.def("AddColumn", [](const Tensor& v, Tensor& mat) { AddColumnWithScale(1, 1, v, &mat); }, NoGIL());
+  m.def("AddRow", [](const Tensor& v, Tensor& mat) { AddRowWithScale(1, 1, v, &mat); }, NoGIL());
+  m.def("AddColumnWithScale", [](double a, double b, const Tensor& v, Tensor& mat) { AddColumnWithScale(a, b, v, &mat); }, NoGIL());
+  m.def("AddRowWithScale", [](double a, double b, const Tensor& v, Tensor& mat) { AddRowWithScale(a, b, v, &mat); }, NoGIL());
+  m.def("MultColumn", [](const Tensor& v, Tensor& mat) { MultColumn(v, &mat); }, NoGIL());
+  m.def("MultRow", [](const Tensor& v, Tensor& mat) { MultRow(v, &mat); }, NoGIL());
+  m.def("DivColumn", [](const Tensor& v, Tensor& mat) { DivColumn(v, &mat); }, NoGIL());
+  m.def("DivRow", [](const Tensor& v, Tensor& mat) { DivRow(v, &mat); }, NoGIL());
+  m.def("SumColumns", &SumColumns, NoGIL());
+  m.def("SumRows", &SumRows, NoGIL());
+
+  // ---- random ----
+  m.def("Bernoulli", [](double p, Tensor& t) { Bernoulli(p, &t); }, py::arg("p"), py::arg("t"), NoGIL());
+  m.def("Gaussian", [](double mean, double std, Tensor& t) { Gaussian(mean, std, &t); },
+        py::arg("mean"), py::arg("std"), py::arg("t"), NoGIL());
+  m.def("Uniform", [](double low, double high, Tensor& t) { Uniform(low, high, &t); },
+        py::arg("low"), py::arg("high"), py::arg("t"), NoGIL());
+}
+
+}  // namespace singa

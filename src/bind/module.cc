@@ -1,0 +1,39 @@
+// The extension module: constants, error translation, and the bound parts.
+#include "bind/bind.h"
+
+#include "core/device.h"
+
+PYBIND11_MODULE(singa_wrap, m) {
+  using namespace singa;
+  m.doc() = "singa core: tensors, devices and kernels (SINGA's CTensor API)";
+
+  py::register_exception<DeviceError>(m, "DeviceError", PyExc_RuntimeError);
+  // Registered last so it is tried first: our TypeError derives from runtime_error.
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const singa::TypeError& e) {
+      PyErr_SetString(PyExc_TypeError, e.what());
+    }
+  });
+
+  m.attr("USE_CUDA") = Platform::UsesCuda();
+  m.attr("USE_DIST") = false;
+  m.attr("USE_DNNL") = false;
+  m.attr("USE_PYTHON3") = true;
+  m.attr("kFloat32") = static_cast<int>(kFloat32);
+  m.attr("kFloat16") = static_cast<int>(kFloat16);
+  m.attr("kInt") = static_cast<int>(kInt);
+  m.attr("kChar") = static_cast<int>(kChar);
+  m.attr("kDouble") = static_cast<int>(kDouble);
+  m.attr("kFloat64") = static_cast<int>(kDouble);
+  m.attr("kCpp") = static_cast<int>(kCpp);
+  m.attr("kCuda") = static_cast<int>(kCuda);
+  // SINGA's swig module exposes std::vector<Tensor> as VecTensor; a list converts to it here.
+  m.attr("VecTensor") = py::module_::import("builtins").attr("list");
+
+  BindDevice(m);
+  BindTensor(m);
+  BindOps(m);
+  BindNN(m);
+}

@@ -1,0 +1,126 @@
+// Devices own memory and random state. The CPU device is a process-wide singleton
+// (id -1) handed out by Platform; a CUDA device plugs in behind the same interface.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/common.h"
+
+namespace singa {
+
+enum LangType { kCpp = 0, kCuda = 1 };
+
+class Device;
+
+// A reference-counted span of device memory. Either allocated by a Device (and counted
+// in its memory statistics) or borrowed from outside (a NumPy array) with a release hook.
+class Block {
+ public:
+  Block(void* ptr, size_t size, Device* owner, std::function<void()> release = nullptr);
+  ~Block();
+  Block(const Block&) = delete;
+  Block& operator=(const Block&) = delete;
+
+  void* data() const { return ptr_; }
+  size_t size() const { return size_; }
+  bool borrowed() const { return static_cast<bool>(release_); }
+
+ private:
+  void* ptr_;
+  size_t size_;
+  Device* owner_;
+  std::function<void()> release_;
+};
+
+class Device : public std::enable_shared_from_this<Device> {
+ public:
+  Device(int id, LangType lang) : id_(id), lang_(lang) {}
+  virtual ~Device() = default;
+
+  int id() const { return id_; }
+  LangType lang() const { return lang_; }
+  virtual std::string name() const = 0;
+
+  // Allocates `size` bytes (64-byte aligned, zero-filled when `zero`).
+  std::shared_ptr<Block> NewBlock(size_t size, bool zero = false);
+  // Wraps memory the device does not own; `release` runs when the last view dies.
+  std::shared_ptr<Block> BorrowBlock(void* ptr, size_t size, std::function<void()> release);
+
+  virtual void Sync() {}
+
+  // Memory statistics for tests and benchmarks (bytes).
+  size_t bytes_in_use() const { return in_use_.load(); }
+  size_t peak_bytes() const { return peak_.load(); }
+  void ResetPeak() { peak_.store(in_use_.load()); }
+
+  // Random numbers: a counter-based generator, so a seed fixes every later draw,
+  // whatever the thread count.
+  void SetRandSeed(uint64_t seed);
+  uint64_t seed() const { return seed_; }
+  // Reserves `n` consecutive counters and returns the first.
+  uint64_t TakeCounters(uint64_t n) { return counter_.fetch_add(n); }
+
+  // Graph buffering (SINGA's EnableGraph/RunGraph): operations here always execute
+  // eagerly; the flag is kept so scripts that toggle it behave identically.
+  void EnableGraph(bool enable) { graph_enabled_ = enable; }
+  bool graph_enabled() const { return graph_enabled_; }
+  void SetVerbosity(int v) { verbosity_ = v; }
+  int verbosity() const { return verbosity_; }
+
+ protected:
+  virtual void* Malloc(size_t size) = 0;
+  virtual void Free(void* ptr, size_t size) = 0;
+  friend class Block;
+
+ private:
+  void Released(size_t size);
+
+  int id_;
+  LangType lang_;
+  std::atomic<size_t> in_use_{0};
+  std::atomic<size_t> peak_{0};
+  uint64_t seed_ = 0x5eed;
+  std::atomic<uint64_t> counter_{0};
+  bool graph_enabled_ = false;
+  int verbosity_ = 0;
+};
+
+class CppCPU : public Device {
+ public:
+  CppCPU() : Device(-1, kCpp) {}
+  std::string name() const override { return "cpu"; }
+
+ protected:
+  void* Malloc(size_t size) override;
+  void Free(void* ptr, size_t size) override;
+};
+
+// Registry of devices. Only the CPU exists in a build without CUDA.
+class Platform {
+ public:
+  static std::shared_ptr<Device> GetDefaultDevice();
+  static int GetNumGPUs();
+  static std::shared_ptr<Device> CreateCudaGPU(int id);
+  static bool UsesCuda();
+};
+
+// The process-wide CPU device.
+inline std::shared_ptr<Device> defaultDevice() { return Platform::GetDefaultDevice(); }
+
+// 64-bit mixing of (seed, counter): splitmix64's finaliser applied twice.
+inline uint64_t RandomBits(uint64_t seed, uint64_t counter) {
+  uint64_t z = seed * 0x9e3779b97f4a7c15ull + counter * 0xbf58476d1ce4e5b9ull + 0x94d049bb133111ebull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace singa

@@ -1,0 +1,314 @@
+#include "core/tensor.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "math/iter.h"
+
+namespace singa {
+
+Strides ContiguousStrides(const Shape& shape) {
+  Strides st(shape.size());
+  int64_t s = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    st[i] = s;
+    s *= static_cast<int64_t>(shape[i]);
+  }
+  return st;
+}
+
+Shape InferShape(const std::vector<int64_t>& dims, size_t size, const char* fn) {
+  Shape out(dims.size());
+  int64_t infer = -1;
+  size_t known = 1;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i] == -1) {
+      if (infer >= 0) throw ValueError(Msg(fn, ": only one dimension can be -1"));
+      infer = static_cast<int64_t>(i);
+    } else if (dims[i] < 0) {
+      throw ValueError(Msg(fn, ": negative dimension ", dims[i]));
+    } else {
+      out[i] = static_cast<size_t>(dims[i]);
+      known *= out[i];
+    }
+  }
+  if (infer >= 0) {
+    if (known == 0 || size % known != 0)
+      throw ValueError(Msg(fn, ": cannot reshape ", size, " elements into a shape with -1 and ",
+                           known, " known elements"));
+    out[infer] = size / known;
+  } else if (known != size) {
+    throw ValueError(Msg(fn, ": cannot reshape a tensor of ", size, " elements into ",
+                         ShapeStr(out)));
+  }
+  return out;
+}
+
+Shape BroadcastShapes(const Shape& a, const Shape& b, const char* fn) {
+  size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (size_t i = 0; i < n; ++i) {
+    size_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    size_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    if (da != db && da != 1 && db != 1)
+      throw ValueError(Msg(fn, ": shapes ", ShapeStr(a), " and ", ShapeStr(b),
+                           " cannot be broadcast together"));
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+Tensor::Tensor() : Tensor(Shape{}, nullptr, kFloat32) {}
+
+Tensor::Tensor(const Shape& shape, std::shared_ptr<Device> dev, DataType dtype)
+    : device_(dev ? dev : defaultDevice()),
+      dtype_(dtype),
+      shape_(shape),
+      strides_(ContiguousStrides(shape)) {
+  SizeOf(dtype);  // validates the dtype code
+  block_ = device_->NewBlock(Size() * SizeOf(dtype));
+}
+
+Tensor::Tensor(std::shared_ptr<Block> block, std::shared_ptr<Device> dev, DataType dtype,
+               const Shape& shape, const Strides& strides, int64_t offset)
+    : block_(std::move(block)),
+      device_(std::move(dev)),
+      dtype_(dtype),
+      shape_(shape),
+      strides_(strides),
+      offset_(offset) {}
+
+size_t Tensor::shape(size_t i) const {
+  if (i >= shape_.size())
+    throw IndexError(Msg("Tensor.shape: axis ", i, " is out of range for shape ",
+                         ShapeStr(shape_)));
+  return shape_[i];
+}
+
+bool Tensor::IsContiguous() const {
+  int64_t s = 1;
+  for (size_t i = shape_.size(); i-- > 0;) {
+    if (shape_[i] != 1 && strides_[i] != s) return false;
+    s *= static_cast<int64_t>(shape_[i]);
+  }
+  return true;
+}
+
+bool Tensor::transpose() const {
+  size_t n = shape_.size();
+  if (n < 2 || IsContiguous()) return false;
+  Tensor swapped = *this;
+  std::swap(swapped.shape_[n - 1], swapped.shape_[n - 2]);
+  std::swap(swapped.strides_[n - 1], swapped.strides_[n - 2]);
+  return swapped.IsContiguous();
+}
+
+void* Tensor::raw() const {
+  if (!block_ || block_->data() == nullptr) return nullptr;
+  return static_cast<char*>(block_->data()) + offset_ * static_cast<int64_t>(SizeOf(dtype_));
+}
+
+Tensor Tensor::Clone() const {
+  Tensor out(shape_, device_, dtype_);
+  out.CopyData(*this);
+  return out;
+}
+
+template <typename D, typename S>
+static void CopyStrided(const Tensor& dst, const Tensor& src) {
+  D* d = dst.data<D>();
+  const S* s = src.data<S>();
+  StridedLoop<2> loop(dst.shape(), {dst.stride(), src.stride()});
+  loop.ForRows([&](const std::array<int64_t, 2>& off, size_t n, const std::array<int64_t, 2>& st) {
+    D* dp = d + off[0];
+    const S* sp = s + off[1];
+    if constexpr (std::is_same_v<D, S>) {
+      if (st[0] == 1 && st[1] == 1) {
+        std::memcpy(dp, sp, n * sizeof(D));
+        return;
+      }
+    }
+    for (size_t i = 0; i < n; ++i) dp[i * st[0]] = Cast<D>(sp[i * st[1]]);
+  });
+}
+
+void Tensor::CopyData(const Tensor& src) {
+  if (src.Size() != Size())
+    throw ValueError(Msg("CopyData: source has ", src.Size(), " elements ", ShapeStr(src.shape()),
+                         ", destination has ", Size(), " ", ShapeStr(shape_)));
+  if (Size() == 0) return;
+  // Same element count but different shapes: copy in row-major order.
+  Tensor s = src;
+  if (src.shape() != shape_) s = src.Contiguous().Reshape(shape_);
+  SINGA_DISPATCH_ALL(dtype_, "CopyData", {
+    using DT = T;
+    SINGA_DISPATCH_ALL(s.data_type(), "CopyData", { CopyStrided<DT, T>(*this, s); });
+  });
+}
+
+Tensor Tensor::AsType(DataType dtype) const {
+  if (dtype == dtype_) return *this;
+  Tensor out(shape_, device_, dtype);
+  out.CopyData(*this);
+  return out;
+}
+
+void Tensor::ToType(DataType dtype) { *this = AsType(dtype); }
+
+void Tensor::ToDevice(std::shared_ptr<Device> dev) {
+  if (!dev) dev = defaultDevice();
+  if (dev == device_) return;
+  if (dev->lang() != kCpp || device_->lang() != kCpp)
+    throw DeviceError(Msg("ToDevice: cannot move a tensor from ", device_->name(), " to ",
+                          dev->name(), " in this build"));
+  Tensor out(shape_, dev, dtype_);
+  out.CopyData(*this);
+  *this = out;
+}
+
+void Tensor::SetValue(double v) {
+  if (Size() == 0) return;
+  SINGA_DISPATCH_ALL(dtype_, "SetValue", {
+    T val = Cast<T>(v);
+    StridedLoop<1> loop(shape_, {strides_});
+    T* p = data<T>();
+    loop.ForRows([&](const std::array<int64_t, 1>& off, size_t n, const std::array<int64_t, 1>& st) {
+      for (size_t i = 0; i < n; ++i) p[off[0] + static_cast<int64_t>(i) * st[0]] = val;
+    });
+  });
+}
+
+void Tensor::ResetLike(const Tensor& t) { *this = Tensor(t.shape(), t.device(), t.data_type()); }
+
+Tensor Tensor::Contiguous() const {
+  if (IsContiguous()) return *this;
+  return Clone();
+}
+
+Tensor Tensor::Reshape(const Shape& shape) const {
+  if (Product(shape) != Size())
+    throw ValueError(Msg("Reshape: cannot reshape a tensor of shape ", ShapeStr(shape_), " (",
+                         Size(), " elements) into ", ShapeStr(shape)));
+  Tensor src = Contiguous();
+  return Tensor(src.block_, device_, dtype_, shape, ContiguousStrides(shape), src.offset_);
+}
+
+Tensor Tensor::Transpose() const {
+  std::vector<size_t> axes(shape_.size());
+  std::iota(axes.rbegin(), axes.rend(), 0);
+  return Transpose(axes);
+}
+
+Tensor Tensor::Transpose(const std::vector<size_t>& axes) const {
+  if (axes.size() != shape_.size())
+    throw ValueError(Msg("Transpose: axes of length ", axes.size(), " do not match shape ",
+                         ShapeStr(shape_)));
+  std::vector<bool> seen(axes.size(), false);
+  Shape shape(axes.size());
+  Strides st(axes.size());
+  for (size_t i = 0; i < axes.size(); ++i) {
+    if (axes[i] >= axes.size() || seen[axes[i]])
+      throw ValueError(Msg("Transpose: axes are not a permutation of 0..", axes.size() - 1));
+    seen[axes[i]] = true;
+    shape[i] = shape_[axes[i]];
+    st[i] = strides_[axes[i]];
+  }
+  return Tensor(block_, device_, dtype_, shape, st, offset_);
+}
+
+Tensor Tensor::Broadcast(const Shape& shape) const {
+  if (shape.size() < shape_.size())
+    throw ValueError(Msg("Broadcast: cannot broadcast shape ", ShapeStr(shape_), " to ",
+                         ShapeStr(shape)));
+  size_t lead = shape.size() - shape_.size();
+  Strides st(shape.size(), 0);
+  for (size_t i = 0; i < shape_.size(); ++i) {
+    if (shape_[i] == shape[lead + i]) {
+      st[lead + i] = strides_[i];
+    } else if (shape_[i] != 1) {
+      throw ValueError(Msg("Broadcast: cannot broadcast shape ", ShapeStr(shape_), " to ",
+                           ShapeStr(shape)));
+    }
+  }
+  return Tensor(block_, device_, dtype_, shape, st, offset_);
+}
+
+Tensor Tensor::Slice(size_t axis, size_t start, size_t end, int64_t step) const {
+  if (axis >= shape_.size())
+    throw IndexError(Msg("Slice: axis ", axis, " is out of range for shape ", ShapeStr(shape_)));
+  if (step == 0) throw ValueError("Slice: step cannot be zero");
+  Shape shape = shape_;
+  Strides st = strides_;
+  size_t count;
+  if (step > 0) {
+    end = std::min(end, shape_[axis]);
+    count = start >= end ? 0 : (end - start + step - 1) / step;
+  } else {
+    // start > end, walking backwards; `end` may be SIZE_MAX meaning "before 0".
+    int64_t s = static_cast<int64_t>(start), e = end == SIZE_MAX ? -1 : static_cast<int64_t>(end);
+    count = s <= e ? 0 : static_cast<size_t>((s - e - step - 1) / (-step));
+  }
+  shape[axis] = count;
+  st[axis] = strides_[axis] * step;
+  int64_t off = count ? offset_ + static_cast<int64_t>(start) * strides_[axis] : offset_;
+  return Tensor(block_, device_, dtype_, shape, st, off);
+}
+
+Tensor Tensor::Squeeze(size_t axis) const {
+  if (axis >= shape_.size() || shape_[axis] != 1)
+    throw ValueError(Msg("Squeeze: axis ", axis, " of shape ", ShapeStr(shape_),
+                         " does not have size 1"));
+  Shape shape = shape_;
+  Strides st = strides_;
+  shape.erase(shape.begin() + static_cast<int64_t>(axis));
+  st.erase(st.begin() + static_cast<int64_t>(axis));
+  return Tensor(block_, device_, dtype_, shape, st, offset_);
+}
+
+Tensor Tensor::Unsqueeze(size_t axis) const {
+  if (axis > shape_.size())
+    throw IndexError(Msg("Unsqueeze: axis ", axis, " is out of range for shape ",
+                         ShapeStr(shape_)));
+  Shape shape = shape_;
+  Strides st = strides_;
+  int64_t s = axis < shape_.size() ? strides_[axis] * static_cast<int64_t>(shape_[axis]) : 1;
+  shape.insert(shape.begin() + static_cast<int64_t>(axis), 1);
+  st.insert(st.begin() + static_cast<int64_t>(axis), s);
+  return Tensor(block_, device_, dtype_, shape, st, offset_);
+}
+
+template <typename T, typename F>
+static double Accumulate(const Tensor& t, F f) {
+  const T* p = t.data<T>();
+  StridedLoop<1> loop(t.shape(), {t.stride()});
+  double total = 0;
+  // Rows are summed serially so the result does not depend on the thread count.
+  const size_t nrows = loop.rows(), n = loop.inner(), nd = loop.dims.size();
+  for (size_t r = 0; r < nrows; ++r) {
+    int64_t off = 0;
+    size_t rem = r;
+    for (size_t d = nd - 1; d-- > 0;) {
+      off += static_cast<int64_t>(rem % loop.dims[d]) * loop.strides[0][d];
+      rem /= loop.dims[d];
+    }
+    int64_t st = loop.strides[0].back();
+    for (size_t i = 0; i < n; ++i) total += f(Cast<double>(p[off + static_cast<int64_t>(i) * st]));
+  }
+  return total;
+}
+
+double Tensor::L1() const {
+  if (Size() == 0) return 0;
+  double s = 0;
+  SINGA_DISPATCH_ALL(dtype_, "L1", { s = Accumulate<T>(*this, [](double v) { return std::fabs(v); }); });
+  return s / static_cast<double>(Size());
+}
+
+double Tensor::L2() const {
+  if (Size() == 0) return 0;
+  double s = 0;
+  SINGA_DISPATCH_ALL(dtype_, "L2", { s = Accumulate<T>(*this, [](double v) { return v * v; }); });
+  return std::sqrt(s) / static_cast<double>(Size());
+}
+
+}  // namespace singa

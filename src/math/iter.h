@@ -1,0 +1,134 @@
+// Dtype dispatch and strided iteration shared by the CPU kernels.
+#pragma once
+
+#include <omp.h>
+
+#include <array>
+#include <cmath>
+#include <type_traits>
+
+#include "core/tensor.h"
+
+namespace singa {
+
+// float16 storage type; arithmetic always goes through float.
+struct half_t {
+  uint16_t bits;
+};
+
+template <typename D, typename S>
+inline D Cast(S v) {
+  if constexpr (std::is_same_v<S, half_t>) {
+    return Cast<D>(HalfToFloat(v.bits));
+  } else if constexpr (std::is_same_v<D, half_t>) {
+    return half_t{FloatToHalf(static_cast<float>(v))};
+  } else {
+    return static_cast<D>(v);
+  }
+}
+
+template <typename T>
+constexpr DataType DTypeOf() {
+  if constexpr (std::is_same_v<T, float>) return kFloat32;
+  if constexpr (std::is_same_v<T, double>) return kDouble;
+  if constexpr (std::is_same_v<T, int32_t>) return kInt;
+  if constexpr (std::is_same_v<T, half_t>) return kFloat16;
+  return kChar;
+}
+
+// Runs `body` with T bound to the C++ type of `dt`.
+#define SINGA_CASE(code, type, ...) \
+  case code: {                      \
+    using T = type;                 \
+    __VA_ARGS__;                    \
+    break;                          \
+  }
+
+#define SINGA_DISPATCH_ALL(dt, fn, ...)                                        \
+  switch (dt) {                                                                \
+    SINGA_CASE(kFloat32, float, __VA_ARGS__)                                   \
+    SINGA_CASE(kDouble, double, __VA_ARGS__)                                   \
+    SINGA_CASE(kInt, int32_t, __VA_ARGS__)                                     \
+    SINGA_CASE(kFloat16, half_t, __VA_ARGS__)                                  \
+    SINGA_CASE(kChar, int8_t, __VA_ARGS__)                                     \
+    default:                                                                   \
+      throw TypeError(Msg(fn, ": unsupported dtype ", DataTypeName(dt)));      \
+  }
+
+// Arithmetic dtypes (float16 is converted to float32 by the callers first).
+#define SINGA_DISPATCH_ARITH(dt, fn, ...)                                      \
+  switch (dt) {                                                                \
+    SINGA_CASE(kFloat32, float, __VA_ARGS__)                                   \
+    SINGA_CASE(kDouble, double, __VA_ARGS__)                                   \
+    SINGA_CASE(kInt, int32_t, __VA_ARGS__)                                     \
+    default:                                                                   \
+      throw TypeError(Msg(fn, ": unsupported dtype ", DataTypeName(dt)));      \
+  }
+
+#define SINGA_DISPATCH_FLOAT(dt, fn, ...)                                      \
+  switch (dt) {                                                                \
+    SINGA_CASE(kFloat32, float, __VA_ARGS__)                                   \
+    SINGA_CASE(kDouble, double, __VA_ARGS__)                                   \
+    default:                                                                   \
+      throw TypeError(Msg(fn, ": expects float32 or float64, got ", DataTypeName(dt))); \
+  }
+
+// Below this many elements a kernel runs on one thread.
+constexpr size_t kParallelThreshold = 1 << 15;
+
+inline int NumThreadsFor(size_t work) {
+  return work < kParallelThreshold ? 1 : omp_get_max_threads();
+}
+
+// A loop nest over `N` operands sharing one shape, with size-1 axes dropped and
+// mergeable axes fused, so the innermost loop is as long as possible.
+template <size_t N>
+struct StridedLoop {
+  std::vector<size_t> dims;
+  std::array<std::vector<int64_t>, N> strides;
+
+  StridedLoop(const Shape& shape, const std::array<Strides, N>& st) {
+    for (size_t i = 0; i < shape.size(); ++i) {
+      if (shape[i] == 1) continue;
+      bool merge = !dims.empty();
+      for (size_t k = 0; k < N && merge; ++k)
+        merge = strides[k].back() == st[k][i] * static_cast<int64_t>(shape[i]);
+      if (merge) {
+        dims.back() *= shape[i];
+        for (size_t k = 0; k < N; ++k) strides[k].back() = st[k][i];
+      } else {
+        dims.push_back(shape[i]);
+        for (size_t k = 0; k < N; ++k) strides[k].push_back(st[k][i]);
+      }
+    }
+    if (dims.empty()) {
+      dims.push_back(1);
+      for (size_t k = 0; k < N; ++k) strides[k].push_back(0);
+    }
+  }
+
+  size_t inner() const { return dims.back(); }
+  size_t rows() const { return Product(dims, 0, dims.size() - 1); }
+
+  // Calls f(offsets, n, inner_strides) for every innermost row, rows in parallel.
+  template <typename F>
+  void ForRows(F&& f) const {
+    const size_t nrows = rows(), n = inner(), nd = dims.size();
+    std::array<int64_t, N> inner_st;
+    for (size_t k = 0; k < N; ++k) inner_st[k] = strides[k].back();
+    const int threads = NumThreadsFor(nrows * n);
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (size_t r = 0; r < nrows; ++r) {
+      std::array<int64_t, N> off{};
+      size_t rem = r;
+      for (size_t d = nd - 1; d-- > 0;) {
+        size_t idx = rem % dims[d];
+        rem /= dims[d];
+        for (size_t k = 0; k < N; ++k) off[k] += static_cast<int64_t>(idx) * strides[k][d];
+      }
+      f(off, n, inner_st);
+    }
+  }
+};
+
+}  // namespace singa

@@ -1,0 +1,90 @@
+// Free functions on core tensors (SINGA's CTensor API). Every function validates
+// its inputs and throws ValueError/TypeError/IndexError naming itself on bad input.
+#pragma once
+
+#include "core/tensor.h"
+
+namespace singa {
+
+// ---- element-wise unary (elementwise.cc) ----
+enum class Unary {
+  kAbs, kCeil, kFloor, kRound, kRoundE, kExp, kErf, kLog, kReLU, kSigmoid, kSign, kSqrt,
+  kSquare, kCos, kCosh, kAcos, kAcosh, kSin, kSinh, kAsin, kAsinh, kTan, kTanh, kAtan,
+  kAtanh, kNeg, kReciprocal, kSoftPlus, kSoftSign, kNot
+};
+Tensor Apply(Unary op, const Tensor& x, const char* name);
+
+// ---- element-wise binary with NumPy broadcasting (elementwise.cc) ----
+enum class Binary { kAdd, kSub, kMul, kDiv, kPow, kLT, kLE, kGT, kGE, kEQ, kAnd, kOr, kXor,
+                    kMin, kMax, kReLUBackward };
+Tensor Apply(Binary op, const Tensor& a, const Tensor& b, const char* name);
+// out = a op b written into `out` (shape must equal the broadcast shape).
+void ApplyInto(Binary op, const Tensor& a, const Tensor& b, Tensor* out, const char* name);
+Tensor ApplyScalar(Binary op, const Tensor& a, double x, const char* name);
+// Scalar on the left: x op a (for rsub, rdiv, rpow).
+Tensor ApplyScalarLeft(Binary op, double x, const Tensor& a, const char* name);
+void ApplyScalarInto(Binary op, const Tensor& a, double x, Tensor* out, const char* name);
+// In-place: a = a op b (b broadcast to a's shape).
+void ApplyInPlace(Binary op, Tensor* a, const Tensor& b, const char* name);
+
+// y = alpha * x + y (y updated in place; x broadcast to y).
+void Axpy(double alpha, const Tensor& x, Tensor* y);
+// where(cond, a, b)
+Tensor Where(const Tensor& cond, const Tensor& a, const Tensor& b);
+// Leaky/ELU-style parameterised activations and their derivatives.
+Tensor Clip(const Tensor& x, double lo, double hi);
+
+// ---- reductions (reduce.cc) ----
+// Sum over `axes` (empty = all); keepdims keeps size-1 axes.
+Tensor ReduceSum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims);
+Tensor ReduceMean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims);
+Tensor ReduceMax(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims);
+Tensor ReduceMin(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims);
+Tensor ArgMax(const Tensor& x, int64_t axis);
+double SumAll(const Tensor& x);
+// Sums `dy` down to `shape` (the reverse of broadcasting).
+Tensor SumToShape(const Tensor& dy, const Shape& shape);
+Tensor SoftMax(const Tensor& x, int64_t axis);
+Tensor SoftMaxBackward(const Tensor& dy, int64_t axis, const Tensor& y);
+Tensor LogSoftMax(const Tensor& x, int64_t axis);
+// Mean over the batch of -log p[label]; `t` holds int labels (N) or one-hot/probabilities (N,C).
+Tensor CrossEntropyFwd(const Tensor& p, const Tensor& t);
+Tensor SoftmaxCrossEntropyBwd(const Tensor& p, const Tensor& t);
+
+// ---- BLAS (blas.cc) ----
+// NumPy matmul semantics: 1-D operands, batched N-d with broadcast batch axes.
+Tensor Mult(const Tensor& a, const Tensor& b);
+// c = alpha * a @ b + beta * c for 2-D operands.
+void MultWithScale(double alpha, const Tensor& a, const Tensor& b, double beta, Tensor* c);
+// Row/column helpers on a 2-D matrix `m` with a vector `v`.
+void AddColumnWithScale(double alpha, double beta, const Tensor& v, Tensor* m);
+void AddRowWithScale(double alpha, double beta, const Tensor& v, Tensor* m);
+void MultColumn(const Tensor& v, Tensor* m);
+void MultRow(const Tensor& v, Tensor* m);
+void DivColumn(const Tensor& v, Tensor* m);
+void DivRow(const Tensor& v, Tensor* m);
+Tensor SumColumns(const Tensor& m);  // sum over rows -> one value per column? see blas.cc
+Tensor SumRows(const Tensor& m);
+
+// ---- random (random.cc) ----
+void Bernoulli(double p, Tensor* t);
+void Gaussian(double mean, double std, Tensor* t);
+void Uniform(double low, double high, Tensor* t);
+
+// ---- shape ops (shape.cc) ----
+Tensor ConcatOn(const std::vector<Tensor>& ts, int64_t axis);
+Tensor SliceOn(const Tensor& t, size_t start, size_t end, int64_t axis);
+Tensor Repeat(const Tensor& t, const std::vector<size_t>& repeats, int64_t axis);
+Tensor Tile(const Tensor& t, const std::vector<size_t>& reps);
+// Gathers along `axis` with int indices (any shape): NumPy take.
+Tensor Take(const Tensor& t, const Tensor& indices, int64_t axis);
+// Pads with a constant (mode 0), edge (1) or reflect (2) values; pads = (before, after) per axis.
+Tensor Pad(const Tensor& t, const std::vector<std::pair<size_t, size_t>>& pads, int mode,
+           double value);
+// Returns a copy of `t` after scattering `src` along `axis` at `indices`.
+Tensor ScatterElements(const Tensor& t, const Tensor& indices, const Tensor& src, int64_t axis,
+                       bool add);
+Tensor GatherElements(const Tensor& t, const Tensor& indices, int64_t axis);
+Tensor OneHot(const Tensor& indices, size_t depth, double on, double off, DataType dtype);
+
+}  // namespace singa

@@ -1,0 +1,238 @@
+// Shape-changing kernels: concat, slice, repeat, tile, take, pad, scatter/gather, one-hot.
+#include "math/iter.h"
+#include "math/ops.h"
+
+namespace singa {
+
+Tensor ConcatOn(const std::vector<Tensor>& ts, int64_t axis) {
+  if (ts.empty()) throw ValueError("ConcatOn: needs at least one tensor");
+  const Tensor& first = ts[0];
+  size_t ax = NormalizeAxis(axis, first.nDim(), "ConcatOn");
+  Shape shape = first.shape();
+  shape[ax] = 0;
+  DataType dt = first.data_type();
+  for (const Tensor& t : ts) {
+    if (t.nDim() != first.nDim())
+      throw ValueError(Msg("ConcatOn: tensors ", ShapeStr(first.shape()), " and ", ShapeStr(t.shape()),
+                           " differ in rank"));
+    for (size_t i = 0; i < t.nDim(); ++i)
+      if (i != ax && t.shape(i) != first.shape(i))
+        throw ValueError(Msg("ConcatOn: shapes ", ShapeStr(first.shape()), " and ", ShapeStr(t.shape()),
+                             " differ outside axis ", ax));
+    if (t.data_type() != dt) dt = kFloat32;
+    shape[ax] += t.shape(ax);
+  }
+  Tensor out(shape, first.device(), dt);
+  size_t pos = 0;
+  for (const Tensor& t : ts) {
+    size_t n = t.shape(ax);
+    if (n) out.Slice(ax, pos, pos + n).CopyData(t);
+    pos += n;
+  }
+  return out;
+}
+
+Tensor SliceOn(const Tensor& t, size_t start, size_t end, int64_t axis) {
+  size_t ax = NormalizeAxis(axis, t.nDim(), "SliceOn");
+  if (start > end || end > t.shape(ax))
+    throw IndexError(Msg("SliceOn: range [", start, ", ", end, ") is out of bounds for axis ", ax,
+                         " of size ", t.shape(ax)));
+  return t.Slice(ax, start, end).Clone();
+}
+
+Tensor Repeat(const Tensor& t, const std::vector<size_t>& repeats, int64_t axis) {
+  // axis == INT64_MIN flattens first (NumPy's axis=None).
+  Tensor src = axis == INT64_MIN ? t.Contiguous().Reshape({t.Size()}) : t;
+  size_t ax = axis == INT64_MIN ? 0 : NormalizeAxis(axis, src.nDim(), "Repeat");
+  size_t n = src.shape(ax);
+  if (repeats.size() != 1 && repeats.size() != n)
+    throw ValueError(Msg("Repeat: ", repeats.size(), " repeat counts for an axis of size ", n));
+  Shape shape = src.shape();
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) total += repeats.size() == 1 ? repeats[0] : repeats[i];
+  shape[ax] = total;
+  Tensor out(shape, src.device(), src.data_type());
+  size_t pos = 0;
+  for (size_t i = 0; i < n; ++i) {
+    size_t r = repeats.size() == 1 ? repeats[0] : repeats[i];
+    if (!r) continue;
+    Shape bs = src.shape();
+    bs[ax] = r;
+    out.Slice(ax, pos, pos + r).CopyData(src.Slice(ax, i, i + 1).Broadcast(bs));
+    pos += r;
+  }
+  return out;
+}
+
+Tensor Tile(const Tensor& t, const std::vector<size_t>& reps_in) {
+  // Like np.tile: reps shorter than the rank are padded with leading ones, and vice versa.
+  size_t nd = std::max(t.nDim(), reps_in.size());
+  std::vector<size_t> reps(nd - reps_in.size(), 1);
+  reps.insert(reps.end(), reps_in.begin(), reps_in.end());
+  Tensor src = t;
+  while (src.nDim() < nd) src = src.Unsqueeze(0);
+  // View src as (1, d0, 1, d1, ...) broadcast to (r0, d0, r1, d1, ...).
+  Shape expanded, bshape, out_shape;
+  Tensor v = src;
+  for (size_t i = 0; i < nd; ++i) v = v.Unsqueeze(2 * i);
+  for (size_t i = 0; i < nd; ++i) {
+    bshape.push_back(reps[i]);
+    bshape.push_back(src.shape(i));
+    out_shape.push_back(reps[i] * src.shape(i));
+  }
+  return v.Broadcast(bshape).Clone().Reshape(out_shape);
+}
+
+namespace {
+
+// Index tensor as int32 values checked against `limit` (negative indices wrap).
+std::vector<int64_t> CheckedIndices(const Tensor& idx, size_t limit, const char* fn) {
+  Tensor ii = idx.AsType(kInt).Contiguous();
+  const int32_t* p = ii.data<int32_t>();
+  std::vector<int64_t> out(ii.Size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    int64_t v = p[i];
+    if (v < -static_cast<int64_t>(limit) || v >= static_cast<int64_t>(limit))
+      throw IndexError(Msg(fn, ": index ", v, " is out of bounds for an axis of size ", limit));
+    out[i] = v < 0 ? v + static_cast<int64_t>(limit) : v;
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor Take(const Tensor& t, const Tensor& indices, int64_t axis) {
+  size_t ax = NormalizeAxis(axis, t.nDim(), "Gather");
+  std::vector<int64_t> idx = CheckedIndices(indices, t.shape(ax), "Gather");
+  Shape shape(t.shape().begin(), t.shape().begin() + static_cast<int64_t>(ax));
+  shape.insert(shape.end(), indices.shape().begin(), indices.shape().end());
+  shape.insert(shape.end(), t.shape().begin() + static_cast<int64_t>(ax) + 1, t.shape().end());
+  Tensor src = t.Contiguous();
+  Tensor out(shape, t.device(), t.data_type());
+  size_t outer = Product(t.shape(), 0, ax), inner = Product(t.shape(), ax + 1), n = t.shape(ax);
+  size_t item = SizeOf(t.data_type()), k = idx.size();
+  const char* sp = static_cast<const char*>(src.raw());
+  char* op = static_cast<char*>(out.raw());
+  if (out.Size() == 0) return out;
+  for (size_t o = 0; o < outer; ++o)
+    for (size_t j = 0; j < k; ++j)
+      std::memcpy(op + (o * k + j) * inner * item, sp + (o * n + static_cast<size_t>(idx[j])) * inner * item,
+                  inner * item);
+  return out;
+}
+
+namespace {
+
+void CheckElementsShapes(const Tensor& t, const Tensor& indices, size_t ax, const char* fn) {
+  if (indices.nDim() != t.nDim())
+    throw ValueError(Msg(fn, ": indices ", ShapeStr(indices.shape()), " and data ", ShapeStr(t.shape()),
+                         " must have the same rank"));
+  for (size_t i = 0; i < t.nDim(); ++i)
+    if (i != ax && indices.shape(i) > t.shape(i))
+      throw ValueError(Msg(fn, ": indices ", ShapeStr(indices.shape()), " exceed data ",
+                           ShapeStr(t.shape()), " on axis ", i));
+}
+
+// Calls f(data_flat_index, index_flat_position) for each element of `indices`.
+template <typename F>
+void ForElements(const Tensor& t, const Tensor& indices, size_t ax, const std::vector<int64_t>& idx, F f) {
+  Strides ts = ContiguousStrides(t.shape());
+  const Shape& is = indices.shape();
+  std::vector<size_t> pos(is.size(), 0);
+  for (size_t flat = 0; flat < idx.size(); ++flat) {
+    int64_t off = 0;
+    for (size_t d = 0; d < is.size(); ++d)
+      off += (d == ax ? idx[flat] : static_cast<int64_t>(pos[d])) * ts[d];
+    f(static_cast<size_t>(off), flat);
+    for (size_t d = is.size(); d-- > 0;) {
+      if (++pos[d] < is[d]) break;
+      pos[d] = 0;
+    }
+  }
+}
+
+}  // namespace
+
+Tensor GatherElements(const Tensor& t, const Tensor& indices, int64_t axis) {
+  size_t ax = NormalizeAxis(axis, t.nDim(), "GatherElements");
+  CheckElementsShapes(t, indices, ax, "GatherElements");
+  std::vector<int64_t> idx = CheckedIndices(indices, t.shape(ax), "GatherElements");
+  Tensor src = t.Contiguous();
+  Tensor out(indices.shape(), t.device(), t.data_type());
+  size_t item = SizeOf(t.data_type());
+  const char* sp = static_cast<const char*>(src.raw());
+  char* op = static_cast<char*>(out.raw());
+  ForElements(t, indices, ax, idx, [&](size_t d, size_t i) { std::memcpy(op + i * item, sp + d * item, item); });
+  return out;
+}
+
+Tensor ScatterElements(const Tensor& t, const Tensor& indices, const Tensor& src, int64_t axis, bool add) {
+  size_t ax = NormalizeAxis(axis, t.nDim(), "ScatterElements");
+  CheckElementsShapes(t, indices, ax, "ScatterElements");
+  if (src.shape() != indices.shape())
+    throw ValueError(Msg("ScatterElements: updates ", ShapeStr(src.shape()), " and indices ",
+                         ShapeStr(indices.shape()), " differ in shape"));
+  std::vector<int64_t> idx = CheckedIndices(indices, t.shape(ax), "ScatterElements");
+  DataType dt = t.data_type() == kDouble ? kDouble : kFloat32;
+  Tensor out = t.AsType(dt).Clone();
+  Tensor s = src.AsType(dt).Contiguous();
+  SINGA_DISPATCH_FLOAT(dt, "ScatterElements", {
+    T* op = out.data<T>();
+    const T* sp = s.data<T>();
+    ForElements(t, indices, ax, idx, [&](size_t d, size_t i) {
+      if (add) op[d] += sp[i]; else op[d] = sp[i];
+    });
+  });
+  return t.data_type() == dt ? out : out.AsType(t.data_type());
+}
+
+Tensor OneHot(const Tensor& indices, size_t depth, double on, double off, DataType dtype) {
+  std::vector<int64_t> idx = CheckedIndices(indices, depth, "OneHot");
+  Shape shape = indices.shape();
+  shape.push_back(depth);
+  Tensor out(shape, indices.device(), dtype);
+  out.SetValue(off);
+  Tensor flat = out.Reshape({idx.size(), depth});
+  for (size_t i = 0; i < idx.size(); ++i)
+    flat.Slice(0, i, i + 1).Slice(1, static_cast<size_t>(idx[i]), static_cast<size_t>(idx[i]) + 1).SetValue(on);
+  return out;
+}
+
+Tensor Pad(const Tensor& t, const std::vector<std::pair<size_t, size_t>>& pads, int mode, double value) {
+  if (pads.size() != t.nDim())
+    throw ValueError(Msg("Pad: ", pads.size(), " (before, after) pairs for a tensor of rank ", t.nDim()));
+  Shape shape = t.shape();
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (mode != 0 && (pads[i].first || pads[i].second) && t.shape(i) == 0)
+      throw ValueError(Msg("Pad: cannot edge/reflect-pad the empty axis ", i));
+    if (mode == 2 && (pads[i].first >= t.shape(i) || pads[i].second >= t.shape(i)) &&
+        (pads[i].first || pads[i].second))
+      throw ValueError(Msg("Pad: reflect padding ", pads[i].first, "/", pads[i].second,
+                           " must be smaller than axis ", i, " of size ", t.shape(i)));
+    shape[i] += pads[i].first + pads[i].second;
+  }
+  Tensor out(shape, t.device(), t.data_type());
+  out.SetValue(value);
+  Tensor inner = out;
+  for (size_t i = 0; i < shape.size(); ++i) inner = inner.Slice(i, pads[i].first, pads[i].first + t.shape(i));
+  inner.CopyData(t);
+  if (mode == 0) return out;
+  // Fill each axis's borders from the (already filled) interior, axis by axis.
+  for (size_t ax = 0; ax < shape.size(); ++ax) {
+    Tensor region = out;
+    for (size_t j = ax + 1; j < shape.size(); ++j) region = region.Slice(j, pads[j].first, pads[j].first + t.shape(j));
+    size_t b = pads[ax].first, n = t.shape(ax);
+    for (size_t k = 0; k < pads[ax].first; ++k) {
+      size_t src = mode == 1 ? b : b + (b - k);
+      region.Slice(ax, k, k + 1).CopyData(region.Slice(ax, src, src + 1));
+    }
+    for (size_t k = 0; k < pads[ax].second; ++k) {
+      size_t dst = b + n + k;
+      size_t src = mode == 1 ? b + n - 1 : b + n - 2 - k;
+      region.Slice(ax, dst, dst + 1).CopyData(region.Slice(ax, src, src + 1));
+    }
+  }
+  return out;
+}
+
+}  // namespace singa

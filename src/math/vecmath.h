@@ -1,0 +1,50 @@
+// Vectorisable transcendental functions. std::exp does not vectorise without
+// -ffast-math, so float exp is computed here by range reduction and a polynomial
+// (max error about 2 ulp), which the compiler turns into SIMD code.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace singa {
+
+inline float Exp(float x) {
+  const float hi = 88.7228394f, lo = -103.972084f;
+  float xc = x > hi ? hi : (x < lo ? lo : x);
+  float n = std::nearbyint(xc * 1.44269504088896341f);
+  float r = xc - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500E-4f;
+  p = p * r + 1.3981999507E-3f;
+  p = p * r + 8.3334519073E-3f;
+  p = p * r + 4.1665795894E-2f;
+  p = p * r + 1.6666665459E-1f;
+  p = p * r + 5.0000001201E-1f;
+  p = p * r * r + r + 1.0f;
+  // 2^n as two factors so results near overflow and in the subnormal range stay exact.
+  int32_t ni = static_cast<int32_t>(n);
+  int32_t n1 = ni / 2, n2 = ni - n1;
+  int32_t b1 = (n1 + 127) << 23, b2 = (n2 + 127) << 23;
+  float s1, s2;
+  std::memcpy(&s1, &b1, 4);
+  std::memcpy(&s2, &b2, 4);
+  float y = p * s1 * s2;
+  y = x > hi ? INFINITY : (x < lo ? 0.0f : y);
+  return x != x ? x : y;
+}
+
+inline double Exp(double x) { return std::exp(x); }
+
+template <typename F>
+inline F Sigmoid(F x) {
+  return F(1) / (F(1) + Exp(-x));
+}
+
+template <typename F>
+inline F SoftPlus(F x) {
+  // log(1 + e^x) without overflow for large x.
+  return x > F(20) ? x : std::log1p(Exp(x));
+}
+
+}  // namespace singa
