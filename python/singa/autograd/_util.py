@@ -1,0 +1,48 @@
+"""Small helpers shared by the operation modules."""
+
+from .. import singa_wrap as singa
+
+CTensor = singa.Tensor
+
+
+def training():
+    """The module flag ``autograd.training``: ops save inputs only when it is True."""
+    from .. import autograd
+    return autograd.training
+
+
+def sum_to(dx, shape):
+    """Sums a broadcast gradient back down to ``shape``."""
+    shape = tuple(shape)
+    if dx.shape() == shape:
+        return dx
+    return singa.SumToShape(dx, list(shape))
+
+
+def full_like(t, value):
+    out = CTensor(list(t.shape()), t.device(), t.data_type())
+    out.SetValue(float(value))
+    return out
+
+
+def zeros(shape, like):
+    out = CTensor(list(shape), like.device(), like.data_type())
+    out.SetValue(0.0)
+    return out
+
+
+def scalar_like(value, like):
+    """A (1,)-shaped tensor with ``like``'s dtype and device."""
+    out = CTensor([1], like.device(), like.data_type())
+    out.SetValue(float(value))
+    return out
+
+
+def check_same_shape(op, a, b, what="inputs"):
+    if a.shape() != b.shape():
+        raise ValueError("{}: {} must have the same shape, got {} and {}".format(
+            op, what, a.shape(), b.shape()))
+
+
+def is_float(t):
+    return t.data_type() in (singa.kFloat32, singa.kDouble, singa.kFloat16)

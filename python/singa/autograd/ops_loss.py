@@ -1,0 +1,146 @@
+"""Loss functions. Each returns a (1,)-shaped Tensor, as SINGA's losses do."""
+
+from .. import singa_wrap as singa
+from ..tensor import Tensor
+from ._util import training, check_same_shape
+from .engine import Operation
+
+
+def _targets(t):
+    return t.data if isinstance(t, Tensor) else t
+
+
+def _batch_mean(per_sample):
+    """Mean of a 1-D per-sample loss as a (1,) tensor."""
+    return singa.Reshape(singa.ReduceMean(per_sample, None, False), [1])
+
+
+def _check_batch(op, x, t):
+    if x.nDim() != 2:
+        raise ValueError("{}: predictions must be 2-D (batch, classes), got shape {}"
+                         .format(op, x.shape()))
+    if t.shape()[0] != x.shape()[0]:
+        raise ValueError("{}: {} targets {} for a batch of {} predictions {}".format(
+            op, t.shape()[0], t.shape(), x.shape()[0], x.shape()))
+
+
+class SoftMaxCrossEntropy(Operation):
+    """Mean over the batch of -log softmax(x)[label].
+
+    ``t`` holds class indices (N,) or one-hot/probability rows (N, C).
+    """
+
+    def __init__(self, t):
+        super().__init__()
+        self.t = _targets(t)
+
+    def forward(self, x):
+        _check_batch("SoftMaxCrossEntropy", x, self.t)
+        p = singa.SoftMax(x, 1)
+        loss = _batch_mean(singa.CrossEntropyFwd(p, self.t))
+        if training():
+            self.p = p
+        return loss
+
+    def backward(self, dy):
+        n = self.p.shape()[0]
+        dx = singa.SoftmaxCrossEntropyBwd(self.p, self.t)
+        # dy scales the gradient (SINGA ignores it; we do not).
+        return dx * singa.MultFloat(dy, 1.0 / n)
+
+
+class CrossEntropy(Operation):
+    """Mean over the batch of -sum(t * log(y)) for probabilities y."""
+
+    def forward(self, y, t):
+        _check_batch("CrossEntropy", y, t)
+        loss = _batch_mean(singa.CrossEntropyFwd(y, t))
+        if training():
+            self.y, self.t = y, t
+        return loss
+
+    def backward(self, dy):
+        y, t = self.y, self.t
+        n, c = y.shape()
+        if t.nDim() == 1 or (t.nDim() == 2 and t.shape()[1] == 1 and c != 1):
+            t = singa.OneHot(singa.Reshape(t, [n]), c, 1.0, 0.0, y.data_type())
+        dx = singa.Neg(t.AsType(y.data_type()) / y)
+        return dx * singa.MultFloat(dy, 1.0 / n), None
+
+
+class BinaryCrossEntropy(Operation):
+    """Mean over all elements of -(t log(x) + (1 - t) log(1 - x)) for probabilities x."""
+
+    def forward(self, x, t):
+        check_same_shape("BinaryCrossEntropy", x, t, "predictions and targets")
+        eps = 1e-12
+        xc = singa.Clip(x, eps, 1.0 - eps)
+        pos = t * singa.Log(xc)
+        neg = singa.RSubFloat(1.0, t) * singa.Log(singa.RSubFloat(1.0, xc))
+        loss = singa.Reshape(singa.Neg(singa.ReduceMean(pos + neg, None, False)), [1])
+        if training():
+            self.xc, self.t = xc, t
+        return loss
+
+    def backward(self, dy):
+        n = self.xc.Size()
+        # d/dx = (x - t) / (x (1 - x)) / n
+        num = self.xc - self.t
+        den = self.xc * singa.RSubFloat(1.0, self.xc)
+        return (num / den) * singa.MultFloat(dy, 1.0 / n), None
+
+
+class MeanSquareError(Operation):
+    """Mean over all elements of (x - t)^2."""
+
+    def forward(self, x, t):
+        check_same_shape("MeanSquareError", x, t, "predictions and targets")
+        err = x - t
+        if training():
+            self.err = err
+        return singa.Reshape(singa.ReduceMean(singa.Square(err), None, False), [1])
+
+    def backward(self, dy):
+        dx = self.err * singa.MultFloat(dy, 2.0 / self.err.Size())
+        return dx, singa.Neg(dx)
+
+
+class RankingLoss(Operation):
+    """Mean of max(0, M - (pos - neg)): pushes positive scores above negative ones by M."""
+
+    def __init__(self, M=0.2):
+        super().__init__()
+        self.M = float(M)
+
+    def forward(self, pos, neg):
+        check_same_shape("RankingLoss", pos, neg, "positive and negative scores")
+        margin = singa.AddFloat(neg - pos, self.M)
+        active = singa.GTFloat(margin, 0.0)
+        if training():
+            self.active = active
+        return singa.Reshape(singa.ReduceMean(margin * active, None, False), [1])
+
+    def backward(self, dy):
+        g = self.active * singa.MultFloat(dy, 1.0 / self.active.Size())
+        return singa.Neg(g), g
+
+
+def softmax_cross_entropy(x, t):
+    """Softmax of logits x followed by cross-entropy against targets t."""
+    return SoftMaxCrossEntropy(t)(x)[0]
+
+
+def cross_entropy(y, t):
+    return CrossEntropy()(y, t)[0]
+
+
+def binary_cross_entropy(x, t):
+    return BinaryCrossEntropy()(x, t)[0]
+
+
+def mse_loss(x, t):
+    return MeanSquareError()(x, t)[0]
+
+
+def ranking_loss(pos, neg, M=0.2):
+    return RankingLoss(M)(pos, neg)[0]

@@ -1,0 +1,241 @@
+"""Neural-network operations: gemm, bias, dropout, convolution, pooling,
+batch normalisation and local response normalisation."""
+
+from .. import singa_wrap as singa
+from ..tensor import Tensor
+from ._util import training, sum_to
+from .engine import Operation
+from .ops_shape import pad
+
+
+def _data(t):
+    return t.data if isinstance(t, Tensor) else t
+
+
+class Gemm(Operation):
+    """Y = alpha * A' @ B' + beta * C, where A' = A^T if transA, B' = B^T if transB."""
+
+    def __init__(self, alpha=1.0, beta=1.0, transA=0, transB=0):
+        super().__init__()
+        self.alpha, self.beta = float(alpha), float(beta)
+        self.transA, self.transB = bool(transA), bool(transB)
+
+    def forward(self, A, B, C=None):
+        if A.nDim() != 2 or B.nDim() != 2:
+            raise ValueError("Gemm: A and B must be 2-D, got {} and {}".format(A.shape(), B.shape()))
+        a = singa.DefaultTranspose(A) if self.transA else A
+        b = singa.DefaultTranspose(B) if self.transB else B
+        y = singa.Mult(a, b)
+        if self.alpha != 1.0:
+            y = singa.MultFloat(y, self.alpha)
+        if C is not None:
+            y = y + singa.MultFloat(C, self.beta)
+        if training():
+            self.a, self.b = a, b
+            self.cshape = None if C is None else C.shape()
+        return y
+
+    def backward(self, dy):
+        g = singa.MultFloat(dy, self.alpha) if self.alpha != 1.0 else dy
+        da = singa.Mult(g, singa.DefaultTranspose(self.b))
+        db = singa.Mult(singa.DefaultTranspose(self.a), g)
+        if self.transA:
+            da = singa.DefaultTranspose(da)
+        if self.transB:
+            db = singa.DefaultTranspose(db)
+        if self.cshape is None:
+            return da, db
+        return da, db, sum_to(singa.MultFloat(dy, self.beta), self.cshape)
+
+
+class AddBias(Operation):
+    """Adds bias b to every row (axis=0) or every column (axis=1) of a 2-D x."""
+
+    def __init__(self, axis=0):
+        super().__init__()
+        if axis not in (0, 1):
+            raise ValueError("AddBias: axis must be 0 or 1, got {}".format(axis))
+        self.axis = axis
+
+    def forward(self, x, b):
+        if x.nDim() != 2:
+            raise ValueError("AddBias: x must be 2-D, got {}".format(x.shape()))
+        want = x.shape()[1 - self.axis]
+        if b.Size() != want:
+            raise ValueError("AddBias: bias of shape {} does not match x {} on axis {}".format(
+                b.shape(), x.shape(), 1 - self.axis))
+        if training():
+            self.bshape = b.shape()
+        shape = [1, want] if self.axis == 0 else [want, 1]
+        return x + singa.Reshape(b, shape)
+
+    def backward(self, dy):
+        db = singa.ReduceSum(dy, [self.axis], False)
+        return dy, singa.Reshape(db, list(self.bshape))
+
+
+class Dropout(Operation):
+    """Zeroes each element with probability ``ratio`` during training and scales the
+    rest by 1 / (1 - ratio), so evaluation needs no rescaling."""
+
+    def __init__(self, ratio=0.5):
+        super().__init__()
+        if not 0.0 <= ratio < 1.0:
+            raise ValueError("Dropout: ratio {} must be in [0, 1)".format(ratio))
+        self.ratio = float(ratio)
+
+    def forward(self, x):
+        if not training() or self.ratio == 0.0:
+            self.mask = None
+            return x
+        mask = singa.Tensor(list(x.shape()), x.device(), x.data_type())
+        singa.Bernoulli(1.0 - self.ratio, mask)
+        mask *= 1.0 / (1.0 - self.ratio)
+        self.mask = mask
+        return x * mask
+
+    def backward(self, dy):
+        return dy if self.mask is None else dy * self.mask
+
+
+class _Conv2d(Operation):
+    """2-D convolution described by a ``singa_wrap.ConvHandle``."""
+
+    def __init__(self, handle, odd_padding=(0, 0, 0, 0)):
+        super().__init__()
+        self.handle = handle
+        self.odd_padding = tuple(odd_padding)
+
+    def forward(self, x, W, b=None):
+        x = singa.Contiguous(x)
+        W = singa.Contiguous(W)
+        if b is None:
+            b = singa.Tensor([W.shape()[0]], x.device(), x.data_type())
+            b.SetValue(0.0)
+            self.has_b = False
+        else:
+            self.has_b = True
+        if training():
+            self.x, self.W, self.b = x, W, b
+        return singa.CpuConvForward(x, W, b, self.handle)
+
+    def backward(self, dy):
+        dy = singa.Contiguous(dy)
+        dx = singa.CpuConvBackwardx(dy, self.W, self.x, self.handle)
+        dW = singa.CpuConvBackwardW(dy, self.x, self.W, self.handle)
+        if not self.has_b:
+            return dx, dW
+        db = singa.CpuConvBackwardb(dy, self.b, self.handle)
+        return dx, dW, db
+
+
+class _Pooling2d(Operation):
+    """Max or average pooling described by a ``singa_wrap.PoolingHandle``."""
+
+    def __init__(self, handle, odd_padding=(0, 0, 0, 0)):
+        super().__init__()
+        self.handle = handle
+        self.odd_padding = tuple(odd_padding)
+
+    def forward(self, x):
+        x = singa.Contiguous(x)
+        y = singa.CpuPoolingForward(self.handle, x)
+        if training():
+            self.x, self.y = x, y
+        return y
+
+    def backward(self, dy):
+        return singa.CpuPoolingBackward(self.handle, singa.Contiguous(dy), self.x, self.y)
+
+
+class _BatchNorm2d(Operation):
+    """Batch normalisation over (N, H, W) per channel. In training it normalises with
+    the batch statistics and updates the running ones in place; otherwise it uses
+    the running statistics."""
+
+    def __init__(self, handle, running_mean, running_var, name=None):
+        super().__init__(name)
+        self.handle = handle
+        self.running_mean = _data(running_mean)
+        self.running_var = _data(running_var)
+
+    def forward(self, x, scale, bias):
+        x = singa.Contiguous(x)
+        if training():
+            y, mean, var = singa.CpuBatchNormForwardTraining(
+                self.handle, x, scale, bias, self.running_mean, self.running_var)
+            self.cache = (x, y, scale, bias, mean, var)
+            return y
+        return singa.CpuBatchNormForwardInference(
+            self.handle, x, scale, bias, self.running_mean, self.running_var)
+
+    def backward(self, dy):
+        x, y, scale, bias, mean, var = self.cache
+        dx, dscale, dbias = singa.CpuBatchNormBackwardx(
+            self.handle, y, singa.Contiguous(dy), x, scale, bias, mean, var)
+        return dx, dscale, dbias
+
+
+class LRN(Operation):
+    """Local response normalisation across channels (AlexNet/Caffe/ONNX):
+    y = x / (k + alpha / size * sum of x^2 over ``size`` neighbouring channels) ^ beta."""
+
+    def __init__(self, size=5, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        if size < 1:
+            raise ValueError("LRN: size must be positive, got {}".format(size))
+        self.size, self.alpha, self.beta, self.k = int(size), float(alpha), float(beta), float(k)
+
+    def forward(self, x):
+        x = singa.Contiguous(x)
+        y = singa.CpuLRNForward(x, self.size, self.alpha, self.beta, self.k)
+        if training():
+            self.x, self.y = x, y
+        return y
+
+    def backward(self, dy):
+        return singa.CpuLRNBackward(singa.Contiguous(dy), self.x, self.y, self.size,
+                                    self.alpha, self.beta, self.k)
+
+
+def gemm(A, B, C=None, alpha=1.0, beta=1.0, transA=0, transB=0):
+    op = Gemm(alpha, beta, transA, transB)
+    return op(A, B)[0] if C is None else op(A, B, C)[0]
+
+
+def add_bias(x, b, axis=0):
+    return AddBias(axis)(x, b)[0]
+
+
+def dropout(x, ratio=0.5):
+    return Dropout(ratio)(x)[0]
+
+
+def _odd_pad(x, odd_padding):
+    """Extra zero padding (top, bottom, left, right) on an NCHW input."""
+    top, bottom, left, right = odd_padding
+    if top == bottom == left == right == 0:
+        return x
+    return pad(x, "constant", [0, 0, top, left, 0, 0, bottom, right])
+
+
+def conv2d(handle, x, W, b=None, odd_padding=(0, 0, 0, 0)):
+    """Convolution with the geometry in ``handle``; odd_padding = (top, bottom, left, right)
+    zeros added before it (SINGA's way of expressing asymmetric padding)."""
+    x = _odd_pad(x, odd_padding)
+    op = _Conv2d(handle)
+    return op(x, W)[0] if b is None else op(x, W, b)[0]
+
+
+def pooling_2d(handle, x, odd_padding=(0, 0, 0, 0)):
+    """Pooling with the geometry in ``handle``; odd_padding as in conv2d."""
+    x = _odd_pad(x, odd_padding)
+    return _Pooling2d(handle)(x)[0]
+
+
+def batchnorm_2d(handle, x, scale, bias, running_mean, running_var):
+    return _BatchNorm2d(handle, running_mean, running_var)(x, scale, bias)[0]
+
+
+def lrn(x, size=5, alpha=1e-4, beta=0.75, k=1.0):
+    return LRN(size, alpha, beta, k)(x)[0]

@@ -1,0 +1,713 @@
+"""Python Tensor over the core tensor (SINGA's ``singa.tensor``).
+
+A :class:`Tensor` wraps a core tensor (``.data``, a ``singa_wrap.Tensor``) and
+carries the attributes autograd uses: ``creator``, ``requires_grad``,
+``stores_grad`` and ``name``. Arithmetic on Tensors is not recorded by
+autograd; use the functions in :mod:`singa.autograd` for differentiable code.
+"""
+
+import numpy as np
+
+from . import singa_wrap as singa
+from .device import get_default_device
+
+float32 = 0
+float16 = 1
+int32 = 2
+float64 = 4
+
+CTensor = singa.Tensor
+
+_NP_TO_DTYPE = {np.dtype(np.float32): float32, np.dtype(np.float16): float16,
+                np.dtype(np.int32): int32, np.dtype(np.float64): float64}
+_DTYPE_TO_NP = {float32: np.float32, float16: np.float16, int32: np.int32, float64: np.float64}
+_DTYPE_NAMES = {float32: "float32", float16: "float16", int32: "int32", float64: "float64"}
+
+
+def _check_dtype(dtype):
+    if dtype not in _DTYPE_TO_NP:
+        raise TypeError("unsupported dtype {!r}; use tensor.float32, float16, int32 or float64"
+                        .format(dtype))
+    return dtype
+
+
+class Tensor(object):
+    """An n-dimensional array on a device.
+
+    Args:
+        shape: tuple of ints (ignored when ``data`` is given).
+        device: a Device; the default (CPU) device when None.
+        dtype: float32 (default), float16, int32 or float64.
+        data: a NumPy array to copy, or a core tensor to wrap.
+        requires_grad: whether autograd should compute a gradient for it.
+        stores_grad: whether ``autograd.backward`` yields its gradient (parameters).
+        creator: the Operation that produced it (``Dummy`` for leaves).
+        name: a name, used by layers for parameter names.
+    """
+
+    def __init__(self, shape=(), device=None, dtype=float32, data=None, requires_grad=True,
+                 stores_grad=False, creator=None, name=None):
+        if device is None:
+            device = get_default_device()
+        if isinstance(data, np.ndarray):
+            self.data = CTensor(list(data.shape), device, _check_dtype(dtype))
+            copy_from_numpy(self.data, data)
+        elif isinstance(data, CTensor):
+            self.data = data
+            if data.device() != device:
+                self.data = data.Clone()
+                self.data.ToDevice(device)
+        elif data is not None:
+            raise TypeError("Tensor: data must be a NumPy array or a core tensor, got {}"
+                            .format(type(data).__name__))
+        else:
+            shape = tuple(shape) if isinstance(shape, (tuple, list)) else (int(shape),)
+            self.data = CTensor(list(shape), device, _check_dtype(dtype))
+        self.requires_grad = requires_grad
+        self.stores_grad = stores_grad
+        self.name = name
+        if creator is None:
+            from . import autograd
+            creator = autograd.Dummy(self, name)
+        self.creator = creator
+
+    # ---- attributes ----
+    @property
+    def shape(self):
+        return self.data.shape()
+
+    @property
+    def device(self):
+        return self.data.device()
+
+    @property
+    def dtype(self):
+        return self.data.data_type()
+
+    def ndim(self):
+        """Number of dimensions."""
+        return self.data.nDim()
+
+    def is_empty(self):
+        return self.size() == 0
+
+    def is_transpose(self):
+        return self.data.transpose()
+
+    def size(self):
+        """Number of elements."""
+        return self.data.Size()
+
+    def memsize(self):
+        """Bytes the elements occupy."""
+        return self.data.MemSize()
+
+    # ---- shape ----
+    def reshape(self, shape):
+        """Returns a Tensor of the given shape (a view when the data is contiguous)."""
+        return _wrap(singa.Reshape(self.data, list(_as_shape(shape))), self)
+
+    def transpose(self, axes=None):
+        """Returns a transposed view (all axes reversed when ``axes`` is None)."""
+        if axes is None:
+            return _wrap(singa.DefaultTranspose(self.data), self)
+        return _wrap(singa.Transpose(self.data, list(axes)), self)
+
+    def T(self):
+        return self.transpose()
+
+    def contiguous(self):
+        """Returns a row-major contiguous Tensor (self's data when it already is)."""
+        return _wrap(singa.Contiguous(self.data), self)
+
+    def repeat(self, repeats, axis):
+        """Repeats elements along ``axis`` (NumPy ``repeat``; ``axis=None`` flattens)."""
+        return repeat(self, repeats, axis)
+
+    # ---- type and device ----
+    def as_type(self, dtype):
+        """Returns a converted copy."""
+        return _wrap(self.data.AsType(_check_dtype(dtype)), self)
+
+    def to_type(self, dtype):
+        """Converts in place and returns self."""
+        self.data.ToType(_check_dtype(dtype))
+        return self
+
+    def to_device(self, device):
+        """Moves the data to ``device`` in place."""
+        self.data.ToDevice(device)
+
+    def to_host(self):
+        """Moves the data to the CPU in place."""
+        self.data.ToHost()
+
+    def reset_like(self, t):
+        """Gives self fresh storage of t's shape, dtype and device."""
+        self.data.ResetLike(t.data)
+
+    # ---- values ----
+    def l2(self):
+        """sqrt(sum(x^2)) / size, as SINGA defines it."""
+        return self.data.L2()
+
+    def l1(self):
+        """sum(|x|) / size, as SINGA defines it."""
+        return self.data.L1()
+
+    def set_value(self, x, inplace=True):
+        """Sets every element to ``x``."""
+        if inplace:
+            self.data.SetValue(float(x))
+            return self
+        t = self.clone()
+        t.data.SetValue(float(x))
+        return t
+
+    def copy_from_numpy(self, np_array, offset=0):
+        """Copies a NumPy array's values into self (converting dtype)."""
+        copy_from_numpy(self.data, np_array, offset)
+
+    def copy_from(self, t, offset=0):
+        """Copies t's values into self starting at ``offset`` (flat)."""
+        copy_data_to_from(self, t, t.size(), offset, 0)
+
+    def copy_data(self, t):
+        """Copies t's values into self (same number of elements)."""
+        self.data.CopyData(t.data)
+
+    def clone(self):
+        """A deep copy of the values (a new leaf)."""
+        return _wrap(self.data.Clone(), self)
+
+    def copy(self):
+        """A shallow copy sharing the data."""
+        return _wrap(self.data, self)
+
+    def deepcopy(self):
+        return self.clone()
+
+    def numpy(self):
+        """A NumPy view of the values (shares memory)."""
+        return singa.to_numpy(self.data)
+
+    # ---- random fills (in place) ----
+    def bernoulli(self, p, inplace=True):
+        singa.Bernoulli(float(p), self.data)
+        return self
+
+    def gaussian(self, mean, std, inplace=True):
+        singa.Gaussian(float(mean), float(std), self.data)
+        return self
+
+    def uniform(self, low, high, inplace=True):
+        singa.Uniform(float(low), float(high), self.data)
+        return self
+
+    # ---- matrix helpers (in place) ----
+    def add_column(self, v):
+        singa.AddColumn(v.data, self.data)
+        return self
+
+    def add_row(self, v):
+        singa.AddRow(v.data, self.data)
+        return self
+
+    def div_column(self, v):
+        singa.DivColumn(v.data, self.data)
+        return self
+
+    def div_row(self, v):
+        singa.DivRow(v.data, self.data)
+        return self
+
+    def mult_column(self, v):
+        singa.MultColumn(v.data, self.data)
+        return self
+
+    def mult_row(self, v):
+        singa.MultRow(v.data, self.data)
+        return self
+
+    # ---- operators ----
+    def __iadd__(self, x):
+        self.data += _operand(x)
+        return self
+
+    def __isub__(self, x):
+        self.data -= _operand(x)
+        return self
+
+    def __imul__(self, x):
+        self.data *= _operand(x)
+        return self
+
+    def __itruediv__(self, x):
+        self.data /= _operand(x)
+        return self
+
+    __idiv__ = __itruediv__
+
+    def __add__(self, x):
+        return _binary(singa.__add__, self, x)
+
+    def __sub__(self, x):
+        return _binary(singa.__sub__, self, x)
+
+    def __mul__(self, x):
+        return _binary(singa.__mul__, self, x)
+
+    def __truediv__(self, x):
+        return _binary(singa.__div__, self, x)
+
+    __div__ = __truediv__
+
+    def __floordiv__(self, x):
+        q = _binary(singa.__div__, self, x)
+        if q.dtype == int32:
+            return q
+        return _wrap(singa.Floor(q.data), self)
+
+    def __pow__(self, x):
+        return _binary(singa.__pow__, self, x)
+
+    def __radd__(self, x):
+        return _binary(singa.__add__, self, x)
+
+    def __rmul__(self, x):
+        return _binary(singa.__mul__, self, x)
+
+    def __rsub__(self, x):
+        return _wrap(singa.RSubFloat(float(x), self.data), self)
+
+    def __rtruediv__(self, x):
+        return _wrap(singa.RDivFloat(float(x), self.data), self)
+
+    __rdiv__ = __rtruediv__
+
+    def __rpow__(self, x):
+        return _wrap(singa.RPowFloat(float(x), self.data), self)
+
+    def __neg__(self):
+        return _wrap(singa.Neg(self.data), self)
+
+    def __abs__(self):
+        return _wrap(singa.Abs(self.data), self)
+
+    def __lt__(self, x):
+        return _binary(singa.__lt__, self, x)
+
+    def __le__(self, x):
+        return _binary(singa.__le__, self, x)
+
+    def __gt__(self, x):
+        return _binary(singa.__gt__, self, x)
+
+    def __ge__(self, x):
+        return _binary(singa.__ge__, self, x)
+
+    def __eq__(self, x):
+        if x is None:
+            return False
+        return _binary(singa.__eq__, self, x)
+
+    # Tensors are used as dictionary keys (optimizer states), so hash by identity.
+    __hash__ = object.__hash__
+
+    def __len__(self):
+        if self.ndim() == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        """Indexing with ints, slices (with steps), Ellipsis and None; returns a view."""
+        return _wrap(_index(self.data, key), self)
+
+    def __setitem__(self, key, value):
+        view = _index(self.data, key)
+        if isinstance(value, Tensor):
+            src = value.data
+        elif isinstance(value, np.ndarray):
+            src = singa.from_numpy(np.ascontiguousarray(value))
+        else:
+            view.SetValue(float(value))
+            return
+        view.CopyData(singa.Broadcast(src, list(view.shape())) if src.shape() != view.shape() else src)
+
+    def __repr__(self):
+        return "Tensor(shape={}, dtype={}, device={})\n{}".format(
+            self.shape, _DTYPE_NAMES.get(self.dtype, self.dtype), self.device.name(),
+            np.array2string(to_numpy(self)))
+
+    def __array__(self, dtype=None, copy=None):
+        a = to_numpy(self)
+        return a.astype(dtype) if dtype is not None else a
+
+
+def _as_shape(shape):
+    if isinstance(shape, int):
+        return (shape,)
+    return tuple(int(s) for s in shape)
+
+
+def _wrap(ct, like=None):
+    """A new leaf Tensor around core tensor ``ct``."""
+    t = Tensor.__new__(Tensor)
+    t.data = ct
+    t.requires_grad = like.requires_grad if like is not None else True
+    t.stores_grad = False
+    t.name = None
+    from . import autograd
+    t.creator = autograd.Dummy(t)
+    return t
+
+
+def _operand(x):
+    if isinstance(x, Tensor):
+        return x.data
+    if isinstance(x, CTensor):
+        return x
+    return float(x)
+
+
+def _binary(fn, a, b):
+    return _wrap(fn(a.data, _operand(b)), a)
+
+
+def _index(ct, key):
+    """Applies a NumPy-style basic index to a core tensor, returning a view."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    if any(k is Ellipsis for k in key):
+        i = [j for j, k in enumerate(key) if k is Ellipsis]
+        if len(i) > 1:
+            raise IndexError("an index can only have a single ellipsis")
+        used = sum(1 for k in key if k is not None and k is not Ellipsis)
+        fill = (slice(None),) * (ct.nDim() - used)
+        key = key[:i[0]] + fill + key[i[0] + 1:]
+    used = sum(1 for k in key if k is not None)
+    if used > ct.nDim():
+        raise IndexError("too many indices ({}) for a tensor of shape {}".format(used, ct.shape()))
+    out = ct
+    axis = 0
+    for k in key:
+        if k is None:
+            out = out.Unsqueeze(axis)
+            axis += 1
+        elif isinstance(k, slice):
+            n = out.shape(axis)
+            start, stop, step = k.indices(n)
+            if step < 0 and stop < 0:
+                stop = 2 ** 64 - 1  # "before index 0" for the core's backwards slice
+            out = out.Slice(axis, start, stop, step)
+            axis += 1
+        elif isinstance(k, (int, np.integer)):
+            n = out.shape(axis)
+            i = int(k)
+            if i < -n or i >= n:
+                raise IndexError("index {} is out of bounds for axis {} with size {}"
+                                 .format(i, axis, n))
+            i = i + n if i < 0 else i
+            out = out.Slice(axis, i, i + 1).Squeeze(axis)
+        else:
+            raise IndexError("Tensor indices must be ints, slices, None or Ellipsis, got {}"
+                             .format(type(k).__name__))
+    return out
+
+
+# ---------------------------------------------------------------- conversions
+
+def from_raw_tensor(t):
+    """Wraps a core tensor in a Tensor."""
+    return _wrap(t)
+
+
+def from_raw_tensors(tt):
+    return [from_raw_tensor(t) for t in tt]
+
+
+def product(shape):
+    """Number of elements of a shape."""
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def sizeof(dtype):
+    """Bytes per element of ``dtype``."""
+    return singa.SizeOf(dtype)
+
+
+def _numpy_compatible(np_array):
+    a = np.asarray(np_array)
+    if a.dtype in _NP_TO_DTYPE:
+        return a
+    if a.dtype == np.bool_ or a.dtype.kind == "u" and a.dtype.itemsize <= 2:
+        return a.astype(np.float32) if a.dtype == np.bool_ else a.astype(np.int32)
+    if a.dtype.kind in "iu":
+        if a.size and (a.max() > np.iinfo(np.int32).max or a.min() < np.iinfo(np.int32).min):
+            raise ValueError("from_numpy: integer values do not fit in int32")
+        return a.astype(np.int32)
+    if a.dtype.kind == "f":
+        return a.astype(np.float32)
+    raise TypeError("from_numpy: unsupported NumPy dtype {}".format(a.dtype))
+
+
+def from_numpy(np_array, dev=None):
+    """A Tensor with the array's values; shares memory when the array is C-contiguous
+    and of a supported dtype (float32, float64, float16, int32)."""
+    a = _numpy_compatible(np_array)
+    t = _wrap(singa.from_numpy(a, dev))
+    return t
+
+
+def copy_from_numpy(data, np_array, offset=0):
+    """Copies array values into core tensor ``data`` (flat, from ``offset``)."""
+    a = np.ascontiguousarray(np.asarray(np_array))
+    if a.size + offset > data.Size():
+        raise ValueError("copy_from_numpy: {} values at offset {} do not fit a tensor of {}"
+                         .format(a.size, offset, data.Size()))
+    a = _numpy_compatible(a)
+    data.CopyDataFromHostPtr(a.reshape(-1), a.size, offset)
+
+
+def to_host(t):
+    """A copy of t on the CPU."""
+    ret = t.clone()
+    ret.to_host()
+    return ret
+
+
+def to_numpy(t):
+    """The values of t as a NumPy array (a view sharing memory on the CPU)."""
+    return singa.to_numpy(t.data)
+
+
+# ------------------------------------------------------------------- creation
+
+def zeros(shape, device=None, dtype=float32):
+    t = Tensor(_as_shape(shape), device, dtype)
+    t.set_value(0)
+    return t
+
+
+def ones(shape, device=None, dtype=float32):
+    t = Tensor(_as_shape(shape), device, dtype)
+    t.set_value(1)
+    return t
+
+
+def zeros_like(t):
+    ret = Tensor(t.shape, t.device, t.dtype)
+    ret.set_value(0)
+    return ret
+
+
+def ones_like(t):
+    ret = Tensor(t.shape, t.device, t.dtype)
+    ret.set_value(1)
+    return ret
+
+
+def random(shape, device=None):
+    """Uniform values in [0, 1)."""
+    t = Tensor(_as_shape(shape), device)
+    return t.uniform(0.0, 1.0)
+
+
+# -------------------------------------------------------------- shape helpers
+
+def reshape(t, s):
+    return t.reshape(s)
+
+
+def transpose(t, axes=None):
+    return t.transpose(axes)
+
+
+def contiguous(t):
+    return t.contiguous()
+
+
+def repeat(t, repeats, axis=None):
+    reps = [repeats] if isinstance(repeats, int) else list(repeats)
+    return _wrap(singa.Repeat(t.data, reps, axis), t)
+
+
+def concatenate(tensors, axis):
+    """Joins tensors along ``axis``."""
+    return _wrap(singa.ConcatOn([x.data for x in tensors], axis))
+
+
+def copy_data_to_from(dst, src, size, dst_offset=0, src_offset=0):
+    """Copies ``size`` values from src (flat, from src_offset) into dst."""
+    singa.CopyDataToFrom(dst.data, src.data, size, dst_offset, src_offset)
+
+
+# -------------------------------------------------------- element-wise math
+
+def _unary(fn):
+    def f(t):
+        return _wrap(fn(t.data), t)
+    return f
+
+
+abs = _unary(singa.Abs)
+exp = _unary(singa.Exp)
+ceil = _unary(singa.Ceil)
+floor = _unary(singa.Floor)
+log = _unary(singa.Log)
+sigmoid = _unary(singa.Sigmoid)
+sign = _unary(singa.Sign)
+sqrt = _unary(singa.Sqrt)
+square = _unary(singa.Square)
+tanh = _unary(singa.Tanh)
+relu = _unary(singa.ReLU)
+
+
+def _out(ret, value):
+    """Stores ``value`` (a core tensor) in ``ret`` when given, else wraps it."""
+    if ret is None:
+        return _wrap(value)
+    ret.data.CopyData(value)
+    return ret
+
+
+def sum(t, axis=None, out=None):
+    """Sum of all elements (a float) or along ``axis`` (a Tensor)."""
+    if axis is None:
+        return singa.SumAll(t.data)
+    return _out(out, singa.ReduceSum(t.data, axis, False))
+
+
+def average(t, axis=None):
+    """Mean of all elements (a float) or along ``axis``."""
+    if axis is None:
+        return singa.SumAll(t.data) / max(1, t.size())
+    return _wrap(singa.ReduceMean(t.data, axis, False))
+
+
+def softmax(t, out=None, axis=1):
+    """Softmax along ``axis`` (1 by default, SINGA's convention for (N, C) inputs)."""
+    return _out(out, singa.SoftMax(t.data, axis if t.ndim() > 1 else 0))
+
+
+def pow(t, x, out=None):
+    """t ** x for a float or Tensor exponent."""
+    return _out(out, singa.__pow__(t.data, _operand(x)))
+
+
+def lt(t, x):
+    return t < x
+
+
+def le(t, x):
+    return t <= x
+
+
+def gt(t, x):
+    return t > x
+
+
+def ge(t, x):
+    return t >= x
+
+
+def eq(t, x):
+    return t == x
+
+
+def add(lhs, rhs, ret=None):
+    return _out(ret, singa.__add__(lhs.data, _operand(rhs)))
+
+
+def sub(lhs, rhs, ret=None):
+    return _out(ret, singa.__sub__(lhs.data, _operand(rhs)))
+
+
+def eltwise_mult(lhs, rhs, ret=None):
+    return _out(ret, singa.__mul__(lhs.data, _operand(rhs)))
+
+
+def div(lhs, rhs, ret=None):
+    return _out(ret, singa.__div__(lhs.data, _operand(rhs)))
+
+
+def mult(A, B, C=None, alpha=1.0, beta=0.0):
+    """Matrix product A @ B, or C = alpha * A @ B + beta * C when C is given."""
+    if C is None:
+        return _wrap(singa.Mult(A.data, B.data))
+    singa.MultWithScale(float(alpha), A.data, B.data, float(beta), C.data)
+    return C
+
+
+def axpy(alpha, x, y):
+    """y += alpha * x (in place); returns y."""
+    singa.Axpy(float(alpha), x.data, y.data)
+    return y
+
+
+def bernoulli(p, t):
+    return t.bernoulli(p)
+
+
+def gaussian(mean, std, t):
+    return t.gaussian(mean, std)
+
+
+def uniform(low, high, t):
+    return t.uniform(low, high)
+
+
+def add_column(alpha, v, beta, M):
+    """M = alpha * v (as a column, broadcast) + beta * M."""
+    singa.AddColumnWithScale(float(alpha), float(beta), v.data, M.data)
+    return M
+
+
+def add_row(alpha, v, beta, M):
+    """M = alpha * v (as a row, broadcast) + beta * M."""
+    singa.AddRowWithScale(float(alpha), float(beta), v.data, M.data)
+    return M
+
+
+def sum_columns(M):
+    """Sums the columns of a matrix: one value per row."""
+    return _wrap(singa.SumColumns(M.data))
+
+
+def sum_rows(M):
+    """Sums the rows of a matrix: one value per column."""
+    return _wrap(singa.SumRows(M.data))
+
+
+def tensordot(A, B, axes=2):
+    """NumPy ``tensordot``: contracts the last ``axes`` axes of A with the first of B
+    (or the explicit axis lists ``axes=(a_axes, b_axes)``)."""
+    if isinstance(axes, int):
+        a_axes = list(range(A.ndim() - axes, A.ndim()))
+        b_axes = list(range(axes))
+    else:
+        a_axes, b_axes = [list(x) if not isinstance(x, int) else [x] for x in axes]
+    a_axes = [a % A.ndim() for a in a_axes]
+    b_axes = [b % B.ndim() for b in b_axes]
+    for a, b in zip(a_axes, b_axes):
+        if A.shape[a] != B.shape[b]:
+            raise ValueError("tensordot: shape mismatch on contracted axes: {} (axis {}) vs {} "
+                             "(axis {})".format(A.shape, a, B.shape, b))
+    a_free = [i for i in range(A.ndim()) if i not in a_axes]
+    b_free = [i for i in range(B.ndim()) if i not in b_axes]
+    k = product([A.shape[i] for i in a_axes])
+    a2 = A.transpose(a_free + a_axes).reshape((product([A.shape[i] for i in a_free]), k))
+    b2 = B.transpose(b_axes + b_free).reshape((k, product([B.shape[i] for i in b_free])))
+    out_shape = [A.shape[i] for i in a_free] + [B.shape[i] for i in b_free]
+    return mult(a2, b2).reshape(out_shape)
+
+
+def einsum(ops, *args):
+    """Einstein summation over Tensors (computed with NumPy on the host)."""
+    arrays = [to_numpy(a) for a in args]
+    res = np.einsum(ops, *arrays)
+    dev = args[0].device if args else None
+    return from_numpy(np.ascontiguousarray(res), dev)
