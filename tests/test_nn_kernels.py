@@ -9,6 +9,12 @@ import pytest
 from singa import singa_wrap as sw
 
 
+@pytest.fixture
+def rng():
+    """Fixed seed, so failures reproduce (kept local: this file needs no conftest)."""
+    return np.random.default_rng(1234)
+
+
 def T(a):
     return sw.from_numpy(np.ascontiguousarray(a))
 
