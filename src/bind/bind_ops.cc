@@ -84,9 +84,10 @@ void BindOps(py::module_& m) {
     const char* name = b.name;
     auto tt = [op, name](const Tensor& x, const Tensor& y) { return Apply(op, x, y, name); };
     auto tf = [op, name](const Tensor& x, double y) { return ApplyScalar(op, x, y, name); };
+    const char* dunder = b.dunder;
     m.def(name, tt, py::arg("a"), py::arg("b"), NoGIL());
-    m.def(b.dunder, tt, NoGIL());
-    m.def(b.dunder, tf, NoGIL());
+    m.def(dunder, [op, dunder](const Tensor& x, const Tensor& y) { return Apply(op, x, y, dunder); }, NoGIL());
+    m.def(dunder, [op, dunder](const Tensor& x, double y) { return ApplyScalar(op, x, y, dunder); }, NoGIL());
     m.def(b.scalar, tf, py::arg("a"), py::arg("x"), NoGIL());
     m.def((std::string(name) + "WithRet").c_str(),
           [op, name](const Tensor& x, const Tensor& y, Tensor& ret) { ApplyInto(op, x, y, &ret, name); },

@@ -147,9 +147,20 @@ void BindTensor(py::module_& m) {
       .def("Broadcast", [](const Tensor& t, const std::vector<int64_t>& shape) {
         return t.Broadcast(ToShape(shape, "Broadcast"));
       })
-      .def("Slice", [](const Tensor& t, size_t axis, size_t start, size_t end, int64_t step) {
-        return t.Slice(axis, start, end, step);
-      }, py::arg("axis"), py::arg("start"), py::arg("end"), py::arg("step") = 1)
+      // Python slice semantics: negative and None bounds, negative steps.
+      .def("Slice", [](const Tensor& t, size_t axis, const py::object& start, const py::object& end,
+                       int64_t step) {
+        if (axis >= t.nDim())
+          throw IndexError(Msg("Slice: axis ", axis, " is out of range for shape ", ShapeStr(t.shape())));
+        if (step == 0) throw ValueError("Slice: step cannot be zero");
+        py::ssize_t b, e, st, len;
+        py::slice sl(start, end, py::int_(step));
+        if (!sl.compute(static_cast<py::ssize_t>(t.shape(axis)), &b, &e, &st, &len))
+          throw py::error_already_set();
+        if (len == 0) return t.Slice(axis, 0, 0, 1);
+        size_t stop = e < 0 ? SIZE_MAX : static_cast<size_t>(e);
+        return t.Slice(axis, static_cast<size_t>(b), stop, st);
+      }, py::arg("axis"), py::arg("start") = py::none(), py::arg("end") = py::none(), py::arg("step") = 1)
       .def("Squeeze", &Tensor::Squeeze)
       .def("Unsqueeze", &Tensor::Unsqueeze)
       .def("Repeat", [](const Tensor& t, const std::vector<size_t>& reps, int axis) {

@@ -245,7 +245,13 @@ Tensor Tensor::Slice(size_t axis, size_t start, size_t end, int64_t step) const 
     count = start >= end ? 0 : (end - start + step - 1) / step;
   } else {
     // start > end, walking backwards; `end` may be SIZE_MAX meaning "before 0".
+    if (end != SIZE_MAX && end >= shape_[axis]) end = shape_[axis] - 1;
+    if (start >= shape_[axis]) {
+      if (shape_[axis] == 0) start = 0, end = SIZE_MAX;  // empty either way
+      else start = shape_[axis] - 1;
+    }
     int64_t s = static_cast<int64_t>(start), e = end == SIZE_MAX ? -1 : static_cast<int64_t>(end);
+    if (shape_[axis] == 0) s = -1;
     count = s <= e ? 0 : static_cast<size_t>((s - e - step - 1) / (-step));
   }
   shape[axis] = count;
