@@ -1,0 +1,555 @@
+"""Optimizers and hyper-parameter schedules (SINGA's ``singa.opt``).
+
+Every hyper-parameter may be a float or a schedule (a :class:`DecayScheduler`, or
+any callable ``step -> value``). Per-parameter state (momentum buffers, moment
+estimates) lives in a dict keyed by the parameter Tensor itself, so two layers
+that both call their weight ``W`` never share state; checkpoints
+(:meth:`Optimizer.get_states`) use parameter names instead.
+
+The update arithmetic runs on core tensors (``singa_wrap``) with a handful of
+in-place kernel calls per parameter.
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+from . import singa_wrap as singa
+from . import tensor as tensor_mod
+from .tensor import Tensor
+
+__all__ = ["DecayScheduler", "Constant", "ExponentialDecay", "StepSchedule", "Schedule",
+           "Optimizer", "SGD", "RMSProp", "AdaGrad", "Adam", "MultiOptimizer"]
+
+
+# ------------------------------------------------------------------ schedules
+
+class DecayScheduler(object):
+    """Base of schedules: ``sched(step, epoch=0)`` returns the value at that step."""
+
+    def __init__(self, init_value):
+        self.init_value = _check_number("init_value", init_value)
+
+    def __call__(self, step, epoch=0):
+        return float(self.value(_as_int(step), _as_int(epoch)))
+
+    def value(self, step, epoch):
+        raise NotImplementedError
+
+
+class Constant(DecayScheduler):
+    """The same value at every step."""
+
+    def value(self, step, epoch):
+        return self.init_value
+
+
+class ExponentialDecay(DecayScheduler):
+    """init_value * decay_rate ** (step / decay_steps), the exponent floored when
+    ``staircase`` is True."""
+
+    def __init__(self, init_value, decay_steps, decay_rate, staircase=False):
+        super(ExponentialDecay, self).__init__(init_value)
+        if not decay_steps > 0:
+            raise ValueError("ExponentialDecay: decay_steps must be > 0, got {}".format(decay_steps))
+        if not decay_rate > 0:
+            raise ValueError("ExponentialDecay: decay_rate must be > 0, got {}".format(decay_rate))
+        self.decay_steps = decay_steps
+        self.decay_rate = float(decay_rate)
+        self.staircase = bool(staircase)
+
+    def value(self, step, epoch):
+        e = step / float(self.decay_steps)
+        if self.staircase:
+            e = math.floor(e)
+        return self.init_value * self.decay_rate ** e
+
+
+class StepSchedule(DecayScheduler):
+    """Multiplies the value by ``factor`` at each boundary (neon's ``Schedule``).
+
+    Args:
+        init_value: the value before the first boundary.
+        boundaries: increasing step (or epoch) numbers; from boundary i on the value
+            is init_value * factor ** (i + 1).
+        factor: the multiplier applied at each boundary (a float, or one per boundary).
+        by: 'step' counts optimizer steps, 'epoch' reads ``opt.epoch``.
+    """
+
+    def __init__(self, init_value, boundaries, factor, by="step"):
+        super(StepSchedule, self).__init__(init_value)
+        self.boundaries = [int(b) for b in boundaries]
+        if any(b2 <= b1 for b1, b2 in zip(self.boundaries, self.boundaries[1:])):
+            raise ValueError("StepSchedule: boundaries must increase, got {}".format(boundaries))
+        if isinstance(factor, numbers.Number):
+            factor = [float(factor)] * len(self.boundaries)
+        self.factors = [float(f) for f in factor]
+        if len(self.factors) != len(self.boundaries):
+            raise ValueError("StepSchedule: {} factors for {} boundaries".format(
+                len(self.factors), len(self.boundaries)))
+        if by not in ("step", "epoch"):
+            raise ValueError("StepSchedule: by must be 'step' or 'epoch', got {!r}".format(by))
+        self.by = by
+
+    def value(self, step, epoch):
+        t = step if self.by == "step" else epoch
+        v = self.init_value
+        for b, f in zip(self.boundaries, self.factors):
+            if t >= b:
+                v *= f
+        return v
+
+
+def Schedule(step_config, change, init_value=1.0, by="epoch"):
+    """neon-style ``Schedule([22, 44, 65], 0.15)``: a :class:`StepSchedule` by epoch
+    (multiply by ``init_value`` to scale a base learning rate)."""
+    return StepSchedule(init_value, step_config, change, by=by)
+
+
+def _as_int(v):
+    if isinstance(v, Tensor):
+        return int(tensor_mod.to_numpy(v).reshape(-1)[0])
+    return int(v)
+
+
+def _check_number(name, v):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+        raise ValueError("{} must be a finite number, got {!r}".format(name, v))
+    return float(v)
+
+
+def _hyper(name, v, low=0.0, high=None, low_open=False):
+    """Validates a hyper-parameter (a number or a schedule) and returns a schedule."""
+    if isinstance(v, Tensor):
+        v = float(tensor_mod.to_numpy(v).reshape(-1)[0])
+    if isinstance(v, DecayScheduler):
+        first = v.init_value
+    elif callable(v):
+        return v
+    else:
+        first = _check_number(name, v)
+        v = Constant(first)
+    bad = first < low or (low_open and first == low) or (high is not None and first >= high)
+    if bad:
+        rng = "({}, {})".format(low, high) if low_open else "[{}, {})".format(low, high)
+        if high is None:
+            rng = "> {}".format(low) if low_open else ">= {}".format(low)
+        raise ValueError("{} must be in {}, got {}".format(name, rng, first))
+    return v
+
+
+def _evaluate(sched, step, epoch):
+    if isinstance(sched, DecayScheduler):
+        return sched(step, epoch)
+    return float(sched(step))
+
+
+# ------------------------------------------------------------------ optimizers
+
+class Optimizer(object):
+    """Base optimizer.
+
+    Args:
+        lr: learning rate, a float or a schedule.
+
+    Attributes:
+        step_counter: number of completed ``step()`` calls (schedules read it).
+        epoch: the current epoch, set by the training loop for epoch schedules.
+    """
+
+    _slots = ()  # names of the per-parameter state tensors
+
+    def __init__(self, lr, dtype=tensor_mod.float32):
+        self.lr = _hyper("lr", lr)
+        self.dtype = dtype
+        self.step_counter = 0
+        self.epoch = 0
+        self._states = {}      # param Tensor -> {slot: CTensor}
+        self._pending = {}     # param name -> {slot: ndarray}, from set_states
+        self._config = {}      # param Tensor -> {'lr_mult': .., 'wd_mult': ..}
+
+    # ---- driving ----
+    def __call__(self, loss):
+        """Back-propagates ``loss``, updates every parameter, then advances one step."""
+        from . import autograd
+        for p, g in autograd.backward(loss):
+            self.update(p, g)
+        self.step()
+
+    def backward_and_update(self, loss):
+        self(loss)
+
+    def step(self):
+        """Advances the step counter (call once per iteration, after the updates)."""
+        self.step_counter += 1
+
+    def update(self, param, grad):
+        """Updates ``param`` in place from its gradient ``grad``."""
+        self.apply(param.name, param, grad)
+
+    def apply(self, param_name, param_value, param_grad):
+        """SINGA's signature; the state is keyed by ``param_value`` itself."""
+        p = param_value.data if isinstance(param_value, Tensor) else param_value
+        g = param_grad.data if isinstance(param_grad, Tensor) else param_grad
+        if tuple(p.shape()) != tuple(g.shape()):
+            raise ValueError("{}: gradient of shape {} does not match parameter {!r} of shape {}"
+                             .format(type(self).__name__, g.shape(), param_name, p.shape()))
+        mult = self.param_config(param_value)
+        self._update(p, g, self._state_of(param_value, param_name, p), mult["lr_mult"],
+                     mult["wd_mult"])
+
+    def _update(self, p, g, state, lr_mult, wd_mult):
+        raise NotImplementedError
+
+    def value(self, sched):
+        """The value of a hyper-parameter (float or schedule) at the current step."""
+        return _evaluate(sched, self.step_counter, self.epoch)
+
+    @property
+    def lr_value(self):
+        return self.value(self.lr)
+
+    # ---- per-parameter settings ----
+    def set_param_config(self, param, lr_mult=None, wd_mult=None):
+        """Sets a learning-rate and/or weight-decay multiplier for one parameter."""
+        cfg = self._config.setdefault(param, {})
+        for k, v in (("lr_mult", lr_mult), ("wd_mult", wd_mult)):
+            if v is not None:
+                cfg[k] = _check_number(k, v)
+                if cfg[k] < 0:
+                    raise ValueError("{} must be >= 0, got {}".format(k, v))
+
+    def param_config(self, param):
+        """The multipliers of ``param``: set_param_config, else tensor attributes, else 1."""
+        cfg = self._config.get(param, {})
+        return {k: cfg.get(k, float(getattr(param, k, 1.0))) for k in ("lr_mult", "wd_mult")}
+
+    # ---- state ----
+    def _state_of(self, param, name, p):
+        st = self._states.get(param)
+        if st is None:
+            st = {}
+            saved = self._pending.pop(name, None) if name is not None else None
+            for slot in self._slots:
+                t = singa.Tensor(list(p.shape()), p.device(), p.data_type())
+                if saved is not None and slot in saved:
+                    arr = saved[slot]
+                    if tuple(arr.shape) != tuple(p.shape()):
+                        raise ValueError("optimizer state {!r} of parameter {!r} has shape {}, "
+                                         "the parameter has {}".format(slot, name, arr.shape,
+                                                                       p.shape()))
+                    tensor_mod.copy_from_numpy(t, arr)
+                else:
+                    t.SetValue(0.0)
+                st[slot] = t
+            self._states[param] = st
+        return st
+
+    def get_states(self, names=None):
+        """A flat dict of NumPy arrays and numbers: ``step_counter``, ``epoch`` and
+        ``"<param name>/<slot>"`` per state tensor.
+
+        Args:
+            names: optional ``{param: name}`` (e.g. a model's dotted names); by default
+                each parameter's ``.name``, which must then be unique.
+        """
+        states = {"step_counter": int(self.step_counter), "epoch": int(self.epoch)}
+        seen = {}
+        for param, st in self._states.items():
+            name = names.get(param) if names is not None else param.name
+            if name is None:
+                if names is not None:
+                    continue  # not part of the model being saved
+                raise ValueError("get_states: a parameter has no name; name it or pass names=")
+            if name in seen:
+                raise ValueError("get_states: two parameters are both named {!r}; pass names= "
+                                 "(Model.save_states does) to tell them apart".format(name))
+            seen[name] = param
+            for slot, t in st.items():
+                states["{}/{}".format(name, slot)] = singa.to_numpy(t).copy()
+        for name, saved in self._pending.items():  # loaded but not used yet: keep them
+            for slot, arr in saved.items():
+                states.setdefault("{}/{}".format(name, slot), arr)
+        return states
+
+    def set_states(self, states, params=None):
+        """Restores what :meth:`get_states` returned.
+
+        Args:
+            states: the dict (NumPy arrays and numbers).
+            params: optional ``{name: param}``; without it each state is bound when a
+                parameter of that ``.name`` is first updated.
+        """
+        self.step_counter = int(states.get("step_counter", 0))
+        self.epoch = int(states.get("epoch", 0))
+        self._states = {}
+        self._pending = {}
+        for key, arr in states.items():
+            if "/" not in key:
+                continue
+            name, slot = key.rsplit("/", 1)
+            if slot not in self._slots:
+                raise ValueError("{}: unknown state slot {!r} in {!r}".format(
+                    type(self).__name__, slot, key))
+            self._pending.setdefault(name, {})[slot] = np.asarray(arr)
+        if params is not None:
+            for name, param in params.items():
+                if name in self._pending:
+                    self._state_of(param, name, param.data)
+            left = sorted(self._pending)
+            if left:
+                raise ValueError("optimizer states for unknown parameters: {}".format(left))
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum, dampening, weight decay and Nesterov.
+
+    With g' = g + wd * p:  buf = momentum * buf + (1 - dampening) * g'  (buf starts at 0,
+    as in SINGA); the step is buf, or g' + momentum * buf with nesterov, and
+    p -= lr * step.
+    """
+
+    def __init__(self, lr=0.1, momentum=0, dampening=0, weight_decay=0, nesterov=False,
+                 dtype=tensor_mod.float32):
+        super(SGD, self).__init__(lr, dtype)
+        self.momentum = _hyper("momentum", momentum, 0.0)
+        self.dampening = _hyper("dampening", dampening, 0.0, 1.0 + 1e-12)
+        self.weight_decay = _hyper("weight_decay", weight_decay, 0.0)
+        self.nesterov = bool(nesterov)
+        if self.nesterov:
+            m0 = _evaluate(self.momentum, 0, 0)
+            d0 = _evaluate(self.dampening, 0, 0)
+            if m0 <= 0 or d0 != 0:
+                raise ValueError("SGD: nesterov needs momentum > 0 and dampening == 0")
+        # Only SGD with momentum keeps a buffer; a momentum schedule may start at 0.
+        mom_static = isinstance(self.momentum, Constant) and self.momentum.init_value == 0
+        self._slots = () if mom_static else ("momentum",)
+
+    def _update(self, p, g, state, lr_mult, wd_mult):
+        lr = self.value(self.lr) * lr_mult
+        wd = self.value(self.weight_decay) * wd_mult
+        mom = self.value(self.momentum) if self._slots else 0.0
+        if not self._slots or (mom == 0 and not self.nesterov):
+            # p = p - lr * (g + wd * p) = (1 - lr * wd) * p - lr * g
+            if wd != 0:
+                p *= 1.0 - lr * wd
+            singa.Axpy(-lr, g, p)
+            return
+        buf = state["momentum"]
+        damp = 1.0 - self.value(self.dampening)
+        buf *= mom
+        singa.Axpy(damp, g, buf)
+        if wd != 0:
+            singa.Axpy(damp * wd, p, buf)  # uses p before it changes below
+        if self.nesterov:
+            # step = g + wd * p + mom * buf
+            if wd != 0:
+                p *= 1.0 - lr * wd
+            singa.Axpy(-lr, g, p)
+            singa.Axpy(-lr * mom, buf, p)
+        else:
+            singa.Axpy(-lr, buf, p)
+
+
+class RMSProp(Optimizer):
+    """RMSProp: v = rho * v + (1 - rho) * g'^2;  p -= lr * g' / sqrt(v + epsilon),
+    with g' = g + wd * p (SINGA's placement of epsilon)."""
+
+    _slots = ("running_average",)
+
+    def __init__(self, lr=0.1, rho=0.9, epsilon=1e-8, weight_decay=0, dtype=tensor_mod.float32):
+        super(RMSProp, self).__init__(lr, dtype)
+        self.rho = _hyper("rho", rho, 0.0, 1.0)
+        self.epsilon = _hyper("epsilon", epsilon, 0.0, low_open=True)
+        self.weight_decay = _hyper("weight_decay", weight_decay, 0.0)
+
+    def _update(self, p, g, state, lr_mult, wd_mult):
+        lr = self.value(self.lr) * lr_mult
+        wd = self.value(self.weight_decay) * wd_mult
+        rho = self.value(self.rho)
+        g = _decayed(g, p, wd)
+        v = state["running_average"]
+        v *= rho
+        singa.Axpy(1.0 - rho, singa.Square(g), v)
+        singa.Axpy(-lr, singa.__div__(g, singa.Sqrt(singa.AddFloat(v, self.value(self.epsilon)))), p)
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad: h += g'^2;  p -= lr * g' / sqrt(h + epsilon), with g' = g + wd * p."""
+
+    _slots = ("history",)
+
+    def __init__(self, lr=0.1, epsilon=1e-8, weight_decay=0, dtype=tensor_mod.float32):
+        super(AdaGrad, self).__init__(lr, dtype)
+        self.epsilon = _hyper("epsilon", epsilon, 0.0, low_open=True)
+        self.weight_decay = _hyper("weight_decay", weight_decay, 0.0)
+
+    def _update(self, p, g, state, lr_mult, wd_mult):
+        lr = self.value(self.lr) * lr_mult
+        wd = self.value(self.weight_decay) * wd_mult
+        g = _decayed(g, p, wd)
+        h = state["history"]
+        singa.Axpy(1.0, singa.Square(g), h)
+        singa.Axpy(-lr, singa.__div__(g, singa.Sqrt(singa.AddFloat(h, self.value(self.epsilon)))), p)
+
+
+class Adam(Optimizer):
+    """Adam with bias correction: m = b1*m + (1-b1)*g', v = b2*v + (1-b2)*g'^2,
+    p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + epsilon), t = step_counter + 1."""
+
+    _slots = ("m", "v")
+
+    def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0,
+                 dtype=tensor_mod.float32):
+        super(Adam, self).__init__(lr, dtype)
+        self.beta_1 = _hyper("beta_1", beta_1, 0.0, 1.0)
+        self.beta_2 = _hyper("beta_2", beta_2, 0.0, 1.0)
+        self.epsilon = _hyper("epsilon", epsilon, 0.0, low_open=True)
+        self.weight_decay = _hyper("weight_decay", weight_decay, 0.0)
+
+    def _update(self, p, g, state, lr_mult, wd_mult):
+        lr = self.value(self.lr) * lr_mult
+        wd = self.value(self.weight_decay) * wd_mult
+        b1, b2 = self.value(self.beta_1), self.value(self.beta_2)
+        t = self.step_counter + 1
+        g = _decayed(g, p, wd)
+        m, v = state["m"], state["v"]
+        m *= b1
+        singa.Axpy(1.0 - b1, g, m)
+        v *= b2
+        singa.Axpy(1.0 - b2, singa.Square(g), v)
+        # sqrt(v / c2) + eps = (sqrt(v) + eps * sqrt(c2)) / sqrt(c2): fold the corrections
+        # into two scalars instead of two more full-size passes.
+        c1, c2 = 1.0 - b1 ** t, 1.0 - b2 ** t
+        denom = singa.AddFloat(singa.Sqrt(v), self.value(self.epsilon) * math.sqrt(c2))
+        singa.Axpy(-lr * math.sqrt(c2) / c1, singa.__div__(m, denom), p)
+
+
+def _decayed(g, p, wd):
+    """g + wd * p as a new core tensor (g itself when wd is 0; g is never modified)."""
+    if wd == 0:
+        return g
+    g2 = g.Clone()
+    singa.Axpy(wd, p, g2)
+    return g2
+
+
+# ------------------------------------------------------------ parameter groups
+
+def _is_bias(name):
+    last = name.replace(":", ".").rsplit(".", 1)[-1].lower()
+    return last in ("b", "bias") or last.endswith("bias")
+
+
+class MultiOptimizer(Optimizer):
+    """Routes each parameter to one of several optimizers (neon's ``MultiOptimizer``).
+
+    Args:
+        optimizers: a dict with a ``'default'`` entry. Other keys are tried in order:
+            ``'bias'`` (any case) matches parameters whose last name part is ``b`` or
+            ends with ``bias``; ``'weight'`` matches the other non-default ones named
+            ``W``/``weight``; a callable key ``f(name, param) -> bool`` matches where it
+            returns True; any other string matches a parameter whose dotted name equals
+            it or starts with it followed by ``.`` (a layer-name prefix).
+    """
+
+    def __init__(self, optimizers):
+        if "default" not in optimizers:
+            raise ValueError("MultiOptimizer: the mapping needs a 'default' optimizer")
+        for k, o in optimizers.items():
+            if not isinstance(o, Optimizer) or isinstance(o, MultiOptimizer):
+                raise ValueError("MultiOptimizer: {!r} maps to {!r}, not an optimizer".format(k, o))
+        self.optimizers = dict(optimizers)
+        self._route = {}
+        self._step_counter = 0
+        self._epoch = 0
+
+    # step and epoch are forwarded so schedules of every member see the same clock
+    @property
+    def step_counter(self):
+        return self._step_counter
+
+    @step_counter.setter
+    def step_counter(self, v):
+        self._step_counter = v
+        for o in self.optimizers.values():
+            o.step_counter = v
+
+    @property
+    def epoch(self):
+        return self._epoch
+
+    @epoch.setter
+    def epoch(self, v):
+        self._epoch = v
+        for o in self.optimizers.values():
+            o.epoch = v
+
+    @property
+    def lr(self):
+        return self.optimizers["default"].lr
+
+    def step(self):
+        self.step_counter = self._step_counter + 1
+
+    def _match(self, key, name, param):
+        if callable(key):
+            return bool(key(name, param))
+        if name is None:
+            return False
+        if key.lower() == "bias":
+            return _is_bias(name)
+        if key.lower() == "weight":
+            last = name.rsplit(".", 1)[-1]
+            return last in ("W", "weight") or last.endswith("weight")
+        return name == key or name.startswith(key + ".")
+
+    def optimizer_for(self, param, name=None):
+        """The optimizer that updates ``param``."""
+        o = self._route.get(param)
+        if o is None:
+            name = param.name if name is None else name
+            o = self.optimizers["default"]
+            for key, cand in self.optimizers.items():
+                if key != "default" and self._match(key, name, param):
+                    o = cand
+                    break
+            self._route[param] = o
+        return o
+
+    def apply(self, param_name, param_value, param_grad):
+        self.optimizer_for(param_value, param_name).apply(param_name, param_value, param_grad)
+
+    def set_param_config(self, param, lr_mult=None, wd_mult=None):
+        self.optimizer_for(param).set_param_config(param, lr_mult, wd_mult)
+
+    def get_states(self, names=None):
+        states = {"step_counter": int(self.step_counter), "epoch": int(self.epoch)}
+        for key, o in self._string_keyed():
+            for k, v in o.get_states(names).items():
+                if "/" in k:
+                    states["{}|{}".format(key, k)] = v
+        return states
+
+    def set_states(self, states, params=None):
+        self.step_counter = int(states.get("step_counter", 0))
+        self.epoch = int(states.get("epoch", 0))
+        for key, o in self._string_keyed():
+            sub = {k.split("|", 1)[1]: v for k, v in states.items()
+                   if k.startswith(key + "|")}
+            sub["step_counter"], sub["epoch"] = self.step_counter, self.epoch
+            o.set_states(sub)
+            if params is not None:
+                for name, p in params.items():
+                    if name in o._pending:
+                        o._state_of(p, name, p.data)
+        if params is not None:
+            left = sorted(n for _, o in self._string_keyed() for n in o._pending)
+            if left:
+                raise ValueError("optimizer states for unknown parameters: {}".format(left))
+
+    def _string_keyed(self):
+        # callable keys get stable names from their position in the mapping
+        return [(k if isinstance(k, str) else "rule{}".format(i), o)
+                for i, (k, o) in enumerate(self.optimizers.items())]
