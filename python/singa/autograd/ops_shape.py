@@ -1,5 +1,7 @@
 """Shape operations, indexing, and reductions."""
 
+import builtins
+
 import numpy as np
 
 from .. import singa_wrap as singa
@@ -179,7 +181,7 @@ def _slice_view(t, starts, ends, axes, steps):
     view = t
     for s, e, a, st in zip(starts, ends, axes, steps):
         n = view.shape()[a]
-        start, stop, step = slice(s, e, st).indices(n)
+        start, stop, step = builtins.slice(s, e, st).indices(n)
         if step < 0 and stop < 0:
             stop = 2 ** 64 - 1
         view = view.Slice(a, start, stop, step)
@@ -294,7 +296,7 @@ class Gather(Operation):
         idx = np.where(idx < 0, idx + shape[ax], idx)
         g = singa.to_numpy(singa.Contiguous(dy)).reshape(outer, idx.size, inner)
         dx = np.zeros((outer, shape[ax], inner), dtype=g.dtype)
-        np.add.at(dx, (slice(None), idx, slice(None)), g)
+        np.add.at(dx, (builtins.slice(None), idx, builtins.slice(None)), g)
         return singa.from_numpy(np.ascontiguousarray(dx.reshape(shape)), dy.device())
 
 
@@ -360,7 +362,7 @@ class Pad(Operation):
             shape = list(g.shape)
             shape[a] = n
             out = np.zeros(shape, dtype=g.dtype)
-            idx = [slice(None)] * g.ndim
+            idx = [builtins.slice(None)] * g.ndim
             idx[a] = src
             np.add.at(out, tuple(idx), g)
             g = out
@@ -582,6 +584,7 @@ def tile(x, repeats):
     return Tile(repeats)(x)[0]
 
 
+# Shadows the builtin in this module: code above uses builtins.slice.
 def slice(x, starts, ends, axes=None, steps=None):
     return Slice(starts, ends, axes, steps)(x)[0]
 
