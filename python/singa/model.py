@@ -1,0 +1,212 @@
+"""Model: a Layer with a training step and checkpoints (SINGA's ``singa.model``).
+
+Subclass :class:`Model`, build layers in ``__init__``, compute in ``forward`` and
+put one optimisation step in ``train_one_batch``::
+
+    class MLP(model.Model):
+        def __init__(self):
+            super().__init__()
+            self.l1 = layer.Linear(32)
+            self.relu = layer.ReLU()
+            self.l2 = layer.Linear(10)
+            self.loss = layer.SoftMaxCrossEntropy()
+
+        def forward(self, x):
+            return self.l2(self.relu(self.l1(x)))
+
+        def train_one_batch(self, x, y):
+            out = self.forward(x)
+            loss = self.loss(out, y)
+            self.optimizer(loss)
+            return out, loss
+
+    m = MLP(); m.set_optimizer(opt.SGD(0.1)); m.compile([tx], is_train=True)
+    out, loss = m(tx, ty)
+
+Graph mode: SINGA buffers the operations of ``train_one_batch`` and replays them.
+Here ``use_graph=True`` (or ``graph(True)``) is accepted and recorded in
+``graph_mode``, but every call executes eagerly, so results are exactly those of
+eager execution.
+"""
+
+import numpy as np
+
+from . import autograd
+from . import checkpoint
+from . import tensor as tensor_mod
+from .checkpoint import CheckpointError
+from .layer import Layer
+from .tensor import Tensor
+
+__all__ = ["Model", "CheckpointError"]
+
+
+class Model(Layer):
+    """Base class of trainable models (see the module docstring)."""
+
+    MODEL_STATE_TYPE = 0
+    AUX_STATE_TYPE = 1
+    OPT_STATE_TYPE = 2  # ours: optimizer states, ignored by Apache SINGA's loader
+    TENSOR_DICT_FILENAME = "/" + checkpoint.TENSOR_DICT_FILENAME
+    STATES_ATTR_FILENAME = "/" + checkpoint.STATES_ATTR_FILENAME
+    _OPT_PREFIX = "__opt__/"
+
+    def __init__(self):
+        super(Model, self).__init__()
+        self.training = True
+        self.graph_mode = False
+        self.sequential = False
+        self.compiled = False
+        self.optimizer = None
+
+    # ---- setup ----
+    def set_optimizer(self, optimizer):
+        """The optimizer ``train_one_batch`` uses (as ``self.optimizer``); its states
+        are saved with the model."""
+        self.optimizer = optimizer
+
+    def compile(self, inputs, is_train=True, use_graph=False, sequential=False):
+        """Creates all parameters by running ``forward`` once on ``inputs`` (nothing is
+        recorded and no running statistics change), names every parameter and state by
+        its dotted path, and sets the training mode.
+
+        Args:
+            inputs: a list of input Tensors (a sample batch).
+            is_train: the mode to enter (``train(is_train)``).
+            use_graph, sequential: recorded for ``graph()``; execution stays eager.
+        """
+        if isinstance(inputs, Tensor):
+            inputs = [inputs]
+        if not inputs or not all(isinstance(x, Tensor) for x in inputs):
+            raise ValueError("Model.compile: inputs must be a non-empty list of Tensors")
+        self.graph_mode = bool(use_graph)
+        self.sequential = bool(sequential)
+        with autograd.no_grad():
+            if not self._initialized:
+                self.initialize(*inputs)
+                self._initialized = True
+            self.forward(*inputs)
+        self._name_states()
+        self.compiled = True
+        self.train(is_train)
+
+    def _name_states(self):
+        for name, t in self.get_states().items():
+            t.name = name
+
+    # ---- running ----
+    def __call__(self, *args, **kwargs):
+        """``train_one_batch`` in training mode, ``forward`` otherwise."""
+        if not self._initialized:
+            self.initialize(*args, **kwargs)
+            self._initialized = True
+        self.device_check(*args)
+        if self.training:
+            out = self.train_one_batch(*args, **kwargs)
+        else:
+            out = self.forward(*args, **kwargs)
+        if not self.compiled:
+            self._name_states()
+        return out
+
+    def forward(self, *inputs, **kwargs):
+        raise NotImplementedError("{} does not implement forward".format(type(self).__name__))
+
+    def train_one_batch(self, *inputs, **kwargs):
+        raise NotImplementedError("{} does not implement train_one_batch".format(
+            type(self).__name__))
+
+    def train(self, mode=True):
+        """Enters training (``mode=True``) or evaluation mode; sets ``autograd.training``."""
+        return super(Model, self).train(mode)
+
+    def graph(self, mode=True, sequential=False):
+        """Turns graph mode on or off. Execution is eager either way (see module doc)."""
+        self.graph_mode = bool(mode)
+        self.sequential = bool(sequential)
+
+    # ---- checkpoints ----
+    def save_states(self, fpath, aux_states={}):
+        """Saves parameters, states, optimizer states and ``aux_states`` (a dict of
+        Tensors, arrays or numbers) to ``fpath`` atomically (see singa.checkpoint).
+        An existing file is replaced only once the new one is complete."""
+        states = self.get_states()
+        if not states:
+            raise ValueError("Model.save_states: the model has no parameters yet; call "
+                             "compile() or run a batch first")
+        arrays, attrs = {}, {}
+        for k, v in states.items():
+            arrays[k] = tensor_mod.to_numpy(v).copy()
+            attrs[k] = {"state_type": self.MODEL_STATE_TYPE, "shape": list(v.shape),
+                        "dtype": int(v.dtype)}
+        for k, v in aux_states.items():
+            if k in arrays or k.startswith(self._OPT_PREFIX):
+                raise ValueError("Model.save_states: aux state name {!r} clashes with a model "
+                                 "state".format(k))
+            a = tensor_mod.to_numpy(v).copy() if isinstance(v, Tensor) else np.asarray(v)
+            arrays[k] = a
+            attrs[k] = {"state_type": self.AUX_STATE_TYPE, "shape": list(a.shape),
+                        "dtype": int(v.dtype) if isinstance(v, Tensor) else a.dtype.str}
+        meta = {"model": type(self).__name__}
+        if self.optimizer is not None:
+            names = {t: k for k, t in self.get_params().items()}
+            for k, v in self.optimizer.get_states(names=names).items():
+                key = self._OPT_PREFIX + k
+                arrays[key] = np.asarray(v)
+                attrs[key] = {"state_type": self.OPT_STATE_TYPE, "shape": list(np.shape(v))}
+            meta["optimizer"] = type(self.optimizer).__name__
+        checkpoint.save(fpath, arrays, attrs, meta)
+
+    def load_states(self, fpath):
+        """Restores what :meth:`save_states` wrote, after verifying the file and that
+        it matches this model (same state names and shapes). Optimizer states are
+        restored into ``self.optimizer`` when one is set.
+
+        Returns:
+            the aux states, {name: Tensor}.
+        Raises:
+            CheckpointError (a ValueError) naming the problem.
+        """
+        arrays, attrs, meta = checkpoint.load(fpath)
+        own = self.get_states()
+        if not own:
+            raise CheckpointError("Model.load_states: the model has no parameters yet; call "
+                                  "compile() before loading {!r}".format(fpath))
+        model, aux, opt_states = {}, {}, {}
+        for k, a in arrays.items():
+            kind = attrs[k].get("state_type", self.MODEL_STATE_TYPE)
+            if kind == self.MODEL_STATE_TYPE:
+                model[k] = a
+            elif kind == self.AUX_STATE_TYPE:
+                aux[k] = a
+            elif kind == self.OPT_STATE_TYPE:
+                opt_states[k[len(self._OPT_PREFIX):]] = a
+            else:
+                raise CheckpointError("checkpoint {!r}: array {!r} has unknown state_type {!r}"
+                                      .format(fpath, k, kind))
+        missing = sorted(set(own) - set(model))
+        unexpected = sorted(set(model) - set(own))
+        if missing or unexpected:
+            raise CheckpointError("checkpoint {!r} does not match {}: missing {}, unexpected {}"
+                                  .format(fpath, type(self).__name__, missing, unexpected))
+        for k, a in model.items():
+            if tuple(a.shape) != tuple(own[k].shape):
+                raise CheckpointError("checkpoint {!r}: {!r} has shape {} in the file but {} in "
+                                      "the model".format(fpath, k, tuple(a.shape),
+                                                         tuple(own[k].shape)))
+            if a.dtype.kind not in "fiu":
+                raise CheckpointError("checkpoint {!r}: {!r} has non-numeric dtype {}".format(
+                    fpath, k, a.dtype))
+        if opt_states and self.optimizer is not None:
+            params = self.get_params()
+            try:
+                self.optimizer.set_states(
+                    {k: (v.item() if v.ndim == 0 else v) for k, v in opt_states.items()},
+                    params=params)
+            except ValueError as e:
+                raise CheckpointError("checkpoint {!r}: optimizer states do not fit {}: {}"
+                                      .format(fpath, type(self.optimizer).__name__, e))
+        for k, a in model.items():
+            own[k].copy_from_numpy(a)
+        self._name_states()
+        return {k: tensor_mod.from_numpy(np.ascontiguousarray(a)) for k, a in aux.items()}
