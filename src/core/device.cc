@@ -1,5 +1,7 @@
 #include "core/device.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <new>
 
@@ -42,6 +44,18 @@ void Device::SetRandSeed(uint64_t seed) {
 }
 
 void* CppCPU::Malloc(size_t size) {
+  // Large blocks are mmap-ed fresh by malloc and page-faulted on first touch, one 4 KiB
+  // page at a time; asking for transparent huge pages (as NumPy does from 4 MiB) cuts
+  // those faults 512-fold, which is most of the cost of a large element-wise op.
+  constexpr size_t kHuge = size_t{2} << 20;
+  if (size >= 2 * kHuge) {
+    size_t rounded = (size + kHuge - 1) / kHuge * kHuge;
+    void* p = std::aligned_alloc(kHuge, rounded);
+#ifdef MADV_HUGEPAGE
+    if (p) madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+    return p;
+  }
   size_t rounded = (size + 63) / 64 * 64;
   return std::aligned_alloc(64, rounded);
 }

@@ -62,15 +62,16 @@ typename Op::Acc ReduceRow(const T* p, size_t n) {
   return total;
 }
 
-// x viewed as (outer, R, inner), contiguous; out is (outer, inner).
-template <typename T, typename Op>
-void ReduceMiddle(const T* x, T* out, size_t outer, size_t R, size_t inner) {
+// x viewed as (outer, R, inner), contiguous; out is (outer, inner) of type O
+// (T itself, or Op::Acc for the partial results of a multi-step reduction).
+template <typename T, typename Op, typename O = T>
+void ReduceMiddle(const T* x, O* out, size_t outer, size_t R, size_t inner) {
   using Acc = typename Op::Acc;
   const int threads = NumThreadsFor(outer * R * inner);
   if (inner == 1) {
     if (outer >= static_cast<size_t>(threads)) {
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-      for (size_t o = 0; o < outer; ++o) out[o] = static_cast<T>(ReduceRow<T, Op>(x + o * R, R));
+      for (size_t o = 0; o < outer; ++o) out[o] = static_cast<O>(ReduceRow<T, Op>(x + o * R, R));
     } else {
       for (size_t o = 0; o < outer; ++o) {
         Acc total = Op::init();
@@ -82,7 +83,7 @@ void ReduceMiddle(const T* x, T* out, size_t outer, size_t R, size_t inner) {
           parts[c] = ReduceRow<T, Op>(x + o * R + b, std::min(kBlock * 16, R - b));
         }
         for (Acc v : parts) total = Op::acc(total, v);
-        out[o] = static_cast<T>(total);
+        out[o] = static_cast<O>(total);
       }
     }
     return;
@@ -106,7 +107,7 @@ void ReduceMiddle(const T* x, T* out, size_t outer, size_t R, size_t inner) {
         }
         for (size_t i = 0; i < m; ++i) acc[i] = Op::acc(acc[i], static_cast<Acc>(part[i]));
       }
-      for (size_t i = 0; i < m; ++i) out[o * inner + i0 + i] = static_cast<T>(acc[i]);
+      for (size_t i = 0; i < m; ++i) out[o * inner + i0 + i] = static_cast<O>(acc[i]);
     }
   }
 }
@@ -150,27 +151,43 @@ Tensor Reduce(const Tensor& in, const std::vector<int64_t>& axes, bool keepdims,
     if (!runs.empty() && runs.back().second == red[i]) runs.back().first *= s[i];
     else runs.push_back({s[i], red[i]});
   }
-  size_t nred = std::count_if(runs.begin(), runs.end(), [](auto& r) { return r.second; });
   Tensor x = in.Contiguous();
-  size_t outer = 1, R = 1, inner = 1;
-  if (nred <= 1) {
-    bool after = false;
-    for (auto& r : runs) {
-      if (r.second) { R = r.first; after = true; }
-      else if (after) inner *= r.first;
-      else outer *= r.first;
-    }
-  } else {
-    // Move the reduced axes last and reduce contiguous rows.
-    std::vector<size_t> perm;
-    for (size_t i = 0; i < s.size(); ++i) if (!red[i]) perm.push_back(i);
-    for (size_t i = 0; i < s.size(); ++i) if (red[i]) perm.push_back(i);
-    x = in.Transpose(perm).Clone();
-    for (size_t i = 0; i < s.size(); ++i) (red[i] ? R : outer) *= s[i];
-  }
   SINGA_DISPATCH_ARITH(dt, fn, {
-    if (R == 0) out.SetValue(static_cast<double>(OpT<T>::init()));
-    else ReduceMiddle<T, OpT<T>>(x.data<T>(), out.data<T>(), outer, R, inner);
+    using Acc = typename OpT<T>::Acc;
+    if (Product(s) == 0) {
+      out.SetValue(static_cast<double>(OpT<T>::init()));
+    } else if (std::count_if(runs.begin(), runs.end(), [](auto& r) { return r.second; }) == 0) {
+      out.CopyData(x);
+    } else {
+      // One pass per run of reduced axes, innermost first: each pass reads contiguous
+      // (outer, R, inner) data, so no transposed copy of the input is ever made.
+      // Partial results stay in the accumulator type (double for float sums).
+      const T* src = x.data<T>();
+      std::vector<Acc> a, b;
+      bool first = true;
+      for (size_t k = runs.size(); k-- > 0;) {
+        if (!runs[k].second) continue;
+        size_t outer = 1, inner = 1, R = runs[k].first;
+        for (size_t j = 0; j < k; ++j) outer *= runs[j].first;
+        for (size_t j = k + 1; j < runs.size(); ++j) inner *= runs[j].first;
+        bool last = true;
+        for (size_t j = 0; j < k; ++j) last = last && !runs[j].second;
+        if (first && last) {
+          ReduceMiddle<T, OpT<T>, T>(src, out.data<T>(), outer, R, inner);
+        } else {
+          b.resize(outer * inner);
+          if (first) ReduceMiddle<T, OpT<T>, Acc>(src, b.data(), outer, R, inner);
+          else ReduceMiddle<Acc, OpT<Acc>, Acc>(a.data(), b.data(), outer, R, inner);
+          std::swap(a, b);
+          if (last) {
+            T* op = out.data<T>();
+            for (size_t i = 0; i < a.size(); ++i) op[i] = static_cast<T>(a[i]);
+          }
+        }
+        first = false;
+        runs.erase(runs.begin() + static_cast<int64_t>(k));
+      }
+    }
   });
   return out;
 }
