@@ -45,12 +45,16 @@ class Operation(object):
                     type(self).__name__, i, type(x).__name__))
         record = _training()
         if record:
-            self.src = [(x.creator, id(x), x if x.stores_grad else None, x.stores_grad)
-                        for x in xs]
+            # A tensor gets its gradient yielded only if it both stores and requires one.
+            self.src = [(x.creator, id(x), x if x.stores_grad and x.requires_grad else None,
+                         x.stores_grad and x.requires_grad) for x in xs]
             self.requires_grad = any(x.requires_grad for x in xs)
         else:
             self.requires_grad = False
-        ys = self.forward(*[x.data for x in xs])
+        try:
+            ys = self.forward(*[x.data for x in xs])
+        except (ValueError, IndexError) as e:
+            raise _named_error(self, "", e, [x.shape for x in xs]) from e
         if not isinstance(ys, tuple):
             ys = (ys,)
         outs = tuple(_output(y, self.requires_grad, self) for y in ys)
@@ -61,7 +65,10 @@ class Operation(object):
         return outs
 
     def _do_backward(self, *dys):
-        dxs = self.backward(*dys)
+        try:
+            dxs = self.backward(*dys)
+        except (ValueError, IndexError) as e:
+            raise _named_error(self, ".backward", e, [dy.shape() for dy in dys]) from e
         if not isinstance(dxs, tuple):
             dxs = (dxs,)
         return dxs
@@ -84,6 +91,18 @@ class Operation(object):
 
 
 Operator = Operation
+
+
+def _named_error(op, where, err, shapes):
+    """The same kind of error, its message prefixed with the op and its argument shapes
+    (core kernels name only themselves, e.g. Mult for Matmul)."""
+    name = type(op).__name__
+    msg = str(err)
+    if msg.startswith(name + where + " "):
+        return err
+    what = "inputs" if not where else "output gradients"
+    return type(err)("{}{} with {} of shapes {}: {}".format(
+        name, where, what, ", ".join(str(tuple(s)) for s in shapes), msg))
 
 
 def _output(ct, requires_grad, creator):
@@ -172,17 +191,13 @@ def backward(y, dy=None):
                            "was already used by a backward pass); set autograd.training = "
                            "True before the forward pass".format(op.name))
     deps = infer_dependency(op)
+    params = {}  # op -> {output index: the Tensor (stores_grad) whose gradient is yielded}
     grads = {op: [None] * len(op._y_meta)}
     grads[op][op.y_id2idx[id(y)]] = dyc
     ready = deque([op])
     while ready:
         cur = ready.popleft()
         dys = grads.pop(cur)
-        if isinstance(cur, Dummy):
-            t = cur.__dict__.pop("_param", None) or cur.tensor
-            if t is not None and t.stores_grad and dys[0] is not None:
-                yield (t, tensor_mod.from_raw_tensor(dys[0]))
-            continue
         if cur.requires_grad:
             for i, g in enumerate(dys):
                 if g is None:
@@ -199,17 +214,23 @@ def backward(y, dy=None):
         srcs = cur.src
         cur._release()
         for (src_op, x_id, x_param, x_stores), dx in zip(srcs, dxs):
-            if x_param is not None:
-                src_op._param = x_param
-            if dx is not None and src_op.requires_grad or (
-                    dx is not None and isinstance(src_op, Dummy) and x_stores):
-                slot = grads.setdefault(src_op, [None] * _num_outputs(src_op))
+            slot = grads.setdefault(src_op, [None] * _num_outputs(src_op))
+            if dx is not None and (src_op.requires_grad or
+                                   (isinstance(src_op, Dummy) and x_stores)):
                 idx = src_op.y_id2idx[x_id]
                 slot[idx] = _accumulate(slot[idx], dx)
-            else:
-                grads.setdefault(src_op, [None] * _num_outputs(src_op))
+                if x_param is not None:
+                    params.setdefault(src_op, {})[idx] = x_param
             deps[src_op] -= 1
-            if deps[src_op] == 0:
+            if deps[src_op] > 0:
+                continue
+            # src_op's output gradients are final now: yield the stored ones before
+            # any further op runs.
+            for idx, p in params.pop(src_op, {}).items():
+                yield (p, tensor_mod.from_raw_tensor(slot[idx]))
+            if isinstance(src_op, Dummy):
+                del grads[src_op]
+            else:
                 ready.append(src_op)
 
 
