@@ -286,3 +286,93 @@ def test_rnn_and_lstm():
     loss = autograd.mse_loss(h, tensor.zeros((5, 4)))
     got = {id(p) for p, _ in autograd.backward(loss)}
     assert got == {id(p) for p in lstm.get_params().values()}
+
+
+class _SeedBlock(autograd.Layer):
+    """The Xception Block of the SINGA 2.x autograd tutorial, unchanged."""
+
+    def __init__(self, in_filters, out_filters, reps, strides=1, padding=0, start_with_relu=True,
+                 grow_first=True):
+        super(_SeedBlock, self).__init__()
+
+        if out_filters != in_filters or strides != 1:
+            self.skip = autograd.Conv2d(in_filters, out_filters,
+                                        1, stride=strides, padding=padding, bias=False)
+            self.skipbn = autograd.BatchNorm2d(out_filters)
+        else:
+            self.skip = None
+
+        self.layers = []
+
+        filters = in_filters
+        if grow_first:
+            self.layers.append(autograd.ReLU())
+            self.layers.append(autograd.SeparableConv2d(in_filters, out_filters,
+                                                        3, stride=1, padding=1, bias=False))
+            self.layers.append(autograd.BatchNorm2d(out_filters))
+            filters = out_filters
+
+        for i in range(reps - 1):
+            self.layers.append(autograd.ReLU())
+            self.layers.append(autograd.SeparableConv2d(filters, filters,
+                                                        3, stride=1, padding=1, bias=False))
+            self.layers.append(autograd.BatchNorm2d(filters))
+
+        if not grow_first:
+            self.layers.append(autograd.ReLU())
+            self.layers.append(autograd.SeparableConv2d(in_filters, out_filters,
+                                                        3, stride=1, padding=1, bias=False))
+            self.layers.append(autograd.BatchNorm2d(out_filters))
+
+        if not start_with_relu:
+            self.layers = self.layers[1:]
+        else:
+            self.layers[0] = autograd.ReLU()
+
+        if strides != 1:
+            self.layers.append(autograd.MaxPool2d(3, strides, padding + 1))
+
+    def __call__(self, x):
+        y = self.layers[0](x)
+        for layer in self.layers[1:]:
+            if isinstance(y, tuple):
+                y = y[0]
+            y = layer(y)
+
+        if self.skip is not None:
+            skip = self.skip(x)
+            skip = self.skipbn(skip)
+        else:
+            skip = x
+        y = autograd.add(y, skip)
+        return y
+
+
+def test_seed_xception_block_trains():
+    from singa import opt
+    net = [_SeedBlock(4, 8, 2, 2, padding=0, start_with_relu=False, grow_first=True),
+           _SeedBlock(8, 8, 2, 1, start_with_relu=True, grow_first=True),
+           _SeedBlock(8, 12, 2, 2, start_with_relu=True, grow_first=False)]
+    fc = autograd.Linear(12 * 3 * 3, 3)
+    x, y = _t(X4), _t([0, 2], np.int32)
+    sgd = opt.SGD(lr=0.1, momentum=0.9, weight_decay=1e-5)
+    autograd.training = True
+    losses = []
+    for _ in range(4):
+        h = x
+        for b in net:
+            h = b(h)
+        loss = autograd.softmax_cross_entropy(fc(autograd.flatten(h)), y)
+        for p, g in autograd.backward(loss):
+            sgd.update(p, g)
+        losses.append(float(tensor.to_numpy(loss).reshape(-1)[0]))
+    assert losses[-1] < losses[0]
+    names = list(net[0].get_params())
+    assert names[:3] == ["skip.W", "skipbn.scale", "skipbn.bias"]
+    assert "layers.0.depthwise_conv.W" in names and "layers.1.scale" in names
+
+
+def test_dilated_conv_shapes():
+    x = _t(X4)
+    assert layer.Conv2d(3, 3, dilation=2)(x).shape == (2, 3, 5, 5)
+    assert layer.Conv2d(3, 3, dilation=2, pad_mode="SAME_UPPER")(x).shape == (2, 3, 9, 9)
