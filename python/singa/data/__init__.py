@@ -27,3 +27,14 @@ __all__ = [
     "load_cifar10", "read_cifar10_batch", "cifar10_class_names", "CIFAR10_CLASSES",
     "DataLoader", "BatchIterator", "minibatches",
 ]
+
+# Macrobatch shards on disk and the streaming loader over them.
+from .shards import (BadImageWarning, ShardError, load_index, read_shard,
+                     read_shard_header, write_shard, write_shards,
+                     write_shards_from_arrays)
+from .stream import ShardLoader
+
+__all__ += [
+    "ShardError", "BadImageWarning", "load_index", "read_shard", "read_shard_header",
+    "write_shard", "write_shards", "write_shards_from_arrays", "ShardLoader",
+]
