@@ -1,14 +1,18 @@
 """Small helpers shared by the operation modules."""
 
+import sys
+
 from .. import singa_wrap as singa
 
 CTensor = singa.Tensor
 
 
+_autograd = sys.modules[__package__]  # the package (see engine._training)
+
+
 def training():
     """The module flag ``autograd.training``: ops save inputs only when it is True."""
-    from .. import autograd
-    return autograd.training
+    return _autograd.training
 
 
 def sum_to(dx, shape):

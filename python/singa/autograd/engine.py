@@ -1,6 +1,7 @@
 """The define-by-run engine: Operation records the graph, backward walks it."""
 
 import contextlib
+import sys
 import weakref
 from collections import deque
 
@@ -11,9 +12,13 @@ from ..tensor import Tensor
 CTensor = singa.Tensor
 
 
+# The package object (already in sys.modules while it imports this module): reading its
+# flag directly is much cheaper than an import statement on every operation call.
+_autograd = sys.modules[__package__]
+
+
 def _training():
-    from .. import autograd
-    return autograd.training
+    return _autograd.training
 
 
 class Operation(object):
