@@ -123,7 +123,8 @@ def test_binary_cross_entropy(shape, soft):
     rng = np.random.default_rng(4)
     x = rng.uniform(0.05, 0.95, shape)
     t = rng.uniform(0, 1, shape) if soft else rng.integers(0, 2, shape).astype(np.float64)
-    expected = -(t * np.log(x) + (1 - t) * np.log(1 - x)).mean()
+    # SINGA's normalisation: the sum divided by the batch size (shape[0]).
+    expected = -(t * np.log(x) + (1 - t) * np.log(1 - x)).sum() / shape[0]
     out = autograd.binary_cross_entropy(_t(_f32(x)), _t(_f32(t)))
     assert out.shape == (1,)
     np.testing.assert_allclose(tensor.to_numpy(out), [expected], rtol=1e-5)
@@ -147,7 +148,7 @@ def test_ranking_loss(shape, M):
     pos, neg = rng.normal(size=shape), rng.normal(size=shape)
     margin = M - (pos - neg)
     neg = np.where(np.abs(margin) < 0.05, neg + 0.2, neg)  # stay off the hinge
-    expected = np.maximum(0, M - (pos - neg)).mean()
+    expected = np.maximum(0, M - (pos - neg)).sum() / shape[0]  # SINGA: / batch size
     out = autograd.ranking_loss(_t(_f32(pos)), _t(_f32(neg)), M)
     assert out.shape == (1,)
     np.testing.assert_allclose(tensor.to_numpy(out), [expected], rtol=1e-5, atol=1e-7)

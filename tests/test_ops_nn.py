@@ -296,7 +296,8 @@ def _bn_train_ref(x, scale, bias):
 
 
 @needs["bn"]
-@pytest.mark.parametrize("xshape", [(4, 3, 2, 2), (2, 2, 3, 1), (1, 2, 3, 3), (5, 1, 1, 1)], ids=str)
+@pytest.mark.parametrize("xshape", [(4, 3, 2, 2), (2, 2, 3, 1), (1, 2, 3, 3), (5, 1, 1, 1)],
+                         ids=str)
 def test_batchnorm_2d_training(xshape):
     c = xshape[1]
     rng = np.random.default_rng(7)

@@ -68,7 +68,8 @@ def _pad_ref(x, mode, pads, constant=0.0):
 # (id, functional op, NumPy reference, input shape)
 SHAPE_OPS = [
     ("reshape", lambda x: autograd.reshape(x, (4, 3)), lambda x: x.reshape(4, 3), (3, 4)),
-    ("reshape_infer", lambda x: autograd.reshape(x, [2, -1]), lambda x: x.reshape(2, -1), (2, 3, 2)),
+    ("reshape_infer", lambda x: autograd.reshape(x, [2, -1]), lambda x: x.reshape(2, -1),
+     (2, 3, 2)),
     ("reshape_zero", lambda x: autograd.reshape(x, [0, -1]), lambda x: x.reshape(2, -1), (2, 3, 2)),
     ("reshape_1", lambda x: autograd.reshape(x, [1]), lambda x: x.reshape(1), (1, 1)),
     ("flatten", autograd.flatten, lambda x: x.reshape(2, -1), (2, 3, 4)),
@@ -80,11 +81,13 @@ SHAPE_OPS = [
      lambda x: x.transpose(1, 2, 0), (2, 3, 4)),
     ("transpose_2d", lambda x: autograd.transpose(x, (1, 0)), lambda x: x.T, (1, 5)),
     ("unsqueeze", lambda x: autograd.unsqueeze(x, 0), lambda x: x[None], (3, 4)),
-    ("unsqueeze_list", lambda x: autograd.unsqueeze(x, [0, 3]), lambda x: x[None, :, :, None], (3, 4)),
+    ("unsqueeze_list", lambda x: autograd.unsqueeze(x, [0, 3]), lambda x: x[None, :, :, None],
+     (3, 4)),
     ("unsqueeze_neg", lambda x: autograd.unsqueeze(x, -1), lambda x: x[..., None], (3, 4)),
     ("squeeze_all", autograd.squeeze, np.squeeze, (1, 3, 1, 4)),
     ("squeeze_axis", lambda x: autograd.squeeze(x, 2), lambda x: x.squeeze(2), (1, 3, 1, 4)),
-    ("squeeze_list", lambda x: autograd.squeeze(x, [0, -2]), lambda x: x.squeeze((0, 2)), (1, 3, 1, 4)),
+    ("squeeze_list", lambda x: autograd.squeeze(x, [0, -2]), lambda x: x.squeeze((0, 2)),
+     (1, 3, 1, 4)),
     ("expand", lambda x: autograd.expand(x, (3, 4)), lambda x: np.broadcast_to(x, (3, 4)), (3, 1)),
     ("expand_rank", lambda x: autograd.expand(x, (2, 3, 4)),
      lambda x: np.broadcast_to(x, (2, 3, 4)), (1, 4)),
@@ -132,11 +135,13 @@ SHAPE_OPS = [
      lambda x: x.sum((0, 2), keepdims=True), (2, 3, 4)),
     ("reduce_sum_nokeep", lambda x: autograd.reduce_sum(x, [1], 0), lambda x: x.sum(1), (2, 3, 4)),
     ("reduce_sum_neg", lambda x: autograd.reduce_sum(x, -1, 0), lambda x: x.sum(-1), (3, 4)),
-    ("reduce_sum_1", lambda x: autograd.reduce_sum(x, [0]), lambda x: x.sum(0, keepdims=True), (1,)),
+    ("reduce_sum_1", lambda x: autograd.reduce_sum(x, [0]), lambda x: x.sum(0, keepdims=True),
+     (1,)),
     ("reduce_mean", autograd.reduce_mean, lambda x: x.mean(keepdims=True), (3, 4)),
     ("reduce_mean_axes", lambda x: autograd.reduce_mean(x, [0, 2]),
      lambda x: x.mean((0, 2), keepdims=True), (2, 3, 4)),
-    ("reduce_mean_nokeep", lambda x: autograd.reduce_mean(x, [1], 0), lambda x: x.mean(1), (2, 3, 4)),
+    ("reduce_mean_nokeep", lambda x: autograd.reduce_mean(x, [1], 0), lambda x: x.mean(1),
+     (2, 3, 4)),
     ("globalaveragepool", autograd.globalaveragepool,
      lambda x: x.mean((2, 3), keepdims=True), (2, 3, 4, 5)),
     ("globalaveragepool_1x1", autograd.globalaveragepool,
@@ -206,7 +211,8 @@ def test_scatter_elements(axis):
     x = _x((3, 4))
     upd = _x((2, 4) if axis == 0 else (3, 2), 1)
     # Distinct targets per column/row, so "last write wins" is not in play.
-    idx = np.array([[1, 0, 2, 1], [2, 2, 0, 0]]) if axis == 0 else np.array([[3, 0], [1, 2], [0, 1]])
+    idx = (np.array([[1, 0, 2, 1], [2, 2, 0, 0]]) if axis == 0
+           else np.array([[3, 0], [1, 2], [0, 1]]))
 
     def ref(a, u):
         out = a.copy()
@@ -279,7 +285,8 @@ def test_constant_of_shape(value):
     np.testing.assert_array_equal(tensor.to_numpy(y), np.full((2, 3), value))
     autograd.training = True
     t = _t(np.array([2.0, 1.0], np.float32), stores_grad=True)
-    grads = autograd.gradients(autograd.constant_of_shape(t, value), _t(np.ones((2, 1), np.float32)))
+    grads = autograd.gradients(autograd.constant_of_shape(t, value),
+                               _t(np.ones((2, 1), np.float32)))
     assert t not in grads
 
 

@@ -15,6 +15,10 @@ def _batch_mean(per_sample):
     return singa.Reshape(singa.ReduceMean(per_sample, None, False), [1])
 
 
+def _batch_size(x):
+    return x.shape()[0] if x.nDim() > 0 else 1
+
+
 def _check_batch(op, x, t):
     if x.nDim() != 2:
         raise ValueError("{}: predictions must be 2-D (batch, classes), got shape {}"
@@ -69,7 +73,8 @@ class CrossEntropy(Operation):
 
 
 class BinaryCrossEntropy(Operation):
-    """Mean over all elements of -(t log(x) + (1 - t) log(1 - x)) for probabilities x."""
+    """-sum(t log(x) + (1 - t) log(1 - x)) / batch size, for probabilities x
+    (SINGA divides the sum by x.shape[0]: a mean over samples of the per-sample sum)."""
 
     def forward(self, x, t):
         check_same_shape("BinaryCrossEntropy", x, t, "predictions and targets")
@@ -77,17 +82,18 @@ class BinaryCrossEntropy(Operation):
         xc = singa.Clip(x, eps, 1.0 - eps)
         pos = t * singa.Log(xc)
         neg = singa.RSubFloat(1.0, t) * singa.Log(singa.RSubFloat(1.0, xc))
-        loss = singa.Reshape(singa.Neg(singa.ReduceMean(pos + neg, None, False)), [1])
+        n = _batch_size(x)
+        loss = singa.Reshape(singa.MultFloat(singa.ReduceSum(pos + neg, None, False), -1.0 / n),
+                             [1])
         if training():
-            self.xc, self.t = xc, t
+            self.xc, self.t, self.n = xc, t, n
         return loss
 
     def backward(self, dy):
-        n = self.xc.Size()
         # d/dx = (x - t) / (x (1 - x)) / n
         num = self.xc - self.t
         den = self.xc * singa.RSubFloat(1.0, self.xc)
-        return (num / den) * singa.MultFloat(dy, 1.0 / n), None
+        return (num / den) * singa.MultFloat(dy, 1.0 / self.n), None
 
 
 class MeanSquareError(Operation):
@@ -106,7 +112,8 @@ class MeanSquareError(Operation):
 
 
 class RankingLoss(Operation):
-    """Mean of max(0, M - (pos - neg)): pushes positive scores above negative ones by M."""
+    """sum(max(0, M - (pos - neg))) / batch size: pushes positive scores above negative
+    ones by M (SINGA divides by pos.shape[0])."""
 
     def __init__(self, M=0.2):
         super().__init__()
@@ -116,12 +123,14 @@ class RankingLoss(Operation):
         check_same_shape("RankingLoss", pos, neg, "positive and negative scores")
         margin = singa.AddFloat(neg - pos, self.M)
         active = singa.GTFloat(margin, 0.0)
+        n = _batch_size(pos)
         if training():
-            self.active = active
-        return singa.Reshape(singa.ReduceMean(margin * active, None, False), [1])
+            self.active, self.n = active, n
+        return singa.Reshape(singa.MultFloat(singa.ReduceSum(margin * active, None, False),
+                                             1.0 / n), [1])
 
     def backward(self, dy):
-        g = self.active * singa.MultFloat(dy, 1.0 / self.active.Size())
+        g = self.active * singa.MultFloat(dy, 1.0 / self.n)
         return singa.Neg(g), g
 
 
