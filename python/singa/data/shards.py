@@ -167,12 +167,15 @@ def read_shard_header(path):
     return _parse_header(path, raw, size)
 
 
-def read_shard(path, verify=True):
+def read_shard(path, verify=True, buffer=None):
     """Read a whole shard into memory.
 
     Args:
         path: the shard file.
         verify: check the payload CRC32.
+        buffer: optional 1-D uint8 array to read into (reused by the loader so
+            that streaming allocates nothing per shard); a new one is made
+            when it is None or too small.
 
     Returns:
         ``(images, labels, header)``: uint8 images (N, H, W, C) and int32 labels
@@ -186,7 +189,11 @@ def read_shard(path, verify=True):
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
-            buf = np.empty(size, np.uint8)
+            if buffer is not None and buffer.dtype == np.uint8 and buffer.ndim == 1 \
+                    and buffer.size >= size:
+                buf = buffer[:size]
+            else:
+                buf = np.empty(size, np.uint8)
             got = f.readinto(memoryview(buf))
     except OSError as e:
         raise ShardError(f"{path}: cannot read shard: {e}") from e

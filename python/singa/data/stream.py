@@ -111,7 +111,8 @@ class _State:
         self.cfg, self.plan, self.prefetch, self.inline = cfg, plan, prefetch, inline
         self.cond = threading.Condition()
         self.stop = False
-        self.resident = {}          # pos -> (images, labels) or _Failure
+        self.resident = {}          # pos -> (images, labels, buffer) or _Failure
+        self.buffers = []           # free shard buffers, reused (no churn)
         self.num_resident = 0       # loaded or being loaded
         self.peak_resident = 0
         self.refs = dict(plan.refs)
@@ -125,6 +126,21 @@ class _State:
             self.cond.wait(_POLL_S)
         return not self.stop
 
+    def load(self, pos):
+        """Read the shard at stream position ``pos`` into a pooled buffer."""
+        cfg = self.cfg
+        shard = int(self.plan.order[pos])
+        path = cfg.paths[shard]
+        with self.cond:
+            buf = self.buffers.pop() if self.buffers else None
+        if buf is None:
+            buf = np.empty(cfg.max_shard_bytes, np.uint8)
+        images, labels, head = read_shard(path, verify=cfg.verify, buffer=buf)
+        if head.shape[1:] != cfg.image_shape or head.count != cfg.counts[shard]:
+            raise ShardError(f"{path}: shard holds {head.shape} images, the index "
+                             f"says {cfg.counts[shard]} x {cfg.image_shape}")
+        return images, labels, buf
+
     # -- threads -------------------------------------------------------
     def read_loop(self):
         cfg = self.cfg
@@ -134,15 +150,8 @@ class _State:
                     return
                 self.num_resident += 1
                 self.peak_resident = max(self.peak_resident, self.num_resident)
-            path = cfg.paths[int(self.plan.order[pos])]
             try:
-                images, labels, head = read_shard(path, verify=cfg.verify)
-                if head.shape[1:] != cfg.image_shape or head.count != cfg.counts[
-                        int(self.plan.order[pos])]:
-                    raise ShardError(f"{path}: shard holds {head.shape} images, the "
-                                     f"index says {cfg.counts[int(self.plan.order[pos])]} "
-                                     f"x {cfg.image_shape}")
-                item = (images, labels)
+                item = self.load(pos)
             except BaseException as e:
                 item = _Failure(e)
             with self.cond:
@@ -175,8 +184,7 @@ class _State:
     def shard(self, pos):
         if self.inline:  # workers == 0: load on demand in the caller's thread
             if pos not in self.resident:
-                path = self.cfg.paths[int(self.plan.order[pos])]
-                self.resident[pos] = read_shard(path, verify=self.cfg.verify)[:2]
+                self.resident[pos] = self.load(pos)
                 self.num_resident += 1
                 self.peak_resident = max(self.peak_resident, self.num_resident)
             return self.resident[pos]
@@ -189,7 +197,7 @@ class _State:
         with self.cond:
             self.refs[pos] -= 1
             if self.refs[pos] == 0:
-                del self.resident[pos]
+                self.buffers.append(self.resident.pop(pos)[2])
                 self.num_resident -= 1
                 self.cond.notify_all()
 
@@ -216,7 +224,7 @@ class _State:
                 return None
             if isinstance(item, _Failure):
                 raise item.exc
-            images, labels = item
+            images, labels, _ = item
             for j, s in enumerate(idx):
                 i = dst + j
                 src = images[s, oy[i]:oy[i] + h, ox[i]:ox[i] + w]
@@ -312,6 +320,7 @@ class ShardIterator:
                 t.join(_JOIN_S)
         st.resident.clear()
         st.results.clear()
+        st.buffers.clear()
 
     def __enter__(self):
         return self
@@ -401,6 +410,7 @@ class ShardLoader:
         self.paths = [os.path.join(self.shard_dir, s["file"]) for s in index["shards"]]
         self.counts = [int(s["count"]) for s in index["shards"]]
         self._counts = np.asarray(self.counts, np.int64)
+        self.max_shard_bytes = max([int(s["bytes"]) for s in index["shards"]] or [0])
         for path, count in zip(self.paths, self.counts):
             head = read_shard_header(path)
             if head.count != count or head.shape[1:] != self.image_shape:
