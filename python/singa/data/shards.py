@@ -384,11 +384,17 @@ def load_image(path, size, resize="crop"):
     return arr
 
 
-def _histogram(img):
-    """Per-channel counts of each byte value, (C, 256) int64."""
-    flat = img.reshape(-1, img.shape[-1])
-    return np.stack([np.bincount(flat[:, ch], minlength=256)
-                     for ch in range(flat.shape[1])]).astype(np.int64)
+def _histogram(img, chunk=1 << 20):
+    """Per-channel counts of each byte value, (C, 256) int64, of uint8 (..., C)."""
+    c = img.shape[-1]
+    flat = np.ascontiguousarray(img).reshape(-1)
+    # value + 256 * channel, counted in chunks to bound the intp temporaries
+    off = (np.arange(max(chunk // c, 1) * c, dtype=np.intp) % c) * 256
+    out = np.zeros(256 * c, np.int64)
+    for a in range(0, flat.size, off.size):
+        part = flat[a:a + off.size]
+        out += np.bincount(part + off[:part.size], minlength=256 * c)
+    return out.reshape(c, 256)
 
 
 # ---------------------------------------------------------------------------
