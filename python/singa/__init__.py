@@ -8,7 +8,39 @@ The public modules follow Apache SINGA's Python API: ``singa.device``,
 # Preloads the OpenBLAS shared library the extension links against.
 import scipy_openblas32  # noqa: F401
 
+
+def _preload_dnnl():
+    """Load oneDNN (the onednn-cpu-gomp wheel puts libdnnl.so.3 in <sys.prefix>/lib) globally
+    before the extension, so it resolves whatever rpath the extension was built with.
+    Quietly does nothing when the wheel is absent: the extension then either runs without
+    oneDNN or finds it through its rpath."""
+    import ctypes
+    import os
+    import sys
+
+    for prefix in dict.fromkeys((sys.prefix, sys.base_prefix, sys.exec_prefix)):
+        path = os.path.join(prefix, "lib", "libdnnl.so.3")
+        if os.path.exists(path):
+            try:
+                ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+                return
+            except OSError:
+                pass
+
+
+_preload_dnnl()
+
 from . import singa_wrap  # noqa: E402
+
+
+def _flush_denormals():
+    """Kernel threads flush denormal floats to zero (SINGA_FLUSH_DENORMALS=0 turns it
+    off): decaying running averages reach denormals, which are many times slower."""
+    import os
+    singa_wrap.SetFlushDenormals(os.environ.get("SINGA_FLUSH_DENORMALS", "1") != "0")
+
+
+_flush_denormals()
 
 __version__ = "0.1.0"
 

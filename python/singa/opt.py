@@ -330,26 +330,8 @@ class SGD(Optimizer):
         lr = self.value(self.lr) * lr_mult
         wd = self.value(self.weight_decay) * wd_mult
         mom = self.value(self.momentum) if self._slots else 0.0
-        if not self._slots or (mom == 0 and not self.nesterov):
-            # p = p - lr * (g + wd * p) = (1 - lr * wd) * p - lr * g
-            if wd != 0:
-                p *= 1.0 - lr * wd
-            singa.Axpy(-lr, g, p)
-            return
-        buf = state["momentum"]
-        damp = 1.0 - self.value(self.dampening)
-        buf *= mom
-        singa.Axpy(damp, g, buf)
-        if wd != 0:
-            singa.Axpy(damp * wd, p, buf)  # uses p before it changes below
-        if self.nesterov:
-            # step = g + wd * p + mom * buf
-            if wd != 0:
-                p *= 1.0 - lr * wd
-            singa.Axpy(-lr, g, p)
-            singa.Axpy(-lr * mom, buf, p)
-        else:
-            singa.Axpy(-lr, buf, p)
+        buf = state["momentum"] if self._slots and (mom != 0 or self.nesterov) else None
+        singa.SGDUpdate(p, g, buf, lr, mom, self.value(self.dampening), wd, self.nesterov)
 
 
 class RMSProp(Optimizer):
@@ -367,12 +349,8 @@ class RMSProp(Optimizer):
     def _update(self, p, g, state, lr_mult, wd_mult):
         lr = self.value(self.lr) * lr_mult
         wd = self.value(self.weight_decay) * wd_mult
-        rho = self.value(self.rho)
-        g = _decayed(g, p, wd)
-        v = state["running_average"]
-        v *= rho
-        singa.Axpy(1.0 - rho, singa.Square(g), v)
-        singa.Axpy(-lr, singa.__div__(g, singa.Sqrt(singa.AddFloat(v, self.value(self.epsilon)))), p)
+        singa.RMSPropUpdate(p, g, state["running_average"], lr, self.value(self.rho),
+                            self.value(self.epsilon), wd)
 
 
 class AdaGrad(Optimizer):
@@ -388,10 +366,7 @@ class AdaGrad(Optimizer):
     def _update(self, p, g, state, lr_mult, wd_mult):
         lr = self.value(self.lr) * lr_mult
         wd = self.value(self.weight_decay) * wd_mult
-        g = _decayed(g, p, wd)
-        h = state["history"]
-        singa.Axpy(1.0, singa.Square(g), h)
-        singa.Axpy(-lr, singa.__div__(g, singa.Sqrt(singa.AddFloat(h, self.value(self.epsilon)))), p)
+        singa.AdaGradUpdate(p, g, state["history"], lr, self.value(self.epsilon), wd)
 
 
 class Adam(Optimizer):
@@ -411,28 +386,9 @@ class Adam(Optimizer):
     def _update(self, p, g, state, lr_mult, wd_mult):
         lr = self.value(self.lr) * lr_mult
         wd = self.value(self.weight_decay) * wd_mult
-        b1, b2 = self.value(self.beta_1), self.value(self.beta_2)
-        t = self.step_counter + 1
-        g = _decayed(g, p, wd)
-        m, v = state["m"], state["v"]
-        m *= b1
-        singa.Axpy(1.0 - b1, g, m)
-        v *= b2
-        singa.Axpy(1.0 - b2, singa.Square(g), v)
-        # sqrt(v / c2) + eps = (sqrt(v) + eps * sqrt(c2)) / sqrt(c2): fold the corrections
-        # into two scalars instead of two more full-size passes.
-        c1, c2 = 1.0 - b1 ** t, 1.0 - b2 ** t
-        denom = singa.AddFloat(singa.Sqrt(v), self.value(self.epsilon) * math.sqrt(c2))
-        singa.Axpy(-lr * math.sqrt(c2) / c1, singa.__div__(m, denom), p)
-
-
-def _decayed(g, p, wd):
-    """g + wd * p as a new core tensor (g itself when wd is 0; g is never modified)."""
-    if wd == 0:
-        return g
-    g2 = g.Clone()
-    singa.Axpy(wd, p, g2)
-    return g2
+        singa.AdamUpdate(p, g, state["m"], state["v"], lr, self.value(self.beta_1),
+                         self.value(self.beta_2), self.value(self.epsilon), wd,
+                         self.step_counter + 1)
 
 
 # ------------------------------------------------------------ parameter groups

@@ -19,7 +19,7 @@ PYBIND11_MODULE(singa_wrap, m) {
 
   m.attr("USE_CUDA") = Platform::UsesCuda();
   m.attr("USE_DIST") = false;
-  m.attr("USE_DNNL") = false;
+  // USE_DNNL is set by BindNN (bind_nn.cc), which knows whether oneDNN was compiled in.
   m.attr("USE_PYTHON3") = true;
   m.attr("kFloat32") = static_cast<int>(kFloat32);
   m.attr("kFloat16") = static_cast<int>(kFloat16);
@@ -36,4 +36,5 @@ PYBIND11_MODULE(singa_wrap, m) {
   BindTensor(m);
   BindOps(m);
   BindNN(m);
+  BindFused(m);
 }

@@ -88,11 +88,9 @@ class Dropout(Operation):
         if not training() or self.ratio == 0.0:
             self.mask = None
             return x
-        mask = singa.Tensor(list(x.shape()), x.device(), x.data_type())
-        singa.Bernoulli(1.0 - self.ratio, mask)
-        mask *= 1.0 / (1.0 - self.ratio)
+        y, mask = singa.DropoutForward(x, self.ratio)
         self.mask = mask
-        return x * mask
+        return y
 
     def backward(self, dy):
         return dy if self.mask is None else dy * self.mask
