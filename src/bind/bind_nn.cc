@@ -28,6 +28,7 @@
 #include <optional>
 
 #include "bind/bind.h"
+#include "math/dnnl_nn.h"
 #include "math/nn.h"
 
 namespace singa {
@@ -49,6 +50,12 @@ Shape ShapeArg(const py::object& o) {
 }  // namespace
 
 void BindNN(py::module_& m) {
+  m.attr("USE_DNNL") = dnnl_nn::Compiled();
+  m.def("set_conv_backend", &SetNNBackend, py::arg("name"),
+        "Backend of the float32 conv/pool/batch-norm/LRN kernels: 'auto' (oneDNN when "
+        "compiled in), 'reference' (im2col + OpenBLAS and plain loops) or 'dnnl'. Initially "
+        "from SINGA_CONV_BACKEND. float64 always runs the reference.");
+  m.def("get_conv_backend", [] { return NNBackendName(GetNNBackend()); });
   py::class_<ConvHandle>(m, "ConvHandle")
       .def(py::init([](const py::object& x, const py::object& kernel_size,
                        const py::object& stride, const py::object& padding, size_t in_channels,

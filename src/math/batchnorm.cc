@@ -1,6 +1,7 @@
 // Batch normalisation on CPU: per-channel statistics over (N, H, W), one channel per
 // OpenMP work item; sums accumulate in double so float32 statistics stay accurate.
 #include "math/iter.h"
+#include "math/dnnl_nn.h"
 #include "math/nn.h"
 
 namespace singa {
@@ -137,7 +138,9 @@ std::vector<Tensor> CpuBatchNormForwardTraining(const BatchNormHandle& h, const 
   Tensor x = Prepare(x_in, dt, fn, "x");
   Tensor y(x.shape(), x_in.device(), dt), mean({d.C}, x_in.device(), dt),
       var({d.C}, x_in.device(), dt);
-  SINGA_DISPATCH_FLOAT(dt, fn, {
+  if (!(dt == kFloat32 && UseDnnl() &&
+        dnnl_nn::BatchNormForwardTraining(h, x, scale, bias, &y, &mean, &var)))
+    SINGA_DISPATCH_FLOAT(dt, fn, {
     Stats<T>(x.data<T>(), d, mean.data<T>(), var.data<T>());
     Normalize<T>(x.data<T>(), d, mean.data<T>(), var.data<T>(), scale.data<T>(),
                  bias.data<T>(), h.eps, y.data<T>());
@@ -161,6 +164,9 @@ Tensor CpuBatchNormForwardInference(const BatchNormHandle& h, const Tensor& x_in
   Tensor x = Prepare(x_in, dt, fn, "x");
   Tensor y(x.shape(), x_in.device(), dt);
   if (y.Size() == 0) return y;
+  if (dt == kFloat32 && UseDnnl() &&
+      dnnl_nn::BatchNormForwardInference(h, x, scale, bias, mean, var, &y))
+    return y;
   SINGA_DISPATCH_FLOAT(dt, fn,
                        Normalize<T>(x.data<T>(), d, mean.data<T>(), var.data<T>(),
                                     scale.data<T>(), bias.data<T>(), h.eps, y.data<T>()));
@@ -189,6 +195,9 @@ std::vector<Tensor> CpuBatchNormBackwardx(const BatchNormHandle& h, const Tensor
     dbias.SetValue(0);
     return {dx, dscale, dbias};
   }
+  if (dt == kFloat32 && UseDnnl() && dscale.Size() == d.C && dbias.Size() == d.C &&
+      dnnl_nn::BatchNormBackward(h, x, dy, scale, mean, var, &dx, &dscale, &dbias))
+    return {dx, dscale, dbias};
   SINGA_DISPATCH_FLOAT(dt, fn,
                        Backward<T>(x.data<T>(), dy.data<T>(), d, mean.data<T>(), var.data<T>(),
                                    scale.data<T>(), h.eps, dx.data<T>(), dscale.data<T>(),

@@ -4,6 +4,7 @@
 #include <cblas.h>
 
 #include "math/iter.h"
+#include "math/dnnl_nn.h"
 #include "math/nn.h"
 
 namespace singa {
@@ -292,6 +293,9 @@ Tensor CpuConvForward(const Tensor& x_in, const Tensor& W_in, const Tensor& b_in
   }
   Tensor y({x.shape(0), h.num_filters, h.conv_height, h.conv_width}, x_in.device(), dt);
   if (y.Size() == 0) return y;
+  if (dt == kFloat32 && UseDnnl() &&
+      dnnl_nn::ConvForward(h, x, W, h.bias_term ? &b : nullptr, &y))
+    return y;
   SINGA_DISPATCH_FLOAT(dt, fn, ConvForward<T>(h, x, W, h.bias_term ? &b : nullptr, &y));
   return y;
 }
@@ -306,6 +310,7 @@ Tensor CpuConvBackwardx(const Tensor& dy_in, const Tensor& W_in, const Tensor& x
   Tensor dy = Prepare(dy_in, dt, fn, "dy"), W = Prepare(W_in, dt, fn, "W");
   Tensor dx(x_in.shape(), x_in.device(), dt);
   if (dx.Size() == 0) return dx;
+  if (dt == kFloat32 && UseDnnl() && dnnl_nn::ConvBackwardData(h, dy, W, &dx)) return dx;
   SINGA_DISPATCH_FLOAT(dt, fn, ConvBackwardX<T>(h, dy, W, &dx));
   return dx;
 }
@@ -320,6 +325,9 @@ Tensor CpuConvBackwardW(const Tensor& dy_in, const Tensor& x_in, const Tensor& W
   Tensor dy = Prepare(dy_in, dt, fn, "dy"), x = Prepare(x_in, dt, fn, "x");
   Tensor dW(W_in.shape(), W_in.device(), dt);
   if (dW.Size() == 0) return dW;
+  if (dt == kFloat32 && x.shape(0) > 0 && UseDnnl() &&
+      dnnl_nn::ConvBackwardWeights(h, dy, x, &dW))
+    return dW;
   SINGA_DISPATCH_FLOAT(dt, fn, ConvBackwardW<T>(h, dy, x, &dW));
   return dW;
 }

@@ -1,6 +1,7 @@
 // Local response normalisation across channels (AlexNet/Caffe/ONNX) on CPU.
 // x is (N, C, ...); each (n, c) plane of the trailing axes is one OpenMP work item.
 #include "math/iter.h"
+#include "math/dnnl_nn.h"
 #include "math/nn.h"
 
 namespace singa {
@@ -37,6 +38,21 @@ void ScalePlane(const T* x, LRNDims d, size_t n, size_t c, size_t size, double a
   for (size_t i = 0; i < d.S; ++i) scale[i] = T(k) + a * scale[i];
 }
 
+// s[i] = s[i]^-beta. std::pow does not vectorise; the common betas (0.75 in AlexNet/Caffe,
+// 0.5, 1) are written with sqrt and division, which do (about 10x faster).
+template <typename T>
+void InvPow(T* s, size_t n, double beta) {
+  if (beta == 0.75) {
+    for (size_t i = 0; i < n; ++i) s[i] = T(1) / (std::sqrt(s[i]) * std::sqrt(std::sqrt(s[i])));
+  } else if (beta == 0.5) {
+    for (size_t i = 0; i < n; ++i) s[i] = T(1) / std::sqrt(s[i]);
+  } else if (beta == 1) {
+    for (size_t i = 0; i < n; ++i) s[i] = T(1) / s[i];
+  } else {
+    for (size_t i = 0; i < n; ++i) s[i] = std::pow(s[i], T(-beta));
+  }
+}
+
 template <typename T>
 void LRNForward(const T* x, LRNDims d, size_t size, double alpha, double beta, double k, T* y) {
   const int threads = NumThreadsFor(d.N * d.C * d.S * size);
@@ -45,7 +61,8 @@ void LRNForward(const T* x, LRNDims d, size_t size, double alpha, double beta, d
     T* yp = y + nc * d.S;
     const T* xp = x + nc * d.S;
     ScalePlane(x, d, nc / d.C, nc % d.C, size, alpha, k, yp);  // scale into y, then y = x*s^-b
-    for (size_t i = 0; i < d.S; ++i) yp[i] = xp[i] * std::pow(yp[i], T(-beta));
+    InvPow(yp, d.S, beta);
+    for (size_t i = 0; i < d.S; ++i) yp[i] *= xp[i];
   }
 }
 
@@ -62,8 +79,10 @@ void LRNBackward(const T* dy, const T* x, const T* y, LRNDims d, size_t size, do
     const T* gp = dy + nc * d.S;
     const T* yp = y + nc * d.S;
     ScalePlane(x, d, nc / d.C, nc % d.C, size, alpha, k, tp);
+    for (size_t i = 0; i < d.S; ++i) dxp[i] = tp[i];
+    InvPow(dxp, d.S, beta);
     for (size_t i = 0; i < d.S; ++i) {
-      dxp[i] = gp[i] * std::pow(tp[i], T(-beta));
+      dxp[i] *= gp[i];
       tp[i] = gp[i] * yp[i] / tp[i];
     }
   }
@@ -94,6 +113,7 @@ Tensor CpuLRNForward(const Tensor& x_in, size_t size, double alpha, double beta,
   Tensor x = Prepare(x_in, dt, fn, "x");
   Tensor y(x.shape(), x_in.device(), dt);
   if (y.Size() == 0) return y;
+  if (dt == kFloat32 && UseDnnl() && dnnl_nn::LRNForward(x, size, alpha, beta, k, &y)) return y;
   SINGA_DISPATCH_FLOAT(dt, fn, LRNForward<T>(x.data<T>(), d, size, alpha, beta, k, y.data<T>()));
   return y;
 }
@@ -110,6 +130,8 @@ Tensor CpuLRNBackward(const Tensor& dy_in, const Tensor& x_in, const Tensor& y_i
          y = Prepare(y_in, dt, fn, "y");
   Tensor dx(x.shape(), x_in.device(), dt);
   if (dx.Size() == 0) return dx;
+  if (dt == kFloat32 && UseDnnl() && dnnl_nn::LRNBackward(dy, x, size, alpha, beta, k, &dx))
+    return dx;
   SINGA_DISPATCH_FLOAT(dt, fn,
                        LRNBackward<T>(dy.data<T>(), x.data<T>(), y.data<T>(), d, size, alpha,
                                       beta, k, dx.data<T>()));

@@ -1,5 +1,6 @@
 // 2-D max and average pooling on CPU, one (n, c) plane per OpenMP work item.
 #include "math/iter.h"
+#include "math/dnnl_nn.h"
 #include "math/nn.h"
 
 namespace singa {
@@ -130,6 +131,7 @@ Tensor CpuPoolingForward(const PoolingHandle& h, const Tensor& x_in) {
   Tensor x = Prepare(x_in, dt, fn, "x");
   Tensor y({x.shape(0), h.channels, h.pooled_height, h.pooled_width}, x_in.device(), dt);
   if (y.Size() == 0) return y;
+  if (dt == kFloat32 && UseDnnl() && dnnl_nn::PoolForward(h, x, &y)) return y;
   const size_t planes = x.shape(0) * h.channels;
   SINGA_DISPATCH_FLOAT(dt, fn, PoolForward<T>(h, x.data<T>(), y.data<T>(), planes));
   return y;
@@ -147,6 +149,7 @@ Tensor CpuPoolingBackward(const PoolingHandle& h, const Tensor& dy_in, const Ten
   Tensor dy = Prepare(dy_in, dt, fn, "dy"), x = Prepare(x_in, dt, fn, "x");
   Tensor dx(x.shape(), x_in.device(), dt);
   if (dx.Size() == 0) return dx;
+  if (dt == kFloat32 && UseDnnl() && dnnl_nn::PoolBackward(h, dy, x, &dx)) return dx;
   const size_t planes = x.shape(0) * h.channels;
   SINGA_DISPATCH_FLOAT(dt, fn,
                        PoolBackward<T>(h, dy.data<T>(), x.data<T>(), dx.data<T>(), planes));
