@@ -149,9 +149,8 @@ def test_write_index_classes_counts_mean(tree, tmp_path):
     assert (index["height"], index["width"], index["channels"]) == (16, 16, 3)
     assert index["layout"] == "NHWC" and index["dtype"] == "uint8"
     # 62 planned files in shards of 16; the 2 bad ones are skipped, not replaced
-    assert [s["count"] for s in index["shards"]] == [16, 16, 16, 12] or \
-        sum(s["count"] for s in index["shards"]) == 60
-    assert len(index["shards"]) == 4
+    counts = [s["count"] for s in index["shards"]]
+    assert len(counts) == 4 and sum(counts) == 60 and counts[:3] <= [16] * 3
     assert sorted(s["path"] for s in index["skipped"]) == ["bee/broken.jpg", "cow/cut.png"]
     assert all(s["error"] for s in index["skipped"])
     assert index["source"]["ignored"] == ["cow/notes.txt"]
@@ -235,7 +234,7 @@ def test_resume_after_interrupted_run(tree, tmp_path):
     assert (rest["shards_written"], rest["shards_kept"]) == (2, 2)
     assert not [n for n in os.listdir(out) if ".tmp." in n]
     full = write(tree, tmp_path / "fresh")
-    assert without_counters(rest) == {**without_counters(full), }
+    assert without_counters(rest) == without_counters(full)
     assert [s["crc32"] for s in rest["shards"]] == [s["crc32"] for s in full["shards"]]
 
 
@@ -336,4 +335,5 @@ def test_cli_cifar10_and_mnist(tmp_path, capsys):
     assert (ix["num_samples"], ix["channels"], ix["height"], len(ix["shards"])) == (30, 1, 28, 4)
     assert ix["source"]["dataset"] == "mnist"
     assert "30 images in 4 shards" in capsys.readouterr().out
-    json.dumps(ix)
+    with open(tmp_path / "m" / "train" / "index.json") as f:
+        assert json.load(f)["class_counts"] == [3] * 10

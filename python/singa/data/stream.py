@@ -19,6 +19,7 @@ the GIL); the consumer receives them in order. A shard is dropped as soon as
 every batch that needs it has been built.
 """
 
+import os
 import threading
 import weakref
 
@@ -379,8 +380,6 @@ class ShardLoader:
     def __init__(self, shard_dir, batch_size, shuffle=True, seed=0, crop=224,
                  flip=True, mean_subtract=True, workers=2, max_resident_shards=2,
                  drop_last=False, train=True, prefetch=None, verify=True):
-        import os
-
         self.shard_dir = os.fspath(shard_dir)
         self.index = index = load_index(self.shard_dir)
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
