@@ -412,3 +412,192 @@ ERROR_CASES = [
 def test_errors(fn, exc, needle):
     with pytest.raises(exc, match=needle):
         fn()
+
+
+# ---------------------------------------------------------------- oneDNN vs reference
+#
+# float32 kernels run on oneDNN when singa is built with it; the im2col/loop kernels above
+# stay the reference. Each case runs both backends on the same data and compares.
+
+needs_dnnl = pytest.mark.skipif(not getattr(sw, "USE_DNNL", False),
+                                reason="singa built without oneDNN")
+
+
+class backend:
+    """Context manager: run the nn kernels on `name`, restoring the previous backend."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        self.old = sw.get_conv_backend()
+        sw.set_conv_backend(self.name)
+
+    def __exit__(self, *exc):
+        sw.set_conv_backend(self.old)
+
+
+def both(fn):
+    """fn() under the reference and the oneDNN backends, outputs as lists of arrays."""
+    out = []
+    for name in ("reference", "dnnl"):
+        with backend(name):
+            r = fn()
+        out.append([N(t) for t in (r if isinstance(r, (list, tuple)) else [r])])
+    return out
+
+
+def assert_close(got, want, rtol=1e-4, floor=1e-30):
+    """Elementwise within rtol of each output's largest magnitude (at least `floor`, for
+    outputs that are small by cancellation, like batch-norm's dx on a batch of 2)."""
+    for g, w in zip(got, want):
+        scale = max(float(np.abs(w).max()), floor) if w.size else 1.0
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol * scale)
+
+
+def test_backend_switch():
+    old = sw.get_conv_backend()
+    assert old in ("auto", "reference", "dnnl")
+    with pytest.raises(ValueError, match="set_conv_backend"):
+        sw.set_conv_backend("cudnn")
+    with backend("reference"):
+        assert sw.get_conv_backend() == "reference"
+    assert sw.get_conv_backend() == old
+    if not sw.USE_DNNL:
+        with pytest.raises(ValueError, match="without oneDNN"):
+            sw.set_conv_backend("dnnl")
+
+
+# (N, C, H, W, F, kernel, stride, padding, group, bias, dilation)
+DNNL_CONV_CASES = CONV_CASES + [
+    pytest.param(4, 3, 32, 32, 32, (5, 5), (1, 1), (2, 2), 1, True, (1, 1), id="cifar-conv1"),
+    pytest.param(3, 32, 15, 15, 32, (5, 5), (1, 1), (2, 2), 1, True, (1, 1), id="cifar-conv2"),
+    pytest.param(2, 32, 7, 7, 64, (5, 5), (1, 1), (2, 2), 1, False, (1, 1), id="cifar-conv3"),
+    pytest.param(2, 32, 9, 11, 48, (3, 3), (2, 2), (0, 1, 1, 0), 1, True, (1, 1),
+                 id="strided-asym"),
+    pytest.param(2, 64, 10, 10, 64, (3, 3), (1, 1), (1, 1), 64, False, (1, 1),
+                 id="depthwise-64"),
+    pytest.param(2, 48, 9, 9, 48, (3, 3), (2, 2), (1, 1), 48, True, (1, 1),
+                 id="depthwise-s2"),
+    pytest.param(2, 64, 8, 8, 128, (1, 1), (1, 1), (0, 0), 1, False, (1, 1), id="pointwise-64"),
+    pytest.param(2, 32, 12, 12, 64, (3, 3), (1, 1), (1, 1), 4, True, (1, 1), id="group4"),
+    pytest.param(2, 16, 12, 12, 16, (3, 3), (1, 1), (2, 2), 1, True, (2, 2), id="dilated-16"),
+    pytest.param(1, 5, 6, 9, 7, (2, 4), (3, 2), (1, 0, 2, 1), 1, True, (1, 2),
+                 id="odd-everything"),
+]
+
+
+@needs_dnnl
+@pytest.mark.parametrize("n,c,h,w,f,k,stride,pad,group,bias,dil", DNNL_CONV_CASES)
+def test_dnnl_conv_matches_reference(rng, n, c, h, w, f, k, stride, pad, group, bias, dil):
+    x, W, b = make_conv(rng, n, c, h, w, f, k, stride, pad, group, bias, np.float32)
+    hd = sw.ConvHandle(x.shape, list(k), list(stride), list(pad), c, f, bias, group, list(dil))
+    dy = rng.standard_normal((n, f, hd.conv_height, hd.conv_width)).astype(np.float32)
+    bt = T(b) if bias else None
+
+    def run():
+        out = [sw.CpuConvForward(T(x), T(W), bt, hd),
+               sw.CpuConvBackwardx(T(dy), T(W), T(x), hd),
+               sw.CpuConvBackwardW(T(dy), T(x), T(W), hd)]
+        if bias:
+            out.append(sw.CpuConvBackwardb(T(dy), bt, hd))
+        return out
+
+    ref, got = both(run)
+    assert_close(got, ref)
+    # a second call reuses the cached primitives and must give the same numbers
+    with backend("dnnl"):
+        again = [N(t) for t in run()]
+    for a, g in zip(again, got):
+        np.testing.assert_array_equal(a, g)
+
+
+@needs_dnnl
+def test_dnnl_conv_batch_sizes_share_handle(rng):
+    hd = sw.ConvHandle([1, 16, 8, 8], [3, 3], [1, 1], [1, 1], 16, 32, True)
+    W = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(32).astype(np.float32)
+    for n in (1, 3, 2, 3):
+        x = rng.standard_normal((n, 16, 8, 8)).astype(np.float32)
+        ref, got = both(lambda: sw.CpuConvForward(T(x), T(W), T(b), hd))
+        assert_close(got, ref)
+        np.testing.assert_allclose(got[0], conv_ref(x, W, b, (1, 1), (1, 1), 1), rtol=1e-4,
+                                   atol=1e-4)
+
+
+DNNL_POOL_CASES = POOL_CASES + [
+    pytest.param(4, 32, 32, 32, (3, 3), (2, 2), (0, 0), id="cifar-3s2"),
+    pytest.param(2, 32, 15, 15, (3, 3), (2, 2), (1, 1), id="3s2-pad"),
+    pytest.param(2, 16, 10, 9, (2, 3), (2, 1), (1, 0, 0, 2), id="asym-16"),
+    pytest.param(2, 8, 8, 8, (8, 8), (1, 1), (0, 0), id="global"),
+]
+
+
+@needs_dnnl
+@pytest.mark.parametrize("is_max,include_pad", POOL_MODES)
+@pytest.mark.parametrize("n,c,h,w,k,stride,pad", DNNL_POOL_CASES)
+def test_dnnl_pool_matches_reference(rng, n, c, h, w, k, stride, pad, is_max, include_pad):
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    hd = sw.PoolingHandle(x.shape, list(k), list(stride), list(pad), is_max, include_pad)
+    dy = rng.standard_normal((n, c, hd.pooled_height, hd.pooled_width)).astype(np.float32)
+
+    def run():
+        y = sw.CpuPoolingForward(hd, T(x))
+        return [y, sw.CpuPoolingBackward(hd, T(dy), T(x), y)]
+
+    ref, got = both(run)
+    assert_close(got, ref)
+
+
+@needs_dnnl
+def test_dnnl_max_pool_ties_match_reference():
+    # Equal values in a window: both backends must send the gradient to the same cell.
+    x = np.round(np.random.default_rng(7).standard_normal((2, 16, 9, 9))).astype(np.float32)
+    hd = sw.PoolingHandle(x.shape, [3, 3], [2, 2], [1, 1], True)
+    dy = np.ones((2, 16, hd.pooled_height, hd.pooled_width), np.float32)
+    ref, got = both(lambda: sw.CpuPoolingBackward(hd, T(dy), T(x),
+                                                  sw.CpuPoolingForward(hd, T(x))))
+    assert_close(got, ref)
+
+
+DNNL_BN_SHAPES = BN_SHAPES + [pytest.param((8, 32, 6, 6), id="32ch"),
+                              pytest.param((16, 24), id="2d-24")]
+
+
+@needs_dnnl
+@pytest.mark.parametrize("shape", DNNL_BN_SHAPES)
+def test_dnnl_batchnorm_matches_reference(rng, shape):
+    x = (rng.standard_normal(shape) * 3 + 2).astype(np.float32)
+    scale, bias, rm, rv = bn_params(rng, shape[1], np.float32)
+    dy = rng.standard_normal(shape).astype(np.float32)
+    hd = sw.BatchNormHandle(0.9, x.shape)
+
+    def run():
+        trm, trv = T(rm.copy()), T(rv.copy())  # updated in place (T may share memory)
+        y, mean, var = sw.CpuBatchNormForwardTraining(hd, T(x), T(scale), T(bias), trm, trv)
+        yi = sw.CpuBatchNormForwardInference(hd, T(x), T(scale), T(bias), trm, trv)
+        grads = sw.CpuBatchNormBackwardx(hd, y, T(dy), T(x), T(scale), T(bias), mean, var)
+        return [y, mean, var, trm, trv, yi] + list(grads)
+
+    ref, got = both(run)
+    assert_close(got, ref, floor=1.0)
+
+
+DNNL_LRN_CASES = LRN_CASES + [pytest.param((4, 32, 8, 8), 3, 5e-5, 0.75, 1.0, id="cifar"),
+                              pytest.param((2, 16, 5, 5), 5, 1e-3, 0.6, 2.0, id="beta0.6")]
+
+
+@needs_dnnl
+@pytest.mark.parametrize("shape,size,alpha,beta,k", DNNL_LRN_CASES)
+def test_dnnl_lrn_matches_reference(rng, shape, size, alpha, beta, k):
+    x = (rng.standard_normal(shape) * 2).astype(np.float32)
+    dy = rng.standard_normal(shape).astype(np.float32)
+
+    def run():
+        y = sw.CpuLRNForward(T(x), size, alpha, beta, k)
+        return [y, sw.CpuLRNBackward(T(dy), T(x), y, size, alpha, beta, k)]
+
+    ref, got = both(run)
+    assert_close(got, ref)
+    np.testing.assert_allclose(got[0], lrn_ref(x.astype(np.float64), size, alpha, beta, k),
+                               rtol=1e-4, atol=1e-5)
