@@ -134,7 +134,8 @@ def main(argv=None):
     first_epoch = 0
     if args.resume:
         aux = net.load_states(args.resume)
-        first_epoch = int(aux.get("epoch", 0))
+        epoch = aux.get("epoch", 0)
+        first_epoch = int(np.asarray(tensor.to_numpy(epoch) if isinstance(epoch, tensor.Tensor) else epoch).reshape(-1)[0])
         print("resumed from {} at epoch {}".format(args.resume, first_epoch + 1))
 
     train = DataLoader(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed)
