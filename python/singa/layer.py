@@ -42,11 +42,17 @@ class Layer(object):
 
     # ---- calling ----
     def __call__(self, *args, **kwargs):
-        if not getattr(self, "_initialized", False):
-            self.initialize(*args, **kwargs)
-            self._initialized = True
-        self.device_check(*args)
-        return self.forward(*args, **kwargs)
+        if _observers:
+            return _observed_call(self, args, kwargs)
+        try:
+            if not getattr(self, "_initialized", False):
+                self.initialize(*args, **kwargs)
+                self._initialized = True
+            self.device_check(*args)
+            return self.forward(*args, **kwargs)
+        except ValueError as e:
+            _add_layer_context(e, self, args)
+            raise
 
     def initialize(self, *inputs, **kwargs):
         """Creates the parameters from the first inputs' shapes (no-op by default)."""
@@ -143,6 +149,82 @@ class Layer(object):
         return "{}()".format(type(self).__name__)
 
 
+# ---- call observation (Model.summary) and shape-error context ----
+
+_observers = []     # callbacks f(layer, inputs, output, depth), active inside observe_calls
+_depth = [0]
+
+
+class observe_calls(object):
+    """Context manager: calls ``fn(layer, inputs, output, depth)`` after every Layer
+    call made inside the block (``depth`` 0 for the outermost layer call)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __enter__(self):
+        _observers.append(self.fn)
+        return self
+
+    def __exit__(self, *exc):
+        _observers.remove(self.fn)
+
+
+def _observed_call(layer, args, kwargs):
+    depth = _depth[0]
+    _depth[0] += 1
+    try:
+        if not getattr(layer, "_initialized", False):
+            layer.initialize(*args, **kwargs)
+            layer._initialized = True
+        layer.device_check(*args)
+        out = layer.forward(*args, **kwargs)
+    except ValueError as e:
+        _add_layer_context(e, layer, args)
+        raise
+    finally:
+        _depth[0] = depth
+    for fn in list(_observers):
+        fn(layer, args, out, depth)
+    return out
+
+
+def layer_label(layer):
+    """``'fc6' (Linear)`` when the layer has a (dotted) name, else ``Linear``."""
+    name = getattr(layer, "name", None)
+    cls = type(layer).__name__
+    return "{!r} ({})".format(name, cls) if name else cls
+
+
+def _shapes(args):
+    out = []
+    for a in args:
+        if isinstance(a, Tensor):
+            out.append(tuple(a.shape))
+        elif isinstance(a, (list, tuple)) and a and all(isinstance(t, Tensor) for t in a):
+            out.append([tuple(t.shape) for t in a])
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def _add_layer_context(e, layer, args):
+    """Prefixes a ValueError raised inside a layer with the layer and its input shape
+    (once: the innermost layer names itself)."""
+    if getattr(e, "_singa_layer", False):
+        return
+    msg = e.args[0] if e.args else ""
+    e.args = ("{}: input shape {}: {}".format(layer_label(layer), _shapes(args), msg),) + \
+        tuple(e.args[1:])
+    e._singa_layer = True
+
+
+def _mismatch(layer, x, expected, hint=""):
+    """A ValueError naming the layer, the input's shape and what was expected."""
+    e = ValueError("{}: input shape {} does not fit: expected {}{}".format(
+        layer_label(layer), tuple(x.shape), expected, hint))
+    e._singa_layer = True
+    return e
+
+
 def _walk_value(v, name, params_only, seen):
     if isinstance(v, Layer):
         for n, t in v._walk_tensors(params_only, name + Layer.sep, seen):
@@ -207,8 +289,19 @@ def _pair(v, name):
 
 def _check_x(layer, x, ndim):
     if x.ndim() not in ndim:
-        raise ValueError("{}: input must be {}-D, got shape {}".format(
-            type(layer).__name__, " or ".join(str(n) for n in ndim), x.shape))
+        raise _mismatch(layer, x, "a {}-D input".format(" or ".join(str(n) for n in ndim)),
+                        " ({}-D)".format(x.ndim()))
+
+
+def _check_spatial(layer, x, pads, kernel, stride, dilation=(1, 1)):
+    """Raises when the (padded) input is smaller than the (dilated) kernel."""
+    h, w = x.shape[2] + pads[0] + pads[1], x.shape[3] + pads[2] + pads[3]
+    kh = (kernel[0] - 1) * dilation[0] + 1
+    kw = (kernel[1] - 1) * dilation[1] + 1
+    if h < kh or w < kw:
+        raise _mismatch(layer, x, "height and width of at least {}x{} after padding {}".format(
+            kh, kw, pads), "; the padded input is {}x{}: the input is too small for this "
+            "layer (check the image size or the strides/pooling before it)".format(h, w))
 
 
 # ------------------------------------------------------------- dense layers
@@ -244,11 +337,19 @@ class Linear(Layer):
     def initialize(self, x):
         if getattr(self, "W", None) is None:
             self._create(x.shape[-1], x.device)
-        elif x.shape[-1] != self.in_features:
-            raise ValueError("Linear: input has {} features, the layer expects {}".format(
-                x.shape[-1], self.in_features))
+        else:
+            self._check(x)
+
+    def _check(self, x):
+        if not x.shape or x.shape[-1] != self.in_features:
+            raise _mismatch(self, x, "{} input features (last axis), got {}".format(
+                self.in_features, x.shape[-1] if x.shape else "a scalar"),
+                "; W is {}: the layers before it give a different size than when it was "
+                "created (check the input size, or a Flatten before it)".format(
+                    tuple(self.W.shape)))
 
     def forward(self, x):
+        self._check(x)
         y = autograd.matmul(x, self.W)
         if self.bias:
             y = autograd.add_bias(y, self.b, axis=0)
@@ -407,15 +508,20 @@ class Conv2d(Layer):
         _check_x(self, x, (4,))
         if getattr(self, "W", None) is None:
             self._create(x.shape[1], x.device)
-        elif x.shape[1] != self.in_channels:
-            raise ValueError("Conv2d: input has {} channels, the layer expects {}".format(
-                x.shape[1], self.in_channels))
+        else:
+            self._check_channels(x)
+
+    def _check_channels(self, x):
+        if x.shape[1] != self.in_channels:
+            raise _mismatch(self, x, "{} input channels (axis 1 of NCHW), got {}".format(
+                self.in_channels, x.shape[1]), "; W is {}".format(tuple(self.W.shape)))
 
     def _get_handle(self, x):
         key = tuple(x.shape)
         if self._handle_key != key:
             pads = _pads(self.pad_mode, self.padding, key[2:], self.kernel_size, self.stride,
                          self.dilation)
+            _check_spatial(self, x, pads, self.kernel_size, self.stride, self.dilation)
             self._handle = singa.ConvHandle(
                 x.data, list(self.kernel_size), list(self.stride), _handle_pads(pads),
                 self.in_channels, self.nb_kernels, bool(self.bias), self.group,
@@ -425,9 +531,7 @@ class Conv2d(Layer):
 
     def forward(self, x):
         _check_x(self, x, (4,))
-        if x.shape[1] != self.in_channels:
-            raise ValueError("Conv2d: input has {} channels, the layer expects {}".format(
-                x.shape[1], self.in_channels))
+        self._check_channels(x)
         y = autograd.conv2d(self._get_handle(x), x, self.W, self.b if self.bias else None)
         if self.activation.upper() == "RELU":
             y = autograd.relu(y)
@@ -511,11 +615,13 @@ class BatchNorm2d(Layer):
         _check_x(self, x, (2, 4))
         if getattr(self, "scale", None) is None:
             self._create(x.shape[1], x.device)
-        elif x.shape[1] != self.channels:
-            raise ValueError("BatchNorm2d: input has {} channels, the layer expects {}".format(
-                x.shape[1], self.channels))
 
     def forward(self, x):
+        _check_x(self, x, (2, 4))
+        if x.shape[1] != self.channels:
+            raise _mismatch(self, x, "{} channels (axis 1), got {}".format(
+                self.channels, x.shape[1]), "; its scale/bias/running statistics have {}"
+                .format(self.channels))
         key = tuple(x.shape)
         if self._handle_key != key:
             self._handle = singa.BatchNormHandle(self.momentum, x.data)
@@ -549,6 +655,7 @@ class Pooling2d(Layer):
         key = tuple(x.shape)
         if self._handle_key != key:
             pads = _pads(self.pad_mode, self.padding, key[2:], self.kernel_size, self.stride)
+            _check_spatial(self, x, pads, self.kernel_size, self.stride)
             self._handle = singa.PoolingHandle(x.data, list(self.kernel_size), list(self.stride),
                                                _handle_pads(pads), bool(self.is_max))
             self._handle_key = key
