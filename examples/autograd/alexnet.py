@@ -12,7 +12,16 @@ Schedules: weights SGD momentum 0.9, lr 0.01, weight decay 0.0005, lr x0.15 at e
 
 With --data, a directory written by `python -m singa.data.write_shards` is streamed
 from disk; a class-per-folder image tree is first written into shards next to it.
-Top-1 and top-5 accuracy are reported per epoch.
+Training runs through ``Model.fit``: top-1 and top-5 accuracy (TopKAccuracy) are
+reported per epoch, for training and (``--eval-data``) held-out data; the neon
+schedules follow ``opt.epoch``, which fit sets each epoch. ``--checkpoint-dir`` keeps
+the last checkpoints (every epoch, or every ``--checkpoint-every`` steps) with the
+loader's position; ``--resume`` continues from the newest one, mid-epoch included;
+Ctrl-C saves one and stops. ``--summary`` prints each layer's output shape for the
+crop size (the smallest crop the network takes is 61: conv1 -> 15, pools -> 7, 3, 1).
+
+    python examples/autograd/alexnet.py --data shards --eval-data val_shards \
+        --checkpoint-dir ckpt --plot curves.png
 """
 
 import argparse
@@ -21,9 +30,8 @@ import sys
 import time
 
 import numpy as np
-from tqdm import tqdm
 
-from singa import autograd, device, layer, model, opt, tensor
+from singa import autograd, callbacks, device, layer, metrics, model, opt, tensor
 
 
 class AlexNet(model.Model):
@@ -88,33 +96,57 @@ def neon_optimizer():
     return opt.MultiOptimizer({"default": weights, "bias": biases})
 
 
-def topk_correct(logits, labels, ks=(1, 5)):
-    """Number of samples whose label is among the top-k scores, for each k."""
-    order = np.argsort(-logits, axis=1)
-    return [int((order[:, :k] == labels[:, None]).any(axis=1).sum()) for k in ks]
+class SyntheticBatches:
+    """Random (x, y) batches, the same for a given (seed, epoch)."""
+
+    def __init__(self, batch_size, steps, num_classes, crop, seed):
+        self.batch_size, self.steps, self.num_classes = batch_size, steps, num_classes
+        self.crop, self.seed, self.epoch = crop, seed, 0
+
+    def __len__(self):
+        return self.steps
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        for _ in range(self.steps):
+            x = rng.standard_normal((self.batch_size, 3, self.crop, self.crop), np.float32)
+            y = rng.integers(0, self.num_classes, self.batch_size).astype(np.int32)
+            yield x, y
 
 
-def synthetic_batches(batch_size, steps, num_classes, crop, seed):
-    rng = np.random.RandomState(seed)
-    for _ in range(steps):
-        x = rng.randn(batch_size, 3, crop, crop).astype(np.float32)
-        y = rng.randint(0, num_classes, batch_size).astype(np.int32)
-        yield x, y
+class StepTimer(callbacks.Callback):
+    """Adds the median seconds per step and images/s of the epoch to the logs."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.times, self.last = [], time.perf_counter()
+
+    def on_batch_end(self, step, logs=None):
+        now = time.perf_counter()
+        self.times.append(now - self.last)
+        self.last = now
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.times:
+            t = float(np.median(self.times))
+            logs["s_per_step"] = t
+            logs["images_per_s"] = self.batch_size / t
 
 
 def open_shards(path, args, train=True):
     """A streaming loader over a shard directory (writing shards first for an image tree)."""
-    from singa.data import shards as shard_mod  # noqa: F401  (the format lives there)
     from singa.data.stream import ShardLoader
-    from singa.data.write_shards import write_shards
+    from singa.data.shards import write_shards
     if not os.path.exists(os.path.join(path, "index.json")):
         out = path.rstrip("/") + "_shards"
         print("writing shards of {} into {}".format(path, out))
-        write_shards(path, out, size=args.image_size)
+        write_shards(path, out, size=args.image_size, progress=not args.no_progress)
         path = out
-    return ShardLoader(path, args.batch_size, shuffle=train, seed=args.seed,
-                       crop=args.crop, flip=train, mean_subtract=True,
-                       drop_last=train), path
+    return ShardLoader(path, args.batch_size, shuffle=train, seed=args.seed, crop=args.crop,
+                       flip=train, mean_subtract=True, drop_last=train, train=train,
+                       workers=args.workers), path
 
 
 def main(argv=None):
@@ -123,84 +155,68 @@ def main(argv=None):
     p.add_argument("--eval-data", default=None, help="held-out shards/images for top-k accuracy")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--steps", type=int, default=None, help="steps per epoch (synthetic: 5)")
+    p.add_argument("--eval-steps", type=int, default=None, help="evaluation batches per epoch")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--image-size", type=int, default=256, help="shard image size")
     p.add_argument("--crop", type=int, default=224)
     p.add_argument("--num-classes", type=int, default=None)
+    p.add_argument("--workers", type=int, default=2, help="loader threads")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint-dir", default=None, help="save checkpoints here")
+    p.add_argument("--checkpoint-every", type=int, default=None,
+                   help="also checkpoint every N steps (always at each epoch's end)")
+    p.add_argument("--keep-last", type=int, default=3, help="checkpoints to keep")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    p.add_argument("--summary", action="store_true", help="print the layer shapes first")
+    p.add_argument("--plot", default=None, help="write the training curves to this PNG")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
+    if args.resume and not args.checkpoint_dir:
+        p.error("--resume needs --checkpoint-dir")
 
     dev = device.get_default_device()
     dev.SetRandSeed(args.seed)
     np.random.seed(args.seed)
 
-    train_loader = eval_loader = None
+    eval_loader = None
     if args.data:
-        train_loader, shard_dir = open_shards(args.data, args, train=True)
-        num_classes = args.num_classes or train_loader.num_classes
+        train_data, shard_dir = open_shards(args.data, args, train=True)
+        num_classes = args.num_classes or len(train_data.classes)
         if args.eval_data:
             eval_loader, _ = open_shards(args.eval_data, args, train=False)
         print("training on {} ({} images, {} classes)".format(
-            shard_dir, train_loader.num_samples, num_classes))
+            shard_dir, train_data.num_samples, num_classes))
     else:
         num_classes = args.num_classes or 1000
+        train_data = SyntheticBatches(args.batch_size, args.steps or 5, num_classes, args.crop,
+                                      args.seed)
         print("training on synthetic data ({} classes)".format(num_classes))
 
     net = AlexNet(num_classes)
-    optimizer = neon_optimizer()
-    net.set_optimizer(optimizer)
+    net.set_optimizer(neon_optimizer())
     tx = tensor.Tensor((args.batch_size, 3, args.crop, args.crop), dev, requires_grad=False)
+    if args.summary:
+        net.summary(tx)
     net.compile([tx], is_train=True, use_graph=False, sequential=False)
     neon_init(net)
-    net.train()
 
-    history = []
-    for epoch in range(args.epochs):
-        optimizer.epoch = epoch
-        if train_loader is not None:
-            train_loader.set_epoch(epoch)
-            batches = iter(train_loader)
-            total = len(train_loader) if args.steps is None else min(args.steps, len(train_loader))
-        else:
-            total = args.steps or 5
-            batches = synthetic_batches(args.batch_size, total, num_classes, args.crop,
-                                        args.seed + epoch)
-        t0 = time.perf_counter()
-        losses, top1, top5, seen, step_times = [], 0, 0, 0, []
-        bar = tqdm(total=total, desc="epoch {}/{}".format(epoch + 1, args.epochs), leave=False,
-                   disable=args.no_progress, file=sys.stdout)
-        for i, (xb, yb) in enumerate(batches):
-            if i >= total:
-                break
-            s = time.perf_counter()
-            out, loss = net(tensor.from_numpy(xb, dev), tensor.from_numpy(yb, dev))
-            logits = tensor.to_numpy(out)
-            step_times.append(time.perf_counter() - s)
-            losses.append(float(tensor.to_numpy(loss)[0]))
-            c1, c5 = topk_correct(logits, yb)
-            top1, top5, seen = top1 + c1, top5 + c5, seen + len(yb)
-            bar.update(1)
-            bar.set_postfix(loss="{:.3f}".format(losses[-1]))
-        bar.close()
-        if hasattr(batches, "close"):
-            batches.close()
-        line = ("epoch {}/{}: loss {:.4f}  train top-1 {:.2f}%  top-5 {:.2f}%  "
-                "({:.1f} s, {:.3f} s/step)").format(
-            epoch + 1, args.epochs, float(np.mean(losses)), 100 * top1 / max(seen, 1),
-            100 * top5 / max(seen, 1), time.perf_counter() - t0, float(np.median(step_times)))
-        if eval_loader is not None:
-            net.eval()
-            e1 = e5 = n = 0
-            for xb, yb in eval_loader:
-                with autograd.no_grad():
-                    logits = tensor.to_numpy(net(tensor.from_numpy(xb, dev)))
-                c1, c5 = topk_correct(logits, yb)
-                e1, e5, n = e1 + c1, e5 + c5, n + len(yb)
-            net.train()
-            line += "  eval top-1 {:.2f}%  top-5 {:.2f}%".format(100 * e1 / n, 100 * e5 / n)
-        print(line)
-        history.append((float(np.mean(losses)), top1 / max(seen, 1), top5 / max(seen, 1)))
+    timer = StepTimer()
+    timer.batch_size = args.batch_size
+    cbs = [timer]
+    if eval_loader is not None:
+        cbs.append(callbacks.EvaluateEvery(eval_loader, steps=args.eval_steps))
+    if args.checkpoint_dir:
+        cbs.append(callbacks.ModelCheckpoint(args.checkpoint_dir,
+                                             every_n_steps=args.checkpoint_every,
+                                             every_n_epochs=1,
+                                             keep_last=args.keep_last, resume=args.resume))
+    history = net.fit(train_data, epochs=args.epochs, steps_per_epoch=args.steps,
+                      metrics=[metrics.TopKAccuracy(1, name="top1_accuracy"),
+                               metrics.TopKAccuracy(5)],
+                      callbacks=cbs, verbose=2 if args.no_progress else 1)
+    if args.plot:
+        history.plot(args.plot)
+        print("wrote", args.plot)
     return history
 
 
