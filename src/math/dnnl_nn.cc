@@ -1,11 +1,10 @@
 // oneDNN fast paths for conv, pooling, batch norm and LRN (see dnnl_nn.h).
 //
-// User tensors are plain NCHW (`abcd`). For convolution oneDNN may choose blocked internal
-// layouts (format_tag::any) and we reorder into and out of them: on AVX-512 the blocked
-// direct kernels beat oneDNN's own plain-layout (gemm) convolution by far more than the
-// reorders cost. Pooling, batch norm and LRN run on the plain layout directly, where a
-// reorder would cost as much as the op itself. SINGA_DNNL_LAYOUT=plain forces plain
-// layouts for convolution too (for measuring).
+// User tensors are plain NCHW (`abcd`). For most convolutions oneDNN chooses blocked
+// internal layouts (format_tag::any) and we reorder into and out of them: on AVX-512 the
+// blocked direct kernels beat oneDNN's own plain-layout (gemm) convolution by far more than
+// the reorders cost (see ConvBlocked for the exceptions). Pooling, batch norm and LRN run on
+// the plain layout directly, where a reorder would cost as much as the op itself.
 #include "math/dnnl_nn.h"
 
 #include <atomic>
@@ -225,12 +224,28 @@ void* Ptr(const Tensor& t) { return const_cast<void*>(static_cast<const void*>(t
 
 // ---------------------------------------------------------------- convolution
 
-bool ConvBlocked() {
-  static const bool blocked = [] {
+// Whether a conv primitive should run on oneDNN's blocked layouts (with reorders) or on
+// the user's plain NCHW (oneDNN's gemm convolution). Measured on AVX-512 (oneDNN 3.2):
+// blocked direct kernels are 2-15x faster than plain for 3x3/5x5 and depthwise convs, but
+// 1x1 convs gain nothing there and pay two reorders of large activations, and the blocked
+// backward-data kernel for < 16 input channels (a network's first layer) is 4-8x slower
+// than the plain one. SINGA_DNNL_LAYOUT=plain|blocked overrides (for measuring).
+enum ConvPrim { kFwd = 0, kBwdData = 1, kBwdWeights = 2 };
+
+bool ConvBlocked(const ConvHandle& h, ConvPrim prim) {
+  static const int forced = [] {
     const char* e = std::getenv("SINGA_DNNL_LAYOUT");
-    return !(e && std::strcmp(e, "plain") == 0);
+    if (e && std::strcmp(e, "plain") == 0) return 0;
+    if (e && std::strcmp(e, "blocked") == 0) return 1;
+    return -1;
   }();
-  return blocked;
+  if (forced >= 0) return forced == 1;
+  const bool pointwise = h.kernel_h == 1 && h.kernel_w == 1 && h.stride_h == 1 &&
+                         h.stride_w == 1 && h.group == 1 &&
+                         h.pad_top + h.pad_bottom + h.pad_left + h.pad_right == 0;
+  if (pointwise) return false;
+  if (prim == kBwdData && h.group == 1 && h.channels < 16) return false;
+  return true;
 }
 
 struct ConvGeom {
@@ -260,12 +275,12 @@ std::vector<int64_t> ConvKey(int kind, const ConvHandle& h, size_t n, bool bias)
           int64_t(h.num_filters), int64_t(h.group), int64_t(h.kernel_h), int64_t(h.kernel_w),
           int64_t(h.stride_h), int64_t(h.stride_w), int64_t(h.dilation_h),
           int64_t(h.dilation_w), int64_t(h.pad_top), int64_t(h.pad_bottom),
-          int64_t(h.pad_left), int64_t(h.pad_right), bias, ConvBlocked()};
+          int64_t(h.pad_left), int64_t(h.pad_right), bias};
 }
 
 dn::convolution_forward::primitive_desc ConvFwdPd(const ConvGeom& g, bool bias,
-                                                  dn::prop_kind prop) {
-  auto md = ConvBlocked() ? Any : Plain;
+                                                  dn::prop_kind prop, bool blocked) {
+  auto md = blocked ? Any : Plain;
   if (bias)
     return dn::convolution_forward::primitive_desc(
         Engine(), prop, dn::algorithm::convolution_direct, md(g.src), md(g.wei), Plain(g.bias),
@@ -297,9 +312,9 @@ struct ConvBwdWeiEntry : Entry {
 bool ConvForward(const ConvHandle& h, const Tensor& x, const Tensor& W, const Tensor* b,
                  Tensor* y) {
   const size_t n = x.shape(0);
-  auto e = Cached<ConvFwdEntry>(ConvKey(0, h, n, b != nullptr), [&](ConvFwdEntry& e) {
+  auto e = Cached<ConvFwdEntry>(ConvKey(kFwd, h, n, b != nullptr), [&](ConvFwdEntry& e) {
     ConvGeom g = Geometry(h, n);
-    auto pd = ConvFwdPd(g, b != nullptr, dn::prop_kind::forward_training);
+    auto pd = ConvFwdPd(g, b != nullptr, dn::prop_kind::forward_training, ConvBlocked(h, kFwd));
     e.prim = dn::convolution_forward(pd);
     e.src.Init(Plain(g.src), pd.src_desc(), true);
     e.wei.Init(Plain(g.wei), pd.weights_desc(), true);
@@ -319,10 +334,11 @@ bool ConvForward(const ConvHandle& h, const Tensor& x, const Tensor& W, const Te
 
 bool ConvBackwardData(const ConvHandle& h, const Tensor& dy, const Tensor& W, Tensor* dx) {
   const size_t n = dx->shape(0);
-  auto e = Cached<ConvBwdDataEntry>(ConvKey(1, h, n, false), [&](ConvBwdDataEntry& e) {
+  auto e = Cached<ConvBwdDataEntry>(ConvKey(kBwdData, h, n, false), [&](ConvBwdDataEntry& e) {
     ConvGeom g = Geometry(h, n);
-    auto hint = ConvFwdPd(g, false, dn::prop_kind::forward_training);
-    auto md = ConvBlocked() ? Any : Plain;
+    const bool blocked = ConvBlocked(h, kBwdData);
+    auto hint = ConvFwdPd(g, false, dn::prop_kind::forward_training, blocked);
+    auto md = blocked ? Any : Plain;
     dn::convolution_backward_data::primitive_desc pd(
         Engine(), dn::algorithm::convolution_direct, md(g.src), md(g.wei), md(g.dst), g.strides,
         g.dilates, g.pad_l, g.pad_r, hint);
@@ -343,10 +359,11 @@ bool ConvBackwardData(const ConvHandle& h, const Tensor& dy, const Tensor& W, Te
 
 bool ConvBackwardWeights(const ConvHandle& h, const Tensor& dy, const Tensor& x, Tensor* dW) {
   const size_t n = x.shape(0);
-  auto e = Cached<ConvBwdWeiEntry>(ConvKey(2, h, n, false), [&](ConvBwdWeiEntry& e) {
+  auto e = Cached<ConvBwdWeiEntry>(ConvKey(kBwdWeights, h, n, false), [&](ConvBwdWeiEntry& e) {
     ConvGeom g = Geometry(h, n);
-    auto hint = ConvFwdPd(g, false, dn::prop_kind::forward_training);
-    auto md = ConvBlocked() ? Any : Plain;
+    const bool blocked = ConvBlocked(h, kBwdWeights);
+    auto hint = ConvFwdPd(g, false, dn::prop_kind::forward_training, blocked);
+    auto md = blocked ? Any : Plain;
     dn::convolution_backward_weights::primitive_desc pd(
         Engine(), dn::algorithm::convolution_direct, md(g.src), md(g.wei), md(g.dst), g.strides,
         g.dilates, g.pad_l, g.pad_r, hint);
@@ -444,6 +461,11 @@ struct BNEntry : Entry {
   dn::batch_normalization_backward bwd;
 };
 
+// On plain NCHW with spatial axes, oneDNN 3.2's batch norm (ncsp_bnorm) measured no faster
+// than ours in training and 2-4x slower in inference and backward (batchnorm.cc), so only
+// (N, C) inputs, where it is ~2x faster, go to oneDNN.
+bool BNUseDnnl(const Tensor& x) { return x.nDim() == 2 || x.Size() == x.shape(0) * x.shape(1); }
+
 std::shared_ptr<BNEntry> BNPrims(const BatchNormHandle& h, const Tensor& x) {
   // (N, C) inputs are (N, C, 1, 1): the same memory.
   const int64_t n = x.shape(0), c = x.shape(1), hh = x.nDim() == 4 ? x.shape(2) : 1,
@@ -473,6 +495,7 @@ std::shared_ptr<BNEntry> BNPrims(const BatchNormHandle& h, const Tensor& x) {
 
 bool BatchNormForwardTraining(const BatchNormHandle& h, const Tensor& x, const Tensor& scale,
                               const Tensor& bias, Tensor* y, Tensor* mean, Tensor* var) {
+  if (!BNUseDnnl(x)) return false;
   auto e = BNPrims(h, x);
   if (!e->ok) return false;
   e->train.execute(Stream(), {{DNNL_ARG_SRC, Mem(e->data, x)},
@@ -488,6 +511,7 @@ bool BatchNormForwardTraining(const BatchNormHandle& h, const Tensor& x, const T
 bool BatchNormForwardInference(const BatchNormHandle& h, const Tensor& x, const Tensor& scale,
                                const Tensor& bias, const Tensor& mean, const Tensor& var,
                                Tensor* y) {
+  if (!BNUseDnnl(x)) return false;
   auto e = BNPrims(h, x);
   if (!e->ok) return false;
   e->infer.execute(Stream(), {{DNNL_ARG_SRC, Mem(e->data, x)},
@@ -503,6 +527,7 @@ bool BatchNormForwardInference(const BatchNormHandle& h, const Tensor& x, const 
 bool BatchNormBackward(const BatchNormHandle& h, const Tensor& x, const Tensor& dy,
                        const Tensor& scale, const Tensor& mean, const Tensor& var, Tensor* dx,
                        Tensor* dscale, Tensor* dbias) {
+  if (!BNUseDnnl(x)) return false;
   auto e = BNPrims(h, x);
   if (!e->ok) return false;
   e->bwd.execute(Stream(), {{DNNL_ARG_SRC, Mem(e->data, x)},
