@@ -21,7 +21,7 @@ import os
 import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(here, "..", "..", "python"))
+sys.path.append(os.path.join(here, "..", "..", "python"))
 
 from singa.classic import *  # noqa: E402,F401,F403
 from singa.classic.datasets import cifar10  # noqa: E402
@@ -34,6 +34,8 @@ def main(argv=None):
     p.add_argument("--test-batch", type=int, default=100, help="doc: 1000")
     p.add_argument("--test-steps", type=int, default=10, help="doc: 30")
     p.add_argument("--test-freq", type=int, default=50, help="doc: 300")
+    p.add_argument("--lr-scale", type=float, default=1.0,
+                   help="multiplies the document's step_lr (tests use 10 to learn fast)")
     p.add_argument("--workspace", default=None)
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
@@ -59,8 +61,9 @@ def main(argv=None):
 
     m.add(Dense(10, w_wd=250, b_lr=2, b_wd=0, activation='softmax'))
 
+    s = args.lr_scale
     sgd = SGD(decay=0.004, momentum=args.momentum, lr_type='manual', step=(0,60000,65000),
-              step_lr=(0.001,0.0001,0.00001))
+              step_lr=(0.001*s, 0.0001*s, 0.00001*s))
     topo = Cluster(workspace)
     m.compile(updater=sgd, cluster=topo)
     m.fit(X_train, nb_epoch=args.steps, with_test=True)

@@ -15,7 +15,7 @@ import os
 import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(here, "..", "..", "python"))
+sys.path.append(os.path.join(here, "..", "..", "python"))
 
 from singa.classic import *  # noqa: E402,F401,F403
 from singa.classic.datasets import mnist  # noqa: E402

@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 here = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(here, "..", "..", "python"))
+sys.path.append(os.path.join(here, "..", "..", "python"))
 
 from singa.classic import *  # noqa: E402,F401,F403
 from singa.data import load_cifar10  # noqa: E402
@@ -37,6 +37,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=60, help="steps (doc: one pass)")
     p.add_argument("--disp-freq", type=int, default=10)
+    p.add_argument("--lr-scale", type=float, default=1.0,
+                   help="multiplies the document's step_lr (tests use 10 to learn fast)")
     p.add_argument("--checkpoint", default=None, help="where to save the parameters")
     args = p.parse_args(argv)
 
@@ -59,7 +61,8 @@ def main(argv=None):
     nn.append(Dense(10, w_wd=250, b_lr=2, b_wd=0))
     loss = Loss('softmaxloss')
 
-    sgd = SGD(decay=0.004, momentum=0.9, lr_type='manual', step=(0,60000,65000), step_lr=(0.001,0.0001,0.00001))
+    s = args.lr_scale
+    sgd = SGD(decay=0.004, momentum=0.9, lr_type='manual', step=(0,60000,65000), step_lr=(0.001*s, 0.0001*s, 0.00001*s))
 
     bsize = 64      # batchsize
     disp_freq = args.disp_freq  # step to show the training accuracy

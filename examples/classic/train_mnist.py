@@ -21,7 +21,7 @@ import sys
 import numpy as np
 
 here = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(here, "..", "..", "python"))
+sys.path.append(os.path.join(here, "..", "..", "python"))
 
 from singa.classic import *  # noqa: E402,F401,F403
 from singa.data import load_mnist  # noqa: E402
