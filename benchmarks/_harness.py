@@ -70,13 +70,14 @@ def _child(fw, setup, args):
     step, per = setup(args.quick)
     for _ in range(args.warmup):
         step()
-    times = []
+    times, cpu = [], []
     for _ in range(args.reps):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         step()
         times.append((time.perf_counter() - t0) / per)
+        cpu.append((time.process_time() - c0) / per)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
-    print(_MARK + json.dumps({"fw": fw, "times": times, "rss_mb": rss_mb, "info": info}),
+    print(_MARK + json.dumps({"fw": fw, "times": times, "cpu": cpu, "rss_mb": rss_mb, "info": info}),
           flush=True)
 
 
@@ -164,9 +165,10 @@ def main(name, title, singa_setup, torch_setup, unit="ms", target=None,
         for fw in order:
             res = _run_child(script, fw, args)
             results[fw].append(res)
-            print("  run {} {:<5}: median {} {}  peak RSS {:.0f} MB".format(
+            print("  run {} {:<5}: median {} {} (CPU time {} {})  peak RSS {:.0f} MB".format(
                 r + 1, fw, fmt_time(statistics.median(res["times"]), unit), unit,
-                res["rss_mb"]), flush=True)
+                fmt_time(statistics.median(res["cpu"]), unit), unit, res["rss_mb"]),
+                flush=True)
 
     out = {"name": name, "title": title, "unit": unit, "target": target,
            "runs": args.runs, "reps": args.reps, "warmup": args.warmup, "quick": q,
@@ -176,11 +178,16 @@ def main(name, title, singa_setup, torch_setup, unit="ms", target=None,
             out[fw] = None
             continue
         samples = [t for res in results[fw] for t in res["times"]]
-        out[fw] = dict(summarize(samples), rss_mb=max(res["rss_mb"] for res in results[fw]),
+        cpu = [t for res in results[fw] for t in res["cpu"]]
+        out[fw] = dict(summarize(samples), cpu=summarize(cpu),
+                       rss_mb=max(res["rss_mb"] for res in results[fw]),
                        info=results[fw][0]["info"])
     s, t = out["singa"], out["torch"]
     out["ratio"] = s["median"] / t["median"] if t else None
     out["rss_ratio"] = s["rss_mb"] / t["rss_mb"] if t else None
+    # CPU time (all threads, spin-waiting included) is less sensitive than wall time to
+    # other processes sharing the cores; a cross-check when the machine is loaded.
+    out["cpu_ratio"] = s["cpu"]["median"] / t["cpu"]["median"] if t else None
 
     print()
     print("{:<46} {:>28} {:>28} {:>8} {:>7} {:>18}".format(
@@ -191,6 +198,9 @@ def main(name, title, singa_setup, torch_setup, unit="ms", target=None,
         "{:.2f}".format(out["ratio"]) if out["ratio"] else "",
         "<= {}".format(target) if target else "",
         "{:.0f} / {}".format(s["rss_mb"], "{:.0f}".format(t["rss_mb"]) if t else "-")))
+    print("CPU time per unit (all threads): singa {}{}".format(
+        fmt_stat(s["cpu"], unit), ", PyTorch {} (ratio {:.2f})".format(
+            fmt_stat(t["cpu"], unit), out["cpu_ratio"]) if t else ""))
     if t is None:
         print("(PyTorch is not installed or --no-torch: singa only)")
     if args.json:

@@ -1,0 +1,272 @@
+"""Run every side-by-side benchmark (singa vs PyTorch) and write benchmarks/RESULTS.md.
+
+    PYTHONPATH=python python benchmarks/run_all.py            # the full run (~10-15 min)
+    PYTHONPATH=python python benchmarks/run_all.py --quick    # smoke test (~2-3 min)
+    PYTHONPATH=python python benchmarks/run_all.py --only cifar_cnn,alexnet --output /tmp/r.md
+
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from the environment of the processes
+this script starts (and only there): on a user's machine they are unset, and a forced core
+type makes OpenBLAS use older kernels. The kernel OpenBLAS then picks is recorded. Tests and
+CI never do this.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+PEAK_GFLOPS = 490.0  # the issue's measured fp32 FMA peak of this machine class (2 cores)
+
+# (script, PyTorch 2.13 reference from the issue, PyTorch tuned by hand)
+WORKLOADS = [
+    ("mlp_batch500", "1.29 s", "1.28 s"),
+    ("mlp_batch1", "3.8 ms", "1.04 ms"),
+    ("cifar_cnn", "53 ms", "46 ms"),
+    ("alexnet", "415 ms", "286 ms"),
+    ("xception", "633 ms", "461 ms"),
+    ("op_overhead", "1.17 us", ""),
+    ("mlp_tiny", "95 us", ""),
+]
+INTERESTING_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+                     "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16")
+
+
+def child_env(threads):
+    env = {k: v for k, v in os.environ.items() if k not in BLAS_VARS}
+    env["OMP_NUM_THREADS"] = str(threads)
+    py = os.path.join(ROOT, "python")
+    env["PYTHONPATH"] = py + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def machine():
+    info = {"cpu": platform.processor() or "unknown", "cores": os.cpu_count(), "flags": []}
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read()
+        for line in text.splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                info["flags"] = [f for f in INTERESTING_FLAGS if f in flags]
+                break
+        for line in text.splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info["kernel"] = platform.release()
+    info["python"] = platform.python_version()
+    return info
+
+
+# ------------------------------------------------------------------------------- sgemm
+
+def sgemm_child(fw, n, reps, threads):
+    """Print the GFLOP/s of each of `reps` n x n sgemm calls (after two warm-up calls)."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    if fw == "singa":
+        sys.path.insert(0, os.path.join(ROOT, "python"))
+        from singa import singa_wrap as sw
+        sw.set_num_threads(threads)
+        ta, tb = sw.from_numpy(a), sw.from_numpy(b)
+
+        def fn():
+            sw.Mult(ta, tb)
+        extra = {"openblas": sw.openblas_corename()}
+    else:
+        import torch
+        torch.set_num_threads(threads)
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+
+        def fn():
+            torch.mm(ta, tb)
+        extra = {}
+    for _ in range(2):
+        fn()
+    rates = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        rates.append(2.0 * n ** 3 / (time.perf_counter() - t0) / 1e9)
+    print(json.dumps(dict(extra, gflops=rates)))
+
+
+def sgemm(fw, n, reps, threads):
+    cmd = [sys.executable, os.path.abspath(__file__), "--sgemm-child", fw, "--sgemm-n", str(n),
+           "--sgemm-reps", str(reps), "--threads", str(threads)]
+    p = subprocess.run(cmd, env=child_env(threads), capture_output=True, text=True)
+    if p.returncode != 0:
+        print(p.stderr[-2000:], file=sys.stderr)
+        return None
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------------------ report
+
+def fmt(st, unit):
+    sys.path.insert(0, HERE)
+    from _harness import fmt_stat
+    return fmt_stat(st, unit)
+
+
+def write_report(path, mach, load_before, load_after, results, gemm, args, blas_env, elapsed):
+    first = next((r for r in results.values() if r), None)
+    sinfo = first["singa"]["info"] if first else {}
+    tinfo = first["torch"]["info"] if first and first["torch"] else None
+    lines = ["# Benchmark results: singa vs PyTorch (CPU)", ""]
+    lines.append("Written by `benchmarks/run_all.py`{} on {} ({:.0f} s).".format(
+        " --quick" if args.quick else "", datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        elapsed))
+    lines.append("")
+    loaded = max(load_before[0], load_after[0]) > 1.5
+    if loaded:
+        lines += ["> **The machine was loaded during this run** (load average {:.2f} before, "
+                  "{:.2f} after, on {} cores; other jobs were building and testing). The "
+                  "absolute times are inflated and noisy and the ratios are only indicative; "
+                  "rerun on an idle machine for figures to compare with the issue's "
+                  "references.".format(load_before[0], load_after[0], mach["cores"]), ""]
+    if args.quick:
+        lines += ["> `--quick` run: one process per framework and few timed steps; a smoke "
+                  "test, not a measurement.", ""]
+    lines += ["## Machine and versions", ""]
+    lines.append("- CPU: {}, {} cores; flags: {}".format(mach["cpu"], mach["cores"],
+                                                        " ".join(mach["flags"]) or "?"))
+    lines.append("- load average (1/5/15 min): before {}, after {}".format(
+        "/".join("{:.2f}".format(x) for x in load_before),
+        "/".join("{:.2f}".format(x) for x in load_after)))
+    lines.append("- Linux {}, Python {}".format(mach["kernel"], mach["python"]))
+    lines.append("- singa {} (conv backend: {}), NumPy {}".format(
+        sinfo.get("version", "?"), sinfo.get("conv_backend", "?"), sinfo.get("numpy", "?")))
+    lines.append("- OpenBLAS kernel chosen (`singa_wrap.openblas_corename()`): **{}**".format(
+        sinfo.get("openblas", "?")))
+    lines.append("- environment: {} removed for the benchmark processes (set here: {})".format(
+        " and ".join("`{}`".format(v) for v in BLAS_VARS),
+        ", ".join("{}={}".format(k, v) for k, v in blas_env.items()) or "neither"))
+    lines.append("- PyTorch: {}".format(tinfo["version"] if tinfo else "not installed"))
+    lines.append("- threads: {} for both frameworks (`singa_wrap.set_num_threads`, "
+                 "`torch.set_num_threads`, OMP_NUM_THREADS)".format(args.threads))
+    lines += ["", "## Workloads", ""]
+    lines.append("Time ratio and RSS ratio are singa / PyTorch (< 1: singa is faster / "
+                 "smaller). Medians over all timed steps of all processes; min-max in "
+                 "brackets. Targets from issue 6: time ratio as listed, peak RSS <= 0.7x. The CPU-time "
+                 "ratio (process CPU time over all threads, spin-waiting included) is a "
+                 "cross-check that depends less on other load than wall time does.")
+    lines.append("")
+    lines.append("| workload | singa median (min-max) | PyTorch median (min-max) | ratio | "
+                 "target | peak RSS singa / torch | RSS ratio | CPU-time ratio | PyTorch in the "
+                 "issue (default / tuned) | runs x steps |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
+    for name, ref, tuned in WORKLOADS:
+        r = results.get(name)
+        if r is None:
+            if name in results:
+                lines.append("| {} | failed | | | | | | | {} / {} | |".format(name, ref, tuned or "-"))
+            continue
+        s, t = r["singa"], r["torch"]
+        lines.append("| {} | {} | {} | {} | {} | {:.0f} / {} MB | {} | {} | {} / {} | {} x {} "
+                     "|".format(
+            r["title"], fmt(s, r["unit"]), fmt(t, r["unit"]),
+            "**{:.2f}**".format(r["ratio"]) if r["ratio"] else "",
+            "<= {}".format(r["target"]) if r["target"] else "-", s["rss_mb"],
+            "{:.0f}".format(t["rss_mb"]) if t else "-",
+            "{:.2f}".format(r["rss_ratio"]) if r["rss_ratio"] else "",
+            "{:.2f}".format(r["cpu_ratio"]) if r.get("cpu_ratio") else "",
+            ref, tuned or "-", r["runs"], r["reps"]))
+    lines += ["", "## sgemm n = 2048", ""]
+    if gemm:
+        lines.append("| library | GFLOP/s median (min-max) | % of the {:.0f} GFLOP/s peak |".format(
+            PEAK_GFLOPS))
+        lines.append("|---|---|---|")
+        for fw, g in gemm.items():
+            if g is None:
+                continue
+            m = statistics.median(g["gflops"])
+            label = "singa (OpenBLAS {})".format(g.get("openblas", "")) if fw == "singa" else (
+                "PyTorch (MKL)")
+            lines.append("| {} | {:.0f} ({:.0f}-{:.0f}) | {:.0f}% |".format(
+                label, m, min(g["gflops"]), max(g["gflops"]), 100 * m / PEAK_GFLOPS))
+        lines.append("")
+        lines.append("Target: singa >= 80% of the peak ({:.0f} GFLOP/s). The peak is the "
+                     "issue's measurement for its 2-core machine; see the CPU line above for "
+                     "the machine this ran on.".format(0.8 * PEAK_GFLOPS))
+    lines += ["", "Profiles and what dominates each workload: see `benchmarks/README.md`.", ""]
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="pass --quick to every script")
+    ap.add_argument("--only", default=None, help="comma-separated workload names")
+    ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
+    ap.add_argument("--sgemm-child", choices=("singa", "torch"), help=argparse.SUPPRESS)
+    ap.add_argument("--sgemm-n", type=int, default=2048, help=argparse.SUPPRESS)
+    ap.add_argument("--sgemm-reps", type=int, default=15, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.sgemm_child:
+        sgemm_child(args.sgemm_child, args.sgemm_n, args.sgemm_reps, args.threads)
+        return
+
+    t_start = time.perf_counter()
+    blas_env = {k: os.environ[k] for k in BLAS_VARS if k in os.environ}
+    mach = machine()
+    load_before = os.getloadavg()
+    print("machine: {}, {} cores, load {:.2f}".format(mach["cpu"], mach["cores"], load_before[0]))
+    names = [w[0] for w in WORKLOADS]
+    if args.only:
+        names = [n for n in args.only.split(",") if n]
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            out = os.path.join(tmp, name + ".json")
+            cmd = [sys.executable, os.path.join(HERE, name + ".py"), "--json", out,
+                   "--threads", str(args.threads)]
+            if args.quick:
+                cmd.append("--quick")
+            if args.no_torch:
+                cmd.append("--no-torch")
+            print("\n$ " + " ".join(os.path.relpath(c) if c.startswith("/") else c for c in cmd),
+                  flush=True)
+            p = subprocess.run(cmd, env=child_env(args.threads))
+            if p.returncode != 0 or not os.path.exists(out):
+                print("{} failed (rc {})".format(name, p.returncode), flush=True)
+                results[name] = None
+                continue
+            with open(out) as f:
+                results[name] = json.load(f)
+    print("\nsgemm n={}".format(args.sgemm_n), flush=True)
+    reps = 5 if args.quick else args.sgemm_reps
+    gemm = {"singa": sgemm("singa", args.sgemm_n, reps, args.threads)}
+    if not args.no_torch:
+        try:
+            import importlib.util
+            if importlib.util.find_spec("torch") is not None:
+                gemm["torch"] = sgemm("torch", args.sgemm_n, reps, args.threads)
+        except ImportError:
+            pass
+    for fw, g in gemm.items():
+        if g:
+            print("  {}: {:.0f} GFLOP/s median".format(fw, statistics.median(g["gflops"])))
+    load_after = os.getloadavg()
+    write_report(args.output, mach, load_before, load_after, results, gemm, args, blas_env,
+                 time.perf_counter() - t_start)
+    print("\nwrote {}".format(os.path.relpath(args.output)))
+
+
+if __name__ == "__main__":
+    main()
