@@ -23,10 +23,15 @@ put one optimisation step in ``train_one_batch``::
     m = MLP(); m.set_optimizer(opt.SGD(0.1)); m.compile([tx], is_train=True)
     out, loss = m(tx, ty)
 
-Graph mode: SINGA buffers the operations of ``train_one_batch`` and replays them.
-Here ``use_graph=True`` (or ``graph(True)``) is accepted and recorded in
-``graph_mode``, but every call executes eagerly, so results are exactly those of
-eager execution.
+Graph mode (``compile(..., use_graph=True)`` or ``graph(True)``), SINGA's buffered
+execution: the first training step runs eagerly while every core kernel it calls is
+recorded with its buffers; later steps with inputs of the same shapes copy the new
+inputs into the recorded input buffers, replay the kernels in C++ (no Python per
+operation) and then apply the optimizer's updates with that step's hyper-parameters.
+The replay performs the same kernels on the same values, so results equal eager
+execution. A step that builds tensors from NumPy inside ``train_one_batch`` cannot be
+replayed and runs eagerly (with a warning). Recorded intermediates stay allocated
+between steps, as SINGA's graph keeps its buffers.
 """
 
 import signal
@@ -37,6 +42,7 @@ import warnings
 import numpy as np
 
 from . import autograd
+from . import singa_wrap as singa
 from . import callbacks as callbacks_mod
 from . import checkpoint
 from . import layer as layer_mod
@@ -126,12 +132,49 @@ class Model(Layer):
             self.initialize(*args, **kwargs)
             self._initialized = True
         self.device_check(*args)
-        if self.training:
+        if self.training and self.graph_mode and not kwargs:
+            out = self._graph_step(*args)
+        elif self.training:
             out = self.train_one_batch(*args, **kwargs)
         else:
             out = self.forward(*args, **kwargs)
         if not self.compiled:
             self._name_states()
+        return out
+
+    def _graph_step(self, *args):
+        """One training step in graph mode: the first step (and any step whose input
+        shapes differ from the recorded ones) runs eagerly while its kernels are
+        recorded; later steps copy the inputs into the recorded input buffers, replay
+        the kernels in C++ and apply the optimizer's updates."""
+        key = tuple((tuple(a.shape), a.dtype) if isinstance(a, Tensor) else a for a in args)
+        rec = getattr(self, "_recorded", None)
+        if rec is not None and rec["key"] == key:
+            if not rec["graph"].replayable():
+                return self.train_one_batch(*args)
+            for a, r in zip(args, rec["inputs"]):
+                if isinstance(a, Tensor) and not a.data.shares_memory(r.data):
+                    r.data.CopyData(a.data)
+            rec["graph"].Run()
+            if self.optimizer is not None:
+                self.optimizer.apply_recorded()
+            return rec["out"]
+        if self.optimizer is not None:
+            self.optimizer.__dict__.pop("recorded_pairs", None)
+        singa.GraphBegin()
+        try:
+            out = self.train_one_batch(*args)
+        finally:
+            graph = singa.GraphEnd()
+        if not graph.replayable():
+            warnings.warn("graph mode: this training step cannot be replayed ({}); running "
+                          "it eagerly".format(graph.why_not()), RuntimeWarning)
+        elif self.optimizer is not None and not hasattr(self.optimizer, "recorded_pairs"):
+            graph = None
+            warnings.warn("graph mode: train_one_batch did not call the optimizer with the "
+                          "loss (opt(loss)); running eagerly", RuntimeWarning)
+        self._recorded = None if graph is None else {
+            "key": key, "graph": graph, "inputs": args, "out": out}
         return out
 
     def forward(self, *inputs, **kwargs):

@@ -171,9 +171,32 @@ class Optimizer(object):
 
     # ---- driving ----
     def __call__(self, loss):
-        """Back-propagates ``loss``, updates every parameter, then advances one step."""
+        """Back-propagates ``loss``, updates every parameter, then advances one step.
+
+        While a graph is being recorded (``Model`` in graph mode) the updates are kept
+        out of the graph and the (param, grad) pairs are remembered instead: a replay
+        recomputes the gradients, then ``Model`` applies the updates with the
+        hyper-parameters of that step (schedules keep working)."""
         from . import autograd
+        if not singa.GraphRecording():
+            for p, g in autograd.backward(loss):
+                self.update(p, g)
+            self.step()
+            return
+        pairs = []
         for p, g in autograd.backward(loss):
+            singa.GraphPause(True)
+            try:
+                self.update(p, g)
+            finally:
+                singa.GraphPause(False)
+            pairs.append((p, g))
+        self.recorded_pairs = pairs
+        self.step()
+
+    def apply_recorded(self):
+        """Applies the updates of a replayed graph step and advances one step."""
+        for p, g in self.recorded_pairs:
             self.update(p, g)
         self.step()
 

@@ -20,6 +20,7 @@ void BindTensor(py::module_& m);
 void BindOps(py::module_& m);
 void BindNN(py::module_& m);
 void BindFused(py::module_& m);
+void BindGraph(py::module_& m);
 
 // A Tensor sharing memory with a C-contiguous NumPy array (or a copy otherwise).
 Tensor FromNumpy(py::array arr, std::shared_ptr<Device> dev);

@@ -1,5 +1,6 @@
 // Fused optimizer updates and dropout.
 #include "bind/bind.h"
+#include "bind/graphed.h"
 #include "math/fused.h"
 
 namespace singa {
@@ -29,14 +30,10 @@ void BindFused(py::module_& m) {
   }, py::arg("p"), py::arg("g"), py::arg("m"), py::arg("v"), py::arg("lr"), py::arg("beta_1"),
      py::arg("beta_2"), py::arg("epsilon"), py::arg("weight_decay"), py::arg("step"), NoGIL(),
      "In-place bias-corrected Adam step number `step` (>= 1).");
-  m.def("DropoutForward", [](const Tensor& x, double ratio) {
-    std::pair<Tensor, Tensor> r;
-    {
-      py::gil_scoped_release nogil;
-      r = DropoutForward(x, ratio);
-    }
-    return py::make_tuple(r.first, r.second);
-  }, py::arg("x"), py::arg("ratio"), "(y, mask) with mask = Bernoulli(1-ratio)/(1-ratio).");
+  // Graphed: a replay draws a new mask each step.
+  m.def("DropoutForward", Graphed([](const Tensor& x, double ratio) {
+    return DropoutForward(x, ratio);
+  }), py::arg("x"), py::arg("ratio"), NoGIL(), "(y, mask) with mask = Bernoulli(1-ratio)/(1-ratio).");
   m.def("SetFlushDenormals", &SetFlushDenormals, py::arg("on"),
         "Flush denormal floats to zero on the kernel worker threads.");
 }

@@ -37,4 +37,5 @@ PYBIND11_MODULE(singa_wrap, m) {
   BindOps(m);
   BindNN(m);
   BindFused(m);
+  BindGraph(m);
 }

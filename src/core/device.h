@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <utility>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,14 @@ class Block {
   void* data() const { return ptr_; }
   size_t size() const { return size_; }
   bool borrowed() const { return static_cast<bool>(release_); }
+  // Exchanges the memory (and ownership) of two blocks: graph replay moves a freshly
+  // computed result into the block every recorded consumer refers to.
+  void SwapData(Block& other) {
+    std::swap(ptr_, other.ptr_);
+    std::swap(size_, other.size_);
+    std::swap(owner_, other.owner_);
+    std::swap(release_, other.release_);
+  }
 
  private:
   void* ptr_;

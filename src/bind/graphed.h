@@ -1,0 +1,95 @@
+// Graphed(f): a binding that also records itself into the active graph (core/graph.h).
+//
+// Arguments are captured by value (a Tensor copy shares its Block, so a replay reads
+// and writes the same buffers). A replayed call that returns a new tensor moves its
+// data into the Block of the tensor returned when recording, so every later node (and
+// every Python object holding that tensor) sees the new values.
+#pragma once
+
+#include <functional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "core/graph.h"
+#include "core/tensor.h"
+
+namespace singa {
+
+namespace graphed_detail {
+
+template <typename F>
+struct Signature : Signature<decltype(&F::operator())> {};
+template <typename C, typename R, typename... A>
+struct Signature<R (C::*)(A...) const> {
+  using Function = std::function<R(A...)>;
+};
+template <typename R, typename... A>
+struct Signature<R (*)(A...)> {
+  using Function = std::function<R(A...)>;
+};
+
+// Moves freshly computed data into the recorded tensor's Block.
+inline void Adopt(const Tensor& recorded, const Tensor& fresh) {
+  if (recorded.block() == fresh.block() || !recorded.block() || !fresh.block()) return;
+  recorded.block()->SwapData(*fresh.block());
+}
+
+inline void Adopt(const std::vector<Tensor>& recorded, const std::vector<Tensor>& fresh) {
+  for (size_t i = 0; i < recorded.size() && i < fresh.size(); ++i) Adopt(recorded[i], fresh[i]);
+}
+
+inline void Adopt(const std::pair<Tensor, Tensor>& recorded, const std::pair<Tensor, Tensor>& fresh) {
+  Adopt(recorded.first, fresh.first);
+  Adopt(recorded.second, fresh.second);
+}
+
+template <typename T>
+inline void Adopt(const T&, const T&) {}  // scalars: nothing to move
+
+template <typename R, typename... A>
+auto Wrap(std::function<R(A...)> fn) {
+  return [fn](A... args) -> R {
+    Graph* g = GraphRecorder::Current();
+    if (g == nullptr) return fn(std::forward<A>(args)...);
+    auto saved = std::make_tuple(std::decay_t<A>(args)...);
+    if constexpr (std::is_void_v<R>) {
+      fn(std::forward<A>(args)...);
+      g->Add([fn, saved]() mutable { std::apply(fn, saved); });
+    } else {
+      R out = fn(std::forward<A>(args)...);
+      R recorded = out;
+      g->Add([fn, saved, recorded]() mutable { Adopt(recorded, std::apply(fn, saved)); });
+      return out;
+    }
+  };
+}
+
+}  // namespace graphed_detail
+
+template <typename F>
+auto Graphed(F f) {
+  using Function = typename graphed_detail::Signature<std::decay_t<F>>::Function;
+  return graphed_detail::Wrap(Function(f));
+}
+
+namespace graphed_detail {
+template <typename R, typename... A>
+auto WrapNot(std::function<R(A...)> fn, const char* why) {
+  return [fn, why](A... args) -> R {
+    if (Graph* g = GraphRecorder::Current()) g->MarkNotReplayable(why);
+    return fn(std::forward<A>(args)...);
+  };
+}
+}  // namespace graphed_detail
+
+// For functions that cannot be replayed (they read or build data on the host):
+// running one while recording marks the graph as not replayable.
+template <typename F>
+auto NotGraphed(F f, const char* why) {
+  using Function = typename graphed_detail::Signature<std::decay_t<F>>::Function;
+  return graphed_detail::WrapNot(Function(f), why);
+}
+
+}  // namespace singa
