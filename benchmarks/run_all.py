@@ -3,6 +3,7 @@
     PYTHONPATH=python python benchmarks/run_all.py            # the full run (~10-15 min)
     PYTHONPATH=python python benchmarks/run_all.py --quick    # smoke test (~2-3 min)
     PYTHONPATH=python python benchmarks/run_all.py --only cifar_cnn,alexnet --output /tmp/r.md
+    PYTHONPATH=python python benchmarks/run_all.py --quick --runs 2   # a loaded machine
 
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from the environment of the processes
 this script starts (and only there): on a user's machine they are unset, and a forced core
@@ -139,8 +140,8 @@ def write_report(path, mach, load_before, load_after, results, gemm, args, blas_
                   "rerun on an idle machine for figures to compare with the issue's "
                   "references.".format(load_before[0], load_after[0], mach["cores"]), ""]
     if args.quick:
-        lines += ["> `--quick` run: one process per framework and few timed steps; a smoke "
-                  "test, not a measurement.", ""]
+        lines += ["> `--quick` run: few processes and timed steps per workload, and the MLP "
+                  "batch-500 epoch extrapolated from 10 steps; a rough measurement.", ""]
     lines += ["## Machine and versions", ""]
     lines.append("- CPU: {}, {} cores; flags: {}".format(mach["cpu"], mach["cores"],
                                                         " ".join(mach["flags"]) or "?"))
@@ -156,6 +157,7 @@ def write_report(path, mach, load_before, load_after, results, gemm, args, blas_
         " and ".join("`{}`".format(v) for v in BLAS_VARS),
         ", ".join("{}={}".format(k, v) for k, v in blas_env.items()) or "neither"))
     lines.append("- PyTorch: {}".format(tinfo["version"] if tinfo else "not installed"))
+    lines.append("- command: `python benchmarks/run_all.py {}`".format(" ".join(sys.argv[1:])))
     lines.append("- threads: {} for both frameworks (`singa_wrap.set_num_threads`, "
                  "`torch.set_num_threads`, OMP_NUM_THREADS)".format(args.threads))
     lines += ["", "## Workloads", ""]
@@ -213,6 +215,9 @@ def main():
     ap.add_argument("--only", default=None, help="comma-separated workload names")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=None, help="override every script's --runs")
+    ap.add_argument("--warmup", type=int, default=None, help="override every --warmup")
+    ap.add_argument("--reps", type=int, default=None, help="override every --reps")
     ap.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
     ap.add_argument("--sgemm-child", choices=("singa", "torch"), help=argparse.SUPPRESS)
     ap.add_argument("--sgemm-n", type=int, default=2048, help=argparse.SUPPRESS)
@@ -240,8 +245,11 @@ def main():
                 cmd.append("--quick")
             if args.no_torch:
                 cmd.append("--no-torch")
-            print("\n$ " + " ".join(os.path.relpath(c) if c.startswith("/") else c for c in cmd),
-                  flush=True)
+            for opt in ("runs", "warmup", "reps"):
+                if getattr(args, opt) is not None:
+                    cmd += ["--" + opt, str(getattr(args, opt))]
+            print("\n$ python " + " ".join(cmd[1:2] + [c for c in cmd[2:] if c != out
+                                                         and c != "--json"]), flush=True)
             p = subprocess.run(cmd, env=child_env(args.threads))
             if p.returncode != 0 or not os.path.exists(out):
                 print("{} failed (rc {})".format(name, p.returncode), flush=True)

@@ -1,0 +1,139 @@
+"""Where the time of one workload's step goes: per-kernel timers and cProfile.
+
+    PYTHONPATH=python python benchmarks/profile_step.py cifar_cnn [--steps 5] [--top 15]
+    PYTHONPATH=python python benchmarks/profile_step.py alexnet --cprofile
+    PYTHONPATH=python python benchmarks/profile_step.py xception --torch   # torch.profiler
+
+Builds the singa side of benchmarks/<workload>.py, runs the warm-up, then times `steps`
+steps with every public function of the `singa_wrap` extension wrapped in a timer (the
+Python code calls them through the module, so the wrappers see every kernel launch).
+Prints, per step: the wall time, the time inside singa_wrap calls grouped by function
+(count, total, share of the step) and the remainder (Python: autograd engine, layers,
+optimizer loop). With --cprofile, the same steps run under cProfile without the timers
+and the top functions by own time are printed instead. With --torch, the PyTorch twin
+runs under torch.profiler and its top operators by self CPU time are printed.
+OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are dropped as in run_all.py.
+"""
+
+import argparse
+import collections
+import functools
+import importlib
+import os
+import sys
+import time
+
+if any(v in os.environ for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")):
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+import _harness  # noqa: E402  (puts python/ on sys.path when needed)
+
+
+def wrap_kernels(sw, stats):
+    """Replace each public function of singa_wrap by a timing wrapper; return the undo."""
+    saved = {}
+    for name in dir(sw):
+        if name.startswith("_"):
+            continue
+        f = getattr(sw, name)
+        if isinstance(f, type) or not callable(f):
+            continue
+
+        def make(fn, key):
+            @functools.wraps(fn)
+            def timed(*a, **k):
+                t0 = time.perf_counter()
+                try:
+                    return fn(*a, **k)
+                finally:
+                    st = stats[key]
+                    st[0] += 1
+                    st[1] += time.perf_counter() - t0
+            return timed
+        saved[name] = f
+        setattr(sw, name, make(f, name))
+
+    def undo():
+        for name, f in saved.items():
+            setattr(sw, name, f)
+    return undo
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("workload", help="mlp_batch500, mlp_batch1, cifar_cnn, alexnet, xception, "
+                    "op_overhead, mlp_tiny")
+    ap.add_argument("--steps", type=int, default=5, help="timed steps (units) to profile")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="the workload's --quick size")
+    ap.add_argument("--cprofile", action="store_true", help="cProfile instead of timers")
+    ap.add_argument("--torch", action="store_true", help="profile the PyTorch twin instead")
+    args = ap.parse_args()
+    mod = importlib.import_module(args.workload)
+
+    if args.torch:
+        import torch
+        from torch.profiler import ProfilerActivity, profile
+        torch.set_num_threads(args.threads)
+        step, per = mod.torch_setup(args.quick)
+        for _ in range(args.warmup):
+            step()
+        t0 = time.perf_counter()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(args.steps):
+                step()
+        wall = (time.perf_counter() - t0) / args.steps
+        print("PyTorch {}: {:.2f} ms per unit under the profiler".format(args.workload,
+                                                                          wall * 1e3))
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.top))
+        return
+
+    from singa import singa_wrap as sw
+    sw.set_num_threads(args.threads)
+    step, per = mod.singa_setup(args.quick)
+    for _ in range(args.warmup):
+        step()
+
+    if args.cprofile:
+        import cProfile
+        import pstats
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.enable()
+        for _ in range(args.steps):
+            step()
+        prof.disable()
+        wall = time.perf_counter() - t0
+        print("singa {}: {:.2f} ms per unit under cProfile".format(
+            args.workload, wall / args.steps * 1e3))
+        pstats.Stats(prof).sort_stats("tottime").print_stats(args.top)
+        return
+
+    stats = collections.defaultdict(lambda: [0, 0.0])
+    undo = wrap_kernels(sw, stats)
+    try:
+        t0 = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        wall = time.perf_counter() - t0
+    finally:
+        undo()
+    n = args.steps
+    inside = sum(v[1] for v in stats.values())
+    print("singa {}: {:.3f} ms per unit ({} unit(s) of {} step(s)/op(s)), {} threads".format(
+        args.workload, wall / n * 1e3, n, per, args.threads))
+    print("  in singa_wrap calls: {:.3f} ms ({:.0f}%); outside (Python): {:.3f} ms ({:.0f}%)"
+          .format(inside / n * 1e3, 100 * inside / wall, (wall - inside) / n * 1e3,
+                  100 * (wall - inside) / wall))
+    print("  {:<34} {:>9} {:>12} {:>7}".format("singa_wrap function", "calls/unit",
+                                                "ms/unit", "share"))
+    for name, (cnt, tot) in sorted(stats.items(), key=lambda kv: -kv[1][1])[:args.top]:
+        print("  {:<34} {:>9.1f} {:>12.3f} {:>6.1f}%".format(name, cnt / n, tot / n * 1e3,
+                                                              100 * tot / wall))
+
+
+if __name__ == "__main__":
+    main()
