@@ -537,3 +537,72 @@ def test_interactive_errors_and_dummy_feed():
     mse.ComputeGradient()
     dense.ComputeGradient()
     assert len(dense._param_grads) == 2
+
+
+# ------------------------------------------------------------------ document blocks
+
+def _small(data, n):
+    return Data(load="memory", phase=data.phase, x=data.x[:n], y=data.y[:n],
+                batch_size=data.batch_size, mean=data.mean, std=data.std)
+
+
+def test_document_tips_blocks_run(capsys):
+    """The TIPS and "Cases to run SINGA" blocks of the Python-binding document, with
+    only data size and run length changed."""
+    X_train, X_test, workspace = mnist.load_data()
+    X_train, X_test = _small(X_train, 256), _small(X_test, 200)
+
+    m = Sequential('mlp', [])
+    for n in [2500, 2000, 1500, 1000, 500]:
+        m.add(Dense(n, init='uniform', activation='tanh'))
+    m.add(Dense(10, init='uniform', activation='softmax'))
+    m.compile(loss='categorical_crossentropy', optimizer=SGD(lr=0.001, lr_type='step'),
+              cluster=Cluster(workspace))
+    m.fit(X_train, nb_epoch=2)                                   # case (1)
+    result = m.evaluate(X_test, batch_size=100,
+                        checkpoint_path=workspace + '/checkpoint/step2-worker0')  # case (4)
+    assert result[2][0]["acc"] >= 0
+
+    m = Sequential('mlp2', [])
+    m.add(Dense(25, init='uniform'))
+    m.add(Activation('tanh'))
+    par = Parameter(init='uniform', scale=0.05)
+    m.add(Dense(20, w_param=par, b_param=par, activation='tanh'))
+    m.add(Dense(10, w_param=par, b_param=par, activation='softmax'))
+    m.add(X_train)                                               # explicitly add Data
+    m.add(X_test)
+    m.compile(optimizer=SGD(lr=0.1))
+    m.fit(nb_epoch=2, validate_data=X_test, validate_freq=1, validate_steps=1)  # case (2)
+    m.fit(X_train, nb_epoch=2, with_test=True)                   # case (3)
+    result = m.evaluate(X_test, batch_size=100, test_steps=1)
+    assert sorted(result) == [4]
+
+    X_train, X_test, workspace = cifar10.load_data()
+    X_train = _small(X_train, 128)
+    m = Sequential('cnn', [])
+    parw = Parameter(init='gauss', std=0.0001)
+    parb = Parameter(init='const', value=0)
+    m.add(Convolution(32, 5, 1, 2, w_param=parw, b_param=parb, b_lr=2))
+    m.add(MaxPooling2D(pool_size(3,3), stride=2))
+    m.add(Activation('relu'))
+    m.add(LRN2D(3, alpha=0.00005, beta=0.75))
+    parw.update(std=0.01)
+    m.add(Convolution(32, 5, 1, 2, w_param=parw, b_param=parb))
+    m.add(Activation('relu'))
+    m.add(AvgPooling2D(pool_size(3,3), stride=2))
+    m.add(LRN2D(3, alpha=0.00005, beta=0.75))
+    m.add(Convolution(64, 5, 1, 2, w_param=parw, b_param=parb, b_lr=1))
+    m.add(Activation('relu'))
+    m.add(AvgPooling2D(pool_size(3,3), stride=2))
+    m.add(Dense(10, w_param=parw, w_wd=250, b_param=parb, b_lr=2, b_wd=0,
+                activation='softmax'))
+    sgd = SGD(decay=0.004, lr_type='manual', step=(0,60000,65000),
+              step_lr=(0.001,0.0001,0.00001))
+    m.compile(updater=sgd, cluster=Cluster(workspace))
+    res = m.fit(X_train, nb_epoch=2)
+    assert m.layers[-1].params()[0].wd_mult == 250 and m.layers[0].params()[1].lr_mult == 2
+    assert abs(res[1][0]["loss"] - math.log(10)) < 0.1
+    if not singa_wrap.USE_CUDA:                                  # "To run SINGA on GPU"
+        gpu_id = [0]
+        with pytest.raises(RuntimeError):
+            m.fit(X_train, nb_epoch=100, with_test=True, device=gpu_id)

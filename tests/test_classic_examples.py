@@ -28,12 +28,11 @@ def _workspace(tmp_path, monkeypatch):
 
 def test_mnist_mlp_short(tmp_path):
     result, final = _load("mnist_mlp").main(
-        ["--steps", "20", "--test-freq", "10", "--no-final-test", "--quiet",
+        ["--steps", "16", "--test-freq", "8", "--no-final-test", "--quiet",
          "--workspace", str(tmp_path / "mlp")])
-    assert final is None and sorted(result) == [10, 20]
-    assert result[20][0]["acc"] > 0.4  # chance: 0.1
-    assert result[20][0]["loss"] < result[10][0]["loss"] < 2.3
-    assert os.path.isfile(str(tmp_path / "mlp" / "checkpoint" / "step20-worker0"))
+    assert final is None and sorted(result) == [8, 16]
+    assert result[16][0]["acc"] > 0.4 and result[16][0]["loss"] < 2.0  # chance: 0.1, 2.3
+    assert os.path.isfile(str(tmp_path / "mlp" / "checkpoint" / "step16-worker0"))
 
 
 def test_cifar10_cnn_short(tmp_path):
