@@ -599,8 +599,9 @@ class Autoencoder(Layer):
 
     def param_names(self):
         n = len(self.W)
-        return (["W{}".format(k) for k in range(n)] + ["b{}".format(k) for k in range(n)] +
-                ["vb{}".format(k) for k in range(n)] + ["dW{}".format(k) for k in range(len(self.dW))])
+        names = ["W{}".format(k) for k in range(n)] + ["b{}".format(k) for k in range(n)]
+        names += ["vb{}".format(k) for k in range(n)]
+        return names + ["dW{}".format(k) for k in range(len(self.dW))]
 
     def encode(self, x):
         h = x if x.ndim() == 2 else autograd.reshape(x, (x.shape[0], _prod(x.shape[1:])))

@@ -319,7 +319,9 @@ class Sequential(Model):
     def _init_from_data(self, data, x):
         """Autoencoders start from the RBM checkpoints ``data.checkpoint`` names."""
         for l in self.layers:
-            if isinstance(l, Autoencoder) and data is not None and data.checkpoint:
+            if isinstance(l, Autoencoder) and data is not None and data.checkpoint and \
+                    not getattr(l, "_pretrained", False):
+                l._pretrained = True  # once: a second fit must not undo training
                 if not l.built:
                     l.build(tuple(x.shape[1:]), self.device)
                 n = _load_rbm_levels(l, data.checkpoint, dict(W="W", hb="b", vb="vb"))
