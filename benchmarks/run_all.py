@@ -248,7 +248,7 @@ def main():
             for opt in ("runs", "warmup", "reps"):
                 if getattr(args, opt) is not None:
                     cmd += ["--" + opt, str(getattr(args, opt))]
-            print("\n$ python " + " ".join(cmd[1:2] + [c for c in cmd[2:] if c != out
+            print("\n$ python " + " ".join([os.path.relpath(cmd[1])] + [c for c in cmd[2:] if c != out
                                                          and c != "--json"]), flush=True)
             p = subprocess.run(cmd, env=child_env(args.threads))
             if p.returncode != 0 or not os.path.exists(out):
