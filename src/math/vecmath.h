@@ -12,6 +12,7 @@ namespace singa {
 inline float Exp(float x) {
   const float hi = 88.7228394f, lo = -103.972084f;
   float xc = x > hi ? hi : (x < lo ? lo : x);
+  xc = x == x ? xc : 0.0f;  // NaN: keep the integer conversion below defined (result is x)
   float n = std::nearbyint(xc * 1.44269504088896341f);
   float r = xc - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
@@ -25,7 +26,7 @@ inline float Exp(float x) {
   // 2^n as two factors so results near overflow and in the subnormal range stay exact.
   int32_t ni = static_cast<int32_t>(n);
   int32_t n1 = ni / 2, n2 = ni - n1;
-  int32_t b1 = (n1 + 127) << 23, b2 = (n2 + 127) << 23;
+  uint32_t b1 = static_cast<uint32_t>(n1 + 127) << 23, b2 = static_cast<uint32_t>(n2 + 127) << 23;
   float s1, s2;
   std::memcpy(&s1, &b1, 4);
   std::memcpy(&s2, &b2, 4);
