@@ -28,6 +28,7 @@
 #include <optional>
 
 #include "bind/bind.h"
+#include "bind/graphed.h"
 #include "math/dnnl_nn.h"
 #include "math/nn.h"
 
@@ -92,15 +93,15 @@ void BindNN(py::module_& m) {
       .def_readonly("col_width", &ConvHandle::col_width);
 
   m.def("CpuConvForward",
-        [](const Tensor& x, const Tensor& W, const std::optional<Tensor>& b, const ConvHandle& h) {
+        Graphed([](const Tensor& x, const Tensor& W, const std::optional<Tensor>& b, const ConvHandle& h) {
           return CpuConvForward(x, W, b ? *b : Tensor(), h);
-        },
+        }),
         py::arg("x"), py::arg("W"), py::arg("b"), py::arg("handle"), NoGIL());
-  m.def("CpuConvBackwardx", &CpuConvBackwardx, py::arg("dy"), py::arg("W"), py::arg("x"),
+  m.def("CpuConvBackwardx", Graphed(&CpuConvBackwardx), py::arg("dy"), py::arg("W"), py::arg("x"),
         py::arg("handle"), NoGIL());
-  m.def("CpuConvBackwardW", &CpuConvBackwardW, py::arg("dy"), py::arg("x"), py::arg("W"),
+  m.def("CpuConvBackwardW", Graphed(&CpuConvBackwardW), py::arg("dy"), py::arg("x"), py::arg("W"),
         py::arg("handle"), NoGIL());
-  m.def("CpuConvBackwardb", &CpuConvBackwardb, py::arg("dy"), py::arg("b"), py::arg("handle"),
+  m.def("CpuConvBackwardb", Graphed(&CpuConvBackwardb), py::arg("dy"), py::arg("b"), py::arg("handle"),
         NoGIL());
 
   py::class_<PoolingHandle>(m, "PoolingHandle")
@@ -131,8 +132,8 @@ void BindNN(py::module_& m) {
       .def_readonly("is_max_pooling", &PoolingHandle::is_max_pooling)
       .def_readonly("count_include_pad", &PoolingHandle::count_include_pad);
 
-  m.def("CpuPoolingForward", &CpuPoolingForward, py::arg("handle"), py::arg("x"), NoGIL());
-  m.def("CpuPoolingBackward", &CpuPoolingBackward, py::arg("handle"), py::arg("dy"),
+  m.def("CpuPoolingForward", Graphed(&CpuPoolingForward), py::arg("handle"), py::arg("x"), NoGIL());
+  m.def("CpuPoolingBackward", Graphed(&CpuPoolingBackward), py::arg("handle"), py::arg("dy"),
         py::arg("x"), py::arg("y"), NoGIL());
 
   py::class_<BatchNormHandle>(m, "BatchNormHandle")
@@ -149,22 +150,22 @@ void BindNN(py::module_& m) {
       .def_readonly("is_2d", &BatchNormHandle::is_2d);
 
   m.def("CpuBatchNormForwardTraining",
-        [](const BatchNormHandle& h, const Tensor& x, const Tensor& scale, const Tensor& bias,
+        Graphed([](const BatchNormHandle& h, const Tensor& x, const Tensor& scale, const Tensor& bias,
            Tensor& running_mean, Tensor& running_var) {
           return CpuBatchNormForwardTraining(h, x, scale, bias, &running_mean, &running_var);
-        },
+        }),
         py::arg("handle"), py::arg("x"), py::arg("scale"), py::arg("bias"),
         py::arg("running_mean"), py::arg("running_var"), NoGIL());
-  m.def("CpuBatchNormForwardInference", &CpuBatchNormForwardInference, py::arg("handle"),
+  m.def("CpuBatchNormForwardInference", Graphed(&CpuBatchNormForwardInference), py::arg("handle"),
         py::arg("x"), py::arg("scale"), py::arg("bias"), py::arg("running_mean"),
         py::arg("running_var"), NoGIL());
-  m.def("CpuBatchNormBackwardx", &CpuBatchNormBackwardx, py::arg("handle"), py::arg("y"),
+  m.def("CpuBatchNormBackwardx", Graphed(&CpuBatchNormBackwardx), py::arg("handle"), py::arg("y"),
         py::arg("dy"), py::arg("x"), py::arg("scale"), py::arg("bias"), py::arg("mean"),
         py::arg("var"), NoGIL());
 
-  m.def("CpuLRNForward", &CpuLRNForward, py::arg("x"), py::arg("size"), py::arg("alpha") = 1e-4,
+  m.def("CpuLRNForward", Graphed(&CpuLRNForward), py::arg("x"), py::arg("size"), py::arg("alpha") = 1e-4,
         py::arg("beta") = 0.75, py::arg("k") = 1.0, NoGIL());
-  m.def("CpuLRNBackward", &CpuLRNBackward, py::arg("dy"), py::arg("x"), py::arg("y"),
+  m.def("CpuLRNBackward", Graphed(&CpuLRNBackward), py::arg("dy"), py::arg("x"), py::arg("y"),
         py::arg("size"), py::arg("alpha") = 1e-4, py::arg("beta") = 0.75, py::arg("k") = 1.0,
         NoGIL());
 }

@@ -1,5 +1,6 @@
 // The Tensor class and NumPy interchange.
 #include "bind/bind.h"
+#include "bind/graphed.h"
 #include "math/iter.h"
 
 namespace singa {
@@ -123,18 +124,18 @@ void BindTensor(py::module_& m) {
       .def("IsContiguous", &Tensor::IsContiguous)
       .def("shares_memory", [](const Tensor& a, const Tensor& b) { return a.block() == b.block(); })
       .def("data_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.raw()); })
-      .def("Clone", &Tensor::Clone, NoGIL())
-      .def("Contiguous", &Tensor::Contiguous, NoGIL())
-      .def("CopyData", &Tensor::CopyData, py::arg("src"), NoGIL())
-      .def("AsType", [](const Tensor& t, int dt) { return t.AsType(static_cast<DataType>(dt)); },
+      .def("Clone", Graphed([](const Tensor& t) { return t.Clone(); }), NoGIL())
+      .def("Contiguous", Graphed([](const Tensor& t) { return t.Contiguous(); }), NoGIL())
+      .def("CopyData", Graphed([](Tensor& t, const Tensor& src) { t.CopyData(src); }), py::arg("src"), NoGIL())
+      .def("AsType", Graphed([](const Tensor& t, int dt) { return t.AsType(static_cast<DataType>(dt)); }),
            py::arg("dtype"), NoGIL())
       .def("ToType", [](Tensor& t, int dt) { t.ToType(static_cast<DataType>(dt)); }, py::arg("dtype"), NoGIL())
       .def("ToDevice", &Tensor::ToDevice, py::arg("device"))
       .def("ToHost", &Tensor::ToHost)
       .def("ResetLike", &Tensor::ResetLike)
-      .def("SetValue", &Tensor::SetValue, py::arg("value"), NoGIL())
-      .def("SetFloatValue", &Tensor::SetValue, py::arg("value"), NoGIL())
-      .def("SetIntValue", [](Tensor& t, int v) { t.SetValue(v); }, py::arg("value"), NoGIL())
+      .def("SetValue", Graphed([](Tensor& t, double v) { t.SetValue(v); }), py::arg("value"), NoGIL())
+      .def("SetFloatValue", Graphed([](Tensor& t, double v) { t.SetValue(v); }), py::arg("value"), NoGIL())
+      .def("SetIntValue", Graphed([](Tensor& t, int v) { t.SetValue(v); }), py::arg("value"), NoGIL())
       .def("L1", &Tensor::L1, NoGIL())
       .def("L2", &Tensor::L2, NoGIL())
       // SINGA's member Reshape changes this tensor's shape (a view when contiguous).
@@ -163,18 +164,18 @@ void BindTensor(py::module_& m) {
       }, py::arg("axis"), py::arg("start") = py::none(), py::arg("end") = py::none(), py::arg("step") = 1)
       .def("Squeeze", &Tensor::Squeeze)
       .def("Unsqueeze", &Tensor::Unsqueeze)
-      .def("Repeat", [](const Tensor& t, const std::vector<size_t>& reps, int axis) {
+      .def("Repeat", Graphed([](const Tensor& t, const std::vector<size_t>& reps, int axis) {
         return Repeat(t, reps, axis);
-      }, py::arg("repeats"), py::arg("axis"), NoGIL())
-      .def("CopyFloatDataFromHostPtr", [](Tensor& t, py::array_t<float, py::array::c_style | py::array::forcecast> a,
-                                          size_t num, size_t offset) { CopyFromHost(t, a, num, offset); },
+      }), py::arg("repeats"), py::arg("axis"), NoGIL())
+      .def("CopyFloatDataFromHostPtr", NotGraphed([](Tensor& t, py::array_t<float, py::array::c_style | py::array::forcecast> a,
+                                          size_t num, size_t offset) { CopyFromHost(t, a, num, offset); }, "copying host (NumPy) data into a tensor inside the step"),
            py::arg("src"), py::arg("num") = 0, py::arg("offset") = 0)
-      .def("CopyIntDataFromHostPtr", [](Tensor& t, py::array_t<int32_t, py::array::c_style | py::array::forcecast> a,
-                                        size_t num, size_t offset) { CopyFromHost(t, a, num, offset); },
+      .def("CopyIntDataFromHostPtr", NotGraphed([](Tensor& t, py::array_t<int32_t, py::array::c_style | py::array::forcecast> a,
+                                        size_t num, size_t offset) { CopyFromHost(t, a, num, offset); }, "copying host (NumPy) data into a tensor inside the step"),
            py::arg("src"), py::arg("num") = 0, py::arg("offset") = 0)
-      .def("CopyDataFromHostPtr", [](Tensor& t, py::array a, size_t num, size_t offset) {
+      .def("CopyDataFromHostPtr", NotGraphed([](Tensor& t, py::array a, size_t num, size_t offset) {
         CopyFromHost(t, a, num, offset);
-      }, py::arg("src"), py::arg("num") = 0, py::arg("offset") = 0)
+      }, "copying host (NumPy) data into a tensor inside the step"), py::arg("src"), py::arg("num") = 0, py::arg("offset") = 0)
       .def("GetFloatValue", [](const Tensor& t, size_t n) { return FloatValues(t, n); }, py::arg("num"))
       .def("GetIntValue", [](const Tensor& t, size_t n) {
         if (n > t.Size()) throw ValueError(Msg("GetIntValue: asked for ", n, " values of ", t.Size()));
@@ -185,20 +186,20 @@ void BindTensor(py::module_& m) {
       }, py::arg("num"))
       .def("GetValue", [](const Tensor& t) { return ToNumpy(t).attr("copy")(); })
       .def("numpy", &ToNumpy, "A NumPy view sharing this tensor's memory")
-      .def("__iadd__", [](Tensor& a, const Tensor& b) -> Tensor& { ApplyInPlace(Binary::kAdd, &a, b, "__iadd__"); return a; }, NoGIL())
-      .def("__isub__", [](Tensor& a, const Tensor& b) -> Tensor& { ApplyInPlace(Binary::kSub, &a, b, "__isub__"); return a; }, NoGIL())
-      .def("__imul__", [](Tensor& a, const Tensor& b) -> Tensor& { ApplyInPlace(Binary::kMul, &a, b, "__imul__"); return a; }, NoGIL())
-      .def("__itruediv__", [](Tensor& a, const Tensor& b) -> Tensor& { ApplyInPlace(Binary::kDiv, &a, b, "__idiv__"); return a; }, NoGIL())
-      .def("__iadd__", [](Tensor& a, double x) -> Tensor& { ApplyScalarInto(Binary::kAdd, a, x, &a, "__iadd__"); return a; }, NoGIL())
-      .def("__isub__", [](Tensor& a, double x) -> Tensor& { ApplyScalarInto(Binary::kSub, a, x, &a, "__isub__"); return a; }, NoGIL())
-      .def("__imul__", [](Tensor& a, double x) -> Tensor& { ApplyScalarInto(Binary::kMul, a, x, &a, "__imul__"); return a; }, NoGIL())
-      .def("__itruediv__", [](Tensor& a, double x) -> Tensor& { ApplyScalarInto(Binary::kDiv, a, x, &a, "__idiv__"); return a; }, NoGIL())
+      .def("__iadd__", Graphed([](Tensor& a, const Tensor& b) -> Tensor& { ApplyInPlace(Binary::kAdd, &a, b, "__iadd__"); return a; }), NoGIL())
+      .def("__isub__", Graphed([](Tensor& a, const Tensor& b) -> Tensor& { ApplyInPlace(Binary::kSub, &a, b, "__isub__"); return a; }), NoGIL())
+      .def("__imul__", Graphed([](Tensor& a, const Tensor& b) -> Tensor& { ApplyInPlace(Binary::kMul, &a, b, "__imul__"); return a; }), NoGIL())
+      .def("__itruediv__", Graphed([](Tensor& a, const Tensor& b) -> Tensor& { ApplyInPlace(Binary::kDiv, &a, b, "__idiv__"); return a; }), NoGIL())
+      .def("__iadd__", Graphed([](Tensor& a, double x) -> Tensor& { ApplyScalarInto(Binary::kAdd, a, x, &a, "__iadd__"); return a; }), NoGIL())
+      .def("__isub__", Graphed([](Tensor& a, double x) -> Tensor& { ApplyScalarInto(Binary::kSub, a, x, &a, "__isub__"); return a; }), NoGIL())
+      .def("__imul__", Graphed([](Tensor& a, double x) -> Tensor& { ApplyScalarInto(Binary::kMul, a, x, &a, "__imul__"); return a; }), NoGIL())
+      .def("__itruediv__", Graphed([](Tensor& a, double x) -> Tensor& { ApplyScalarInto(Binary::kDiv, a, x, &a, "__idiv__"); return a; }), NoGIL())
       .def("__repr__", [](const Tensor& t) {
         return Msg("<singa_wrap.Tensor shape=", ShapeStr(t.shape()), " dtype=", DataTypeName(t.data_type()),
                    " device=", t.device()->name(), ">");
       });
 
-  m.def("from_numpy", [](py::array a, std::shared_ptr<Device> dev) { return FromNumpy(a, dev); },
+  m.def("from_numpy", NotGraphed([](py::array a, std::shared_ptr<Device> dev) { return FromNumpy(a, dev); }, "creating a tensor from a NumPy array inside the step"),
         py::arg("array"), py::arg("device") = nullptr);
   m.def("to_numpy", &ToNumpy, py::arg("tensor"));
 }

@@ -1,0 +1,167 @@
+"""Graph mode: recorded steps replayed in C++ give exactly the eager results."""
+
+import numpy as np
+import pytest
+
+from singa import autograd, device, layer, model, opt, singa_wrap, tensor
+
+
+class MLP(model.Model):
+    def __init__(self, dropout=0.0):
+        super().__init__()
+        self.fc1 = layer.Linear(32)
+        self.drop = layer.Dropout(dropout)
+        self.fc2 = layer.Linear(10)
+        self.loss_fn = layer.SoftMaxCrossEntropy()
+
+    def forward(self, x):
+        return self.fc2(self.drop(autograd.relu(self.fc1(x))))
+
+    def train_one_batch(self, x, y):
+        out = self.forward(x)
+        loss = self.loss_fn(out, y)
+        self.optimizer(loss)
+        return out, loss
+
+
+class GatherNet(MLP):
+    """Uses gather, whose backward builds its gradient on the host: not replayable."""
+
+    def forward(self, x):
+        x = autograd.gather(x, 1, list(range(0, 20)))
+        return super().forward(x)
+
+
+@pytest.fixture(autouse=True)
+def restore_training_flag():
+    old = autograd.training
+    yield
+    autograd.training = old
+
+
+def make_batches(n, batch=8, features=20, seed=0):
+    rng = np.random.RandomState(seed)
+    return [(rng.randn(batch, features).astype(np.float32),
+             rng.randint(0, 10, batch).astype(np.int32)) for _ in range(n)]
+
+
+def train(net_cls, optimizer, use_graph, batches, dropout=0.0, feed="copy"):
+    dev = device.get_default_device()
+    dev.SetRandSeed(7)
+    net = net_cls(dropout)
+    net.set_optimizer(optimizer)
+    tx = tensor.Tensor(batches[0][0].shape, dev, requires_grad=False)
+    ty = tensor.Tensor(batches[0][1].shape, dev, tensor.int32, requires_grad=False)
+    net.compile([tx], is_train=True, use_graph=use_graph, sequential=False)
+    rng = np.random.RandomState(1)
+    for p in net.get_params().values():
+        p.copy_from_numpy(rng.uniform(-0.2, 0.2, p.shape).astype(np.float32))
+    losses = []
+    for xb, yb in batches:
+        if feed == "copy":
+            tx.copy_from_numpy(xb)
+            ty.copy_from_numpy(yb)
+            out, loss = net(tx, ty)
+        else:  # new input tensors every step
+            out, loss = net(tensor.from_numpy(xb), tensor.from_numpy(yb))
+        losses.append(float(tensor.to_numpy(loss)[0]))
+    params = {k: tensor.to_numpy(v).copy() for k, v in net.get_states().items()}
+    return losses, params, net
+
+
+@pytest.mark.parametrize("make_opt", [
+    lambda: opt.SGD(lr=0.1, momentum=0.9, weight_decay=1e-3, nesterov=True),
+    lambda: opt.Adam(lr=0.01),
+    lambda: opt.RMSProp(lr=0.01, rho=0.9, epsilon=1e-6),
+    lambda: opt.SGD(lr=opt.ExponentialDecay(0.1, 2, 0.5, staircase=True)),
+])
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_graph_equals_eager(make_opt, dropout):
+    batches = make_batches(6)
+    le, pe, _ = train(MLP, make_opt(), False, batches, dropout)
+    lg, pg, net = train(MLP, make_opt(), True, batches, dropout)
+    assert le == lg
+    for k in pe:
+        np.testing.assert_array_equal(pe[k], pg[k])
+    assert len(net._recorded["graph"]) > 10
+
+
+def test_graph_with_new_input_tensors_each_step():
+    batches = make_batches(4)
+    le, pe, _ = train(MLP, opt.SGD(lr=0.1), False, batches, feed="new")
+    lg, pg, _ = train(MLP, opt.SGD(lr=0.1), True, batches, feed="new")
+    assert le == lg
+
+
+def test_graph_rerecords_when_shapes_change():
+    batches = make_batches(2, batch=8) + make_batches(2, batch=5, seed=3)
+    le, pe, _ = train(MLP, opt.SGD(lr=0.1), False, batches, feed="new")
+    lg, pg, net = train(MLP, opt.SGD(lr=0.1), True, batches, feed="new")
+    assert le == lg
+    assert net._recorded["key"][0][0] == (5, 20)
+
+
+def test_unreplayable_step_falls_back_to_eager():
+    batches = make_batches(3, features=24)
+    le, pe, _ = train(GatherNet, opt.SGD(lr=0.1), False, batches)
+    with pytest.warns(RuntimeWarning, match="cannot be replayed"):
+        lg, pg, _ = train(GatherNet, opt.SGD(lr=0.1), True, batches)
+    assert le == lg
+
+
+def test_recorder_api():
+    a = singa_wrap.from_numpy(np.arange(4, dtype=np.float32))
+    singa_wrap.GraphBegin()
+    assert singa_wrap.GraphRecording()
+    b = singa_wrap.MultFloat(a, 2.0)
+    singa_wrap.GraphPause(True)
+    assert not singa_wrap.GraphRecording()
+    singa_wrap.GraphPause(False)
+    g = singa_wrap.GraphEnd()
+    assert not singa_wrap.GraphRecording()
+    assert len(g) == 1 and g.replayable()
+    a.CopyData(singa_wrap.from_numpy(np.full(4, 3.0, dtype=np.float32)))
+    g.Run()
+    np.testing.assert_array_equal(singa_wrap.to_numpy(b), np.full(4, 6.0))
+    with pytest.raises(ValueError, match="already being recorded"):
+        singa_wrap.GraphBegin()
+        singa_wrap.GraphBegin()
+    singa_wrap.GraphEnd()
+
+
+class ConvNet(model.Model):
+    def __init__(self, dropout=0.0):
+        super().__init__()
+        self.conv1 = layer.Conv2d(4, 3, padding=1)
+        self.bn1 = layer.BatchNorm2d()
+        self.pool1 = layer.MaxPool2d(2, 2)
+        self.lrn = layer.LRN(3, alpha=5e-5, beta=0.75)
+        self.conv2 = layer.SeparableConv2d(6, 3, padding=1)
+        self.pool2 = layer.AvgPool2d(2, 2)
+        self.flatten = layer.Flatten()
+        self.fc = layer.Linear(10)
+        self.loss_fn = layer.SoftMaxCrossEntropy()
+
+    def forward(self, x):
+        x = self.lrn(self.pool1(autograd.relu(self.bn1(self.conv1(x)))))
+        x = self.pool2(autograd.relu(self.conv2(x)))
+        return self.fc(self.flatten(x))
+
+    def train_one_batch(self, x, y):
+        out = self.forward(x)
+        loss = self.loss_fn(out, y)
+        self.optimizer(loss)
+        return out, loss
+
+
+def test_conv_net_graph_equals_eager():
+    rng = np.random.RandomState(0)
+    batches = [(rng.randn(4, 3, 8, 8).astype(np.float32), rng.randint(0, 10, 4).astype(np.int32))
+               for _ in range(4)]
+    le, pe, _ = train(ConvNet, opt.SGD(lr=0.05, momentum=0.9), False, batches)
+    lg, pg, net = train(ConvNet, opt.SGD(lr=0.05, momentum=0.9), True, batches)
+    assert le == lg
+    for k in pe:
+        np.testing.assert_array_equal(pe[k], pg[k])
+    states = {k: tensor.to_numpy(v) for k, v in net.get_states().items()}
+    assert any("running_mean" in k or "mean" in k for k in states)
