@@ -77,7 +77,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--quick", action="store_true", help="smaller sizes, for smoke tests")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="singa threads (OpenMP and its OpenBLAS); default: all cores. "
+                         "1 compares per-core speed on a busy machine, where every OpenMP "
+                         "region waits for its slowest, descheduled thread")
     args = ap.parse_args()
+    if args.threads:
+        sw.set_num_threads(args.threads)
 
     print(f"singa OpenBLAS kernel: {sw.openblas_corename()}; numpy BLAS: {numpy_blas()}")
     print(f"threads: singa {sw.get_num_threads()}, cpus {os.cpu_count()}; numpy {np.__version__}")
