@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import os
+import sys
 import zlib
 
 import numpy as np
@@ -96,15 +97,30 @@ def to_float32(images, scale=1.0 / 255.0):
     return np.ascontiguousarray(out)
 
 
-def _package_roots():
-    """Directories from the package file upwards (the repository root is one)."""
-    d = os.path.dirname(os.path.abspath(__file__))
+def _upwards(d):
     while True:
         yield d
         parent = os.path.dirname(d)
         if parent == d:
             return
         d = parent
+
+
+def _package_roots():
+    """Directories upwards from the package file (the repository root, in a source
+    tree), then from the running script (an installed package run by
+    ``python examples/...``), then from the working directory (tests run from a clone)."""
+    starts = [os.path.dirname(os.path.abspath(__file__))]
+    script = getattr(sys.modules.get("__main__"), "__file__", None)
+    if script:
+        starts.append(os.path.dirname(os.path.abspath(script)))
+    starts.append(os.getcwd())
+    seen = set()
+    for start in starts:
+        for d in _upwards(start):
+            if d not in seen:
+                seen.add(d)
+                yield d
 
 
 def _resolve_in(base, names):
@@ -125,7 +141,8 @@ def find_data_dir(names, data_dir=None):
             holding one of ``names``. Wins over everything else.
 
     Search order: ``data_dir``, then ``$SINGA_DATA_DIR`` (same rule), then
-    ``examples/data/<name>`` found by walking up from this package.
+    ``examples/data/<name>`` found by walking up from this package, the running
+    script or the working directory.
 
     Returns:
         the absolute path of an existing directory.
