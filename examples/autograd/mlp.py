@@ -144,6 +144,9 @@ def main(argv=None):
 
     stop = _StopFlag()
     step = 0
+    # Model selection on the validation set: the test set is evaluated with the
+    # parameters of the epoch with the best validation accuracy.
+    best_acc, best_epoch, best_states = -1.0, None, None
     net.train()
     try:
         for epoch in range(first_epoch, args.epochs):
@@ -174,11 +177,18 @@ def main(argv=None):
             print("epoch {:2d}/{}: train loss {:.4f}  val loss {:.4f}  val acc {:.2f}%  "
                   "({:.2f} s)".format(epoch + 1, args.epochs, float(np.mean(losses)), val_loss,
                                       100 * val_acc, train_time))
+            if val_acc > best_acc:
+                best_acc, best_epoch = val_acc, epoch + 1
+                best_states = {k: tensor.to_numpy(v).copy() for k, v in net.get_states().items()}
             if args.max_steps and step >= args.max_steps:
                 break
     finally:
         stop.restore()
 
+    if best_states is not None:
+        net.set_states(best_states)
+        print("using the parameters of epoch {} (best validation accuracy {:.2f}%)".format(
+            best_epoch, 100 * best_acc))
     test_loss, test_acc = evaluate(net, test, tx, ty)
     print("test loss: {:.4f}".format(test_loss))
     print("test accuracy: {:.2f}%".format(100 * test_acc))

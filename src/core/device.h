@@ -8,6 +8,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "core/common.h"
 
@@ -61,6 +63,11 @@ class Device : public std::enable_shared_from_this<Device> {
 
   virtual void Sync() {}
 
+  // Freed memory a device keeps for reuse (bytes), dropping it, and capping it.
+  virtual size_t cached_bytes() const { return 0; }
+  virtual void EmptyCache() {}
+  virtual void SetCacheLimit(size_t) {}
+
   // Memory statistics for tests and benchmarks (bytes).
   size_t bytes_in_use() const { return in_use_.load(); }
   size_t peak_bytes() const { return peak_.load(); }
@@ -98,14 +105,26 @@ class Device : public std::enable_shared_from_this<Device> {
   int verbosity_ = 0;
 };
 
+// The CPU device keeps freed blocks of 64 KiB and more in a cache and reuses them for
+// requests of the same size: a training step allocates the same sizes every time, and
+// fresh large allocations are page-faulted in on first touch each step otherwise.
 class CppCPU : public Device {
  public:
-  CppCPU() : Device(-1, kCpp) {}
+  CppCPU();
   std::string name() const override { return "cpu"; }
+  size_t cached_bytes() const override;
+  void EmptyCache() override;
+  void SetCacheLimit(size_t bytes) override;
 
  protected:
   void* Malloc(size_t size) override;
   void Free(void* ptr, size_t size) override;
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<size_t, std::vector<void*>> free_;
+  size_t cached_ = 0;
+  size_t limit_;
 };
 
 // Registry of devices. Only the CPU exists in a build without CUDA.
