@@ -5,20 +5,7 @@ import numpy as np
 import pytest
 
 from singa import autograd, tensor, testing
-
-
-@pytest.fixture(autouse=True)
-def _restore_training():
-    old = autograd.training
-    yield
-    autograd.training = old
-
-
-def _t(a, requires_grad=True, stores_grad=False):
-    t = tensor.from_numpy(np.ascontiguousarray(a))
-    t.requires_grad = requires_grad
-    t.stores_grad = stores_grad
-    return t
+from singa.testing import tensor_from as _t
 
 
 def _f32(a):

@@ -6,20 +6,7 @@ import numpy as np
 import pytest
 
 from singa import autograd, singa_wrap, tensor, testing
-
-
-@pytest.fixture(autouse=True)
-def _restore_training():
-    old = autograd.training
-    yield
-    autograd.training = old
-
-
-def _t(a, requires_grad=True, stores_grad=False):
-    t = tensor.from_numpy(np.ascontiguousarray(a))
-    t.requires_grad = requires_grad
-    t.stores_grad = stores_grad
-    return t
+from singa.testing import tensor_from as _t
 
 
 def _f32(a):
@@ -27,12 +14,7 @@ def _f32(a):
 
 
 def check_forward(fn, ref, arrays, rtol=1e-5, atol=1e-5):
-    expected = np.asarray(ref(*[np.asarray(a, np.float64) for a in arrays]))
-    for mode in (False, True):
-        autograd.training = mode
-        got = tensor.to_numpy(fn(*[_t(_f32(a)) for a in arrays]))
-        assert got.shape == expected.shape, (got.shape, expected.shape)
-        np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+    testing.check_forward(fn, ref, arrays, rtol, atol)
 
 
 def _randn(shape, seed=0):

@@ -5,30 +5,11 @@ import numpy as np
 import pytest
 
 from singa import autograd, tensor, testing
-
-
-@pytest.fixture(autouse=True)
-def _restore_training():
-    old = autograd.training
-    yield
-    autograd.training = old
-
-
-def _t(a, requires_grad=True, stores_grad=False):
-    t = tensor.from_numpy(np.ascontiguousarray(a))
-    t.requires_grad = requires_grad
-    t.stores_grad = stores_grad
-    return t
+from singa.testing import tensor_from as _t
 
 
 def check_forward(fn, ref, arrays, rtol=1e-5, atol=1e-6):
-    expected = np.asarray(ref(*[np.asarray(a, np.float64) for a in arrays]))
-    for mode in (False, True):
-        autograd.training = mode
-        y = fn(*[_t(np.asarray(a, np.float32)) for a in arrays])
-        got = tensor.to_numpy(y)
-        assert got.shape == expected.shape, (got.shape, expected.shape)
-        np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+    testing.check_forward(fn, ref, arrays, rtol, atol)
 
 
 def _x(shape, seed=0):

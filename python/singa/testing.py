@@ -17,6 +17,30 @@ def _as_tensor(x, requires_grad):
     return t
 
 
+def tensor_from(a, requires_grad=True, stores_grad=False):
+    """A Tensor with the values of array ``a`` and the given autograd flags."""
+    t = tensor.from_numpy(np.ascontiguousarray(a))
+    t.requires_grad = requires_grad
+    t.stores_grad = stores_grad
+    return t
+
+
+def check_forward(fn, ref, arrays, rtol=1e-5, atol=1e-6):
+    """Checks ``fn`` (on float32 Tensors) against the NumPy reference ``ref`` (computed in
+    float64), with ``autograd.training`` off and on; restores the flag afterwards."""
+    expected = np.asarray(ref(*[np.asarray(a, np.float64) for a in arrays]))
+    old = autograd.training
+    try:
+        for mode in (False, True):
+            autograd.training = mode
+            y = fn(*[tensor_from(np.asarray(a, np.float32)) for a in arrays])
+            got = tensor.to_numpy(y)
+            assert got.shape == expected.shape, (got.shape, expected.shape)
+            np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+    finally:
+        autograd.training = old
+
+
 def numerical_gradient(fn, arrays, index, dy, eps=1e-6):
     """Central-difference gradient of sum(fn(*arrays) * dy) w.r.t. arrays[index]."""
     base = [np.array(a, dtype=np.float64, copy=True) for a in arrays]

@@ -58,6 +58,7 @@ import zlib
 
 import numpy as np
 
+from ..checkpoint import atomic_write
 from ._common import DataError
 
 __all__ = [
@@ -209,37 +210,12 @@ def read_shard(path, verify=True, buffer=None):
     return images, labels, head
 
 
-def _fsync_dir(path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _atomic_write(path, chunks):
     """Write byte chunks to ``path`` via a temporary file, fsync and rename."""
-    d = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(d, f".{os.path.basename(path)}.tmp.{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            for c in chunks:
-                f.write(c)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(d)
+    def write(f):
+        for c in chunks:
+            f.write(c)
+    atomic_write(path, write)
 
 
 def _write_json(path, obj):
@@ -442,7 +418,7 @@ def _run_jobs(out_dir, jobs, base_index, prefix, stop_after, verify_existing,
     from tqdm.auto import tqdm
 
     os.makedirs(out_dir, exist_ok=True)
-    for stale in glob.glob(os.path.join(glob.escape(out_dir), f".{prefix}-*.tmp.*")):
+    for stale in glob.glob(os.path.join(glob.escape(out_dir), f".{prefix}-*.tmp*")):
         try:  # temporary files left by an interrupted run
             os.unlink(stale)
         except OSError:
