@@ -35,20 +35,35 @@ class Operation(object):
     op_count = 0
 
     def __init__(self, name=None):
-        if name is None:
-            name = "{}#{}".format(self.__class__.__name__, Operation.op_count)
-            Operation.op_count += 1
-        self.name = name
+        self._name = name
+        self._id = Operation.op_count
+        Operation.op_count += 1
+
+    @property
+    def name(self):
+        """``ClassName#N`` unless a name was given (formatted on first use: most
+        operations never need theirs)."""
+        if self._name is None:
+            self._name = "{}#{}".format(type(self).__name__, self._id)
+        return self._name
+
+    @name.setter
+    def name(self, value):
+        self._name = value
 
     def __call__(self, *xs):
         return self._do_forward(*xs)
 
     def _do_forward(self, *xs):
-        for i, x in enumerate(xs):
-            if not isinstance(x, Tensor):
-                raise TypeError("{}: input {} must be a singa Tensor, got {}".format(
-                    type(self).__name__, i, type(x).__name__))
-        record = _training()
+        try:
+            datas = [x.data for x in xs]
+        except AttributeError:
+            datas = []
+        if len(datas) != len(xs) or not all(isinstance(x, Tensor) for x in xs):
+            i = next(i for i, x in enumerate(xs) if not isinstance(x, Tensor))
+            raise TypeError("{}: input {} must be a singa Tensor, got {}".format(
+                type(self).__name__, i, type(xs[i]).__name__))
+        record = _autograd.training
         if record:
             # A tensor gets its gradient yielded only if it both stores and requires one.
             self.src = [(x.creator, id(x), x if x.stores_grad and x.requires_grad else None,
@@ -57,7 +72,7 @@ class Operation(object):
         else:
             self.requires_grad = False
         try:
-            ys = self.forward(*[x.data for x in xs])
+            ys = self.forward(*datas)
         except (ValueError, IndexError) as e:
             raise _named_error(self, "", e, [x.shape for x in xs]) from e
         if not isinstance(ys, tuple):
@@ -66,7 +81,7 @@ class Operation(object):
         if record:
             self.y_id2idx = {id(y): i for i, y in enumerate(outs)}
             # Shapes of the outputs, to build zero gradients for outputs nobody used.
-            self._y_meta = [(y.data.shape(), y.data.data_type(), y.data.device()) for y in outs]
+            self._y_meta = [(y.data.shape(), y.data.data_type()) for y in outs]
         return outs
 
     def _do_backward(self, *dys):
@@ -89,7 +104,7 @@ class Operation(object):
 
     def _release(self):
         """Drops saved tensors and graph links once backward has run."""
-        keep = ("name", "requires_grad")
+        keep = ("_name", "_id", "requires_grad")
         for k in list(self.__dict__):
             if k not in keep:
                 del self.__dict__[k]
@@ -124,7 +139,8 @@ class Dummy(Operation):
     """The creator of leaf tensors (inputs and parameters)."""
 
     def __init__(self, tensor, name=None):
-        self.name = name
+        self._name = name
+        self._id = -1
         self.src = []
         self.y_id2idx = {id(tensor): 0}
         # A weak link: a strong one would make every leaf a reference cycle that only
@@ -206,7 +222,8 @@ def backward(y, dy=None):
         if cur.requires_grad:
             for i, g in enumerate(dys):
                 if g is None:
-                    shape, dtype, dev = cur._y_meta[i]
+                    shape, dtype = cur._y_meta[i]
+                    dev = next(d for d in dys if d is not None).device()
                     g = CTensor(list(shape), dev, dtype)
                     g.SetValue(0.0)
                     dys[i] = g
