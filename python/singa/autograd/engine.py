@@ -68,7 +68,10 @@ class Operation(object):
             # A tensor gets its gradient yielded only if it both stores and requires one.
             self.src = [(x.creator, id(x), x if x.stores_grad and x.requires_grad else None,
                          x.stores_grad and x.requires_grad) for x in xs]
-            self.requires_grad = any(x.requires_grad for x in xs)
+            # Which inputs need a gradient: backward may skip the work for the others
+            # (e.g. the input images of the first layer).
+            self.input_requires_grad = tuple(x.requires_grad for x in xs)
+            self.requires_grad = any(self.input_requires_grad)
         else:
             self.requires_grad = False
         try:
@@ -101,6 +104,11 @@ class Operation(object):
 
     def get_params(self):
         return []
+
+    def needs_grad(self, i):
+        """Whether input ``i`` of the last recorded call needs a gradient."""
+        flags = getattr(self, "input_requires_grad", None)
+        return True if flags is None or i >= len(flags) else flags[i]
 
     def _release(self):
         """Drops saved tensors and graph links once backward has run."""

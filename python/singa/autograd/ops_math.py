@@ -414,9 +414,14 @@ class Matmul(Operation):
         if w.nDim() == 1:
             shape.append(1)
         dy2 = singa.Reshape(dy, shape)
-        dx = sum_to(singa.Mult(dy2, _swap_last(w2)), x2.shape())
-        dw = sum_to(singa.Mult(_swap_last(x2), dy2), w2.shape())
-        return singa.Reshape(dx, list(x.shape())), singa.Reshape(dw, list(w.shape()))
+        dx = dw = None
+        if self.needs_grad(0):
+            dx = sum_to(singa.Mult(dy2, _swap_last(w2)), x2.shape())
+            dx = singa.Reshape(dx, list(x.shape()))
+        if self.needs_grad(1):
+            dw = sum_to(singa.Mult(_swap_last(x2), dy2), w2.shape())
+            dw = singa.Reshape(dw, list(w.shape()))
+        return dx, dw
 
 
 class PRelu(Operation):

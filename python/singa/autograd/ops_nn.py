@@ -37,11 +37,11 @@ class Gemm(Operation):
 
     def backward(self, dy):
         g = singa.MultFloat(dy, self.alpha) if self.alpha != 1.0 else dy
-        da = singa.Mult(g, singa.DefaultTranspose(self.b))
-        db = singa.Mult(singa.DefaultTranspose(self.a), g)
-        if self.transA:
+        da = singa.Mult(g, singa.DefaultTranspose(self.b)) if self.needs_grad(0) else None
+        db = singa.Mult(singa.DefaultTranspose(self.a), g) if self.needs_grad(1) else None
+        if self.transA and da is not None:
             da = singa.DefaultTranspose(da)
-        if self.transB:
+        if self.transB and db is not None:
             db = singa.DefaultTranspose(db)
         if self.cshape is None:
             return da, db
@@ -119,8 +119,9 @@ class _Conv2d(Operation):
 
     def backward(self, dy):
         dy = singa.Contiguous(dy)
-        dx = singa.CpuConvBackwardx(dy, self.W, self.x, self.handle)
-        dW = singa.CpuConvBackwardW(dy, self.x, self.W, self.handle)
+        # The first layer's input (the images) needs no gradient: skip that convolution.
+        dx = singa.CpuConvBackwardx(dy, self.W, self.x, self.handle) if self.needs_grad(0) else None
+        dW = singa.CpuConvBackwardW(dy, self.x, self.W, self.handle) if self.needs_grad(1) else None
         if not self.has_b:
             return dx, dW
         db = singa.CpuConvBackwardb(dy, self.b, self.handle)
