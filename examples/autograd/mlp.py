@@ -108,6 +108,8 @@ def parse_args(argv=None):
     p.add_argument("--max-steps", type=int, default=None,
                    help="stop after this many training steps (for quick checks)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--eager", action="store_true",
+                   help="run every step eagerly instead of replaying the recorded graph")
     return p.parse_args(argv)
 
 
@@ -128,7 +130,7 @@ def main(argv=None):
     net.set_optimizer(rmsprop)
     tx = tensor.Tensor((args.batch_size, 784), dev, requires_grad=False)
     ty = tensor.Tensor((args.batch_size,), dev, tensor.int32, requires_grad=False)
-    net.compile([tx], is_train=True, use_graph=False, sequential=False)
+    net.compile([tx], is_train=True, use_graph=not args.eager, sequential=False)
     glorot_init(net)
 
     first_epoch = 0
