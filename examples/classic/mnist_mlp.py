@@ -5,12 +5,16 @@ and 500 units with uniform(-0.05, 0.05) weights and a softmax output, trained by
 SGD with the 'step' learning-rate schedule (lr * 0.997 ** (step // 60)), testing 10
 batches of 100 every 60 steps.
 
-Deviation from the document (to reach >= 97% test accuracy in a short run): the
-document's lr=0.001 without momentum learns far too slowly for a few hundred steps,
-so the defaults are lr=0.02 with momentum 0.9 (``--lr 0.001 --momentum 0`` restores
-the document's values). ``nb_epoch`` counts training steps (mini-batches of 64), not
-passes; the document trains 1000 steps, the default here is ``--steps 900``. After
-training the whole 10,000-image test set is evaluated (``--no-final-test`` skips it).
+Deviations from the document: the document's lr=0.001 without momentum learns far too
+slowly, so the defaults are lr=0.02 with momentum 0.9 (``--lr 0.001 --momentum 0``
+restores the document's values; lr=0.05 diverges). ``nb_epoch`` counts training steps
+(mini-batches of 64), not passes; the document trains 1000 steps, the default here is
+``--steps 1800`` (about two passes). After training the whole 10,000-image test set is
+evaluated (``--no-final-test`` skips it).
+
+Measured (default run, 2 shared cores): 96.24% on the 10,000 test images after 1800
+steps (95.8% on the 1000-image test at step 900); 372 s of CPU time, 7.6 min wall.
+This falls short of the 97% target: getting there needs a longer run.
 
     PYTHONPATH=python python examples/classic/mnist_mlp.py [--steps N] [--lr LR]
 """
@@ -28,7 +32,7 @@ from singa.classic.datasets import mnist  # noqa: E402
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--steps", type=int, default=900, help="training steps (doc: 1000)")
+    p.add_argument("--steps", type=int, default=1800, help="training steps (doc: 1000)")
     p.add_argument("--lr", type=float, default=0.02, help="base learning rate (doc: 0.001)")
     p.add_argument("--momentum", type=float, default=0.9, help="momentum (doc: none)")
     p.add_argument("--test-freq", type=int, default=60)
