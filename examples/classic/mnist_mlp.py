@@ -35,6 +35,8 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=1800, help="training steps (doc: 1000)")
     p.add_argument("--lr", type=float, default=0.02, help="base learning rate (doc: 0.001)")
     p.add_argument("--momentum", type=float, default=0.9, help="momentum (doc: none)")
+    p.add_argument("--gamma", type=float, default=0.997,
+                   help="'step' schedule: lr * gamma ** (step // 60) (SINGA's 0.997)")
     p.add_argument("--test-freq", type=int, default=60)
     p.add_argument("--workspace", default=None)
     p.add_argument("--no-final-test", action="store_true")
@@ -53,7 +55,7 @@ def main(argv=None):
     m.add(Dense(500,  init='uniform', activation='stanh'))
     m.add(Dense(10, init='uniform', activation='softmax'))
 
-    sgd = SGD(lr=args.lr, lr_type='step', momentum=args.momentum)
+    sgd = SGD(lr=args.lr, lr_type='step', momentum=args.momentum, gamma=args.gamma)
     topo = Cluster(workspace)
     m.compile(loss='categorical_crossentropy', optimizer=sgd, cluster=topo)
     m.fit(X_train, nb_epoch=args.steps, with_test=True)
