@@ -6,15 +6,18 @@ SGD with the 'step' learning-rate schedule (lr * 0.997 ** (step // 60)), testing
 batches of 100 every 60 steps.
 
 Deviations from the document: the document's lr=0.001 without momentum learns far too
-slowly, so the defaults are lr=0.02 with momentum 0.9 (``--lr 0.001 --momentum 0``
-restores the document's values; lr=0.05 diverges). ``nb_epoch`` counts training steps
-(mini-batches of 64), not passes; the document trains 1000 steps, the default here is
-``--steps 1800`` (about two passes). After training the whole 10,000-image test set is
-evaluated (``--no-final-test`` skips it).
+slowly, so the defaults are lr=0.02 with momentum 0.9 and a faster-decaying 'step'
+schedule, gamma 0.95 (lr * 0.95 ** (step // 60)) instead of SINGA's 0.997
+(``--lr 0.001 --momentum 0 --gamma 0.997`` restores the document's updater; lr=0.05
+diverges). ``nb_epoch`` counts training steps (mini-batches of 64), not passes; the
+document trains 1000 steps, the default here is ``--steps 1800`` (about two passes).
+After training the whole 10,000-image test set is evaluated (``--no-final-test`` skips
+it).
 
-Measured (default run, 2 shared cores): 96.24% on the 10,000 test images after 1800
-steps (95.8% on the 1000-image test at step 900); 372 s of CPU time, 7.6 min wall.
-This falls short of the 97% target: getting there needs a longer run.
+Measured (default run, 2 shared cores): 97.51% on the 10,000 test images after 1800
+steps (1000-image tests: 96.1% at step 900, 96.9% at 1200); 405 s of CPU time, 6.7 min
+wall, so the default run takes longer than the ~2-minute budget. With gamma 0.997 the
+same run ends at 96.24%.
 
     PYTHONPATH=python python examples/classic/mnist_mlp.py [--steps N] [--lr LR]
 """
@@ -35,8 +38,8 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=1800, help="training steps (doc: 1000)")
     p.add_argument("--lr", type=float, default=0.02, help="base learning rate (doc: 0.001)")
     p.add_argument("--momentum", type=float, default=0.9, help="momentum (doc: none)")
-    p.add_argument("--gamma", type=float, default=0.997,
-                   help="'step' schedule: lr * gamma ** (step // 60) (SINGA's 0.997)")
+    p.add_argument("--gamma", type=float, default=0.95,
+                   help="'step' schedule: lr * gamma ** (step // 60) (doc/SINGA: 0.997)")
     p.add_argument("--test-freq", type=int, default=60)
     p.add_argument("--workspace", default=None)
     p.add_argument("--no-final-test", action="store_true")
