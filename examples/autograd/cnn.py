@@ -52,7 +52,8 @@ class CifarCNN(model.Model):
 
 
 class LeNet(model.Model):
-    """LeNet-style: conv 5x5x20, max pool 2, conv 5x5x50, max pool 2, dense 500, dense 10."""
+    """LeNet-style: conv 5x5x20, relu, max pool 2, conv 5x5x50, relu, max pool 2,
+    dense 500, relu, dense 10."""
 
     def __init__(self, num_classes=10):
         super().__init__()
@@ -66,8 +67,8 @@ class LeNet(model.Model):
         self.loss_fn = layer.SoftMaxCrossEntropy()
 
     def forward(self, x):
-        x = self.pool1(self.conv1(x))
-        x = self.pool2(self.conv2(x))
+        x = self.pool1(autograd.relu(self.conv1(x)))
+        x = self.pool2(autograd.relu(self.conv2(x)))
         x = autograd.relu(self.fc1(self.flatten(x)))
         return self.fc2(x)
 
@@ -81,9 +82,11 @@ class LeNet(model.Model):
 def load(args):
     if args.mnist:
         (xtr, ytr), (xte, yte) = load_mnist(args.data_dir)
+        # Standardised with the training set's mean and standard deviation.
         xtr = (xtr.astype(np.float32) / 255.0)[:, None]
         xte = (xte.astype(np.float32) / 255.0)[:, None]
-        return xtr, ytr, xte, yte
+        mean, std = xtr.mean(), xtr.std()
+        return (xtr - mean) / std, ytr, (xte - mean) / std, yte
     (xtr, ytr), (xte, yte) = load_cifar10(args.data_dir)
     xtr, xte = xtr.astype(np.float32), xte.astype(np.float32)
     mean = xtr.mean(axis=(0, 2, 3), keepdims=True)

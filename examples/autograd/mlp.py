@@ -95,9 +95,10 @@ class _StopFlag(object):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="Train the Lasagne MNIST MLP with singa.")
-    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--epochs", type=int, default=22)
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--lr", type=float, default=0.001)
+    p.add_argument("--epsilon", type=float, default=1e-6, help="RMSprop's epsilon")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None, help="folder with the MNIST .gz files "
                    "(default: the vendored examples/data/mnist)")
@@ -126,7 +127,7 @@ def main(argv=None):
     np.random.seed(args.seed)
 
     net = MLP()
-    rmsprop = opt.RMSProp(lr=args.lr, rho=0.9, epsilon=1e-6)
+    rmsprop = opt.RMSProp(lr=args.lr, rho=0.9, epsilon=args.epsilon)
     net.set_optimizer(rmsprop)
     tx = tensor.Tensor((args.batch_size, 784), dev, requires_grad=False)
     ty = tensor.Tensor((args.batch_size,), dev, tensor.int32, requires_grad=False)

@@ -2,6 +2,7 @@
 #include "bind/bind.h"
 #include "bind/graphed.h"
 #include "math/fused.h"
+#include "math/ops.h"
 
 namespace singa {
 
@@ -34,6 +35,9 @@ void BindFused(py::module_& m) {
   m.def("DropoutForward", Graphed([](const Tensor& x, double ratio) {
     return DropoutForward(x, ratio);
   }), py::arg("x"), py::arg("ratio"), NoGIL(), "(y, mask) with mask = Bernoulli(1-ratio)/(1-ratio).");
+  m.def("set_gemm_backend", &SetGemmBackend, py::arg("name"),
+        "float32 GEMM library: 'openblas' or 'dnnl' (also SINGA_GEMM_BACKEND).");
+  m.def("get_gemm_backend", &GetGemmBackend);
   m.def("SetFlushDenormals", &SetFlushDenormals, py::arg("on"),
         "Flush denormal floats to zero on the kernel worker threads.");
 }

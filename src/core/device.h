@@ -139,16 +139,33 @@ class Platform {
 // The process-wide CPU device.
 inline std::shared_ptr<Device> defaultDevice() { return Platform::GetDefaultDevice(); }
 
-// 64-bit mixing of (seed, counter): splitmix64's finaliser applied twice.
-inline uint64_t RandomBits(uint64_t seed, uint64_t counter) {
-  uint64_t z = seed * 0x9e3779b97f4a7c15ull + counter * 0xbf58476d1ce4e5b9ull + 0x94d049bb133111ebull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  z ^= z >> 31;
-  z += 0x9e3779b97f4a7c15ull;
+// SplitMix64's output function.
+inline uint64_t Mix64(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
+}
+
+// 32 random bits for element `counter` of a stream keyed by `key`: two rounds of a
+// 32-bit integer hash. 32-bit multiplies vectorise 16 to a register, so bulk masks
+// (dropout) cost about as much as any element-wise op.
+inline uint32_t Hash32(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
+
+inline uint32_t RandomBits32(uint32_t key, uint32_t counter) {
+  return Hash32(Hash32(counter ^ key) + key);
+}
+
+// Random bits number `counter` of the stream of `seed`: SplitMix64 whose state starts
+// at a hash of the seed (loop-invariant, so hoisted out of fill loops).
+inline uint64_t RandomBits(uint64_t seed, uint64_t counter) {
+  return Mix64(Mix64(seed + 0x94d049bb133111ebull) + counter * 0x9e3779b97f4a7c15ull);
 }
 
 }  // namespace singa

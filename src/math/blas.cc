@@ -1,6 +1,13 @@
 // Matrix products on OpenBLAS (scipy-openblas32, symbols prefixed scipy_) and the
 // row/column helpers of SINGA's API.
 #include <cblas.h>
+#ifdef USE_DNNL
+#include <dnnl.h>
+#endif
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 
 #include "math/iter.h"
 #include "math/ops.h"
@@ -29,9 +36,31 @@ GemmOperand Prepare(const Tensor& m) {
   return {c, false, static_cast<blasint>(std::max<size_t>(cols, 1))};
 }
 
+// Which library runs float32 GEMMs: 0 = OpenBLAS, 1 = oneDNN (when compiled in).
+std::atomic<int>& GemmBackend() {
+  static std::atomic<int> backend([] {
+    const char* env = std::getenv("SINGA_GEMM_BACKEND");
+#ifdef USE_DNNL
+    if (env != nullptr && std::strcmp(env, "dnnl") == 0) return 1;
+#endif
+    (void)env;
+    return 0;
+  }());
+  return backend;
+}
+
 template <typename T>
 void Gemm(bool ta, bool tb, size_t M, size_t N, size_t K, T alpha, const T* a, blasint lda,
           const T* b, blasint ldb, T beta, T* c, blasint ldc) {
+#ifdef USE_DNNL
+  if constexpr (std::is_same_v<T, float>) {
+    if (GemmBackend().load() == 1) {
+      dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', static_cast<dnnl_dim_t>(M), static_cast<dnnl_dim_t>(N),
+                 static_cast<dnnl_dim_t>(K), alpha, a, lda, b, ldb, beta, c, ldc);
+      return;
+    }
+  }
+#endif
   auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
   if constexpr (std::is_same_v<T, float>)
     scipy_cblas_sgemm(CblasRowMajor, TA, TB, static_cast<blasint>(M), static_cast<blasint>(N),
@@ -42,6 +71,23 @@ void Gemm(bool ta, bool tb, size_t M, size_t N, size_t K, T alpha, const T* a, b
 }
 
 }  // namespace
+
+void SetGemmBackend(const std::string& name) {
+  if (name == "openblas") {
+    GemmBackend().store(0);
+    return;
+  }
+#ifdef USE_DNNL
+  if (name == "dnnl") {
+    GemmBackend().store(1);
+    return;
+  }
+#endif
+  throw ValueError(Msg("set_gemm_backend: unknown or unavailable backend '", name,
+                       "' (use 'openblas', or 'dnnl' in a build with oneDNN)"));
+}
+
+std::string GetGemmBackend() { return GemmBackend().load() == 1 ? "dnnl" : "openblas"; }
 
 Tensor Mult(const Tensor& a_in, const Tensor& b_in) {
   if (a_in.nDim() == 0 || b_in.nDim() == 0)

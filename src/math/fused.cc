@@ -181,10 +181,14 @@ void AdamUpdate(Tensor* p, const Tensor& g_in, Tensor* m, Tensor* v, double lr, 
 
 template <typename T>
 void DropoutKernel(const T* xp, T* yp, T* mp, size_t n, uint64_t seed, uint64_t base,
-                   uint64_t threshold, T scale) {
+                   uint32_t threshold, T scale) {
+  // The 64-bit stream position selects the key, so every call draws fresh bits.
+  const uint32_t key = static_cast<uint32_t>(RandomBits(seed, base));
   ParallelRange(n, [=](size_t b, size_t e) {
+#pragma omp simd
     for (size_t i = b; i < e; ++i) {
-      T keep = (RandomBits(seed, base + i) >> 32) < threshold ? scale : T(0);
+      // Arithmetic, not a branch: a random 40/60 branch mispredicts half the time.
+      T keep = scale * static_cast<T>(RandomBits32(key, static_cast<uint32_t>(i)) < threshold);
       mp[i] = keep;
       yp[i] = xp[i] * keep;
     }
@@ -200,9 +204,9 @@ std::pair<Tensor, Tensor> DropoutForward(const Tensor& x_in, double ratio) {
   const size_t n = x.Size();
   if (n == 0) return {y, mask};
   const uint64_t seed = x.device()->seed();
-  const uint64_t base = x.device()->TakeCounters(n);
+  const uint64_t base = x.device()->TakeCounters(1);
   // Keep an element when its 32 random bits fall below (1 - ratio) * 2^32.
-  const uint64_t threshold = static_cast<uint64_t>((1.0 - ratio) * 4294967296.0);
+  const uint32_t threshold = static_cast<uint32_t>(std::min(4294967295.0, (1.0 - ratio) * 4294967296.0));
   if (dt == kDouble)
     DropoutKernel<double>(x.data<double>(), y.data<double>(), mask.data<double>(), n, seed, base,
                           threshold, 1.0 / (1.0 - ratio));

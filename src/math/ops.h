@@ -2,6 +2,8 @@
 // its inputs and throws ValueError/TypeError/IndexError naming itself on bad input.
 #pragma once
 
+#include <string>
+
 #include "core/tensor.h"
 
 namespace singa {
@@ -52,6 +54,9 @@ Tensor CrossEntropyFwd(const Tensor& p, const Tensor& t);
 Tensor SoftmaxCrossEntropyBwd(const Tensor& p, const Tensor& t);
 
 // ---- BLAS (blas.cc) ----
+// float32 GEMM library: "openblas" (default) or "dnnl" (oneDNN, when compiled in).
+void SetGemmBackend(const std::string& name);
+std::string GetGemmBackend();
 // NumPy matmul semantics: 1-D operands, batched N-d with broadcast batch axes.
 Tensor Mult(const Tensor& a, const Tensor& b);
 // c = alpha * a @ b + beta * c for 2-D operands.

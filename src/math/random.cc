@@ -34,7 +34,7 @@ void Bernoulli(double p, Tensor* t) {
   // Compare 32 random bits against p scaled to 2^32 (exact for p = 0 and p = 1).
   const uint64_t threshold = static_cast<uint64_t>(p * 4294967296.0);
   Fill(t, "Bernoulli", [threshold](uint64_t seed, uint64_t base, size_t i) {
-    return (RandomBits(seed, base + i) >> 32) < threshold ? 1.0 : 0.0;
+    return static_cast<double>((RandomBits(seed, base + i) >> 32) < threshold);
   });
 }
 

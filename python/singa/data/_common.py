@@ -93,8 +93,9 @@ def read_file(path, verify=True):
 
 def to_float32(images, scale=1.0 / 255.0):
     """uint8 images -> float32 array scaled to [0, 1] (a new contiguous array)."""
-    out = np.asarray(images, dtype=np.float32) * np.float32(scale)
-    return np.ascontiguousarray(out)
+    out = np.array(images, dtype=np.float32, order="C")
+    out *= np.float32(scale)  # in place: one pass and one allocation fewer
+    return out
 
 
 def _upwards(d):
