@@ -118,7 +118,7 @@ def main(argv=None):
     p.add_argument("--max-steps", type=int, default=None, help="stop each epoch early")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
-    epochs = args.epochs or (2 if args.mnist else 10)
+    epochs = args.epochs or (4 if args.mnist else 10)
     batch = args.batch_size or (64 if args.mnist else 100)
     lr = args.lr or (0.01 if args.mnist else 0.005)
 
@@ -128,7 +128,9 @@ def main(argv=None):
     dev.SetRandSeed(args.seed)
     np.random.seed(args.seed)
     net = LeNet() if args.mnist else CifarCNN()
-    sgd = opt.SGD(lr=lr, momentum=0.9, weight_decay=5e-4 if args.mnist else 0.004)
+    # LeNet: the learning rate halves every epoch after the first (sgd.epoch is set below).
+    schedule = opt.StepSchedule(lr, list(range(1, epochs)) if args.mnist else [], 0.5, by="epoch")
+    sgd = opt.SGD(lr=schedule, momentum=0.9, weight_decay=5e-4 if args.mnist else 0.004)
     net.set_optimizer(sgd)
     tx = tensor.Tensor((batch,) + xtr.shape[1:], dev, requires_grad=False)
     net.compile([tx], is_train=True, use_graph=False, sequential=False)
@@ -139,6 +141,7 @@ def main(argv=None):
     net.train()
     acc = 0.0
     for epoch in range(epochs):
+        sgd.epoch = epoch
         t0 = time.perf_counter()
         train.set_epoch(epoch)
         losses, correct, seen = [], 0, 0
