@@ -29,7 +29,7 @@ def singa_model_step(net, optimizer, shape, classes, nbatches=NBATCHES):
     net.set_optimizer(optimizer)
     tx = tensor.Tensor(shape, dev, requires_grad=False)
     ty = tensor.Tensor((shape[0],), dev, tensor.int32, requires_grad=False)
-    net.compile([tx], is_train=True, use_graph=False, sequential=False)
+    net.compile([tx], is_train=True, use_graph=True, sequential=False)
     net.train()
     xs, ys = _data(shape, nbatches, classes)
     pos = [0]

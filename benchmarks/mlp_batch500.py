@@ -33,7 +33,7 @@ def singa_mlp(batch, steps, nbatches):
     net.set_optimizer(opt.RMSProp(lr=LR, rho=RHO, epsilon=EPS))
     tx = tensor.Tensor((batch, IN), dev, requires_grad=False)
     ty = tensor.Tensor((batch,), dev, tensor.int32, requires_grad=False)
-    net.compile([tx], is_train=True, use_graph=False, sequential=False)
+    net.compile([tx], is_train=True, use_graph=True, sequential=False)
     ex.glorot_init(net)
     net.train()
     xs, ys = _data(batch, nbatches)

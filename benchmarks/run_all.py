@@ -36,6 +36,7 @@ WORKLOADS = [
     ("xception", "633 ms", "461 ms"),
     ("op_overhead", "1.17 us", ""),
     ("mlp_tiny", "95 us", ""),
+    ("mlp_tiny_graph", "95 us", ""),
 ]
 INTERESTING_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
                      "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16")

@@ -62,6 +62,8 @@ class Layer(object):
 
     def device_check(self, *inputs):
         """Moves Tensor inputs (in place) to the device of this layer's parameters."""
+        if not singa.USE_CUDA:
+            return  # a CPU-only build has one device: nothing can be elsewhere
         dev = None
         for _, t in self._walk_tensors(params_only=True):
             dev = t.device

@@ -140,6 +140,8 @@ def _hyper(name, v, low=0.0, high=None, low_open=False):
 
 
 def _evaluate(sched, step, epoch):
+    if type(sched) is Constant:  # the common case, on every update of every parameter
+        return sched.init_value
     if isinstance(sched, DecayScheduler):
         return sched(step, epoch)
     return float(sched(step))
@@ -195,9 +197,22 @@ class Optimizer(object):
         self.step()
 
     def apply_recorded(self):
-        """Applies the updates of a replayed graph step and advances one step."""
-        for p, g in self.recorded_pairs:
-            self.update(p, g)
+        """Applies the updates of a replayed graph step and advances one step.
+
+        The per-parameter lookups (routing, multipliers, state) are done once per
+        recorded graph; each replay then only evaluates the hyper-parameters and runs
+        one fused update per parameter."""
+        plan = getattr(self, "_plan", None)
+        if plan is None or plan[0] is not self.recorded_pairs:
+            entries = []
+            for p, g in self.recorded_pairs:
+                o = self.optimizer_for(p) if hasattr(self, "optimizer_for") else self
+                mult = o.param_config(p)
+                state = o._state_of(p, p.name, p.data)
+                entries.append((o, p.data, g.data, state, mult["lr_mult"], mult["wd_mult"]))
+            self._plan = plan = (self.recorded_pairs, entries)
+        for o, pd, gd, state, lr_mult, wd_mult in plan[1]:
+            o._update(pd, gd, state, lr_mult, wd_mult)
         self.step()
 
     def backward_and_update(self, loss):
