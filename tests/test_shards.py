@@ -11,6 +11,8 @@ import warnings
 import numpy as np
 import pytest
 
+import singa
+
 PIL = pytest.importorskip("PIL")
 from PIL import Image  # noqa: E402
 
@@ -256,7 +258,7 @@ def test_resume_rewrites_corrupted_and_stale_shards(tree, tmp_path):
 
 def test_cli(tree, tmp_path):
     out = tmp_path / "cli"
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python") + os.pathsep +
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(singa.__file__)) + os.pathsep +
                os.environ.get("PYTHONPATH", ""))
     cmd = [sys.executable, "-m", "singa.data.write_shards", "--image-dir", str(tree),
            "--out", str(out), "--size", "16", "--shard-size", "16", "--workers", "2"]

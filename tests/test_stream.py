@@ -12,6 +12,8 @@ import threading
 import numpy as np
 import pytest
 
+import singa
+
 from singa.data import ShardError, ShardLoader, load_index, write_shards_from_arrays
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -300,7 +302,7 @@ MEMORY_SCRIPT = textwrap.dedent("""
 
 
 def stream_in_subprocess(path, resident):
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python") + os.pathsep +
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(singa.__file__)) + os.pathsep +
                os.environ.get("PYTHONPATH", ""))
     r = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(path), str(resident)],
                        capture_output=True, text=True, env=env, timeout=120)
