@@ -1,30 +1,20 @@
 """examples/autograd/alexnet.py trains from shards written from a small generated image
 tree (Model.fit, neon schedules, top-1/top-5 per epoch, checkpoints), at the smallest
 crop the network takes (61: conv1 -> 15x15, pool1 -> 7, pool2 -> 3, pool5 -> 1)."""
-import importlib.util
 import os
 
 import numpy as np
 import pytest
 
-from singa import autograd, callbacks
+from singa import callbacks
+
+from _examples import load_example
 
 PIL = pytest.importorskip("PIL.Image")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture(autouse=True)
-def _reset_training():
-    yield
-    autograd.training = False
 
 
 def _example():
-    spec = importlib.util.spec_from_file_location(
-        "alexnet_example", os.path.join(ROOT, "examples", "autograd", "alexnet.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("autograd", "alexnet")
 
 
 def _image_tree(root, classes=7, per_class=4, seed=0):

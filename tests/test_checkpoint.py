@@ -11,12 +11,6 @@ from singa import autograd, checkpoint, device, layer, model, opt, tensor
 from singa.checkpoint import CheckpointError
 
 
-@pytest.fixture(autouse=True)
-def _reset_training():
-    yield
-    autograd.training = False
-
-
 class Net(model.Model):
     def __init__(self, hidden=8):
         super().__init__()

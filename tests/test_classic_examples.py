@@ -1,21 +1,17 @@
 """Each examples/classic script, run through its main(argv) in a short configuration,
 must learn (loss or error falls, accuracy above chance)."""
 
-import importlib.util
 import os
 
 import numpy as np
 import pytest
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "classic")
+from _examples import load_example
+
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location("classic_example_" + name,
-                                                  os.path.join(EXAMPLES, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("classic", name)
 
 
 @pytest.fixture(autouse=True)

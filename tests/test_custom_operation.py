@@ -1,7 +1,6 @@
 """The custom-operation example: a GELU written as a Python Operation is gradient-
 checked and trains a small MLP to separate two rings."""
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -10,25 +9,16 @@ import numpy as np
 import pytest
 
 import singa
-from singa import autograd, testing
+from singa import testing
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXAMPLE = os.path.join(ROOT, "examples", "autograd", "custom_operation.py")
+from _examples import example_path, load_example
+
+EXAMPLE = example_path("autograd", "custom_operation")
 
 
 @pytest.fixture(scope="module")
 def example():
-    spec = importlib.util.spec_from_file_location("custom_operation", EXAMPLE)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-@pytest.fixture(autouse=True)
-def _restore_training():
-    old = autograd.training
-    yield
-    autograd.training = old
+    return load_example("autograd", "custom_operation")
 
 
 def test_gelu_gradient(example):

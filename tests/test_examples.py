@@ -1,29 +1,13 @@
 """The example scripts train for real, in short configurations."""
 
-import importlib.util
-import os
 
 import numpy as np
-import pytest
 
-from singa import autograd
-
-EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "autograd")
+import _examples
 
 
 def load_example(name):
-    spec = importlib.util.spec_from_file_location("example_" + name,
-                                                  os.path.join(EXAMPLES, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-@pytest.fixture(autouse=True)
-def restore_training_flag():
-    old = autograd.training
-    yield
-    autograd.training = old
+    return _examples.load_example("autograd", name)
 
 
 def test_mlp_learns_mnist(tmp_path, capsys):

@@ -12,12 +12,6 @@ from singa import autograd, callbacks, device, layer, metrics, model, opt, tenso
 from singa.data.loader import DataLoader
 
 
-@pytest.fixture(autouse=True)
-def _reset_training():
-    yield
-    autograd.training = False
-
-
 class MLP(model.Model):
     def __init__(self, hidden=8, classes=3):
         super().__init__()

@@ -32,13 +32,6 @@ class GatherNet(MLP):
         return super().forward(x)
 
 
-@pytest.fixture(autouse=True)
-def restore_training_flag():
-    old = autograd.training
-    yield
-    autograd.training = old
-
-
 def make_batches(n, batch=8, features=20, seed=0):
     rng = np.random.RandomState(seed)
     return [(rng.randn(batch, features).astype(np.float32),

@@ -290,14 +290,8 @@ def test_rnn_and_lstm():
 
 def _seed_block_class():
     """The Xception Block of the SINGA 2.x autograd tutorial, as the example has it."""
-    import importlib.util
-    import os
-    path = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "autograd",
-                        "xceptionnet.py")
-    spec = importlib.util.spec_from_file_location("seed_xceptionnet", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.Block
+    from _examples import load_example
+    return load_example("autograd", "xceptionnet").Block
 
 
 def test_seed_xception_block_trains():

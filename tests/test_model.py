@@ -5,12 +5,6 @@ import pytest
 from singa import autograd, device, layer, model, opt, tensor
 
 
-@pytest.fixture(autouse=True)
-def _reset_training():
-    yield
-    autograd.training = False
-
-
 class MLP(model.Model):
     def __init__(self, hidden=16, classes=3):
         super().__init__()

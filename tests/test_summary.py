@@ -6,12 +6,6 @@ import pytest
 from singa import autograd, layer, model, opt, tensor
 
 
-@pytest.fixture(autouse=True)
-def _reset_training():
-    yield
-    autograd.training = False
-
-
 class CNN(model.Model):
     def __init__(self):
         super().__init__()

@@ -26,7 +26,6 @@ crop size (the smallest crop the network takes is 61: conv1 -> 15, pools -> 7, 3
 
 import argparse
 import os
-import sys
 import time
 
 import numpy as np

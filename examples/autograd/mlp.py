@@ -12,7 +12,6 @@ Ctrl-C stops after the current step, saves a checkpoint and prints how to resume
 """
 
 import argparse
-import os
 import signal
 import sys
 import time

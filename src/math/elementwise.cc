@@ -322,27 +322,32 @@ void Axpy(double alpha, const Tensor& x, Tensor* y) {
   });
 }
 
+namespace {
+
+template <typename T>
+void SelectLoop(const Tensor& c, const Tensor& x, const Tensor& y, const Tensor& out) {
+  const T* cp = c.data<T>();
+  const T* xp = x.data<T>();
+  const T* yp = y.data<T>();
+  T* op = out.data<T>();
+  const size_t n = out.Size();
+  const int threads = NumThreadsFor(n);
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+  for (size_t i = 0; i < n; ++i) op[i] = cp[i] != 0 ? xp[i] : yp[i];
+}
+
+}  // namespace
+
 Tensor Where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Shape shape = BroadcastShapes(BroadcastShapes(cond.shape(), a.shape(), "Where"), b.shape(), "Where");
   DataType dt = ComputeType(a.data_type(), b.data_type());
-  // out = b + cond * (a - b) would lose infinities; select explicitly instead.
-  Tensor c = cond.AsType(dt).Broadcast(shape).Clone();
-  Tensor x = a.AsType(dt).Broadcast(shape), y = b.AsType(dt).Broadcast(shape);
   Tensor out(shape, a.device(), dt);
   if (out.Size() == 0) return out;
-  SINGA_DISPATCH_ARITH(dt, "Where", {
-    Tensor sel(shape, a.device(), dt);
-    BinaryLoop<T>(c, x, sel, [](T cv, T xv) { return cv != 0 ? xv : T(0); });
-    // Where cond is false take y; `c` marks which.
-    const T* cp = c.data<T>();
-    const T* sp = sel.data<T>();
-    Tensor yc = y.Contiguous();
-    const T* yp = yc.data<T>();
-    T* op = out.data<T>();
-    const size_t n = out.Size();
-_Pragma("omp parallel for num_threads(NumThreadsFor(n)) if (n >= kParallelThreshold)")
-    for (size_t i = 0; i < n; ++i) op[i] = cp[i] != 0 ? sp[i] : yp[i];
-  });
+  // An explicit select: out = b + cond * (a - b) would lose infinities.
+  Tensor c = cond.AsType(dt).Broadcast(shape).Contiguous();
+  Tensor x = a.AsType(dt).Broadcast(shape).Contiguous();
+  Tensor y = b.AsType(dt).Broadcast(shape).Contiguous();
+  SINGA_DISPATCH_ARITH(dt, "Where", { SelectLoop<T>(c, x, y, out); });
   return out;
 }
 

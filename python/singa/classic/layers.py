@@ -15,8 +15,6 @@ are leaf Tensors (sharing memory with the source layers' outputs) whose gradient
 ``ComputeGradient`` passes down to the source layers.
 """
 
-import math
-
 import numpy as np
 
 from .. import autograd
@@ -24,7 +22,7 @@ from .. import layer as nn
 from .. import singa_wrap as singa
 from .. import tensor as tensor_mod
 from ..tensor import Tensor
-from .parameter import Parameter, split_param_kwargs
+from .parameter import split_param_kwargs
 
 __all__ = ["Layer", "Dense", "Activation", "Convolution2D", "Convolution", "MaxPooling2D",
            "AvgPooling2D", "LRN2D", "Dropout", "RBM", "Autoencoder", "Dummy", "ImageInput",
