@@ -14,6 +14,27 @@ def N(t):
     return np.array(sw.to_numpy(t))
 
 
+def _gemm_backends():
+    old, found = sw.get_gemm_backend(), []
+    for name in ("openblas", "dnnl"):
+        try:
+            sw.set_gemm_backend(name)
+            found.append(name)
+        except ValueError:  # a build without oneDNN
+            pass
+    sw.set_gemm_backend(old)
+    return found
+
+
+@pytest.fixture(autouse=True, params=_gemm_backends())
+def gemm_backend(request):
+    """Every test here runs on each float32 GEMM library compiled in."""
+    old = sw.get_gemm_backend()
+    sw.set_gemm_backend(request.param)
+    yield request.param
+    sw.set_gemm_backend(old)
+
+
 MATMUL_SHAPES = [
     ((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 5)), ((3, 4), (4, 5)), ((1, 1), (1, 1)),
     ((2, 3, 4), (4, 5)), ((3, 4), (2, 4, 5)), ((2, 1, 3, 4), (5, 4, 2)), ((2, 3, 4), (2, 4, 5)),
@@ -157,3 +178,18 @@ def test_add_with_scale(alpha, beta, rng):
     tm = T(m.copy())
     sw.AddRowWithScale(alpha, beta, T(vr), tm)
     np.testing.assert_allclose(N(tm), alpha * vr[None] + beta * m, rtol=1e-5, atol=1e-6)
+
+
+def test_default_gemm_backend_is_onednn_when_compiled_in_and_env_overrides():
+    import os
+    import subprocess
+    import sys
+    code = "from singa import singa_wrap as sw; print(sw.get_gemm_backend())"
+    env = {k: v for k, v in os.environ.items() if k != "SINGA_GEMM_BACKEND"}
+    default = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True).stdout.strip()
+    assert default == ("dnnl" if "dnnl" in _gemm_backends() else "openblas")
+    env["SINGA_GEMM_BACKEND"] = "openblas"
+    forced = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    assert forced == "openblas"

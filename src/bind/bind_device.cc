@@ -63,6 +63,10 @@ void BindDevice(py::module_& m) {
     scipy_openblas_set_num_threads(n);
   }, py::arg("n"));
   m.def("get_num_threads", [] { return omp_get_max_threads(); });
+  m.def("fma_peak_gflops", &MeasureFmaPeak, py::arg("repeats") = 5, py::arg("iters") = 20000000,
+        py::call_guard<py::gil_scoped_release>(),
+        "Measured float32 FMA peak of this machine in GFLOP/s, on all threads.");
+  m.def("fma_peak_lanes", &FmaPeakLanes, "float32 lanes per FMA in fma_peak_gflops.");
 }
 
 }  // namespace singa

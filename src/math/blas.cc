@@ -37,14 +37,18 @@ GemmOperand Prepare(const Tensor& m) {
 }
 
 // Which library runs float32 GEMMs: 0 = OpenBLAS, 1 = oneDNN (when compiled in).
+// oneDNN is the default: on the AVX-512 machines measured (benchmarks/README.md) its
+// sgemm is as fast or faster at every size, twice as fast for matrix-vector shapes, and
+// steady; OpenBLAS run through our thread callback is at half speed in some processes.
 std::atomic<int>& GemmBackend() {
   static std::atomic<int> backend([] {
     const char* env = std::getenv("SINGA_GEMM_BACKEND");
 #ifdef USE_DNNL
-    if (env != nullptr && std::strcmp(env, "dnnl") == 0) return 1;
-#endif
+    return env != nullptr && std::strcmp(env, "openblas") == 0 ? 0 : 1;
+#else
     (void)env;
     return 0;
+#endif
   }());
   return backend;
 }
