@@ -25,8 +25,21 @@ import time
 THREADS = 2
 _MARK = "@@BENCH@@ "
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if importlib.util.find_spec("singa") is None:  # run without PYTHONPATH=python
-    sys.path.insert(0, os.path.join(ROOT, "python"))
+
+
+def dev_python_dir():
+    """``python/`` of this checkout when it holds a built extension (``./dev-build.sh``),
+    else None. Benchmarks measure that build rather than an older installed singa."""
+    pkg = os.path.join(ROOT, "python", "singa")
+    try:
+        built = any(f.startswith("singa_wrap") and f.endswith(".so") for f in os.listdir(pkg))
+    except OSError:
+        built = False
+    return os.path.dirname(pkg) if built else None
+
+
+if dev_python_dir():
+    sys.path.insert(0, dev_python_dir())
 
 
 def import_example(module):

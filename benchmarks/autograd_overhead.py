@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+import _harness  # noqa: F401  (puts a dev build of python/ on sys.path)
 from singa import autograd, singa_wrap, tensor
 
 

@@ -27,6 +27,7 @@ if any(v in os.environ for v in _BLAS_VARS) and os.environ.get("_SINGA_BENCH_REE
 
 import numpy as np  # noqa: E402
 
+import _harness  # noqa: E402,F401  (puts a dev build of python/ on sys.path)
 from singa import singa_wrap as sw  # noqa: E402
 
 try:

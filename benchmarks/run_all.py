@@ -24,6 +24,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from _harness import dev_python_dir  # noqa: E402  (also puts a dev build on sys.path)
 BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 PEAK_GFLOPS = 490.0  # the issue's measured fp32 FMA peak of this machine class (2 cores)
 
@@ -45,8 +47,9 @@ INTERESTING_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_v
 def child_env(threads):
     env = {k: v for k, v in os.environ.items() if k not in BLAS_VARS}
     env["OMP_NUM_THREADS"] = str(threads)
-    py = os.path.join(ROOT, "python")
-    env["PYTHONPATH"] = py + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    py = dev_python_dir()
+    if py:
+        env["PYTHONPATH"] = py + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
 
@@ -80,7 +83,6 @@ def sgemm_child(fw, n, reps, threads):
     a = rng.standard_normal((n, n), dtype=np.float32)
     b = rng.standard_normal((n, n), dtype=np.float32)
     if fw == "singa":
-        sys.path.insert(0, os.path.join(ROOT, "python"))
         from singa import singa_wrap as sw
         sw.set_num_threads(threads)
         ta, tb = sw.from_numpy(a), sw.from_numpy(b)

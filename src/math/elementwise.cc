@@ -21,8 +21,7 @@ void ForChunks(const StridedLoop<N>& loop, F&& f) {
   const size_t chunk = (n + per_row - 1) / per_row;
   std::array<int64_t, N> st;
   for (size_t k = 0; k < N; ++k) st[k] = loop.strides[k].back();
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (size_t task = 0; task < nrows * per_row; ++task) {
+  ParallelFor(threads, nrows * per_row, [&](size_t task) {
     size_t r = task / per_row, c = task % per_row;
     std::array<int64_t, N> off{};
     size_t rem = r;
@@ -34,13 +33,44 @@ void ForChunks(const StridedLoop<N>& loop, F&& f) {
     size_t begin = c * chunk, len = std::min(n, begin + chunk) - begin;
     for (size_t k = 0; k < N; ++k) off[k] += static_cast<int64_t>(begin) * st[k];
     f(off, len, st);
+  });
+}
+
+// Calls f(begin, len) over [0, n) in chunks, in parallel for large n.
+template <typename F>
+void ForFlat(size_t n, F&& f) {
+  const int threads = NumThreadsFor(n);
+  if (threads <= 1) {
+    f(size_t{0}, n);
+    return;
   }
+  constexpr size_t kChunk = 1 << 14;
+  const size_t chunks = (n + kChunk - 1) / kChunk;
+  ParallelFor(threads, chunks, [&](size_t c) {
+    size_t begin = c * kChunk;
+    f(begin, std::min(n, begin + kChunk) - begin);
+  });
+}
+
+// Operands that all are contiguous with one shape: one flat loop, no loop nest to build.
+bool SameFlatLayout(const Tensor& out, const Tensor& a, const Tensor& b) {
+  return a.shape() == out.shape() && b.shape() == out.shape() && out.IsContiguous() &&
+         a.IsContiguous() && b.IsContiguous();
 }
 
 template <typename T, typename F>
 void UnaryLoop(const Tensor& x, const Tensor& y, F f) {
   const T* xp = x.data<T>();
   T* yp = y.data<T>();
+  if (x.shape() == y.shape() && x.IsContiguous() && y.IsContiguous()) {
+    ForFlat(y.Size(), [&](size_t begin, size_t n) {
+      T* yr = yp + begin;
+      const T* xr = xp + begin;
+#pragma omp simd
+      for (size_t i = 0; i < n; ++i) yr[i] = f(xr[i]);
+    });
+    return;
+  }
   StridedLoop<2> loop(y.shape(), {y.stride(), x.stride()});
   ForChunks(loop, [&](const std::array<int64_t, 2>& off, size_t n, const std::array<int64_t, 2>& st) {
     T* yr = yp + off[0];
@@ -130,6 +160,16 @@ void BinaryLoop(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
   const T* ap = a.data<T>();
   const T* bp = b.data<T>();
   T* op = out.data<T>();
+  if (SameFlatLayout(out, a, b)) {
+    ForFlat(out.Size(), [&](size_t begin, size_t n) {
+      T* o = op + begin;
+      const T* x = ap + begin;
+      const T* y = bp + begin;
+#pragma omp simd
+      for (size_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+    });
+    return;
+  }
   StridedLoop<3> loop(out.shape(), {out.stride(), a.stride(), b.stride()});
   ForChunks(loop, [&](const std::array<int64_t, 3>& off, size_t n, const std::array<int64_t, 3>& st) {
     T* o = op + off[0];
@@ -254,6 +294,15 @@ void ApplyInto(Binary op, const Tensor& a, const Tensor& b, Tensor* out, const c
     out->CopyData(tmp);
     return;
   }
+  // The common case (same dtype and layout, no partial overlap with the output) needs
+  // no converted, detached or broadcast views: each costs allocations per call.
+  auto ready = [&](const Tensor& t) {
+    return t.data_type() == dt && (t.block() != out->block() || t.offset() == out->offset());
+  };
+  if (ready(a) && ready(b) && SameFlatLayout(*out, a, b)) {
+    SINGA_DISPATCH_ARITH(dt, name, { RunBinary<T>(op, a, b, *out); });
+    return;
+  }
   Tensor x = DetachFrom(a.AsType(dt), *out).Broadcast(shape);
   Tensor y = DetachFrom(b.AsType(dt), *out).Broadcast(shape);
   SINGA_DISPATCH_ARITH(dt, name, { RunBinary<T>(op, x, y, *out); });
@@ -331,9 +380,7 @@ void SelectLoop(const Tensor& c, const Tensor& x, const Tensor& y, const Tensor&
   const T* yp = y.data<T>();
   T* op = out.data<T>();
   const size_t n = out.Size();
-  const int threads = NumThreadsFor(n);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (size_t i = 0; i < n; ++i) op[i] = cp[i] != 0 ? xp[i] : yp[i];
+  ParallelFor(NumThreadsFor(n), n, [&](size_t i) { op[i] = cp[i] != 0 ? xp[i] : yp[i]; });
 }
 
 }  // namespace

@@ -80,6 +80,18 @@ inline int NumThreadsFor(size_t work) {
   return work < kParallelThreshold ? 1 : omp_get_max_threads();
 }
 
+// body(i) for i in [0, n) on `threads` threads. A single thread runs the loop inline:
+// even an `if(false)` OpenMP region costs a runtime call, noticeable on tiny tensors.
+template <typename F>
+inline void ParallelFor(int threads, size_t n, F&& body) {
+  if (threads <= 1) {
+    for (size_t i = 0; i < n; ++i) body(i);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (size_t i = 0; i < n; ++i) body(i);
+}
+
 // A loop nest over `N` operands sharing one shape, with size-1 axes dropped and
 // mergeable axes fused, so the innermost loop is as long as possible.
 template <size_t N>
@@ -116,9 +128,7 @@ struct StridedLoop {
     const size_t nrows = rows(), n = inner(), nd = dims.size();
     std::array<int64_t, N> inner_st;
     for (size_t k = 0; k < N; ++k) inner_st[k] = strides[k].back();
-    const int threads = NumThreadsFor(nrows * n);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (size_t r = 0; r < nrows; ++r) {
+    ParallelFor(NumThreadsFor(nrows * n), nrows, [&](size_t r) {
       std::array<int64_t, N> off{};
       size_t rem = r;
       for (size_t d = nd - 1; d-- > 0;) {
@@ -127,7 +137,7 @@ struct StridedLoop {
         for (size_t k = 0; k < N; ++k) off[k] += static_cast<int64_t>(idx) * strides[k][d];
       }
       f(off, n, inner_st);
-    }
+    });
   }
 };
 
