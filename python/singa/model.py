@@ -160,7 +160,7 @@ class Model(Layer):
                 self.optimizer.apply_recorded()
             return rec["out"]
         if self.optimizer is not None:
-            self.optimizer.__dict__.pop("recorded_pairs", None)
+            self.optimizer.__dict__.pop("recorded_params", None)
         singa.GraphBegin()
         try:
             out = self.train_one_batch(*args)
@@ -169,7 +169,7 @@ class Model(Layer):
         if not graph.replayable():
             warnings.warn("graph mode: this training step cannot be replayed ({}); running "
                           "it eagerly".format(graph.why_not()), RuntimeWarning)
-        elif self.optimizer is not None and not hasattr(self.optimizer, "recorded_pairs"):
+        elif self.optimizer is not None and not hasattr(self.optimizer, "recorded_params"):
             graph = None
             warnings.warn("graph mode: train_one_batch did not call the optimizer with the "
                           "loss (opt(loss)); running eagerly", RuntimeWarning)

@@ -10,6 +10,7 @@ The update arithmetic runs on core tensors (``singa_wrap``) with a handful of
 in-place kernel calls per parameter.
 """
 
+import functools
 import math
 import numbers
 
@@ -175,44 +176,51 @@ class Optimizer(object):
     def __call__(self, loss):
         """Back-propagates ``loss``, updates every parameter, then advances one step.
 
-        While a graph is being recorded (``Model`` in graph mode) the updates are kept
-        out of the graph and the (param, grad) pairs are remembered instead: a replay
-        recomputes the gradients, then ``Model`` applies the updates with the
-        hyper-parameters of that step (schedules keep working)."""
+        While a graph is being recorded (``Model`` in graph mode) each update runs now
+        (unrecorded) and the graph records a call back to :meth:`_replay_update` in its
+        place: a replay recomputes the gradient, updates the parameter with the
+        hyper-parameters of that step (schedules keep working) and can free the gradient
+        right away."""
         from . import autograd
         if not singa.GraphRecording():
             for p, g in autograd.backward(loss):
                 self.update(p, g)
             self.step()
             return
-        pairs = []
+        params = []
         for p, g in autograd.backward(loss):
             singa.GraphPause(True)
             try:
                 self.update(p, g)
             finally:
                 singa.GraphPause(False)
-            pairs.append((p, g))
-        self.recorded_pairs = pairs
+            singa.GraphCallback(functools.partial(self._replay_update, len(params)), [g.data])
+            params.append(p)
+        self.recorded_params = params
+        self._plan = None
         self.step()
 
-    def apply_recorded(self):
-        """Applies the updates of a replayed graph step and advances one step.
+    def _replay_update(self, i, g):
+        """Graph replay: updates the i-th recorded parameter with its gradient ``g``.
 
         The per-parameter lookups (routing, multipliers, state) are done once per
         recorded graph; each replay then only evaluates the hyper-parameters and runs
-        one fused update per parameter."""
-        plan = getattr(self, "_plan", None)
-        if plan is None or plan[0] is not self.recorded_pairs:
-            entries = []
-            for p, g in self.recorded_pairs:
+        one fused update."""
+        plan = self._plan
+        if plan is None:
+            plan = []
+            for p in self.recorded_params:
                 o = self.optimizer_for(p) if hasattr(self, "optimizer_for") else self
                 mult = o.param_config(p)
-                state = o._state_of(p, p.name, p.data)
-                entries.append((o, p.data, g.data, state, mult["lr_mult"], mult["wd_mult"]))
-            self._plan = plan = (self.recorded_pairs, entries)
-        for o, pd, gd, state, lr_mult, wd_mult in plan[1]:
-            o._update(pd, gd, state, lr_mult, wd_mult)
+                plan.append((o, p.data, o._state_of(p, p.name, p.data), mult["lr_mult"],
+                             mult["wd_mult"]))
+            self._plan = plan
+        o, pd, state, lr_mult, wd_mult = plan[i]
+        o._update(pd, g, state, lr_mult, wd_mult)
+
+    def apply_recorded(self):
+        """Ends a replayed graph step (its updates ran inside the replay): advances one
+        step."""
         self.step()
 
     def backward_and_update(self, loss):

@@ -8,6 +8,8 @@ void BindGraph(py::module_& m) {
   py::class_<Graph, std::shared_ptr<Graph>>(m, "Graph")
       .def("Run", &Graph::Run, NoGIL(), "Replays every recorded kernel, in order.")
       .def("size", &Graph::size, "Number of recorded kernel calls.")
+      .def("released_blocks", &Graph::released_blocks,
+           "Intermediates freed during each replay (known after the first Run).")
       .def("replayable", &Graph::replayable)
       .def("why_not", &Graph::why_not)
       .def("__len__", &Graph::size);
@@ -17,6 +19,27 @@ void BindGraph(py::module_& m) {
   m.def("GraphPause", &GraphRecorder::Pause, py::arg("paused"),
         "Pauses (True) or resumes (False) recording on this thread.");
   m.def("GraphRecording", [] { return GraphRecorder::Current() != nullptr; });
+  m.def("GraphCallback", [](py::function fn, const std::vector<Tensor>& tensors) {
+    Graph* g = GraphRecorder::Current();
+    if (g == nullptr) throw ValueError("GraphCallback: no graph is being recorded on this thread");
+    // The graph may be dropped by code that does not hold the GIL.
+    std::shared_ptr<py::function> call(new py::function(std::move(fn)), [](py::function* f) {
+      py::gil_scoped_acquire gil;
+      delete f;
+    });
+    std::vector<std::shared_ptr<Block>> blocks;
+    for (const Tensor& t : tensors)
+      if (t.block()) blocks.push_back(t.block());
+    g->Add([call, tensors] {
+      py::gil_scoped_acquire gil;
+      py::tuple args(tensors.size());
+      for (size_t i = 0; i < tensors.size(); ++i) args[i] = py::cast(tensors[i]);
+      (*call)(*args);
+    }, blocks, blocks.size());
+  }, py::arg("fn"), py::arg("tensors"),
+     "Records a node that calls fn(*tensors) with the GIL held when the graph is replayed "
+     "(nothing is called now). Graph mode applies the optimizer's updates this way, so a "
+     "gradient is freed as soon as its update has run.");
 }
 
 }  // namespace singa

@@ -48,19 +48,46 @@ inline void Adopt(const std::pair<Tensor, Tensor>& recorded, const std::pair<Ten
 template <typename T>
 inline void Adopt(const T&, const T&) {}  // scalars: nothing to move
 
+// The blocks of the tensors in a captured value, one entry per tensor (the graph counts
+// them against each block's owners).
+using Blocks = std::vector<std::shared_ptr<Block>>;
+inline void Collect(const Tensor& t, Blocks* out) {
+  if (t.block()) out->push_back(t.block());
+}
+inline void Collect(const std::vector<Tensor>& ts, Blocks* out) {
+  for (const Tensor& t : ts) Collect(t, out);
+}
+inline void Collect(const std::pair<Tensor, Tensor>& p, Blocks* out) {
+  Collect(p.first, out);
+  Collect(p.second, out);
+}
+template <typename T>
+inline void Collect(const T&, Blocks*) {}  // scalars, shapes, names
+
+template <typename Tuple>
+Blocks CollectAll(const Tuple& saved) {
+  Blocks blocks;
+  std::apply([&](const auto&... v) { (Collect(v, &blocks), ...); }, saved);
+  return blocks;
+}
+
 template <typename R, typename... A>
 auto Wrap(std::function<R(A...)> fn) {
   return [fn](A... args) -> R {
     Graph* g = GraphRecorder::Current();
     if (g == nullptr) return fn(std::forward<A>(args)...);
     auto saved = std::make_tuple(std::decay_t<A>(args)...);
+    Blocks blocks = CollectAll(saved);
+    const size_t first_output = blocks.size();
     if constexpr (std::is_void_v<R>) {
       fn(std::forward<A>(args)...);
-      g->Add([fn, saved]() mutable { std::apply(fn, saved); });
+      g->Add([fn, saved]() mutable { std::apply(fn, saved); }, blocks, first_output);
     } else {
       R out = fn(std::forward<A>(args)...);
       R recorded = out;
-      g->Add([fn, saved, recorded]() mutable { Adopt(recorded, std::apply(fn, saved)); });
+      Collect(recorded, &blocks);
+      g->Add([fn, saved, recorded]() mutable { Adopt(recorded, std::apply(fn, saved)); },
+             blocks, first_output);
       return out;
     }
   };

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <new>
 
@@ -17,6 +18,16 @@ Block::~Block() {
     owner_->Free(ptr_, size_);
     owner_->Released(size_);
   }
+}
+
+void Block::ReleaseData() {
+  if (release_ || ptr_ == nullptr) return;  // borrowed memory is never freed here
+  if (owner_ != nullptr) {
+    owner_->Free(ptr_, size_);
+    owner_->Released(size_);
+  }
+  ptr_ = nullptr;
+  size_ = 0;
 }
 
 std::shared_ptr<Block> Device::NewBlock(size_t size, bool zero) {
@@ -67,8 +78,88 @@ size_t DefaultCacheLimit() {
 
 CppCPU::CppCPU() : Device(-1, kCpp), limit_(DefaultCacheLimit()) {}
 
+// Arenas are reserved in at least this size: pages are touched (and become resident)
+// only when a span is used, and bigger arenas let more freed spans merge.
+constexpr size_t kMinArena = size_t{16} << 20;
+
+void* CppCPU::TakeSpan(size_t size) {
+  auto it = free_spans_.lower_bound({size, nullptr});
+  if (it == free_spans_.end()) return nullptr;
+  const size_t have = it->first;
+  char* p = it->second;
+  free_spans_.erase(it);
+  free_span_bytes_ -= have;
+  Span& span = spans_[p];
+  span.free = false;
+  if (have > size) {
+    span.size = size;
+    spans_[p + size] = Span{have - size, span.arena, true};
+    free_spans_.insert({have - size, p + size});
+    free_span_bytes_ += have - size;
+  }
+  return p;
+}
+
+void CppCPU::ReturnSpan(char* p) {
+  auto it = spans_.find(p);
+  it->second.free = true;
+  free_span_bytes_ += it->second.size;
+  auto next = std::next(it);
+  if (next != spans_.end() && next->second.free && next->second.arena == it->second.arena) {
+    free_spans_.erase({next->second.size, next->first});
+    it->second.size += next->second.size;
+    spans_.erase(next);
+  }
+  if (it != spans_.begin()) {
+    auto prev = std::prev(it);
+    if (prev->second.free && prev->second.arena == it->second.arena) {
+      free_spans_.erase({prev->second.size, prev->first});
+      prev->second.size += it->second.size;
+      spans_.erase(it);
+      it = prev;
+    }
+  }
+  free_spans_.insert({it->second.size, it->first});
+}
+
+void CppCPU::ReleaseFreeArenas(size_t keep) {
+  for (auto a = arenas_.begin(); a != arenas_.end() && free_span_bytes_ + cached_ > keep;) {
+    auto span = spans_.find(a->first);
+    if (!span->second.free || span->second.size != a->second) {
+      ++a;
+      continue;
+    }
+    free_spans_.erase({span->second.size, span->first});
+    spans_.erase(span);
+    free_span_bytes_ -= a->second;
+    arena_bytes_ -= a->second;
+    std::free(a->first);
+    a = arenas_.erase(a);
+  }
+}
+
 void* CppCPU::Malloc(size_t size) {
   const size_t rounded = RoundedSize(size);
+  if (rounded >= 2 * kHuge) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (void* p = TakeSpan(rounded)) return p;
+    // No free span fits: whole free arenas are all smaller than this request, so give
+    // them back; the new, larger arena serves their sizes from now on.
+    ReleaseFreeArenas(0);
+    const size_t bytes = std::max(rounded, kMinArena);
+    char* base = static_cast<char*>(std::aligned_alloc(kHuge, bytes));
+    if (base == nullptr) return nullptr;
+#ifdef MADV_HUGEPAGE
+    // One fault per 2 MiB instead of per 4 KiB page, as NumPy does from 4 MiB.
+    madvise(base, bytes, MADV_HUGEPAGE);
+#endif
+    arenas_[base] = bytes;
+    arena_bytes_ += bytes;
+    spans_[base] = Span{bytes, base, true};
+    free_spans_.insert({bytes, base});
+    free_span_bytes_ += bytes;
+    return TakeSpan(rounded);
+  }
   if (rounded >= kMinCached) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = free_.find(rounded);
@@ -79,24 +170,21 @@ void* CppCPU::Malloc(size_t size) {
       return p;
     }
   }
-  // Large blocks are mmap-ed fresh by malloc and page-faulted on first touch, one 4 KiB
-  // page at a time; asking for transparent huge pages (as NumPy does from 4 MiB) cuts
-  // those faults 512-fold.
-  if (rounded >= 2 * kHuge) {
-    void* p = std::aligned_alloc(kHuge, rounded);
-#ifdef MADV_HUGEPAGE
-    if (p) madvise(p, rounded, MADV_HUGEPAGE);
-#endif
-    return p;
-  }
   return std::aligned_alloc(64, rounded);
 }
 
 void CppCPU::Free(void* ptr, size_t size) {
+  if (ptr == nullptr) return;
   const size_t rounded = RoundedSize(size);
-  if (ptr != nullptr && rounded >= kMinCached) {
+  if (rounded >= 2 * kHuge) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (cached_ + rounded <= limit_) {
+    ReturnSpan(static_cast<char*>(ptr));
+    if (free_span_bytes_ + cached_ > limit_) ReleaseFreeArenas(limit_);
+    return;
+  }
+  if (rounded >= kMinCached) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cached_ + free_span_bytes_ + rounded <= limit_) {
       free_[rounded].push_back(ptr);
       cached_ += rounded;
       return;
@@ -107,7 +195,12 @@ void CppCPU::Free(void* ptr, size_t size) {
 
 size_t CppCPU::cached_bytes() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return cached_;
+  return cached_ + free_span_bytes_;
+}
+
+size_t CppCPU::arena_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return arena_bytes_;
 }
 
 void CppCPU::EmptyCache() {
@@ -116,13 +209,14 @@ void CppCPU::EmptyCache() {
     for (void* p : kv.second) std::free(p);
   free_.clear();
   cached_ = 0;
+  ReleaseFreeArenas(0);
 }
 
 void CppCPU::SetCacheLimit(size_t bytes) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     limit_ = bytes;
-    if (cached_ <= limit_) return;
+    if (cached_ + free_span_bytes_ <= limit_) return;
   }
   EmptyCache();
 }

@@ -6,7 +6,9 @@
 #include <utility>
 #include <functional>
 #include <memory>
+#include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -39,6 +41,9 @@ class Block {
     std::swap(owner_, other.owner_);
     std::swap(release_, other.release_);
   }
+  // Returns the memory to the device and leaves the block empty: graph replay frees an
+  // intermediate after its last reader; SwapData refills it on the next replay.
+  void ReleaseData();
 
  private:
   void* ptr_;
@@ -105,9 +110,13 @@ class Device : public std::enable_shared_from_this<Device> {
   int verbosity_ = 0;
 };
 
-// The CPU device keeps freed blocks of 64 KiB and more in a cache and reuses them for
-// requests of the same size: a training step allocates the same sizes every time, and
-// fresh large allocations are page-faulted in on first touch each step otherwise.
+// The CPU device keeps freed memory for reuse: a training step allocates the same sizes
+// every time, and fresh large allocations are page-faulted in on first touch otherwise.
+// - Blocks from 64 KiB to 4 MiB are cached by exact (page-rounded) size.
+// - Blocks from 4 MiB are carved out of huge-page arenas: a request takes the smallest
+//   free span that fits (the rest stays free), and freed spans merge with free
+//   neighbours. Unlike a cache by exact size, memory freed by one layer serves the next
+//   layer's different sizes, so the process holds about the peak of live memory.
 class CppCPU : public Device {
  public:
   CppCPU();
@@ -115,15 +124,30 @@ class CppCPU : public Device {
   size_t cached_bytes() const override;
   void EmptyCache() override;
   void SetCacheLimit(size_t bytes) override;
+  // Bytes obtained from the system for the huge-page arenas (used and free).
+  size_t arena_bytes() const;
 
  protected:
   void* Malloc(size_t size) override;
   void Free(void* ptr, size_t size) override;
 
  private:
+  struct Span {
+    size_t size;
+    char* arena;  // spans merge only within one arena
+    bool free;
+  };
+  void* TakeSpan(size_t size);     // mu_ held
+  void ReturnSpan(char* p);        // mu_ held
+  void ReleaseFreeArenas(size_t keep);  // mu_ held: frees whole free arenas beyond `keep`
+
   mutable std::mutex mu_;
-  std::unordered_map<size_t, std::vector<void*>> free_;
-  size_t cached_ = 0;
+  std::unordered_map<size_t, std::vector<void*>> free_;  // exact-size cache
+  size_t cached_ = 0;                                    // bytes in free_
+  std::map<char*, Span> spans_;                          // arena spans by address
+  std::set<std::pair<size_t, char*>> free_spans_;        // free spans by (size, address)
+  std::map<char*, size_t> arenas_;                       // arena base -> bytes
+  size_t free_span_bytes_ = 0, arena_bytes_ = 0;
   size_t limit_;
 };
 

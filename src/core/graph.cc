@@ -1,6 +1,9 @@
 #include "core/graph.h"
 
+#include <unordered_map>
+
 #include "core/common.h"
+#include "core/device.h"
 
 namespace singa {
 
@@ -9,10 +12,69 @@ thread_local std::shared_ptr<Graph> recording;
 thread_local bool is_paused = false;
 }  // namespace
 
+void Graph::Add(std::function<void()> run, const std::vector<std::shared_ptr<Block>>& blocks,
+                size_t first_output) {
+  const size_t i = nodes_.size();
+  nodes_.push_back(std::move(run));
+  for (size_t j = 0; j < blocks.size(); ++j) {
+    if (!blocks[j]) continue;
+    auto [it, fresh] = uses_.try_emplace(blocks[j].get());
+    Use& use = it->second;
+    if (fresh) {
+      use.block = blocks[j];
+      use.produced = j >= first_output;
+    }
+    use.last = i;
+    ++use.refs;
+  }
+  // Scanning every few nodes keeps the cost of recording low (a step has thousands).
+  if (++adds_since_scan_ >= 8) {
+    adds_since_scan_ = 0;
+    ReleaseDead();
+  }
+}
+
+bool Graph::Internal(Block* b, const Use& use) const {
+  // Any owner besides the captured tensors (a Python tensor, optimizer state, a
+  // parameter) means the values are needed between replays: keep them.
+  return use.produced && !b->borrowed() && use.block.use_count() == use.refs;
+}
+
+void Graph::ReleaseDead() {
+  for (auto& [b, use] : uses_) {
+    if (!use.released && Internal(b, use)) {
+      b->ReleaseData();
+      use.released = true;
+    }
+  }
+}
+
+void Graph::PlanReleases() {
+  release_after_.assign(nodes_.size(), {});
+  for (auto& [b, use] : uses_) {
+    if (Internal(b, use)) {
+      release_after_[use.last].push_back(b);
+      b->ReleaseData();  // the recording step's values: dead until produced again
+    }
+  }
+  uses_.clear();
+  planned_ = true;
+}
+
+size_t Graph::released_blocks() const {
+  size_t n = 0;
+  for (const auto& r : release_after_) n += r.size();
+  return n;
+}
+
 void Graph::Run() {
   if (!replayable())
     throw ValueError(Msg("Graph.Run: the recorded step cannot be replayed: ", why_not_));
-  for (auto& node : nodes_) node();
+  if (!planned_) PlanReleases();
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    nodes_[i]();
+    for (Block* b : release_after_[i]) b->ReleaseData();
+  }
 }
 
 void GraphRecorder::Begin(std::shared_ptr<Graph> g) {
@@ -23,6 +85,7 @@ void GraphRecorder::Begin(std::shared_ptr<Graph> g) {
 
 std::shared_ptr<Graph> GraphRecorder::End() {
   auto g = std::move(recording);
+  if (g) g->ReleaseDead();
   recording.reset();
   is_paused = false;
   return g;

@@ -2,21 +2,35 @@
 // every kernel bound with Graphed() (src/bind/graphed.h) runs as usual and also appends
 // a node that re-runs it on the same buffers. Replaying the nodes repeats the
 // recorded computation in C++, without Python, on whatever values the buffers hold.
+//
+// Each node also names the blocks it captured. Before the first replay the graph finds
+// the intermediates: blocks that a node returned fresh and that nothing outside the graph
+// holds. A replay frees each one right after its last reader; its producer allocates it
+// again on the next replay, so a step holds its activations and gradients only while
+// they are live, as eager execution does.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace singa {
 
+class Block;
+
 class Graph {
  public:
-  void Add(std::function<void()> node) { nodes_.push_back(std::move(node)); }
-  // Runs every node in recording order.
+  // `blocks`: the blocks of the tensors the node captured, its arguments' first, then
+  // from index `first_output` on those of the tensors it returned.
+  void Add(std::function<void()> run, const std::vector<std::shared_ptr<Block>>& blocks,
+           size_t first_output);
+  // Runs every node in recording order, freeing intermediates after their last use.
   void Run();
   size_t size() const { return nodes_.size(); }
+  // Intermediates freed during each replay (known after the first Run).
+  size_t released_blocks() const;
   // A step that did something the graph cannot repeat (e.g. built a tensor from a NumPy
   // array) is not replayable; `why` says what.
   bool replayable() const { return why_not_.empty(); }
@@ -24,9 +38,29 @@ class Graph {
   void MarkNotReplayable(const std::string& why) {
     if (why_not_.empty()) why_not_ = why;
   }
+  // While recording: frees the values of intermediates Python has let go of, so the
+  // recorded step needs no more memory than an eager one.
+  void ReleaseDead();
 
  private:
+  // How the recorded nodes use one block.
+  struct Use {
+    std::weak_ptr<Block> block;  // weak: the owner count tells whether others hold it
+    size_t last = 0;             // the last node that captured it
+    long refs = 0;               // tensors captured by the nodes that share this block
+    bool produced = false;       // first seen as a node's fresh result
+    bool released = false;
+  };
+
+  // A block only the graph holds, first produced by a node: dead between replays.
+  bool Internal(Block* b, const Use& use) const;
+  void PlanReleases();
+
   std::vector<std::function<void()>> nodes_;
+  std::unordered_map<Block*, Use> uses_;
+  size_t adds_since_scan_ = 0;
+  std::vector<std::vector<Block*>> release_after_;  // per node; the closures own the blocks
+  bool planned_ = false;
   std::string why_not_;
 };
 
