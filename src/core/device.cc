@@ -58,12 +58,13 @@ namespace {
 
 constexpr size_t kHuge = size_t{2} << 20;
 constexpr size_t kMinCached = size_t{64} << 10;
+// Blocks from here on come from the large pool, whose arenas use huge pages.
+constexpr size_t kLarge = size_t{1} << 20;
 
-// The size actually allocated for a request: blocks from 4 MiB are whole 2 MiB huge
-// pages, cached sizes whole 4 KiB pages, others whole cache lines.
+// The size actually allocated for a request: pooled sizes are whole 64 KiB units (the
+// pools' alignment), others whole cache lines.
 size_t RoundedSize(size_t size) {
-  if (size >= 2 * kHuge) return (size + kHuge - 1) / kHuge * kHuge;
-  if (size >= kMinCached) return (size + 4095) / 4096 * 4096;
+  if (size >= kMinCached) return (size + kMinCached - 1) / kMinCached * kMinCached;
   return (size + 63) / 64 * 64;
 }
 
@@ -76,34 +77,67 @@ size_t DefaultCacheLimit() {
 
 }  // namespace
 
-CppCPU::CppCPU() : Device(-1, kCpp), limit_(DefaultCacheLimit()) {}
+SpanPool::~SpanPool() {
+  // Memory still in use at exit stays mapped (tensors may outlive static destruction).
+  ReleaseFreeArenas(0);
+}
 
-// Arenas are reserved in at least this size: pages are touched (and become resident)
-// only when a span is used, and bigger arenas let more freed spans merge.
-constexpr size_t kMinArena = size_t{16} << 20;
-
-void* CppCPU::TakeSpan(size_t size) {
+void* SpanPool::Take(size_t size) {
   auto it = free_spans_.lower_bound({size, nullptr});
   if (it == free_spans_.end()) return nullptr;
   const size_t have = it->first;
   char* p = it->second;
   free_spans_.erase(it);
-  free_span_bytes_ -= have;
+  free_bytes_ -= have;
   Span& span = spans_[p];
   span.free = false;
   if (have > size) {
     span.size = size;
     spans_[p + size] = Span{have - size, span.arena, true};
     free_spans_.insert({have - size, p + size});
-    free_span_bytes_ += have - size;
+    free_bytes_ += have - size;
   }
   return p;
 }
 
-void CppCPU::ReturnSpan(char* p) {
-  auto it = spans_.find(p);
+void* SpanPool::Grow(size_t size) {
+  // No free span fits, so whole free arenas are all smaller than this request: give
+  // them back; the new, larger arena serves their sizes from now on.
+  ReleaseFreeArenas(0);
+  Purge(size);
+  // Bigger arenas let more freed spans merge; their pages become resident only when a
+  // span is used.
+  const size_t bytes = std::max(size, min_arena_);
+  char* base = static_cast<char*>(std::aligned_alloc(kHuge, (bytes + kHuge - 1) / kHuge * kHuge));
+  if (base == nullptr) return nullptr;
+#ifdef MADV_HUGEPAGE
+  // One fault per 2 MiB instead of per 4 KiB page, as NumPy does from 4 MiB.
+  if (huge_pages_) madvise(base, bytes, MADV_HUGEPAGE);
+#endif
+  arenas_[base] = bytes;
+  arena_bytes_ += bytes;
+  spans_[base] = Span{bytes, base, true};
+  free_spans_.insert({bytes, base});
+  free_bytes_ += bytes;
+  return Take(size);
+}
+
+void SpanPool::Purge(size_t bytes) {
+  // The largest free spans first: they are the likeliest to be resident in whole pages.
+  size_t purged = 0;
+  for (auto it = free_spans_.rbegin(); it != free_spans_.rend() && purged < bytes; ++it) {
+    auto lo = reinterpret_cast<uintptr_t>(it->second);
+    uintptr_t begin = (lo + 4095) & ~uintptr_t{4095}, end = (lo + it->first) & ~uintptr_t{4095};
+    if (end <= begin) continue;
+    madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    purged += end - begin;
+  }
+}
+
+void SpanPool::Return(void* ptr) {
+  auto it = spans_.find(static_cast<char*>(ptr));
   it->second.free = true;
-  free_span_bytes_ += it->second.size;
+  free_bytes_ += it->second.size;
   auto next = std::next(it);
   if (next != spans_.end() && next->second.free && next->second.arena == it->second.arena) {
     free_spans_.erase({next->second.size, next->first});
@@ -122,8 +156,8 @@ void CppCPU::ReturnSpan(char* p) {
   free_spans_.insert({it->second.size, it->first});
 }
 
-void CppCPU::ReleaseFreeArenas(size_t keep) {
-  for (auto a = arenas_.begin(); a != arenas_.end() && free_span_bytes_ + cached_ > keep;) {
+void SpanPool::ReleaseFreeArenas(size_t keep) {
+  for (auto a = arenas_.begin(); a != arenas_.end() && free_bytes_ > keep;) {
     auto span = spans_.find(a->first);
     if (!span->second.free || span->second.size != a->second) {
       ++a;
@@ -131,94 +165,59 @@ void CppCPU::ReleaseFreeArenas(size_t keep) {
     }
     free_spans_.erase({span->second.size, span->first});
     spans_.erase(span);
-    free_span_bytes_ -= a->second;
+    free_bytes_ -= a->second;
     arena_bytes_ -= a->second;
     std::free(a->first);
     a = arenas_.erase(a);
   }
 }
 
+CppCPU::CppCPU()
+    : Device(-1, kCpp), medium_(kHuge, false), large_(size_t{16} << 20, true),
+      limit_(DefaultCacheLimit()) {}
+
+SpanPool& CppCPU::PoolFor(size_t rounded) { return rounded >= kLarge ? large_ : medium_; }
+
+void CppCPU::Trim(size_t keep) {
+  large_.ReleaseFreeArenas(keep > medium_.free_bytes() ? keep - medium_.free_bytes() : 0);
+  medium_.ReleaseFreeArenas(keep > large_.free_bytes() ? keep - large_.free_bytes() : 0);
+}
+
 void* CppCPU::Malloc(size_t size) {
   const size_t rounded = RoundedSize(size);
-  if (rounded >= 2 * kHuge) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (void* p = TakeSpan(rounded)) return p;
-    // No free span fits: whole free arenas are all smaller than this request, so give
-    // them back; the new, larger arena serves their sizes from now on.
-    ReleaseFreeArenas(0);
-    const size_t bytes = std::max(rounded, kMinArena);
-    char* base = static_cast<char*>(std::aligned_alloc(kHuge, bytes));
-    if (base == nullptr) return nullptr;
-#ifdef MADV_HUGEPAGE
-    // One fault per 2 MiB instead of per 4 KiB page, as NumPy does from 4 MiB.
-    madvise(base, bytes, MADV_HUGEPAGE);
-#endif
-    arenas_[base] = bytes;
-    arena_bytes_ += bytes;
-    spans_[base] = Span{bytes, base, true};
-    free_spans_.insert({bytes, base});
-    free_span_bytes_ += bytes;
-    return TakeSpan(rounded);
-  }
-  if (rounded >= kMinCached) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = free_.find(rounded);
-    if (it != free_.end() && !it->second.empty()) {
-      void* p = it->second.back();
-      it->second.pop_back();
-      cached_ -= rounded;
-      return p;
-    }
-  }
-  return std::aligned_alloc(64, rounded);
+  if (rounded < kMinCached) return std::aligned_alloc(64, rounded);
+  std::lock_guard<std::mutex> lock(mu_);
+  SpanPool& pool = PoolFor(rounded);
+  if (void* p = pool.Take(rounded)) return p;
+  return pool.Grow(rounded);
 }
 
 void CppCPU::Free(void* ptr, size_t size) {
   if (ptr == nullptr) return;
   const size_t rounded = RoundedSize(size);
-  if (rounded >= 2 * kHuge) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ReturnSpan(static_cast<char*>(ptr));
-    if (free_span_bytes_ + cached_ > limit_) ReleaseFreeArenas(limit_);
+  if (rounded < kMinCached) {
+    std::free(ptr);
     return;
   }
-  if (rounded >= kMinCached) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (cached_ + free_span_bytes_ + rounded <= limit_) {
-      free_[rounded].push_back(ptr);
-      cached_ += rounded;
-      return;
-    }
-  }
-  std::free(ptr);
+  std::lock_guard<std::mutex> lock(mu_);
+  PoolFor(rounded).Return(ptr);
+  if (medium_.free_bytes() + large_.free_bytes() > limit_) Trim(limit_);
 }
 
 size_t CppCPU::cached_bytes() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return cached_ + free_span_bytes_;
-}
-
-size_t CppCPU::arena_bytes() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return arena_bytes_;
+  return medium_.free_bytes() + large_.free_bytes();
 }
 
 void CppCPU::EmptyCache() {
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& kv : free_)
-    for (void* p : kv.second) std::free(p);
-  free_.clear();
-  cached_ = 0;
-  ReleaseFreeArenas(0);
+  Trim(0);
 }
 
 void CppCPU::SetCacheLimit(size_t bytes) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    limit_ = bytes;
-    if (cached_ + free_span_bytes_ <= limit_) return;
-  }
-  EmptyCache();
+  std::lock_guard<std::mutex> lock(mu_);
+  limit_ = bytes;
+  if (medium_.free_bytes() + large_.free_bytes() > limit_) Trim(limit_);
 }
 
 std::shared_ptr<Device> Platform::GetDefaultDevice() {

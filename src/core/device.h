@@ -110,26 +110,24 @@ class Device : public std::enable_shared_from_this<Device> {
   int verbosity_ = 0;
 };
 
-// The CPU device keeps freed memory for reuse: a training step allocates the same sizes
-// every time, and fresh large allocations are page-faulted in on first touch otherwise.
-// - Blocks from 64 KiB to 4 MiB are cached by exact (page-rounded) size.
-// - Blocks from 4 MiB are carved out of huge-page arenas: a request takes the smallest
-//   free span that fits (the rest stays free), and freed spans merge with free
-//   neighbours. Unlike a cache by exact size, memory freed by one layer serves the next
-//   layer's different sizes, so the process holds about the peak of live memory.
-class CppCPU : public Device {
+// Free memory carved out of larger system allocations (arenas): a request takes the
+// smallest free span that fits (the rest stays free) and freed spans merge with free
+// neighbours, so memory one layer frees serves the next layer's different sizes.
+class SpanPool {
  public:
-  CppCPU();
-  std::string name() const override { return "cpu"; }
-  size_t cached_bytes() const override;
-  void EmptyCache() override;
-  void SetCacheLimit(size_t bytes) override;
-  // Bytes obtained from the system for the huge-page arenas (used and free).
-  size_t arena_bytes() const;
-
- protected:
-  void* Malloc(size_t size) override;
-  void Free(void* ptr, size_t size) override;
+  SpanPool(size_t min_arena, bool huge_pages) : min_arena_(min_arena), huge_pages_(huge_pages) {}
+  ~SpanPool();
+  void* Take(size_t size);      // nullptr when no free span fits
+  void* Grow(size_t size);      // a new arena, then Take
+  void Return(void* p);
+  // Gives whole free arenas back to the system while more than `keep` bytes are free.
+  void ReleaseFreeArenas(size_t keep);
+  // Drops the pages of free spans (at least `bytes` of them) while keeping the address
+  // range: growing by an arena then adds no resident memory that the free spans
+  // already hold. Their next use faults fresh zero pages in.
+  void Purge(size_t bytes);
+  size_t free_bytes() const { return free_bytes_; }
+  size_t arena_bytes() const { return arena_bytes_; }
 
  private:
   struct Span {
@@ -137,17 +135,36 @@ class CppCPU : public Device {
     char* arena;  // spans merge only within one arena
     bool free;
   };
-  void* TakeSpan(size_t size);     // mu_ held
-  void ReturnSpan(char* p);        // mu_ held
-  void ReleaseFreeArenas(size_t keep);  // mu_ held: frees whole free arenas beyond `keep`
+  std::map<char*, Span> spans_;                    // every span, by address
+  std::set<std::pair<size_t, char*>> free_spans_;  // free spans by (size, address)
+  std::map<char*, size_t> arenas_;                 // arena base -> bytes
+  size_t free_bytes_ = 0, arena_bytes_ = 0;
+  size_t min_arena_;
+  bool huge_pages_;
+};
+
+// The CPU device keeps freed memory of 64 KiB and more for reuse: a training step
+// allocates the same sizes every time, and fresh large allocations are page-faulted in on
+// first touch otherwise. Two span pools keep small and large blocks apart, so a
+// long-lived small block does not split a large free span.
+class CppCPU : public Device {
+ public:
+  CppCPU();
+  std::string name() const override { return "cpu"; }
+  size_t cached_bytes() const override;
+  void EmptyCache() override;
+  void SetCacheLimit(size_t bytes) override;
+
+ protected:
+  void* Malloc(size_t size) override;
+  void Free(void* ptr, size_t size) override;
+
+ private:
+  SpanPool& PoolFor(size_t rounded);
+  void Trim(size_t keep);  // mu_ held
 
   mutable std::mutex mu_;
-  std::unordered_map<size_t, std::vector<void*>> free_;  // exact-size cache
-  size_t cached_ = 0;                                    // bytes in free_
-  std::map<char*, Span> spans_;                          // arena spans by address
-  std::set<std::pair<size_t, char*>> free_spans_;        // free spans by (size, address)
-  std::map<char*, size_t> arenas_;                       // arena base -> bytes
-  size_t free_span_bytes_ = 0, arena_bytes_ = 0;
+  SpanPool medium_, large_;
   size_t limit_;
 };
 

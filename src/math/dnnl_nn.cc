@@ -134,27 +134,20 @@ dn::memory Mem(const dn::memory::desc& md, const Tensor& t) {
   return dn::memory(md, Engine(), const_cast<void*>(static_cast<const void*>(t.data<float>())));
 }
 
-// Per-thread scratch buffers for reordered operands and workspaces, grown on demand and
-// kept, so steady-state calls allocate nothing (and fault no fresh pages).
-void* Scratch(int slot, size_t bytes) {
-  struct Buf {
-    void* p = nullptr;
-    size_t n = 0;
-    ~Buf() { std::free(p); }
-  };
-  thread_local Buf bufs[6];
-  Buf& b = bufs[slot];
-  if (b.n < bytes) {
-    std::free(b.p);
-    b.n = (bytes + 4095) / 4096 * 4096;
-    b.p = std::aligned_alloc(64, b.n);
-    if (!b.p) {
-      b.n = 0;
-      throw std::bad_alloc();
-    }
+// Reordered operands and workspaces of one call, taken from the device's memory pools
+// and given back when the call returns: between calls the memory serves other tensors
+// instead of staying reserved (buffers kept per thread held the largest reorder of every
+// slot, 100-200 MB on Xception).
+class Scratch {
+ public:
+  void* Get(size_t bytes) {
+    blocks_.push_back(defaultDevice()->NewBlock(bytes));
+    return blocks_.back()->data();
   }
-  return b.p;
-}
+
+ private:
+  std::vector<std::shared_ptr<Block>> blocks_;
+};
 
 // A primitive cache keyed by the op's full geometry. Entries are immutable once built;
 // failed creations are cached too (ok == false), so an unsupported case is tried once.
@@ -200,18 +193,18 @@ struct Operand {
       r = is_input ? dn::reorder(dn::reorder::primitive_desc(Engine(), u, Engine(), in))
                    : dn::reorder(dn::reorder::primitive_desc(Engine(), in, Engine(), u));
   }
-  // The memory the primitive reads: the user's, or a reordered copy in scratch `slot`.
-  dn::memory In(void* data, int slot) const {
+  // The memory the primitive reads: the user's, or a reordered copy in `scratch`.
+  dn::memory In(void* data, Scratch& scratch) const {
     dn::memory um(user, Engine(), data);
     if (!reorder) return um;
-    dn::memory im(inner, Engine(), Scratch(slot, inner.get_size()));
+    dn::memory im(inner, Engine(), scratch.Get(inner.get_size()));
     r.execute(Stream(), um, im);  // NOLINT: reorder::execute takes non-const refs
     return im;
   }
   // The memory the primitive writes; Finish copies it to the user's when reordered.
-  dn::memory Out(void* data, int slot) const {
+  dn::memory Out(void* data, Scratch& scratch) const {
     if (!reorder) return dn::memory(user, Engine(), data);
-    return dn::memory(inner, Engine(), Scratch(slot, inner.get_size()));
+    return dn::memory(inner, Engine(), scratch.Get(inner.get_size()));
   }
   void Finish(dn::memory m, void* data) const {
     if (!reorder) return;
@@ -322,7 +315,9 @@ bool ConvForward(const ConvHandle& h, const Tensor& x, const Tensor& W, const Te
     e.bias = Plain(g.bias);
   });
   if (!e->ok) return false;
-  auto src = e->src.In(Ptr(x), 0), wei = e->wei.In(Ptr(W), 1), dst = e->dst.Out(Ptr(*y), 2);
+  Scratch scratch;
+  auto src = e->src.In(Ptr(x), scratch), wei = e->wei.In(Ptr(W), scratch),
+       dst = e->dst.Out(Ptr(*y), scratch);
   std::unordered_map<int, dn::memory> args{
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
   if (b) args.emplace(DNNL_ARG_BIAS, Mem(e->bias, *b));
@@ -348,8 +343,9 @@ bool ConvBackwardData(const ConvHandle& h, const Tensor& dy, const Tensor& W, Te
     e.diff_src.Init(Plain(g.src), pd.diff_src_desc(), false);
   });
   if (!e->ok) return false;
-  auto ddst = e->diff_dst.In(Ptr(dy), 0), wei = e->wei.In(Ptr(W), 1),
-       dsrc = e->diff_src.Out(Ptr(*dx), 2);
+  Scratch scratch;
+  auto ddst = e->diff_dst.In(Ptr(dy), scratch), wei = e->wei.In(Ptr(W), scratch),
+       dsrc = e->diff_src.Out(Ptr(*dx), scratch);
   e->prim.execute(Stream(), {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wei},
                              {DNNL_ARG_DIFF_SRC, dsrc}});
   e->diff_src.Finish(dsrc, Ptr(*dx));
@@ -373,8 +369,9 @@ bool ConvBackwardWeights(const ConvHandle& h, const Tensor& dy, const Tensor& x,
     e.diff_wei.Init(Plain(g.wei), pd.diff_weights_desc(), false);
   });
   if (!e->ok) return false;
-  auto src = e->src.In(Ptr(x), 0), ddst = e->diff_dst.In(Ptr(dy), 1),
-       dwei = e->diff_wei.Out(Ptr(*dW), 2);
+  Scratch scratch;
+  auto src = e->src.In(Ptr(x), scratch), ddst = e->diff_dst.In(Ptr(dy), scratch),
+       dwei = e->diff_wei.Out(Ptr(*dW), scratch);
   e->prim.execute(Stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst},
                              {DNNL_ARG_DIFF_WEIGHTS, dwei}});
   e->diff_wei.Finish(dwei, Ptr(*dW));
@@ -437,11 +434,12 @@ bool PoolBackward(const PoolingHandle& h, const Tensor& dy, const Tensor& x, Ten
   if (!e->ok) return false;
   std::unordered_map<int, dn::memory> args{{DNNL_ARG_DIFF_DST, Mem(e->dst, dy)},
                                            {DNNL_ARG_DIFF_SRC, Mem(e->src, *dx)}};
+  Scratch scratch;  // lives until the backward below has run
   if (e->ws.get_size() > 0) {
     // Max pooling: the backward needs the argmax workspace, which SINGA's API does not
     // carry from the forward; recompute it (the forward is cheap next to the conv layers).
-    dn::memory ws(e->ws, Engine(), Scratch(0, e->ws.get_size()));
-    dn::memory tmp(e->dst, Engine(), Scratch(1, e->dst.get_size()));
+    dn::memory ws(e->ws, Engine(), scratch.Get(e->ws.get_size()));
+    dn::memory tmp(e->dst, Engine(), scratch.Get(e->dst.get_size()));
     e->fwd_train.execute(Stream(), {{DNNL_ARG_SRC, Mem(e->src, x)}, {DNNL_ARG_DST, tmp},
                                     {DNNL_ARG_WORKSPACE, ws}});
     args.emplace(DNNL_ARG_WORKSPACE, ws);
@@ -603,10 +601,11 @@ bool LRNBackward(const Tensor& dy, const Tensor& x, size_t size, double alpha, d
   std::unordered_map<int, dn::memory> args{{DNNL_ARG_SRC, Mem(e->data, x)},
                                            {DNNL_ARG_DIFF_DST, Mem(e->data, dy)},
                                            {DNNL_ARG_DIFF_SRC, Mem(e->data, *dx)}};
+  Scratch scratch;  // lives until the backward below has run
   if (e->ws.get_size() > 0) {
     // Some implementations keep the normaliser in a workspace; recompute it from x.
-    dn::memory ws(e->ws, Engine(), Scratch(0, e->ws.get_size()));
-    dn::memory tmp(e->data, Engine(), Scratch(1, e->data.get_size()));
+    dn::memory ws(e->ws, Engine(), scratch.Get(e->ws.get_size()));
+    dn::memory tmp(e->data, Engine(), scratch.Get(e->data.get_size()));
     e->fwd_train.execute(Stream(), {{DNNL_ARG_SRC, Mem(e->data, x)}, {DNNL_ARG_DST, tmp},
                                     {DNNL_ARG_WORKSPACE, ws}});
     args.emplace(DNNL_ARG_WORKSPACE, ws);

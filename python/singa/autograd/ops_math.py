@@ -13,12 +13,15 @@ class ReLU(Operation):
     """y = max(x, 0)."""
 
     def forward(self, x):
+        y = singa.ReLU(x)
         if training():
-            self.x = x
-        return singa.ReLU(x)
+            # The output, not the input: y > 0 exactly where x > 0, and the next layer
+            # (a conv or matmul) usually saves y anyway, so no extra tensor stays alive.
+            self.y = y
+        return y
 
     def backward(self, dy):
-        return singa.ReLUBackward(dy, self.x)
+        return singa.ReLUBackward(dy, self.y)
 
 
 class Tanh(Operation):

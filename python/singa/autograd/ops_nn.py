@@ -163,15 +163,18 @@ class _BatchNorm2d(Operation):
         if training():
             y, mean, var = singa.CpuBatchNormForwardTraining(
                 self.handle, x, scale, bias, self.running_mean, self.running_var)
-            self.cache = (x, y, scale, bias, mean, var)
+            # The backward recomputes the normalised input from x and the batch
+            # statistics; keeping y as well would hold a second activation-sized tensor.
+            self.cache = (x, scale, bias, mean, var)
             return y
         return singa.CpuBatchNormForwardInference(
             self.handle, x, scale, bias, self.running_mean, self.running_var)
 
     def backward(self, dy):
-        x, y, scale, bias, mean, var = self.cache
+        x, scale, bias, mean, var = self.cache
+        # SINGA's signature takes y; only its shape is read, so x stands in.
         dx, dscale, dbias = singa.CpuBatchNormBackwardx(
-            self.handle, y, singa.Contiguous(dy), x, scale, bias, mean, var)
+            self.handle, x, singa.Contiguous(dy), x, scale, bias, mean, var)
         return dx, dscale, dbias
 
 
