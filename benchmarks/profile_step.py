@@ -71,7 +71,18 @@ def main():
     ap.add_argument("--quick", action="store_true", help="the workload's --quick size")
     ap.add_argument("--cprofile", action="store_true", help="cProfile instead of timers")
     ap.add_argument("--torch", action="store_true", help="profile the PyTorch twin instead")
+    ap.add_argument("--eager", action="store_true",
+                    help="run graph-mode workloads eagerly: a replay runs the same kernels "
+                         "from C++, where the per-kernel timers cannot see them")
     args = ap.parse_args()
+    if args.eager:
+        from singa import model
+        compile_ = model.Model.compile
+
+        def eager_compile(self, inputs, is_train=True, use_graph=False, sequential=False):
+            return compile_(self, inputs, is_train=is_train, use_graph=False,
+                            sequential=sequential)
+        model.Model.compile = eager_compile
     mod = importlib.import_module(args.workload)
 
     if args.torch:
