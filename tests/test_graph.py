@@ -192,3 +192,30 @@ def test_replay_frees_intermediates_and_holds_only_what_eager_holds():
     x, y = batches[0]
     io_bytes = x.nbytes + y.nbytes + 64 * 10 * 4 + 4
     assert held[True] - held[False] <= io_bytes + 1024, (held[True], held[False])
+
+
+class KeepingSGD(opt.SGD):
+    """Keeps the gradients it is given from the third step on (after the graph's plan)."""
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.kept = []
+
+    def _update(self, p, g, state, lr_mult, wd_mult):
+        if self.step_counter >= 2:
+            self.kept.append(g)
+        super()._update(p, g, state, lr_mult, wd_mult)
+
+
+def test_replay_keeps_a_gradient_that_a_callback_held_on_to():
+    batches = make_batches(5)
+    le, pe, _ = train(MLP, opt.SGD(lr=0.1, momentum=0.9), False, batches)
+    keeper = KeepingSGD(lr=0.1, momentum=0.9)
+    lg, pg, _ = train(MLP, keeper, True, batches)
+    assert le == lg
+    for k in pe:
+        np.testing.assert_array_equal(pe[k], pg[k])
+    assert len(keeper.kept) == 3 * 4  # 3 replayed steps x 4 parameters
+    for g in keeper.kept:  # still allocated: reading them is safe
+        assert g.data_ptr() != 0 and g.BlockBytes() >= 4 * g.Size()
+        assert np.all(np.isfinite(singa_wrap.to_numpy(g)))

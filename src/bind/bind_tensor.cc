@@ -58,6 +58,9 @@ py::array ToNumpy(const Tensor& t) {
   py::ssize_t item = static_cast<py::ssize_t>(SizeOf(h.data_type()));
   for (int64_t s : h.stride()) strides.push_back(s * item);
   if (h.Size() == 0) return py::array(DataTypeToNumpy(h.data_type()), shape);
+  if (h.raw() == nullptr)
+    throw ValueError(Msg("to_numpy: the tensor of shape ", ShapeStr(h.shape()),
+                         " holds no memory (an intermediate freed by graph replay)"));
   // The capsule owns a handle to the tensor, keeping its block alive.
   auto* keep = new Tensor(h);
   py::capsule owner(keep, [](void* p) { delete static_cast<Tensor*>(p); });

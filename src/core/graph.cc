@@ -37,7 +37,7 @@ void Graph::Add(std::function<void()> run, const std::vector<std::shared_ptr<Blo
 bool Graph::Internal(Block* b, const Use& use) const {
   // Any owner besides the captured tensors (a Python tensor, optimizer state, a
   // parameter) means the values are needed between replays: keep them.
-  return use.produced && !b->borrowed() && use.block.use_count() == use.refs;
+  return use.produced && use.block.use_count() == use.refs && !b->borrowed();
 }
 
 void Graph::ReleaseDead() {
@@ -53,7 +53,7 @@ void Graph::PlanReleases() {
   release_after_.assign(nodes_.size(), {});
   for (auto& [b, use] : uses_) {
     if (Internal(b, use)) {
-      release_after_[use.last].push_back(b);
+      release_after_[use.last].push_back({b, use.block, use.refs});
       b->ReleaseData();  // the recording step's values: dead until produced again
     }
   }
@@ -73,7 +73,9 @@ void Graph::Run() {
   if (!planned_) PlanReleases();
   for (size_t i = 0; i < nodes_.size(); ++i) {
     nodes_[i]();
-    for (Block* b : release_after_[i]) b->ReleaseData();
+    // A block someone took hold of since (say, a callback that kept a gradient) stays.
+    for (const Release& r : release_after_[i])
+      if (r.weak.use_count() == r.refs) r.block->ReleaseData();
   }
 }
 

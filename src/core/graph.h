@@ -59,7 +59,12 @@ class Graph {
   std::vector<std::function<void()>> nodes_;
   std::unordered_map<Block*, Use> uses_;
   size_t adds_since_scan_ = 0;
-  std::vector<std::vector<Block*>> release_after_;  // per node; the closures own the blocks
+  struct Release {
+    Block* block;  // owned by the nodes' closures
+    std::weak_ptr<Block> weak;
+    long refs;     // its owners when only the graph holds it
+  };
+  std::vector<std::vector<Release>> release_after_;  // per node
   bool planned_ = false;
   std::string why_not_;
 };
