@@ -219,3 +219,23 @@ def test_replay_keeps_a_gradient_that_a_callback_held_on_to():
     for g in keeper.kept:  # still allocated: reading them is safe
         assert g.data_ptr() != 0 and g.BlockBytes() >= 4 * g.Size()
         assert np.all(np.isfinite(singa_wrap.to_numpy(g)))
+
+
+class PlainSGD(opt.Optimizer):
+    """A user's optimizer in SINGA's style: it overrides update() with tensor operations."""
+
+    def __init__(self, lr):
+        super().__init__(lr)
+
+    def update(self, param, grad):
+        singa_wrap.Axpy(-self.lr_value, grad.data, param.data)
+
+
+def test_graph_replays_an_optimizer_that_overrides_update():
+    batches = make_batches(5)
+    le, pe, _ = train(MLP, PlainSGD(0.1), False, batches)
+    lg, pg, net = train(MLP, PlainSGD(0.1), True, batches)
+    assert le == lg
+    for k in pe:
+        np.testing.assert_array_equal(pe[k], pg[k])
+    assert net._recorded["graph"].replayable()

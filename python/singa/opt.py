@@ -212,11 +212,18 @@ class Optimizer(object):
             for p in self.recorded_params:
                 o = self.optimizer_for(p) if hasattr(self, "optimizer_for") else self
                 mult = o.param_config(p)
-                plan.append((o, p.data, o._state_of(p, p.name, p.data), mult["lr_mult"],
-                             mult["wd_mult"]))
+                # An optimizer written by a user may override update/apply instead of
+                # _update: the replay then goes through its own method.
+                custom = (type(o).update is not Optimizer.update or
+                          type(o).apply is not Optimizer.apply)
+                state = None if custom else o._state_of(p, p.name, p.data)
+                plan.append((o, p, state, mult["lr_mult"], mult["wd_mult"], custom))
             self._plan = plan
-        o, pd, state, lr_mult, wd_mult = plan[i]
-        o._update(pd, g, state, lr_mult, wd_mult)
+        o, p, state, lr_mult, wd_mult, custom = plan[i]
+        if custom:
+            o.update(p, tensor_mod.from_raw_tensor(g))
+        else:
+            o._update(p.data, g, state, lr_mult, wd_mult)
 
     def apply_recorded(self):
         """Ends a replayed graph step (its updates ran inside the replay): advances one
