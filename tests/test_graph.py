@@ -172,10 +172,13 @@ def test_replay_frees_intermediates_and_holds_only_what_eager_holds():
         net.fc1 = layer.Linear(1024)  # large enough that leaks would show
         return net
 
-    held = {}
+    held, peak = {}, {}
     for use_graph in (False, True):
         dev.EmptyCache()
+        base = dev.bytes_in_use()
+        dev.ResetPeak()
         losses, params, net = train(wide, opt.SGD(lr=0.05, momentum=0.9), use_graph, batches)
+        peak[use_graph] = dev.peak_bytes() - base
         held[use_graph] = dev.bytes_in_use()
         held[(use_graph, "losses")] = losses
         held[(use_graph, "params")] = params
@@ -192,6 +195,9 @@ def test_replay_frees_intermediates_and_holds_only_what_eager_holds():
     x, y = batches[0]
     io_bytes = x.nbytes + y.nbytes + 64 * 10 * 4 + 4
     assert held[True] - held[False] <= io_bytes + 1024, (held[True], held[False])
+    # Recording frees what Python drops as it goes, so even the recorded step peaks
+    # about where an eager step does (blocks are checked every few recorded kernels).
+    assert peak[True] <= 1.15 * peak[False], peak
 
 
 class KeepingSGD(opt.SGD):

@@ -23,6 +23,7 @@ void Graph::Add(std::function<void()> run, const std::vector<std::shared_ptr<Blo
     if (fresh) {
       use.block = blocks[j];
       use.produced = j >= first_output;
+      if (use.produced) pending_.push_back(blocks[j].get());
     }
     use.last = i;
     ++use.refs;
@@ -41,10 +42,15 @@ bool Graph::Internal(Block* b, const Use& use) const {
 }
 
 void Graph::ReleaseDead() {
-  for (auto& [b, use] : uses_) {
-    if (!use.released && Internal(b, use)) {
+  // Only intermediates not yet freed are looked at: the scan costs what is alive.
+  for (size_t k = 0; k < pending_.size();) {
+    Block* b = pending_[k];
+    if (Internal(b, uses_.at(b))) {
       b->ReleaseData();
-      use.released = true;
+      pending_[k] = pending_.back();
+      pending_.pop_back();
+    } else {
+      ++k;
     }
   }
 }
@@ -58,6 +64,7 @@ void Graph::PlanReleases() {
     }
   }
   uses_.clear();
+  pending_.clear();
   planned_ = true;
 }
 

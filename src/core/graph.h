@@ -49,7 +49,6 @@ class Graph {
     size_t last = 0;             // the last node that captured it
     long refs = 0;               // tensors captured by the nodes that share this block
     bool produced = false;       // first seen as a node's fresh result
-    bool released = false;
   };
 
   // A block only the graph holds, first produced by a node: dead between replays.
@@ -58,6 +57,7 @@ class Graph {
 
   std::vector<std::function<void()>> nodes_;
   std::unordered_map<Block*, Use> uses_;
+  std::vector<Block*> pending_;  // produced blocks not freed yet, while recording
   size_t adds_since_scan_ = 0;
   struct Release {
     Block* block;  // owned by the nodes' closures
