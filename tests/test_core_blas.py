@@ -64,6 +64,25 @@ def test_mult_int_and_half_compute_in_float32(rng):
     np.testing.assert_array_equal(N(sw.Mult(h, T(b.astype(np.float32)))), a @ b)
 
 
+@pytest.mark.parametrize("m,k,n", [(300, 200, 130), (130, 200, 301), (70, 90, 4000)])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mult_large_enough_to_split_over_threads(m, k, n, ta, tb, dtype, rng):
+    # Products above ~4 MFLOP are split into row or column blocks, one per thread (with
+    # OpenBLAS); each block must address its slice of the (possibly transposed) operands.
+    a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
+    va = sw.Transpose(T(np.ascontiguousarray(a.T))) if ta else T(a)
+    vb = sw.Transpose(T(np.ascontiguousarray(b.T))) if tb else T(b)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(N(sw.Mult(va, vb)), want, rtol=tol, atol=tol * np.abs(want).max())
+    c = rng.standard_normal((m, n)).astype(dtype)
+    tc = T(c.copy())  # from_numpy shares the array's memory
+    sw.MultWithScale(0.5, va, vb, 2.0, tc)
+    np.testing.assert_allclose(N(tc), 0.5 * want + 2.0 * c, rtol=tol,
+                               atol=tol * np.abs(want).max())
+
+
 def _alloc_during(fn):
     dev = sw.GetDefaultDevice()
     before = dev.bytes_in_use()

@@ -4,7 +4,6 @@
 
 extern "C" {
 char* scipy_openblas_get_corename(void);
-void scipy_openblas_set_num_threads(int);
 int scipy_openblas_get_num_threads(void);
 }
 
@@ -59,8 +58,7 @@ void BindDevice(py::module_& m) {
   m.def("openblas_corename", [] { return std::string(scipy_openblas_get_corename()); });
   m.def("set_num_threads", [](int n) {
     if (n < 1) throw ValueError(Msg("set_num_threads: ", n, " is not a positive thread count"));
-    omp_set_num_threads(n);
-    scipy_openblas_set_num_threads(n);
+    omp_set_num_threads(n);  // OpenBLAS stays single-threaded (src/core/threads.cc)
   }, py::arg("n"));
   m.def("get_num_threads", [] { return omp_get_max_threads(); });
   m.def("fma_peak_gflops", &MeasureFmaPeak, py::arg("repeats") = 5, py::arg("iters") = 20000000,

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "math/iter.h"
+#include "math/gemm.h"
 #include "math/ops.h"
 
 namespace singa {
@@ -39,7 +40,7 @@ GemmOperand Prepare(const Tensor& m) {
 // Which library runs float32 GEMMs: 0 = OpenBLAS, 1 = oneDNN (when compiled in).
 // oneDNN is the default: on the AVX-512 machines measured (benchmarks/README.md) its
 // sgemm is as fast or faster at every size, twice as fast for matrix-vector shapes, and
-// steady; OpenBLAS run through our thread callback is at half speed in some processes.
+// steady; OpenBLAS, run through its own threading, was at half speed in some processes.
 std::atomic<int>& GemmBackend() {
   static std::atomic<int> backend([] {
     const char* env = std::getenv("SINGA_GEMM_BACKEND");
@@ -65,16 +66,54 @@ void Gemm(bool ta, bool tb, size_t M, size_t N, size_t K, T alpha, const T* a, b
     }
   }
 #endif
+  OpenBlasGemm<T>(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+// One single-threaded OpenBLAS call.
+template <typename T>
+void BlasCall(bool ta, bool tb, size_t M, size_t N, size_t K, T alpha, const T* a, size_t lda,
+              const T* b, size_t ldb, T beta, T* c, size_t ldc) {
   auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+  auto i = [](size_t v) { return static_cast<blasint>(v); };
   if constexpr (std::is_same_v<T, float>)
-    scipy_cblas_sgemm(CblasRowMajor, TA, TB, static_cast<blasint>(M), static_cast<blasint>(N),
-                      static_cast<blasint>(K), alpha, a, lda, b, ldb, beta, c, ldc);
+    scipy_cblas_sgemm(CblasRowMajor, TA, TB, i(M), i(N), i(K), alpha, a, i(lda), b, i(ldb), beta,
+                      c, i(ldc));
   else
-    scipy_cblas_dgemm(CblasRowMajor, TA, TB, static_cast<blasint>(M), static_cast<blasint>(N),
-                      static_cast<blasint>(K), alpha, a, lda, b, ldb, beta, c, ldc);
+    scipy_cblas_dgemm(CblasRowMajor, TA, TB, i(M), i(N), i(K), alpha, a, i(lda), b, i(ldb), beta,
+                      c, i(ldc));
 }
 
 }  // namespace
+
+template <typename T>
+void OpenBlasGemm(bool ta, bool tb, size_t M, size_t N, size_t K, T alpha, const T* a,
+                  size_t lda, const T* b, size_t ldb, T beta, T* c, size_t ldc) {
+  // Blocks of whole cache lines of C; below ~4 MFLOP a split costs more than it saves.
+  constexpr size_t kAlign = 16;
+  const bool by_cols = N >= M;
+  const size_t extent = by_cols ? N : M;
+  size_t threads = 2.0 * M * N * K < 4e6 ? 1 : static_cast<size_t>(NumThreadsFor(kParallelThreshold));
+  threads = std::min(threads, extent / (4 * kAlign));
+  if (threads <= 1) {
+    BlasCall<T>(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  ParallelFor(static_cast<int>(threads), threads, [&](size_t t) {
+    const size_t lo = extent * t / threads / kAlign * kAlign;
+    const size_t hi = t + 1 == threads ? extent : extent * (t + 1) / threads / kAlign * kAlign;
+    if (by_cols)  // columns lo..hi of op(B) and C
+      BlasCall<T>(ta, tb, M, hi - lo, K, alpha, a, lda, tb ? b + lo * ldb : b + lo, ldb, beta,
+                  c + lo, ldc);
+    else  // rows lo..hi of op(A) and C
+      BlasCall<T>(ta, tb, hi - lo, N, K, alpha, ta ? a + lo : a + lo * lda, lda, b, ldb, beta,
+                  c + lo * ldc, ldc);
+  });
+}
+
+template void OpenBlasGemm<float>(bool, bool, size_t, size_t, size_t, float, const float*, size_t,
+                                  const float*, size_t, float, float*, size_t);
+template void OpenBlasGemm<double>(bool, bool, size_t, size_t, size_t, double, const double*,
+                                   size_t, const double*, size_t, double, double*, size_t);
 
 void SetGemmBackend(const std::string& name) {
   if (name == "openblas") {

@@ -3,6 +3,7 @@
 // GEMM is threaded by OpenBLAS itself, so the two never nest.
 #include <cblas.h>
 
+#include "math/gemm.h"
 #include "math/iter.h"
 #include "math/dnnl_nn.h"
 #include "math/nn.h"
@@ -54,14 +55,7 @@ namespace {
 template <typename T>
 void Gemm(bool ta, bool tb, size_t M, size_t N, size_t K, const T* a, size_t lda, const T* b,
           size_t ldb, T beta, T* c, size_t ldc) {
-  auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
-  auto i = [](size_t v) { return static_cast<blasint>(v); };
-  if constexpr (std::is_same_v<T, float>)
-    scipy_cblas_sgemm(CblasRowMajor, TA, TB, i(M), i(N), i(K), 1.0f, a, i(lda), b, i(ldb), beta,
-                      c, i(ldc));
-  else
-    scipy_cblas_dgemm(CblasRowMajor, TA, TB, i(M), i(N), i(K), 1.0, a, i(lda), b, i(ldb), beta,
-                      c, i(ldc));
+  OpenBlasGemm<T>(ta, tb, M, N, K, T(1), a, lda, b, ldb, beta, c, ldc);
 }
 
 // True when the im2col matrix of an image is the image itself (1x1, stride 1, no pad).
