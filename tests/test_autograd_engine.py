@@ -361,3 +361,22 @@ def test_gradcheck_catches_a_wrong_backward():
 
     with pytest.raises(AssertionError, match="input 0"):
         testing.gradcheck(lambda t: WrongSquare()(t)[0], [np.array([1.0, 2.0])])
+
+
+class _StopGradient(autograd.Operation):
+    def forward(self, x):
+        return x
+
+    def backward(self, dy):
+        return None
+
+
+def test_op_that_receives_no_gradient_passes_none_on():
+    # relu's output feeds only an op that returns no gradient: backward skips relu, and x
+    # (reachable only through it) gets no gradient, while w still gets its own.
+    x, w = _param(np.ones((2, 2))), _param(np.full((2, 2), 3.0))
+    z = _StopGradient()(autograd.relu(x))[0]
+    grads = {id(p): tensor.to_numpy(g) for p, g in autograd.backward(
+        autograd.reduce_sum(autograd.mul(z, w)))}
+    assert id(x) not in grads
+    np.testing.assert_array_equal(grads[id(w)], np.ones((2, 2)))

@@ -236,16 +236,20 @@ def backward(y, dy=None):
         cur = ready.popleft()
         dys = grads.pop(cur)
         srcs = cur.src
-        if cur.requires_grad:
-            for g in dys:
-                if g is None:
-                    _fill_zeros(cur, dys)
-                    break
+        received = 0
+        for g in dys:
+            if g is not None:
+                received += 1
+        if cur.requires_grad and received:
+            if received < len(dys):
+                _fill_zeros(cur, dys)
             dxs = cur._do_backward(*dys)
             if len(dxs) != len(srcs):
                 raise RuntimeError("{}.backward returned {} gradients for {} inputs".format(
                     type(cur).__name__, len(dxs), len(srcs)))
         else:
+            # No gradient reached this op (its outputs fed only ops that pass none back):
+            # nothing flows to its inputs either.
             dxs = (None,) * len(srcs)
         cur._release()
         for (src_op, x_id, x_param, x_stores), dx in zip(srcs, dxs):
