@@ -85,7 +85,7 @@ class Operation(object):
             ys = self.forward(*datas)
         except (ValueError, IndexError) as e:
             raise _named_error(self, "", e, [x.shape for x in xs]) from e
-        if type(ys) is not tuple and not isinstance(ys, tuple):
+        if not isinstance(ys, tuple):
             y = _output(ys, requires_grad, self)
             if record:
                 self.y_id2idx = {id(y): 0}
