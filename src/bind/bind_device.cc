@@ -29,10 +29,12 @@ void BindDevice(py::module_& m) {
       .def("bytes_in_use", &Device::bytes_in_use)
       .def("peak_bytes", &Device::peak_bytes)
       .def("ResetPeak", &Device::ResetPeak)
-      .def("cached_bytes", &Device::cached_bytes, "Freed bytes kept for reuse.")
-      .def("EmptyCache", &Device::EmptyCache, "Returns every cached block to the system.")
+      .def("cached_bytes", &Device::cached_bytes,
+           "Free bytes the allocator keeps for reuse (free space in its arenas).")
+      .def("EmptyCache", &Device::EmptyCache,
+           "Returns every wholly free arena to the system.")
       .def("SetCacheLimit", &Device::SetCacheLimit, py::arg("bytes"),
-           "Caps the bytes kept for reuse (0 disables the cache).")
+           "Caps the free bytes kept for reuse (0: arenas go back as soon as they are wholly free).")
       .def("__repr__", [](const Device& d) {
         return Msg("<singa Device ", d.name(), " id=", d.id(), ">");
       })
