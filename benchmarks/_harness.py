@@ -38,8 +38,9 @@ def dev_python_dir():
     return os.path.dirname(pkg) if built else None
 
 
-if dev_python_dir():
-    sys.path.insert(0, dev_python_dir())
+_DEV = dev_python_dir()
+if _DEV:
+    sys.path.insert(0, _DEV)
 
 
 def import_example(module):

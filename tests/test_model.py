@@ -4,6 +4,8 @@ import pytest
 
 from singa import autograd, device, layer, model, opt, tensor
 
+from _models import SmallCNN
+
 
 class MLP(model.Model):
     def __init__(self, hidden=16, classes=3):
@@ -15,26 +17,6 @@ class MLP(model.Model):
 
     def forward(self, x):
         return self.l2(self.relu(self.l1(x)))
-
-    def train_one_batch(self, x, y):
-        out = self.forward(x)
-        loss = self.loss(out, y)
-        self.optimizer(loss)
-        return out, loss
-
-
-class SmallCNN(model.Model):
-    def __init__(self):
-        super().__init__()
-        self.conv = layer.Conv2d(4, 3, padding=1)
-        self.bn = layer.BatchNorm2d()
-        self.pool = layer.MaxPool2d(2)
-        self.flat = layer.Flatten()
-        self.fc = layer.Linear(2)
-        self.loss = layer.SoftMaxCrossEntropy()
-
-    def forward(self, x):
-        return self.fc(self.flat(self.pool(autograd.relu(self.bn(self.conv(x))))))
 
     def train_one_batch(self, x, y):
         out = self.forward(x)

@@ -5,25 +5,7 @@ import pytest
 
 from singa import autograd, layer, model, opt, tensor
 
-
-class CNN(model.Model):
-    def __init__(self):
-        super().__init__()
-        self.conv = layer.Conv2d(4, 3, padding=1)
-        self.bn = layer.BatchNorm2d()
-        self.pool = layer.MaxPool2d(2)
-        self.flat = layer.Flatten()
-        self.fc = layer.Linear(3)
-        self.loss = layer.SoftMaxCrossEntropy()
-
-    def forward(self, x):
-        return self.fc(self.flat(self.pool(autograd.relu(self.bn(self.conv(x))))))
-
-    def train_one_batch(self, x, y):
-        out = self.forward(x)
-        loss = self.loss(out, y)
-        self.optimizer(loss)
-        return out, loss
+from _models import SmallCNN
 
 
 def _x(*shape):
@@ -31,7 +13,7 @@ def _x(*shape):
 
 
 def _trained_cnn():
-    m = CNN()
+    m = SmallCNN(classes=3)
     m.set_optimizer(opt.SGD(0.1))
     m.compile([_x(2, 1, 8, 8)])
     m(_x(2, 1, 8, 8), tensor.from_numpy(np.array([0, 2], np.int32)))  # moves BN stats

@@ -4,7 +4,6 @@
 
 extern "C" {
 char* scipy_openblas_get_corename(void);
-int scipy_openblas_get_num_threads(void);
 }
 
 namespace singa {

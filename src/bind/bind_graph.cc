@@ -1,5 +1,6 @@
 // Graph mode bindings: record a training step's kernels once, replay them in C++.
 #include "bind/bind.h"
+#include "bind/graphed.h"
 #include "core/graph.h"
 
 namespace singa {
@@ -27,9 +28,8 @@ void BindGraph(py::module_& m) {
       py::gil_scoped_acquire gil;
       delete f;
     });
-    std::vector<std::shared_ptr<Block>> blocks;
-    for (const Tensor& t : tensors)
-      if (t.block()) blocks.push_back(t.block());
+    graphed_detail::Blocks blocks;
+    graphed_detail::Collect(tensors, &blocks);
     g->Add([call, tensors] {
       py::gil_scoped_acquire gil;
       py::tuple args(tensors.size());

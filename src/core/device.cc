@@ -115,7 +115,6 @@ void* SpanPool::Grow(size_t size) {
   if (huge_pages_) madvise(base, bytes, MADV_HUGEPAGE);
 #endif
   arenas_[base] = bytes;
-  arena_bytes_ += bytes;
   spans_[base] = Span{bytes, base, true};
   free_spans_.insert({bytes, base});
   free_bytes_ += bytes;
@@ -166,7 +165,6 @@ void SpanPool::ReleaseFreeArenas(size_t keep) {
     free_spans_.erase({span->second.size, span->first});
     spans_.erase(span);
     free_bytes_ -= a->second;
-    arena_bytes_ -= a->second;
     std::free(a->first);
     a = arenas_.erase(a);
   }

@@ -127,7 +127,6 @@ class SpanPool {
   // already hold. Their next use faults fresh zero pages in.
   void Purge(size_t bytes);
   size_t free_bytes() const { return free_bytes_; }
-  size_t arena_bytes() const { return arena_bytes_; }
 
  private:
   struct Span {
@@ -138,7 +137,7 @@ class SpanPool {
   std::map<char*, Span> spans_;                    // every span, by address
   std::set<std::pair<size_t, char*>> free_spans_;  // free spans by (size, address)
   std::map<char*, size_t> arenas_;                 // arena base -> bytes
-  size_t free_bytes_ = 0, arena_bytes_ = 0;
+  size_t free_bytes_ = 0;
   size_t min_arena_;
   bool huge_pages_;
 };

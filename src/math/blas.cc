@@ -92,7 +92,7 @@ void OpenBlasGemm(bool ta, bool tb, size_t M, size_t N, size_t K, T alpha, const
   constexpr size_t kAlign = 16;
   const bool by_cols = N >= M;
   const size_t extent = by_cols ? N : M;
-  size_t threads = 2.0 * M * N * K < 4e6 ? 1 : static_cast<size_t>(NumThreadsFor(kParallelThreshold));
+  size_t threads = 2.0 * M * N * K < 4e6 ? 1 : static_cast<size_t>(omp_get_max_threads());
   threads = std::min(threads, extent / (4 * kAlign));
   if (threads <= 1) {
     BlasCall<T>(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);

@@ -498,6 +498,8 @@ class Shape(Operation):
 class ReduceSum(Operation):
     """Sum over ``axes`` (all when None); keepdims keeps them as size 1."""
 
+    _reduce = singa.ReduceSum
+
     def __init__(self, axes=None, keepdims=1):
         super().__init__()
         self.axes, self.keepdims = axes, bool(keepdims)
@@ -506,31 +508,21 @@ class ReduceSum(Operation):
         axes = _axes_list(self.axes, x.nDim())
         if training():
             self.xshape, self.used_axes = x.shape(), axes
-        return singa.ReduceSum(x, axes, self.keepdims)
+        return self._reduce(x, axes, self.keepdims)
 
     def backward(self, dy):
         kept = [1 if i in self.used_axes else s for i, s in enumerate(self.xshape)]
         return singa.Broadcast(singa.Reshape(dy, kept), list(self.xshape))
 
 
-class ReduceMean(Operation):
+class ReduceMean(ReduceSum):
     """Mean over ``axes`` (all when None); keepdims keeps them as size 1."""
 
-    def __init__(self, axes=None, keepdims=1):
-        super().__init__()
-        self.axes, self.keepdims = axes, bool(keepdims)
-
-    def forward(self, x):
-        axes = _axes_list(self.axes, x.nDim())
-        if training():
-            self.xshape, self.used_axes = x.shape(), axes
-        return singa.ReduceMean(x, axes, self.keepdims)
+    _reduce = singa.ReduceMean
 
     def backward(self, dy):
-        kept = [1 if i in self.used_axes else s for i, s in enumerate(self.xshape)]
         count = int(np.prod([self.xshape[i] for i in self.used_axes], dtype=np.int64))
-        g = singa.MultFloat(singa.Reshape(dy, kept), 1.0 / max(count, 1))
-        return singa.Broadcast(g, list(self.xshape))
+        return super().backward(singa.MultFloat(dy, 1.0 / max(count, 1)))
 
 
 class GlobalAveragePool(Operation):

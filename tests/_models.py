@@ -1,0 +1,25 @@
+"""Small models shared by the model-level tests."""
+
+from singa import autograd, layer, model
+
+
+class SmallCNN(model.Model):
+    """conv 3x3 (4 channels) - batch norm - relu - max pool - linear, softmax cross-entropy."""
+
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv = layer.Conv2d(4, 3, padding=1)
+        self.bn = layer.BatchNorm2d()
+        self.pool = layer.MaxPool2d(2)
+        self.flat = layer.Flatten()
+        self.fc = layer.Linear(classes)
+        self.loss = layer.SoftMaxCrossEntropy()
+
+    def forward(self, x):
+        return self.fc(self.flat(self.pool(autograd.relu(self.bn(self.conv(x))))))
+
+    def train_one_batch(self, x, y):
+        out = self.forward(x)
+        loss = self.loss(out, y)
+        self.optimizer(loss)
+        return out, loss
