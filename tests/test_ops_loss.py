@@ -56,6 +56,30 @@ def test_softmax_cross_entropy(n, c, target):
     assert testing.gradcheck(lambda a: autograd.softmax_cross_entropy(a, t64), [x])
 
 
+def test_softmax_cross_entropy_normalises_soft_targets():
+    """Rows that do not sum to 1 are normalised in the forward and the backward alike, so
+    the gradient belongs to the loss (SINGA's intent; PyTorch differs, see the docstring)."""
+    x = _logits(3, 4)
+    w = np.random.default_rng(5).uniform(0.1, 3.0, size=(3, 4))  # rows sum to 1.6 .. 12
+    tn = w / w.sum(1, keepdims=True)
+    y = autograd.softmax_cross_entropy(_t(_f32(x)), _t(_f32(w)))
+    expected = -(tn * np.log(_softmax(x))).sum(1).mean()
+    np.testing.assert_allclose(tensor.to_numpy(y), [expected], rtol=1e-5)
+    autograd.training = True
+    p = _t(_f32(x), stores_grad=True)
+    g = autograd.gradients(autograd.softmax_cross_entropy(p, _t(_f32(w))))[p]
+    np.testing.assert_allclose(tensor.to_numpy(g), (_softmax(x) - tn) / 3, rtol=1e-5, atol=1e-7)
+    w64 = _t(w)
+    assert testing.gradcheck(lambda a: autograd.softmax_cross_entropy(a, w64), [x])
+
+
+def test_softmax_cross_entropy_zero_target_row_is_an_error():
+    w = np.ones((3, 4), np.float32)
+    w[1] = 0
+    with pytest.raises(ValueError, match=r"SoftMaxCrossEntropy.*row\(s\) \[1\] sum to 0"):
+        autograd.softmax_cross_entropy(_t(_f32(_logits(3, 4))), _t(w))
+
+
 def test_softmax_cross_entropy_dy_scales_gradient():
     x, labels = _logits(4, 3), _labels(4, 3)
     autograd.training = True

@@ -6,6 +6,8 @@ carries the attributes autograd uses: ``creator``, ``requires_grad``,
 autograd; use the functions in :mod:`singa.autograd` for differentiable code.
 """
 
+import builtins  # this module defines its own sum, abs and pow (SINGA's names)
+
 import numpy as np
 
 from . import singa_wrap as singa
@@ -63,6 +65,9 @@ class Tensor(object):
         else:
             shape = tuple(shape) if isinstance(shape, (tuple, list)) else (int(shape),)
             self.data = CTensor(list(shape), device, _check_dtype(dtype))
+            # Zero-filled, as SINGA's are: a user's tensor never shows stale memory
+            # (op outputs are core tensors and skip this).
+            self.data.SetValue(0.0)
         self.requires_grad = requires_grad
         self.stores_grad = stores_grad
         self.name = name
@@ -337,10 +342,10 @@ class Tensor(object):
     def __repr__(self):
         return "Tensor(shape={}, dtype={}, device={})\n{}".format(
             self.shape, _DTYPE_NAMES.get(self.dtype, self.dtype), self.device.name(),
-            np.array2string(to_numpy(self)))
+            np.array2string(to_numpy_view(self)))
 
     def __array__(self, dtype=None, copy=None):
-        a = to_numpy(self)
+        a = to_numpy(self) if copy else to_numpy_view(self)
         return a.astype(dtype) if dtype is not None else a
 
 
@@ -382,10 +387,10 @@ def _index(ct, key):
         i = [j for j, k in enumerate(key) if k is Ellipsis]
         if len(i) > 1:
             raise IndexError("an index can only have a single ellipsis")
-        used = sum(1 for k in key if k is not None and k is not Ellipsis)
+        used = builtins.sum(1 for k in key if k is not None and k is not Ellipsis)
         fill = (slice(None),) * (ct.nDim() - used)
         key = key[:i[0]] + fill + key[i[0] + 1:]
-    used = sum(1 for k in key if k is not None)
+    used = builtins.sum(1 for k in key if k is not None)
     if used > ct.nDim():
         raise IndexError("too many indices ({}) for a tensor of shape {}".format(used, ct.shape()))
     out = ct
@@ -480,16 +485,21 @@ def to_host(t):
 
 
 def to_numpy(t):
-    """The values of t as a NumPy array (a view sharing memory on the CPU)."""
+    """A NumPy copy of t's values: later changes to t (an optimizer step) do not show
+    in it, as in SINGA."""
+    return singa.to_numpy(t.data).copy()
+
+
+def to_numpy_view(t):
+    """A NumPy array sharing t's memory (no copy; a host-memory device only): it changes
+    when t does. For internal paths that read values once."""
     return singa.to_numpy(t.data)
 
 
 # ------------------------------------------------------------------- creation
 
 def zeros(shape, device=None, dtype=float32):
-    t = Tensor(_as_shape(shape), device, dtype)
-    t.set_value(0)
-    return t
+    return Tensor(_as_shape(shape), device, dtype)
 
 
 def ones(shape, device=None, dtype=float32):
@@ -499,9 +509,7 @@ def ones(shape, device=None, dtype=float32):
 
 
 def zeros_like(t):
-    ret = Tensor(t.shape, t.device, t.dtype)
-    ret.set_value(0)
-    return ret
+    return Tensor(t.shape, t.device, t.dtype)
 
 
 def ones_like(t):
@@ -707,7 +715,7 @@ def tensordot(A, B, axes=2):
 
 def einsum(ops, *args):
     """Einstein summation over Tensors (computed with NumPy on the host)."""
-    arrays = [to_numpy(a) for a in args]
+    arrays = [to_numpy_view(a) for a in args]
     res = np.einsum(ops, *arrays)
     dev = args[0].device if args else None
     return from_numpy(np.ascontiguousarray(res), dev)

@@ -1,8 +1,10 @@
 """Loss functions. Each returns a (1,)-shaped Tensor, as SINGA's losses do."""
 
+import numpy as np
+
 from .. import singa_wrap as singa
 from ..tensor import Tensor
-from ._util import training, check_same_shape
+from ._util import training, check_same_shape, is_float
 from .engine import Operation
 
 
@@ -28,10 +30,31 @@ def _check_batch(op, x, t):
             op, t.shape()[0], t.shape(), x.shape()[0], x.shape()))
 
 
-class SoftMaxCrossEntropy(Operation):
-    """Mean over the batch of -log softmax(x)[label].
+def _is_soft(x, t):
+    """Whether t holds one target row per prediction row rather than class indices."""
+    labels = t.nDim() == 1 or (t.nDim() == 2 and t.shape()[1] == 1 and x.shape()[1] != 1)
+    return not labels and t.shape() == x.shape()
 
-    ``t`` holds class indices (N,) or one-hot/probability rows (N, C).
+
+def _normalised_rows(op, t, like):
+    """t scaled so that every row sums to 1; a row summing to 0 is a ValueError."""
+    tf = t if is_float(t) else t.AsType(like.data_type())
+    sums = singa.ReduceSum(tf, [1], True)
+    zero = np.flatnonzero(singa.to_numpy(sums).reshape(-1) == 0)
+    if zero.size:
+        raise ValueError("{}: target row(s) {} sum to 0; soft targets need a positive sum per "
+                         "row".format(op, zero[:8].tolist()))
+    return singa.__div__(tf, sums)
+
+
+class SoftMaxCrossEntropy(Operation):
+    """Mean over the batch of -sum(t * log softmax(x)) per row.
+
+    ``t`` holds class indices (N,) or one-hot/probability rows (N, C). Soft target rows
+    are normalised to sum to 1 first, in the forward and the backward alike, as SINGA
+    intends (its gradient (p - t) / N is that of the normalised loss). PyTorch takes the
+    rows as given instead, whose gradient is (p * sum(t) - t) / N. A row summing to 0
+    raises ValueError.
     """
 
     def __init__(self, t):
@@ -40,6 +63,8 @@ class SoftMaxCrossEntropy(Operation):
 
     def forward(self, x):
         _check_batch("SoftMaxCrossEntropy", x, self.t)
+        if _is_soft(x, self.t):
+            self.t = _normalised_rows("SoftMaxCrossEntropy", self.t, x)
         p = singa.SoftMax(x, 1)
         loss = _batch_mean(singa.CrossEntropyFwd(p, self.t))
         if training():
