@@ -17,8 +17,13 @@ def rng():
 
 
 @pytest.fixture(autouse=True)
-def _restore_training():
-    """Tests may switch ``autograd.training``; each starts from and leaves the default."""
-    old = autograd.training
+def _default_modes():
+    """Every test starts from SINGA's defaults (grad and training mode off, no thread
+    override) whatever an earlier test switched, and leaves them so."""
+    def reset():
+        autograd.training = False
+        autograd.mode._local.grad = None
+        autograd.mode._local.train = None
+    reset()
     yield
-    autograd.training = old
+    reset()

@@ -41,7 +41,7 @@ def test_accuracy(nn, loss, label, x, y, bsize=500):
     for i in range(0, len(x), bsize):
         nn[0].Feed(x[i:i + bsize])
         label.Feed(y[i:i + bsize])
-        with autograd.no_grad():
+        with autograd.no_grad(), autograd.train(False):
             h = nn[0].output
             for layer in nn[1:]:
                 h = layer(h)

@@ -96,7 +96,7 @@ class Model(Layer):
         self.graph_mode = bool(use_graph)
         self.sequential = bool(sequential)
         self._name_layers()
-        with autograd.no_grad():
+        with autograd.no_grad(), autograd.train(False):
             if not self._initialized:
                 self.initialize(*inputs)
                 self._initialized = True

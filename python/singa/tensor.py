@@ -71,12 +71,23 @@ class Tensor(object):
         self.requires_grad = requires_grad
         self.stores_grad = stores_grad
         self.name = name
-        if creator is None:
-            from . import autograd
-            creator = autograd.Dummy(self, name)
-        self.creator = creator
+        self._creator = creator
 
     # ---- attributes ----
+    @property
+    def creator(self):
+        """The Operation that produced this tensor; for a leaf, its ``autograd.Dummy``
+        (made on first use, by the factory autograd registers: this module sits below
+        autograd and does not import it)."""
+        c = self._creator
+        if c is None and _leaf_creator is not None:
+            c = self._creator = _leaf_creator(self)
+        return c
+
+    @creator.setter
+    def creator(self, op):
+        self._creator = op
+
     @property
     def shape(self):
         return self.data.shape()
@@ -362,9 +373,18 @@ def _wrap(ct, like=None):
     t.requires_grad = like.requires_grad if like is not None else True
     t.stores_grad = False
     t.name = None
-    from . import autograd
-    t.creator = autograd.Dummy(t)
+    t._creator = None
     return t
+
+
+_leaf_creator = None
+
+
+def set_leaf_creator(factory):
+    """Registers ``factory(tensor) -> Operation``, the creator of leaf tensors
+    (``autograd`` registers its ``Dummy`` when it is imported)."""
+    global _leaf_creator
+    _leaf_creator = factory
 
 
 def _operand(x):

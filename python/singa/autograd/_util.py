@@ -1,18 +1,10 @@
 """Small helpers shared by the operation modules."""
 
-import sys
-
 from .. import singa_wrap as singa
 
+__all__ = ["sum_to", "full_like", "zeros", "scalar_like", "check_same_shape", "is_float"]
+
 CTensor = singa.Tensor
-
-
-_autograd = sys.modules[__package__]  # the package (see engine._training)
-
-
-def training():
-    """The module flag ``autograd.training``: ops save inputs only when it is True."""
-    return _autograd.training
 
 
 def sum_to(dx, shape):

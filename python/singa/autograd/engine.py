@@ -1,26 +1,18 @@
 """The define-by-run engine: Operation records the graph, backward walks it."""
 
-import contextlib
 import itertools
-import sys
 import weakref
 from collections import deque
 
 from .. import singa_wrap as singa
 from .. import tensor as tensor_mod
 from ..tensor import Tensor
+from .mode import _defaults, _local, is_grad_enabled
+
+__all__ = ["Operation", "Operator", "Dummy", "backward", "gradients", "infer_dependency"]
 
 CTensor = singa.Tensor
 _op_ids = itertools.count()
-
-
-# The package object (already in sys.modules while it imports this module): reading its
-# flag directly is much cheaper than an import statement on every operation call.
-_autograd = sys.modules[__package__]
-
-
-def _training():
-    return _autograd.training
 
 
 class Operation(object):
@@ -31,8 +23,13 @@ class Operation(object):
     ``backward`` returns one gradient per input (``None`` where an input needs none).
     Calling an Operation on Tensors runs ``forward``, records ``src`` (the
     creators of its inputs) and returns a tuple of Tensors whose ``creator`` is it.
-    Save what backward needs only when ``autograd.training`` is True.
+    ``forward`` keeps what backward needs with ``self.save(name=value, ...)``, which
+    stores them as attributes only when this call is recorded for a backward pass.
     """
+
+    # Set by each call (see _do_forward); None when forward is called directly, and
+    # save() then follows grad mode.
+    _saving = None
 
     def __init__(self, name=None):
         self._name = name
@@ -64,7 +61,8 @@ class Operation(object):
                 raise TypeError("{}: input {} must be a singa Tensor, got {}".format(
                     type(self).__name__, i, type(xs[i]).__name__))
             datas.append(x.data)
-        record = _autograd.training
+        g = _local.grad  # is_grad_enabled(), inlined: this runs for every op
+        record = _defaults.grad if g is None else g
         requires_grad = False
         if record:
             # src: (creator, id of the input, the input if its gradient is yielded, whether
@@ -75,12 +73,17 @@ class Operation(object):
             for x in xs:
                 r = x.requires_grad
                 yielded = r and x.stores_grad
-                src.append((x.creator, id(x), x if yielded else None, yielded))
+                c = x._creator
+                if c is None:
+                    c = x.creator  # a leaf: its Dummy is made now
+                src.append((c, id(x), x if yielded else None, yielded))
                 flags.append(r)
                 requires_grad = requires_grad or r
             self.src = src
             self.input_requires_grad = flags
         self.requires_grad = requires_grad
+        # A call that no gradient can flow through (no input requires one) keeps nothing.
+        self._saving = requires_grad
         try:
             ys = self.forward(*datas)
         except (ValueError, IndexError) as e:
@@ -106,6 +109,17 @@ class Operation(object):
         if not isinstance(dxs, tuple):
             dxs = (dxs,)
         return dxs
+
+    def save(self, **values):
+        """Keeps ``values`` (core tensors, shapes, ...) as attributes of this op for its
+        backward, e.g. ``self.save(x=x)`` then ``self.x`` in backward. A no-op when the
+        call is not recorded (grad mode off, or no input requires a gradient), so
+        inference holds no memory for backward."""
+        saving = self._saving
+        if saving is None:
+            saving = is_grad_enabled()
+        if saving:
+            self.__dict__.update(values)
 
     def forward(self, *xs):
         raise NotImplementedError("{} does not implement forward".format(type(self).__name__))
@@ -149,7 +163,7 @@ def _output(ct, requires_grad, creator):
     t.requires_grad = requires_grad
     t.stores_grad = False
     t.name = None
-    t.creator = creator
+    t._creator = creator
     return t
 
 
@@ -224,9 +238,10 @@ def backward(y, dy=None):
             yield (y, tensor_mod.from_raw_tensor(dyc))
         return
     if not hasattr(op, "src"):
-        raise RuntimeError("backward: {} was run with autograd.training False (or its graph "
-                           "was already used by a backward pass); set autograd.training = "
-                           "True before the forward pass".format(op.name))
+        raise RuntimeError("backward: {} was run without grad mode (autograd.training False, "
+                           "or inside no_grad()), or its graph was already used by a backward "
+                           "pass; set autograd.training = True before the forward pass"
+                           .format(op.name))
     deps = infer_dependency(op)
     params = {}  # op -> {output index: the Tensor (stores_grad) whose gradient is yielded}
     grads = {op: [None] * len(op._y_meta)}
@@ -304,13 +319,4 @@ def gradients(y, dy=None):
     return {p: g for p, g in backward(y, dy)}
 
 
-@contextlib.contextmanager
-def no_grad():
-    """Within this block operations record nothing and save nothing for backward."""
-    from .. import autograd
-    old = autograd.training
-    autograd.training = False
-    try:
-        yield
-    finally:
-        autograd.training = old
+tensor_mod.set_leaf_creator(lambda t: Dummy(t, t.name))

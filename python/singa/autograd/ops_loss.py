@@ -4,8 +4,12 @@ import numpy as np
 
 from .. import singa_wrap as singa
 from ..tensor import Tensor
-from ._util import training, check_same_shape, is_float
+from ._util import check_same_shape, is_float
 from .engine import Operation
+
+__all__ = ["SoftMaxCrossEntropy", "CrossEntropy", "BinaryCrossEntropy", "MeanSquareError",
+           "RankingLoss", "softmax_cross_entropy", "cross_entropy", "binary_cross_entropy",
+           "mse_loss", "ranking_loss"]
 
 
 def _targets(t):
@@ -67,8 +71,7 @@ class SoftMaxCrossEntropy(Operation):
             self.t = _normalised_rows("SoftMaxCrossEntropy", self.t, x)
         p = singa.SoftMax(x, 1)
         loss = _batch_mean(singa.CrossEntropyFwd(p, self.t))
-        if training():
-            self.p = p
+        self.save(p=p)
         return loss
 
     def backward(self, dy):
@@ -84,8 +87,7 @@ class CrossEntropy(Operation):
     def forward(self, y, t):
         _check_batch("CrossEntropy", y, t)
         loss = _batch_mean(singa.CrossEntropyFwd(y, t))
-        if training():
-            self.y, self.t = y, t
+        self.save(y=y, t=t)
         return loss
 
     def backward(self, dy):
@@ -110,8 +112,7 @@ class BinaryCrossEntropy(Operation):
         n = _batch_size(x)
         loss = singa.Reshape(singa.MultFloat(singa.ReduceSum(pos + neg, None, False), -1.0 / n),
                              [1])
-        if training():
-            self.xc, self.t, self.n = xc, t, n
+        self.save(xc=xc, t=t, n=n)
         return loss
 
     def backward(self, dy):
@@ -127,8 +128,7 @@ class MeanSquareError(Operation):
     def forward(self, x, t):
         check_same_shape("MeanSquareError", x, t, "predictions and targets")
         err = x - t
-        if training():
-            self.err = err
+        self.save(err=err)
         return singa.Reshape(singa.ReduceMean(singa.Square(err), None, False), [1])
 
     def backward(self, dy):
@@ -149,8 +149,7 @@ class RankingLoss(Operation):
         margin = singa.AddFloat(neg - pos, self.M)
         active = singa.GTFloat(margin, 0.0)
         n = _batch_size(pos)
-        if training():
-            self.active, self.n = active, n
+        self.save(active=active, n=n)
         return singa.Reshape(singa.MultFloat(singa.ReduceSum(margin * active, None, False),
                                              1.0 / n), [1])
 

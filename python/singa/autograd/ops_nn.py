@@ -3,9 +3,13 @@ batch normalisation and local response normalisation."""
 
 from .. import singa_wrap as singa
 from ..tensor import Tensor
-from ._util import training, sum_to
+from ._util import sum_to
 from .engine import Operation
+from .mode import is_train_mode
 from .ops_shape import pad
+
+__all__ = ["Gemm", "AddBias", "Dropout", "_Conv2d", "_Pooling2d", "_BatchNorm2d", "LRN",
+           "gemm", "add_bias", "dropout", "conv2d", "pooling_2d", "batchnorm_2d", "lrn"]
 
 
 def _data(t):
@@ -30,9 +34,7 @@ class Gemm(Operation):
             y = singa.MultFloat(y, self.alpha)
         if C is not None:
             y = y + singa.MultFloat(C, self.beta)
-        if training():
-            self.a, self.b = a, b
-            self.cshape = None if C is None else C.shape()
+        self.save(a=a, b=b, cshape=None if C is None else C.shape())
         return y
 
     def backward(self, dy):
@@ -64,8 +66,7 @@ class AddBias(Operation):
         if b.Size() != want:
             raise ValueError("AddBias: bias of shape {} does not match x {} on axis {}".format(
                 b.shape(), x.shape(), 1 - self.axis))
-        if training():
-            self.bshape = b.shape()
+        self.save(bshape=b.shape())
         shape = [1, want] if self.axis == 0 else [want, 1]
         return x + singa.Reshape(b, shape)
 
@@ -85,11 +86,11 @@ class Dropout(Operation):
         self.ratio = float(ratio)
 
     def forward(self, x):
-        if not training() or self.ratio == 0.0:
-            self.mask = None
+        if not is_train_mode() or self.ratio == 0.0:
+            self.save(mask=None)
             return x
         y, mask = singa.DropoutForward(x, self.ratio)
-        self.mask = mask
+        self.save(mask=mask)
         return y
 
     def backward(self, dy):
@@ -113,8 +114,7 @@ class _Conv2d(Operation):
             self.has_b = False
         else:
             self.has_b = True
-        if training():
-            self.x, self.W, self.b = x, W, b
+        self.save(x=x, W=W, b=b)
         return singa.CpuConvForward(x, W, b, self.handle)
 
     def backward(self, dy):
@@ -139,8 +139,7 @@ class _Pooling2d(Operation):
     def forward(self, x):
         x = singa.Contiguous(x)
         y = singa.CpuPoolingForward(self.handle, x)
-        if training():
-            self.x, self.y = x, y
+        self.save(x=x, y=y)
         return y
 
     def backward(self, dy):
@@ -160,22 +159,39 @@ class _BatchNorm2d(Operation):
 
     def forward(self, x, scale, bias):
         x = singa.Contiguous(x)
-        if training():
+        if is_train_mode():
             y, mean, var = singa.CpuBatchNormForwardTraining(
                 self.handle, x, scale, bias, self.running_mean, self.running_var)
             # The backward recomputes the normalised input from x and the batch
             # statistics; keeping y as well would hold a second activation-sized tensor.
-            self.cache = (x, scale, bias, mean, var)
+            self.save(x=x, scale=scale, bias=bias, mean=mean, var=var)
             return y
+        # Inference behaviour: a fixed affine map of x with the running statistics.
+        self.save(x=x, scale=scale, bias=bias, mean=None, var=None)
         return singa.CpuBatchNormForwardInference(
             self.handle, x, scale, bias, self.running_mean, self.running_var)
 
     def backward(self, dy):
-        x, scale, bias, mean, var = self.cache
+        if self.mean is None:
+            return self._backward_inference(dy)
         # SINGA's signature takes y; only its shape is read, so x stands in.
         dx, dscale, dbias = singa.CpuBatchNormBackwardx(
-            self.handle, x, singa.Contiguous(dy), x, scale, bias, mean, var)
+            self.handle, self.x, singa.Contiguous(dy), self.x, self.scale, self.bias, self.mean,
+            self.var)
         return dx, dscale, dbias
+
+    def _backward_inference(self, dy):
+        """Gradients of y = scale * (x - mean) / sqrt(var + eps) + bias with the running
+        statistics held fixed (grad mode on, training mode off)."""
+        x, nd = self.x, self.x.nDim()
+        shape = [1, x.shape()[1]] + [1] * (nd - 2)
+        inv = singa.Reshape(singa.Reciprocal(singa.Sqrt(
+            singa.AddFloat(self.running_var, self.handle.eps))), shape)
+        xhat = (x - singa.Reshape(self.running_mean, shape)) * inv
+        axes = [0] + list(range(2, nd))
+        dy = singa.Contiguous(dy)
+        dx = dy * (singa.Reshape(self.scale, shape) * inv)
+        return dx, singa.ReduceSum(dy * xhat, axes, False), singa.ReduceSum(dy, axes, False)
 
 
 class LRN(Operation):
@@ -191,8 +207,7 @@ class LRN(Operation):
     def forward(self, x):
         x = singa.Contiguous(x)
         y = singa.CpuLRNForward(x, self.size, self.alpha, self.beta, self.k)
-        if training():
-            self.x, self.y = x, y
+        self.save(x=x, y=y)
         return y
 
     def backward(self, dy):

@@ -7,8 +7,17 @@ import numpy as np
 from .. import singa_wrap as singa
 from .. import tensor as tensor_mod
 from ..tensor import Tensor
-from ._util import training, sum_to, zeros
+from ._util import sum_to, zeros
 from .engine import Operation
+
+__all__ = ["Reshape", "Flatten", "Transpose", "Unsqueeze", "Squeeze", "Expand", "Tile",
+           "Slice", "Split", "Concat", "Gather", "ScatterElements", "Pad", "UpSample", "Where",
+           "ConstantOfShape", "Cast", "OneHot", "NonZero", "Shape", "ReduceSum", "ReduceMean",
+           "GlobalAveragePool", "reshape", "flatten", "transpose", "unsqueeze", "squeeze",
+           "expand", "tile", "slice", "split", "cat", "gather", "scatter_elements", "pad",
+           "upsample", "depth_to_space", "space_to_depth", "where", "constant_of_shape",
+           "cast", "onehot", "nonzero", "shape", "reduce_sum", "reduce_mean",
+           "globalaveragepool"]
 
 
 def _axes_list(axes, ndim):
@@ -34,8 +43,7 @@ class Reshape(Operation):
 
     def forward(self, x):
         shape = [x.shape()[i] if s == 0 and i < x.nDim() else s for i, s in enumerate(self.shape)]
-        if training():
-            self.xshape = x.shape()
+        self.save(xshape=x.shape())
         return singa.Reshape(x, [int(s) for s in shape])
 
     def backward(self, dy):
@@ -55,8 +63,7 @@ class Flatten(Operation):
         if axis < 0 or axis > nd:
             raise IndexError("Flatten: axis {} is out of range for shape {}".format(self.axis, x.shape()))
         lead = int(np.prod(x.shape()[:axis], dtype=np.int64))
-        if training():
-            self.xshape = x.shape()
+        self.save(xshape=x.shape())
         return singa.Reshape(x, [lead, int(x.Size() // lead) if lead else 0])
 
     def backward(self, dy):
@@ -98,8 +105,7 @@ class Unsqueeze(Operation):
         shape = list(x.shape())
         for a in axes:
             shape.insert(a, 1)
-        if training():
-            self.xshape = x.shape()
+        self.save(xshape=x.shape())
         return singa.Reshape(x, shape)
 
     def backward(self, dy):
@@ -121,8 +127,7 @@ class Squeeze(Operation):
         for a in axes:
             if shape[a] != 1:
                 raise ValueError("Squeeze: axis {} of shape {} does not have size 1".format(a, shape))
-        if training():
-            self.xshape = shape
+        self.save(xshape=shape)
         return singa.Reshape(x, [s for i, s in enumerate(shape) if i not in axes])
 
     def backward(self, dy):
@@ -146,8 +151,7 @@ class Expand(Operation):
             if da != db and da != 1 and db != 1:
                 raise ValueError("Expand: shape {} cannot be expanded to {}".format(x.shape(), self.shape))
             out.append(db if da == 1 else da)
-        if training():
-            self.xshape = x.shape()
+        self.save(xshape=x.shape())
         return singa.Contiguous(singa.Broadcast(x, out)).Clone()
 
     def backward(self, dy):
@@ -162,8 +166,7 @@ class Tile(Operation):
         self.repeats = [repeats] if isinstance(repeats, int) else list(repeats)
 
     def forward(self, x):
-        if training():
-            self.xshape = x.shape()
+        self.save(xshape=x.shape())
         return singa.Tile(x, self.repeats)
 
     def backward(self, dy):
@@ -202,8 +205,7 @@ class Slice(Operation):
     def forward(self, x):
         axes = _axes_list(self.axes, x.nDim())
         self.used_axes = axes
-        if training():
-            self.xshape, self.xlike = x.shape(), x
+        self.save(xshape=x.shape(), xlike=x)
         return _slice_view(x, self.starts, self.ends, axes, self.steps).Clone()
 
     def backward(self, dy):
@@ -253,8 +255,7 @@ class Concat(Operation):
         if not xs:
             raise ValueError("Concat: needs at least one input")
         axis = self.axis % xs[0].nDim()
-        if training():
-            self.sizes, self.used_axis = [x.shape()[axis] for x in xs], axis
+        self.save(sizes=[x.shape()[axis] for x in xs], used_axis=axis)
         return singa.ConcatOn(list(xs), axis)
 
     def backward(self, dy):
@@ -284,8 +285,7 @@ class Gather(Operation):
     def forward(self, x):
         idx = _index_tensor(self.indices, x)
         axis = self.axis % x.nDim()
-        if training():
-            self.idx, self.xshape, self.used_axis = idx, x.shape(), axis
+        self.save(idx=idx, xshape=x.shape(), used_axis=axis)
         return singa.Take(x, idx, axis)
 
     def backward(self, dy):
@@ -309,8 +309,7 @@ class ScatterElements(Operation):
 
     def forward(self, x, updates):
         idx = _index_tensor(self.indices, x)
-        if training():
-            self.idx = idx
+        self.save(idx=idx)
         return singa.ScatterElements(x, idx, updates, self.axis, False)
 
     def backward(self, dy):
@@ -339,8 +338,7 @@ class Pad(Operation):
         pairs = [(self.pads[i], self.pads[i + nd]) for i in range(nd)]
         if any(p < 0 for p in self.pads):
             raise ValueError("Pad: negative pads {} are not supported".format(self.pads))
-        if training():
-            self.pairs, self.xshape = pairs, x.shape()
+        self.save(pairs=pairs, xshape=x.shape())
         return singa.Pad(x, pairs, _PAD_MODES[self.mode], self.constant)
 
     def backward(self, dy):
@@ -388,8 +386,7 @@ class UpSample(Operation):
             inter += [n, 1]
             bshape += [n, s]
             out.append(n * s)
-        if training():
-            self.bshape, self.xshape = bshape, x.shape()
+        self.save(bshape=bshape, xshape=x.shape())
         v = singa.Broadcast(singa.Reshape(x, inter), bshape)
         return singa.Reshape(singa.Contiguous(v), out)
 
@@ -406,8 +403,7 @@ class Where(Operation):
         self.condition = condition.data if isinstance(condition, Tensor) else condition
 
     def forward(self, a, b):
-        if training():
-            self.shapes = (a.shape(), b.shape())
+        self.save(shapes=(a.shape(), b.shape()))
         return singa.Where(self.condition, a, b)
 
     def backward(self, dy):
@@ -442,8 +438,7 @@ class Cast(Operation):
         self.to = to
 
     def forward(self, x):
-        if training():
-            self.xtype = x.data_type()
+        self.save(xtype=x.data_type())
         return x.AsType(self.to)
 
     def backward(self, dy):
@@ -506,8 +501,7 @@ class ReduceSum(Operation):
 
     def forward(self, x):
         axes = _axes_list(self.axes, x.nDim())
-        if training():
-            self.xshape, self.used_axes = x.shape(), axes
+        self.save(xshape=x.shape(), used_axes=axes)
         return self._reduce(x, axes, self.keepdims)
 
     def backward(self, dy):

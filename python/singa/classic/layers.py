@@ -58,8 +58,7 @@ class STanh(autograd.Operation):
 
     def forward(self, x):
         t = singa.Tanh(singa.MultFloat(x, self.B))
-        if autograd.training:
-            self.t = t
+        self.save(t=t)
         return singa.MultFloat(t, self.A)
 
     def backward(self, dy):

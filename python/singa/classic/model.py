@@ -134,7 +134,7 @@ def load_model_parameter(fin, neuralnet, batchsize=1, data_shape=None):
             raise ValueError("load_model_parameter: neuralnet[0] must be an input layer to "
                              "use data_shape")
         Dummy.Feed(first, shape, np.zeros((int(batchsize),) + shape, np.float32))
-        with autograd.no_grad():
+        with autograd.no_grad(), autograd.train(False):
             h = first.output
             for l in neuralnet[1:]:
                 if isinstance(l, (Dummy, Loss)):
@@ -240,7 +240,7 @@ class Model(object):
         arrays, attrs, meta = ckpt.load(path)
         if data is not None and not all(l.built for l in self.layers):
             x, _ = next(data.batches(1, shuffle=False))
-            with autograd.no_grad():
+            with autograd.no_grad(), autograd.train(False):
                 self._forward(self._tensor(x), final=True)
         _restore(self.layers, arrays, attrs, "load({!r})".format(path))
         self.step = int(meta.get("step", 0))

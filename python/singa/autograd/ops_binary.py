@@ -1,0 +1,333 @@
+"""Element-wise binary and variadic operations (with broadcasting), matrix product,
+comparisons, PReLU, embedding lookup and cosine similarity."""
+
+from .. import singa_wrap as singa
+from ._util import sum_to, zeros
+from .engine import Operation
+from .ops_shape import reduce_sum
+from .ops_unary import sqrt
+
+__all__ = ["Less", "Greater", "Equal", "And", "Or", "Xor", "Add", "Sub", "Mul", "Div", "Pow",
+           "Matmul", "PRelu", "Embedding", "Max", "Min", "Sum", "Mean", "add", "sub", "mul",
+           "div", "pow", "matmul", "less", "greater", "equal", "_and", "_or", "_xor", "prelu",
+           "embedding", "max", "min", "sum", "mean", "cossim"]
+
+
+def _nondiff(name, fn, doc):
+    """Builds a comparison/logical Operation class with no gradient."""
+    def forward(self, a, b):
+        return fn(a, b)
+
+    def backward(self, dy):
+        return None, None
+    return type(name, (Operation,), {"forward": forward, "backward": backward, "__doc__": doc})
+
+
+Less = _nondiff("Less", singa.LT, "1 where a < b, else 0; not differentiable.")
+
+
+Greater = _nondiff("Greater", singa.GT, "1 where a > b, else 0; not differentiable.")
+
+
+Equal = _nondiff("Equal", singa.EQ, "1 where a == b, else 0; not differentiable.")
+
+
+And = _nondiff("And", singa.And, "Logical and of non-zero elements; not differentiable.")
+
+
+Or = _nondiff("Or", singa.Or, "Logical or of non-zero elements; not differentiable.")
+
+
+Xor = _nondiff("Xor", singa.Xor, "Logical xor of non-zero elements; not differentiable.")
+
+
+class Add(Operation):
+    """y = a + b with broadcasting."""
+
+    def forward(self, a, b):
+        self.save(shapes=(a.shape(), b.shape()))
+        return singa.__add__(a, b)
+
+    def backward(self, dy):
+        return sum_to(dy, self.shapes[0]), sum_to(dy, self.shapes[1])
+
+
+class Sub(Operation):
+    """y = a - b with broadcasting."""
+
+    def forward(self, a, b):
+        self.save(shapes=(a.shape(), b.shape()))
+        return singa.__sub__(a, b)
+
+    def backward(self, dy):
+        return sum_to(dy, self.shapes[0]), sum_to(singa.Neg(dy), self.shapes[1])
+
+
+class Mul(Operation):
+    """y = a * b (element-wise) with broadcasting."""
+
+    def forward(self, a, b):
+        self.save(a=a, b=b)
+        return singa.__mul__(a, b)
+
+    def backward(self, dy):
+        return sum_to(dy * self.b, self.a.shape()), sum_to(dy * self.a, self.b.shape())
+
+
+class Div(Operation):
+    """y = a / b with broadcasting."""
+
+    def forward(self, a, b):
+        y = singa.__div__(a, b)
+        self.save(a=a, b=b, y=y)
+        return y
+
+    def backward(self, dy):
+        da = dy / self.b
+        db = singa.Neg(da * self.y)
+        return sum_to(da, self.a.shape()), sum_to(db, self.b.shape())
+
+
+class Pow(Operation):
+    """y = a ** b with broadcasting."""
+
+    def forward(self, a, b):
+        y = singa.Pow(a, b)
+        self.save(a=a, b=b, y=y)
+        return y
+
+    def backward(self, dy):
+        # da = b * a^(b-1); db = y * ln(a) (only meaningful where a > 0).
+        da = dy * self.b * singa.Pow(self.a, singa.SubFloat(self.b, 1.0))
+        db = dy * self.y * singa.Log(singa.Abs(self.a))
+        return sum_to(da, self.a.shape()), sum_to(db, self.b.shape())
+
+
+def _swap_last(t):
+    """Transposes the last two axes (a view)."""
+    axes = list(range(t.nDim()))
+    axes[-1], axes[-2] = axes[-2], axes[-1]
+    return singa.Transpose(t, axes)
+
+
+class Matmul(Operation):
+    """y = x @ w (NumPy matmul: 1-D operands and broadcast batch axes)."""
+
+    def forward(self, x, w):
+        self.save(x=x, w=w)
+        return singa.Mult(x, w)
+
+    def backward(self, dy):
+        x, w = self.x, self.w
+        x2 = singa.Reshape(x, [1, x.shape()[0]]) if x.nDim() == 1 else x
+        w2 = singa.Reshape(w, [w.shape()[0], 1]) if w.nDim() == 1 else w
+        shape = list(dy.shape())
+        if x.nDim() == 1:
+            shape.insert(len(shape) - (0 if w.nDim() == 1 else 1), 1)
+        if w.nDim() == 1:
+            shape.append(1)
+        dy2 = singa.Reshape(dy, shape)
+        dx = dw = None
+        if self.needs_grad(0):
+            dx = sum_to(singa.Mult(dy2, _swap_last(w2)), x2.shape())
+            dx = singa.Reshape(dx, list(x.shape()))
+        if self.needs_grad(1):
+            dw = sum_to(singa.Mult(_swap_last(x2), dy2), w2.shape())
+            dw = singa.Reshape(dw, list(w.shape()))
+        return dx, dw
+
+
+class PRelu(Operation):
+    """y = x where x > 0, else slope * x (slope broadcast to x)."""
+
+    def forward(self, x, slope):
+        pos = singa.GTFloat(x, 0.0)
+        y = singa.__add__(x * pos, x * singa.RSubFloat(1.0, pos) * slope)
+        self.save(x=x, slope=slope, pos=pos)
+        return y
+
+    def backward(self, dy):
+        neg = singa.RSubFloat(1.0, self.pos)
+        dx = dy * singa.__add__(self.pos, neg * self.slope)
+        dslope = sum_to(dy * self.x * neg, self.slope.shape())
+        return sum_to(dx, self.x.shape()), dslope
+
+
+class Embedding(Operation):
+    """y[..., :] = w[x[...], :] for integer indices x and a (vocab, dim) table w."""
+
+    def forward(self, x, w):
+        if w.nDim() != 2:
+            raise ValueError("Embedding: the table must be 2-D (vocab, dim), got {}"
+                             .format(w.shape()))
+        idx = x.AsType(singa.kInt)
+        self.save(idx=idx, wshape=w.shape())
+        return singa.Take(w, idx, 0)
+
+    def backward(self, dy):
+        vocab, dim = self.wshape
+        n = self.idx.Size()
+        rows = singa.Reshape(self.idx, [n, 1])
+        rows = singa.Broadcast(rows, [n, dim])
+        dw = zeros((vocab, dim), dy)
+        dw = singa.ScatterElements(dw, singa.Contiguous(rows).Clone(), singa.Reshape(dy, [n, dim]),
+                                   0, True)
+        return None, dw
+
+
+class Max(Operation):
+    """Element-wise maximum of two tensors (ties send the gradient to the first)."""
+
+    def forward(self, a, b):
+        self.save(a=a, b=b)
+        return singa.EltwiseMax(a, b)
+
+    def backward(self, dy):
+        da = dy * singa.GE(self.a, self.b)
+        return sum_to(da, self.a.shape()), sum_to(dy - da, self.b.shape())
+
+
+class Min(Operation):
+    """Element-wise minimum of two tensors (ties send the gradient to the first)."""
+
+    def forward(self, a, b):
+        self.save(a=a, b=b)
+        return singa.EltwiseMin(a, b)
+
+    def backward(self, dy):
+        da = dy * singa.LE(self.a, self.b)
+        return sum_to(da, self.a.shape()), sum_to(dy - da, self.b.shape())
+
+
+class Sum(Operation):
+    """Element-wise sum of any number of tensors (with broadcasting)."""
+
+    def forward(self, *xs):
+        if not xs:
+            raise ValueError("Sum: needs at least one input")
+        self.save(shapes=[x.shape() for x in xs])
+        y = xs[0]
+        for x in xs[1:]:
+            y = singa.__add__(y, x)
+        return y if len(xs) > 1 else y.Clone()
+
+    def backward(self, dy):
+        return tuple(sum_to(dy, s) for s in self.shapes)
+
+
+class Mean(Operation):
+    """Element-wise mean of any number of tensors (with broadcasting)."""
+
+    def forward(self, *xs):
+        if not xs:
+            raise ValueError("Mean: needs at least one input")
+        self.save(shapes=[x.shape() for x in xs])
+        y = xs[0]
+        for x in xs[1:]:
+            y = singa.__add__(y, x)
+        return singa.MultFloat(y, 1.0 / len(xs))
+
+    def backward(self, dy):
+        g = singa.MultFloat(dy, 1.0 / len(self.shapes))
+        return tuple(sum_to(g, s) for s in self.shapes)
+
+
+# ---------------------------------------------------------- functional forms
+
+def add(a, b):
+    return Add()(a, b)[0]
+
+
+def sub(a, b):
+    return Sub()(a, b)[0]
+
+
+def mul(a, b):
+    return Mul()(a, b)[0]
+
+
+def div(a, b):
+    return Div()(a, b)[0]
+
+
+def pow(a, b):
+    return Pow()(a, b)[0]
+
+
+def matmul(x, w):
+    return Matmul()(x, w)[0]
+
+
+def less(x, y):
+    return Less()(x, y)[0]
+
+
+def greater(x, y):
+    return Greater()(x, y)[0]
+
+
+def equal(x, y):
+    return Equal()(x, y)[0]
+
+
+def _and(a, b):
+    return And()(a, b)[0]
+
+
+def _or(a, b):
+    return Or()(a, b)[0]
+
+
+def _xor(a, b):
+    return Xor()(a, b)[0]
+
+
+def prelu(x, slope):
+    return PRelu()(x, slope)[0]
+
+
+def embedding(x, w):
+    return Embedding()(x, w)[0]
+
+
+def _fold(op_cls, xs):
+    if len(xs) == 1 and isinstance(xs[0], (list, tuple)):
+        xs = tuple(xs[0])
+    if not xs:
+        raise ValueError("{}: needs at least one input".format(op_cls.__name__))
+    y = xs[0]
+    for x in xs[1:]:
+        y = op_cls()(y, x)[0]
+    return y
+
+
+def max(*l):
+    """Element-wise maximum of the inputs."""
+    return _fold(Max, l)
+
+
+def min(*l):
+    """Element-wise minimum of the inputs."""
+    return _fold(Min, l)
+
+
+def sum(*l):
+    """Element-wise sum of the inputs."""
+    if len(l) == 1 and isinstance(l[0], (list, tuple)):
+        l = tuple(l[0])
+    return Sum()(*l)[0]
+
+
+def mean(*l):
+    """Element-wise mean of the inputs."""
+    if len(l) == 1 and isinstance(l[0], (list, tuple)):
+        l = tuple(l[0])
+    return Mean()(*l)[0]
+
+
+def cossim(a, b):
+    """Cosine similarity of corresponding rows of a and b (along the last axis)."""
+    dot = reduce_sum(mul(a, b), axes=[-1], keepdims=0)
+    na = sqrt(reduce_sum(mul(a, a), axes=[-1], keepdims=0))
+    nb = sqrt(reduce_sum(mul(b, b), axes=[-1], keepdims=0))
+    return div(dot, mul(na, nb))
