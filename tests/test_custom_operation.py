@@ -55,3 +55,26 @@ def test_runs_as_a_script():
     assert losses[-1] < losses[0]
     accuracy = float(lines[-1].split()[-1])
     assert accuracy > 0.9
+
+
+def _readme_blocks(section):
+    """The ```python blocks of a README section."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    text = open(os.path.join(root, "README.md")).read()
+    body = text.split("## " + section, 1)[1].split("\n## ", 1)[0]
+    return [b.split("```", 1)[0] for b in body.split("```python\n")[1:]]
+
+
+def test_readme_swish_runs_and_its_gradient_is_right():
+    ns = {}
+    for block in _readme_blocks("Writing an Operation"):
+        exec(block, ns)
+    x = np.random.default_rng(3).normal(size=(3, 4))
+    assert testing.gradcheck(ns["swish"], [x])
+
+
+def test_readme_usage_example_runs():
+    ns = {}
+    for block in _readme_blocks("Using it"):
+        exec(block, ns)
+    assert ns["w"].shape == (4, 3)

@@ -27,9 +27,8 @@ class GELU(autograd.Operation):
         x3 = singa_wrap.__mul__(singa_wrap.Square(x), x)
         u = singa_wrap.MultFloat(singa_wrap.__add__(x, singa_wrap.MultFloat(x3, _A)), _C)
         t = singa_wrap.Tanh(u)
-        # Save only when a backward pass can follow (autograd.training is True).
-        if autograd.training:
-            self.x, self.t = x, t
+        # Kept only when a backward pass can follow (grad mode on, an input needs a grad).
+        self.save(x=x, t=t)
         return singa_wrap.MultFloat(singa_wrap.__mul__(x, singa_wrap.AddFloat(t, 1.0)), 0.5)
 
     def backward(self, dy):
