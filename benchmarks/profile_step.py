@@ -27,7 +27,7 @@ if any(v in os.environ for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")):
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     os.execve(sys.executable, [sys.executable] + sys.argv, env)
 
-import _harness  # noqa: E402  (puts python/ on sys.path when needed)
+import _harness  # noqa: E402,F401  (imported for its effect: puts python/ on sys.path when needed)
 
 
 def wrap_kernels(sw, stats):

@@ -23,7 +23,8 @@ import sys
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.append(os.path.join(here, "..", "..", "python"))
 
-from singa.classic import *  # noqa: E402,F401,F403
+from singa.classic import (Activation, AvgPooling2D, Cluster, Convolution2D, Dense, LRN2D,
+                           MaxPooling2D, SGD, Sequential)  # noqa: E402
 from singa.classic.datasets import cifar10  # noqa: E402
 
 

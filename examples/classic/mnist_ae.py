@@ -19,7 +19,7 @@ import sys
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.append(os.path.join(here, "..", "..", "python"))
 
-from singa.classic import *  # noqa: E402,F401,F403
+from singa.classic import (AdaGrad, Autoencoder, Cluster, Sequential)  # noqa: E402
 from singa.classic.datasets import mnist  # noqa: E402
 
 

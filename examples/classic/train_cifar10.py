@@ -21,7 +21,8 @@ import numpy as np
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.append(os.path.join(here, "..", "..", "python"))
 
-from singa.classic import *  # noqa: E402,F401,F403
+from singa.classic import (Activation, AvgPooling2D, Convolution2D, Dense, ImageInput, LRN2D,
+                           LabelInput, Loss, MaxPooling2D, SGD, save_model_parameter)  # noqa: E402
 from singa.data import load_cifar10  # noqa: E402
 
 

@@ -23,7 +23,8 @@ import numpy as np
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.append(os.path.join(here, "..", "..", "python"))
 
-from singa.classic import *  # noqa: E402,F401,F403
+from singa.classic import (Activation, Dense, ImageInput, LabelInput, Loss, SGD,
+                           save_model_parameter)  # noqa: E402
 from singa.data import load_mnist  # noqa: E402
 
 
