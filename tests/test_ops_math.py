@@ -71,6 +71,7 @@ UNARY = [
     ("exp", autograd.exp, np.exp, "real"),
     ("softsign", autograd.softsign, lambda x: x / (1 + np.abs(x)), "real"),
     ("softplus", autograd.softplus, _softplus, "real"),
+    ("mish", autograd.mish, lambda x: x * np.tanh(_softplus(x)), "real"),
     ("sqrt", autograd.sqrt, np.sqrt, "pos"),
     ("log", autograd.log, np.log, "pos"),
     ("negative", autograd.negative, np.negative, "real"),

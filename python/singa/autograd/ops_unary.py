@@ -9,10 +9,10 @@ from .engine import Operation
 
 __all__ = ["ReLU", "Tanh", "Sigmoid", "Identity", "Cos", "Cosh", "Acos", "Acosh", "Sin",
            "Sinh", "Asin", "Asinh", "Tan", "Atan", "Atanh", "Abs", "Exp", "Sign", "SoftSign",
-           "SoftPlus", "Sqrt", "Log", "Negative", "Reciprocal", "Erf", "Ceil", "Floor",
+           "SoftPlus", "Mish", "Sqrt", "Log", "Negative", "Reciprocal", "Erf", "Ceil", "Floor",
            "Round", "Rounde", "Not", "relu", "tanh", "sigmoid", "identity", "cos", "cosh",
            "acos", "acosh", "sin", "sinh", "asin", "asinh", "tan", "atan", "atanh", "abs",
-           "exp", "sign", "softsign", "softplus", "sqrt", "log", "negative", "reciprocal",
+           "exp", "sign", "softsign", "softplus", "mish", "sqrt", "log", "negative", "reciprocal",
            "ceil", "floor", "round", "rounde", "erf", "_not"]
 
 
@@ -222,6 +222,20 @@ class SoftPlus(_SavesX):
         return singa.Sigmoid(x)
 
 
+class Mish(Operation):
+    """y = x * tanh(softplus(x)) (Misra, 2019)."""
+
+    def forward(self, x):
+        self.save(x=x)
+        return singa.Mish(x)
+
+    def backward(self, dy):
+        # dy/dx = tanh(sp) + x * (1 - tanh(sp)^2) * sigmoid(x), sp = softplus(x)
+        t = singa.Tanh(singa.SoftPlus(self.x))
+        sech2 = singa.RSubFloat(1.0, singa.Square(t))
+        return dy * (t + self.x * sech2 * singa.Sigmoid(self.x))
+
+
 class Sqrt(_SavesY):
     """y = sqrt(x)."""
     fn = staticmethod(singa.Sqrt)
@@ -386,6 +400,10 @@ def softsign(x):
 
 def softplus(x):
     return SoftPlus()(x)[0]
+
+
+def mish(x):
+    return Mish()(x)[0]
 
 
 def sqrt(x):
