@@ -8,7 +8,9 @@ import zlib
 
 import numpy as np
 
-ENV_VAR = "SINGA_DATA_DIR"
+from .. import config
+
+ENV_VAR = config.DATA_DIR
 
 # SHA-256 of the official files, keyed by file name. A file is checked only when
 # its name is listed here, so renamed or home-made files still load.
@@ -151,7 +153,7 @@ def find_data_dir(names, data_dir=None):
     if isinstance(names, str):
         names = [names]
     for given, origin in ((data_dir, "data_dir argument"),
-                          (os.environ.get(ENV_VAR) or None, f"${ENV_VAR}")):
+                          (config.data_dir(), f"${ENV_VAR}")):
         if given is None:
             continue
         given = os.path.abspath(os.path.expanduser(os.fspath(given)))
