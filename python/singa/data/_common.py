@@ -10,6 +10,9 @@ import numpy as np
 
 from .. import config
 
+__all__ = ["ENV_VAR", "KNOWN_SHA256", "DataError", "DataNotFoundError", "sha256_bytes",
+           "check_sha256", "read_file", "to_float32", "find_data_dir", "find_file"]
+
 ENV_VAR = config.DATA_DIR
 
 # SHA-256 of the official files, keyed by file name. A file is checked only when
