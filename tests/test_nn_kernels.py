@@ -1,12 +1,14 @@
 """Convolution, pooling, batch-norm and LRN core kernels against NumPy references.
 
 Forward passes are compared with naive NumPy loops written here; backward passes with
-central-difference gradients of the scalar loss sum(y * r) in float64.
+central-difference gradients (``singa.testing.numeric_grad``) of the scalar loss sum(y * r)
+in float64.
 """
 import numpy as np
 import pytest
 
 from singa import singa_wrap as sw
+from singa.testing import numeric_grad
 
 
 @pytest.fixture
@@ -21,22 +23,6 @@ def T(a):
 
 def N(t):
     return np.array(sw.to_numpy(t))
-
-
-def numgrad(f, a, eps=1e-6):
-    """d f() / d a by central differences, perturbing `a` in place."""
-    g = np.zeros_like(a)
-    it = np.nditer(a, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = a[i]
-        a[i] = old + eps
-        fp = f()
-        a[i] = old - eps
-        fm = f()
-        a[i] = old
-        g[i] = (fp - fm) / (2 * eps)
-    return g
 
 
 def pad4(p):
@@ -115,9 +101,9 @@ def test_conv_backward(rng, n, c, h, w, f, k, stride, pad, group, bias, dil):
     dx = N(sw.CpuConvBackwardx(dy, T(W), T(x), hd))
     dW = N(sw.CpuConvBackwardW(dy, T(x), T(W), hd))
     db = N(sw.CpuConvBackwardb(dy, T(b), hd))
-    np.testing.assert_allclose(dx, numgrad(loss, x), rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(dW, numgrad(loss, W), rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(db, numgrad(loss, b), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(dx, numeric_grad(loss, x), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(dW, numeric_grad(loss, W), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(db, numeric_grad(loss, b), rtol=1e-6, atol=1e-6)
 
 
 def test_conv_handle_attributes():
@@ -207,7 +193,7 @@ def test_pool_backward(rng, n, c, h, w, k, stride, pad, is_max, include_pad):
         return float((N(sw.CpuPoolingForward(hd, T(x))) * r).sum())
 
     dx = N(sw.CpuPoolingBackward(hd, T(r), T(x), y))
-    np.testing.assert_allclose(dx, numgrad(loss, x), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(dx, numeric_grad(loss, x), rtol=1e-6, atol=1e-6)
 
 
 def test_pool_handle_attributes():
@@ -303,9 +289,9 @@ def test_batchnorm_backward(rng, shape):
 
     y, mean, var = fwd()
     dx, ds, db = sw.CpuBatchNormBackwardx(hd, y, T(r), T(x), T(scale), T(bias), mean, var)
-    np.testing.assert_allclose(N(dx), numgrad(loss, x), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(N(ds), numgrad(loss, scale), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(N(db), numgrad(loss, bias), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(N(dx), numeric_grad(loss, x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(N(ds), numeric_grad(loss, scale), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(N(db), numeric_grad(loss, bias), rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------- LRN
@@ -347,7 +333,7 @@ def test_lrn_backward(rng, shape, size, alpha, beta, k):
 
     y = sw.CpuLRNForward(T(x), size, alpha, beta, k)
     dx = N(sw.CpuLRNBackward(T(r), T(x), y, size, alpha, beta, k))
-    np.testing.assert_allclose(dx, numgrad(loss, x), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(dx, numeric_grad(loss, x), rtol=1e-6, atol=1e-7)
 
 
 def test_lrn_default_arguments(rng):

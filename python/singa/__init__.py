@@ -31,16 +31,11 @@ def _preload_dnnl():
 _preload_dnnl()
 
 from . import singa_wrap  # noqa: E402
+from . import config  # noqa: E402
 
-
-def _flush_denormals():
-    """Kernel threads flush denormal floats to zero (SINGA_FLUSH_DENORMALS=0 turns it
-    off): decaying running averages reach denormals, which are many times slower."""
-    import os
-    singa_wrap.SetFlushDenormals(os.environ.get("SINGA_FLUSH_DENORMALS", "1") != "0")
-
-
-_flush_denormals()
+# Decaying running averages reach denormal floats, which are many times slower: kernel
+# threads flush them to zero unless SINGA_FLUSH_DENORMALS=0.
+singa_wrap.SetFlushDenormals(config.flush_denormals())
 
 __version__ = "0.1.0"
 

@@ -466,7 +466,7 @@ class EarlyStopping(Callback):
         if self._improved(v):
             self.best, self.best_epoch, self.wait = v, epoch, 0
             if self.restore_best:
-                self._best_states = {k: tensor_mod.to_numpy(t).copy()
+                self._best_states = {k: tensor_mod.to_numpy(t)
                                      for k, t in self.model.get_states().items()}
         else:
             self.wait += 1

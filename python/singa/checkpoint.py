@@ -22,6 +22,9 @@ import zipfile
 
 import numpy as np
 
+__all__ = ["TENSOR_DICT_FILENAME", "STATES_ATTR_FILENAME", "META_FILENAME", "FORMAT", "VERSION",
+           "CheckpointError", "atomic_write", "save", "load"]
+
 TENSOR_DICT_FILENAME = "tensor_dict.npz"
 STATES_ATTR_FILENAME = "states_attr.json"
 META_FILENAME = "checkpoint_meta.json"

@@ -8,7 +8,12 @@ import zlib
 
 import numpy as np
 
-ENV_VAR = "SINGA_DATA_DIR"
+from .. import config
+
+__all__ = ["ENV_VAR", "KNOWN_SHA256", "DataError", "DataNotFoundError", "sha256_bytes",
+           "check_sha256", "read_file", "to_float32", "find_data_dir", "find_file"]
+
+ENV_VAR = config.DATA_DIR
 
 # SHA-256 of the official files, keyed by file name. A file is checked only when
 # its name is listed here, so renamed or home-made files still load.
@@ -151,7 +156,7 @@ def find_data_dir(names, data_dir=None):
     if isinstance(names, str):
         names = [names]
     for given, origin in ((data_dir, "data_dir argument"),
-                          (os.environ.get(ENV_VAR) or None, f"${ENV_VAR}")):
+                          (config.data_dir(), f"${ENV_VAR}")):
         if given is None:
             continue
         given = os.path.abspath(os.path.expanduser(os.fspath(given)))

@@ -6,6 +6,9 @@ import numpy as np
 
 from ._common import DataError, DataNotFoundError, find_data_dir, find_file, read_file
 
+__all__ = ["RECORD_BYTES", "NUM_CLASSES", "CLASS_NAMES", "read_cifar10_batch", "load_cifar10",
+           "cifar10_class_names"]
+
 RECORD_BYTES = 1 + 3 * 32 * 32  # one label byte, then the R, G and B planes
 NUM_CLASSES = 10
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog",

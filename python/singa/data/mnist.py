@@ -6,6 +6,9 @@ import numpy as np
 
 from ._common import DataError, find_data_dir, find_file, read_file, to_float32
 
+__all__ = ["IMAGES_MAGIC", "LABELS_MAGIC", "read_idx_images", "read_idx_labels",
+           "read_mnist_pair", "load_mnist", "load_mnist_float", "mnist_split"]
+
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
 LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
 

@@ -8,13 +8,15 @@ Each module's ``load_data()`` returns ``(X_train, X_test, workspace)``: two
 import os
 import tempfile
 
-ENV_WORKSPACE = "SINGA_CLASSIC_WORKSPACE"
+from ... import config
+
+ENV_WORKSPACE = config.CLASSIC_WORKSPACE
 
 
 def workspace_root():
     """Where default workspaces live: ``$SINGA_CLASSIC_WORKSPACE``, else
     ``examples/classic/workspace`` of a source checkout, else a temp folder."""
-    root = os.environ.get(ENV_WORKSPACE)
+    root = config.classic_workspace()
     if not root:
         here = os.path.dirname(os.path.abspath(__file__))
         repo = os.path.abspath(os.path.join(here, "..", "..", "..", ".."))

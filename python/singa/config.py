@@ -1,0 +1,75 @@
+"""singa's settings from environment variables, read in one place.
+
+Every environment variable the Python package reads is listed in ``PYTHON_KNOBS`` and
+read only through the getters below (``tests/test_config.py`` enforces both). The C++
+core reads its own variables (GEMM and convolution backends, the CPU cache size);
+:func:`knobs` lists those too, from ``singa_wrap.config_knobs()`` where the core has it.
+README.md's "Environment variables" table documents all of them.
+
+The getters read the environment at every call; readers call them where the setting
+takes effect (``import singa`` for SINGA_FLUSH_DENORMALS, each dataset lookup for the
+folders), so a change made later in the process shows at the next such point.
+"""
+
+import os
+from collections import namedtuple
+
+__all__ = ["Knob", "PYTHON_KNOBS", "FLUSH_DENORMALS", "DATA_DIR", "CLASSIC_WORKSPACE",
+           "flush_denormals", "data_dir", "classic_workspace", "core_knobs", "knobs"]
+
+Knob = namedtuple("Knob", "name default meaning read_by")
+Knob.__doc__ = """One environment variable: its name, its default (None: unset), what it
+means, and who reads it ("Python" or "core")."""
+
+FLUSH_DENORMALS = "SINGA_FLUSH_DENORMALS"
+DATA_DIR = "SINGA_DATA_DIR"
+CLASSIC_WORKSPACE = "SINGA_CLASSIC_WORKSPACE"
+
+PYTHON_KNOBS = (
+    Knob(FLUSH_DENORMALS, "1",
+         "0 turns off flushing denormal floats to zero on the kernel threads (any other "
+         "value keeps it on); read once by `import singa`", "Python"),
+    Knob(DATA_DIR, None,
+         "folder holding the datasets (or one dataset's folder); singa.data looks there "
+         "after an explicit data_dir argument and before examples/data", "Python"),
+    Knob(CLASSIC_WORKSPACE, None,
+         "where the classic API's datasets put job workspaces; unset: "
+         "examples/classic/workspace of a source checkout, else a temporary folder",
+         "Python"),
+)
+
+
+def _value(name):
+    """The variable's value, or None when it is unset or empty."""
+    return os.environ.get(name) or None
+
+
+def flush_denormals():
+    """Whether kernel threads should flush denormal floats to zero (default True):
+    decaying running averages reach denormals, which are many times slower."""
+    return os.environ.get(FLUSH_DENORMALS, "1") != "0"
+
+
+def data_dir():
+    """The folder named by ``SINGA_DATA_DIR``, or None."""
+    return _value(DATA_DIR)
+
+
+def classic_workspace():
+    """The folder named by ``SINGA_CLASSIC_WORKSPACE``, or None."""
+    return _value(CLASSIC_WORKSPACE)
+
+
+def core_knobs():
+    """The variables the C++ core reads, as Knobs; empty when the extension predates
+    ``singa_wrap.config_knobs()``."""
+    from . import singa_wrap
+    listing = getattr(singa_wrap, "config_knobs", None)
+    if listing is None:
+        return []
+    return [Knob(name, default, meaning, "core") for name, default, meaning in listing()]
+
+
+def knobs():
+    """``(python, core)``: lists of the Knobs the Python package and the core read."""
+    return list(PYTHON_KNOBS), core_knobs()
