@@ -279,10 +279,10 @@ class Tensor(object):
     __div__ = __truediv__
 
     def __floordiv__(self, x):
-        q = _binary(singa.__div__, self, x)
-        if q.dtype == int32:
-            return q
-        return _wrap(singa.Floor(q.data), self)
+        return _wrap(_floordiv(self.data, _lift(x, self.data)), self)
+
+    def __rfloordiv__(self, x):
+        return _wrap(_floordiv(_lift(x, self.data), self.data), self)
 
     def __pow__(self, x):
         return _binary(singa.__pow__, self, x)
@@ -326,6 +326,12 @@ class Tensor(object):
         if x is None:
             return False
         return _binary(singa.__eq__, self, x)
+
+    def __ne__(self, x):
+        if x is None:
+            return True
+        eq = singa.__eq__(self.data, _operand(x))
+        return _wrap(singa.RSubFloat(1.0, eq), self)
 
     # Tensors are used as dictionary keys (optimizer states), so hash by identity.
     __hash__ = object.__hash__
@@ -399,6 +405,30 @@ def _binary(fn, a, b):
     return _wrap(fn(a.data, _operand(b)), a)
 
 
+def _lift(x, like):
+    """x as a core tensor: a Tensor's data, or a 0-d tensor on ``like``'s device (int32
+    for an integral number with an int32 ``like``, else float32)."""
+    if isinstance(x, (Tensor, CTensor)):
+        return _operand(x)
+    v = float(x)
+    dt = int32 if like.data_type() == int32 and v == int(v) else float32
+    s = CTensor([], like.device(), dt)
+    s.SetValue(v)
+    return s
+
+
+def _floordiv(a, b):
+    """NumPy's a // b on core tensors: floor(a / b); for integers the truncated quotient
+    steps down where a remainder's sign differs from b's."""
+    q = singa.__div__(a, b)
+    if q.data_type() != int32:
+        return singa.Floor(q)
+    r = singa.__sub__(a, singa.__mul__(q, b))
+    opposite = singa.Xor(singa.LTFloat(r, 0.0), singa.LTFloat(b, 0.0))
+    down = singa.And(singa.RSubFloat(1.0, singa.EQFloat(r, 0.0)), opposite)
+    return singa.__sub__(q, down)
+
+
 def _index(ct, key):
     """Applies a NumPy-style basic index to a core tensor, returning a view."""
     if not isinstance(key, tuple):
@@ -414,24 +444,24 @@ def _index(ct, key):
     if used > ct.nDim():
         raise IndexError("too many indices ({}) for a tensor of shape {}".format(used, ct.shape()))
     out = ct
-    axis = 0
+    axis = 0     # of the output being built
+    in_axis = 0  # of the input, for messages
     for k in key:
         if k is None:
             out = out.Unsqueeze(axis)
             axis += 1
         elif isinstance(k, slice):
-            n = out.shape(axis)
-            start, stop, step = k.indices(n)
-            if step < 0 and stop < 0:
-                stop = 2 ** 64 - 1  # "before index 0" for the core's backwards slice
-            out = out.Slice(axis, start, stop, step)
+            # The core's Slice follows Python's slice rules (None, negative bounds, steps).
+            out = out.Slice(axis, k.start, k.stop, 1 if k.step is None else k.step)
             axis += 1
+            in_axis += 1
         elif isinstance(k, (int, np.integer)):
             n = out.shape(axis)
             i = int(k)
             if i < -n or i >= n:
                 raise IndexError("index {} is out of bounds for axis {} with size {}"
-                                 .format(i, axis, n))
+                                 .format(i, in_axis, n))
+            in_axis += 1
             i = i + n if i < 0 else i
             out = out.Slice(axis, i, i + 1).Squeeze(axis)
         else:
@@ -718,6 +748,9 @@ def tensordot(A, B, axes=2):
         b_axes = list(range(axes))
     else:
         a_axes, b_axes = [list(x) if not isinstance(x, int) else [x] for x in axes]
+    if len(a_axes) != len(b_axes):
+        raise ValueError("tensordot: {} axes of A {} and {} of B {} to contract; the lists must "
+                         "have the same length".format(len(a_axes), A.shape, len(b_axes), B.shape))
     a_axes = [a % A.ndim() for a in a_axes]
     b_axes = [b % B.ndim() for b in b_axes]
     for a, b in zip(a_axes, b_axes):
@@ -738,4 +771,4 @@ def einsum(ops, *args):
     arrays = [to_numpy_view(a) for a in args]
     res = np.einsum(ops, *arrays)
     dev = args[0].device if args else None
-    return from_numpy(np.ascontiguousarray(res), dev)
+    return from_numpy(np.asarray(res, order="C"), dev)  # 0-d stays 0-d
