@@ -3,6 +3,27 @@
 from singa import autograd, layer, model
 
 
+class MLP(model.Model):
+    """linear (hidden) - relu - dropout - linear (classes), softmax cross-entropy."""
+
+    def __init__(self, hidden=16, classes=3, dropout=0.0):
+        super().__init__()
+        self.l1 = layer.Linear(hidden)
+        self.relu = layer.ReLU()
+        self.drop = layer.Dropout(dropout)
+        self.l2 = layer.Linear(classes)
+        self.loss = layer.SoftMaxCrossEntropy()
+
+    def forward(self, x):
+        return self.l2(self.drop(self.relu(self.l1(x))))
+
+    def train_one_batch(self, x, y):
+        out = self.forward(x)
+        loss = self.loss(out, y)
+        self.optimizer(loss)
+        return out, loss
+
+
 class SmallCNN(model.Model):
     """conv 3x3 (4 channels) - batch norm - relu - max pool - linear, softmax cross-entropy."""
 

@@ -8,25 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from singa import autograd, callbacks, device, layer, metrics, model, opt, tensor
+from singa import autograd, callbacks, device, metrics, opt, tensor
 from singa.data.loader import DataLoader
 
-
-class MLP(model.Model):
-    def __init__(self, hidden=8, classes=3):
-        super().__init__()
-        self.l1 = layer.Linear(hidden)
-        self.l2 = layer.Linear(classes)
-        self.loss = layer.SoftMaxCrossEntropy()
-
-    def forward(self, x):
-        return self.l2(autograd.relu(self.l1(x)))
-
-    def train_one_batch(self, x, y):
-        out = self.forward(x)
-        loss = self.loss(out, y)
-        self.optimizer(loss)
-        return out, loss
+from _models import MLP
 
 
 def _data(n=96, d=5, seed=0):

@@ -2,27 +2,9 @@
 import numpy as np
 import pytest
 
-from singa import autograd, device, layer, model, opt, tensor
+from singa import autograd, device, model, opt, tensor
 
-from _models import SmallCNN
-
-
-class MLP(model.Model):
-    def __init__(self, hidden=16, classes=3):
-        super().__init__()
-        self.l1 = layer.Linear(hidden)
-        self.relu = layer.ReLU()
-        self.l2 = layer.Linear(classes)
-        self.loss = layer.SoftMaxCrossEntropy()
-
-    def forward(self, x):
-        return self.l2(self.relu(self.l1(x)))
-
-    def train_one_batch(self, x, y):
-        out = self.forward(x)
-        loss = self.loss(out, y)
-        self.optimizer(loss)
-        return out, loss
+from _models import MLP, SmallCNN
 
 
 def _data(n=64, seed=0):
