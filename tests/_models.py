@@ -44,3 +44,22 @@ class SmallCNN(model.Model):
         loss = self.loss(out, y)
         self.optimizer(loss)
         return out, loss
+
+
+class ModeProbe(model.Model):
+    """Linear, then records (its own ``training``, ``autograd.training``) at each forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = layer.Linear(2)
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append((self.fc.training, autograd.training))
+        return self.fc(x)
+
+    def train_one_batch(self, x, y):
+        out = self.forward(x)
+        loss = autograd.mse_loss(out, y)
+        self.optimizer(loss)
+        return out, loss

@@ -299,3 +299,14 @@ def test_bad_arguments():
     assert m2.fit([(x, y)], verbose=0).history["loss"]
     with pytest.raises(ValueError, match=r"\(out, loss\)"):
         m2.fit([(x, y)], metrics=["accuracy"], verbose=0)
+
+
+def test_evaluate_runs_forward_in_evaluation_mode():
+    from _models import ModeProbe
+    m = ModeProbe()
+    m.set_optimizer(opt.SGD(0.1))
+    m.compile([tensor.from_numpy(np.zeros((2, 3), np.float32))], is_train=True)
+    x = np.ones((8, 3), np.float32)
+    m.evaluate((x, np.zeros(8, np.int32)), batch_size=4)
+    assert m.seen[1:] == [(False, False)] * 2
+    assert m.training and autograd.training

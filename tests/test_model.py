@@ -123,3 +123,17 @@ def test_not_implemented_methods():
         m.forward(None)
     with pytest.raises(NotImplementedError):
         m.train_one_batch(None)
+
+
+@pytest.mark.parametrize("is_train", [True, False])
+def test_compile_forward_runs_in_evaluation_mode(is_train):
+    from _models import ModeProbe
+    m = ModeProbe()
+    m.train()
+    m.compile([tensor.from_numpy(np.ones((2, 3), np.float32))], is_train=is_train)
+    assert m.seen == [(False, False)]
+    assert m.training == is_train and autograd.training == is_train
+    cnn = SmallCNN()
+    cnn.compile([tensor.from_numpy(np.ones((2, 1, 4, 4), np.float32))], is_train=is_train)
+    np.testing.assert_array_equal(tensor.to_numpy(cnn.bn.running_mean), 0)
+    np.testing.assert_array_equal(tensor.to_numpy(cnn.bn.running_var), 1)

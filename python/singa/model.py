@@ -25,16 +25,16 @@ put one optimisation step in ``train_one_batch``::
 
 Graph mode (``compile(..., use_graph=True)`` or ``graph(True)``), SINGA's buffered
 execution: the first training step runs eagerly while every core kernel it calls is
-recorded with its buffers; later steps with inputs of the same shapes copy the new
-inputs into the recorded input buffers, replay the kernels in C++ (no Python per
-operation) and apply the optimizer's updates with that step's hyper-parameters.
-The replay performs the same kernels on the same values, so results equal eager
-execution. Each replay frees an intermediate right after its last reader, so between
-steps the graph holds no more than an eager step leaves behind, plus its inputs and
+recorded with its buffers; later steps whose inputs have the same shapes and dtypes
+copy the new inputs into the recorded input buffers and replay the kernels in C++ (no
+Python per operation), the optimizer's updates among them, each with that step's
+hyper-parameters. The replay performs the same kernels on the same values, so results
+equal eager execution. Each replay frees an intermediate right after its last reader,
+so between steps the graph holds what an eager step leaves behind plus its inputs and
 outputs. A step that cannot be replayed (e.g. one that builds tensors from NumPy
-inside ``train_one_batch``) runs eagerly with a warning, or raises in strict mode.
-singa.graph implements it; :meth:`Model.fit`, :meth:`Model.evaluate` and
-:meth:`Model.summary` live in singa.fit and singa.summary.
+inside ``train_one_batch``) runs eagerly with a warning, or raises ``GraphError`` in
+strict mode. singa.graph implements graph mode; the loop behind ``fit`` and
+``evaluate`` is singa.fit, the printer behind ``summary`` singa.summary.
 """
 
 import numpy as np
@@ -94,7 +94,9 @@ class Model(Layer):
             raise ValueError("Model.compile: inputs must be a non-empty list of Tensors")
         self.graph(use_graph, sequential, strict)
         self._name_layers()
-        was_training = self.training
+        # evaluation behaviour (no running statistics updated, no units dropped) comes
+        # from the mode; no_grad() is there to stop the recording
+        was_training, mode_before = self.training, autograd.training
         self.train(False)
         try:
             with autograd.no_grad():
@@ -104,6 +106,7 @@ class Model(Layer):
                 self.forward(*inputs)
         finally:
             self.train(was_training)
+            autograd.training = mode_before
         self._name_states()
         self._name_layers()
         self.compiled = True
