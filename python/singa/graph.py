@@ -127,7 +127,8 @@ class GraphStep(object):
 def _record_key(args):
     """What a replay must share with the recorded step: each Tensor's shape and dtype,
     every other argument's value."""
-    return tuple((tuple(a.shape), a.dtype) if isinstance(a, Tensor) else a for a in args)
+    # a list, not a generator: built on every step, and a generator resumes per item
+    return tuple([(a.shape, a.dtype) if isinstance(a, Tensor) else a for a in args])
 
 
 def _why_eager(graph, optimizer, stand_in):

@@ -274,6 +274,8 @@ class Optimizer(object):
 
     def value(self, sched):
         """The value of a hyper-parameter (float or schedule) at the current step."""
+        if type(sched) is Constant:  # most hyper-parameters, read on every update
+            return sched.init_value
         return _evaluate(sched, self.step_counter, self.epoch)
 
     @property
