@@ -1,13 +1,15 @@
 """Graph mode (SINGA's buffered execution): record one training step, replay it in C++.
 
 A :class:`GraphStep` belongs to one model (``Model.compile(..., use_graph=True)`` or
-``Model.graph(True)``). The first training step, and any step whose inputs differ in
-shape, dtype or non-tensor arguments from the recorded one, runs eagerly while every
-core kernel it calls is recorded with its buffers (``singa_wrap.GraphBegin`` /
-``GraphEnd``). A later step with the same record key copies its inputs into the
-recorded input buffers and replays the kernels (``Graph.Run()``), with no Python per
-operation; the replay frees each intermediate right after its last reader, so between
-steps the graph holds only its inputs and outputs.
+``Model.graph(True)``). The first training step runs eagerly while every core kernel
+it calls is recorded with its buffers (``singa_wrap.GraphBegin`` / ``GraphEnd``), and so
+does any step whose inputs differ in shape, dtype or non-tensor arguments from the
+recorded one, that finds another optimizer in ``model.optimizer``, or that follows a
+``Model.load_states`` which restored optimizer states. A later step with the same
+record key copies its inputs into the recorded input buffers and replays the kernels
+(``Graph.Run()``), with no Python per operation; the replay frees each intermediate
+right after its last reader, so between steps the graph holds nothing beyond its
+inputs and outputs (the parameters and the optimizer's state are the model's).
 
 The optimizer knows nothing of this. While a step is recorded, a stand-in takes the
 place of ``model.optimizer`` and sees each ``update(param, grad)`` (from ``opt(loss)``,
