@@ -1,6 +1,8 @@
 """Small models shared by the model-level tests."""
 
-from singa import autograd, layer, model
+import numpy as np
+
+from singa import autograd, layer, model, tensor
 
 
 class MLP(model.Model):
@@ -47,7 +49,8 @@ class SmallCNN(model.Model):
 
 
 class ModeProbe(model.Model):
-    """Linear, then records (its own ``training``, ``autograd.training``) at each forward."""
+    """Linear; each forward records (whether Dropout is the identity, i.e. evaluation
+    behaviour, and ``autograd.training``, i.e. whether ops record)."""
 
     def __init__(self):
         super().__init__()
@@ -55,7 +58,9 @@ class ModeProbe(model.Model):
         self.seen = []
 
     def forward(self, x):
-        self.seen.append((self.fc.training, autograd.training))
+        ones = tensor.from_numpy(np.ones((64,), np.float32))
+        kept = tensor.to_numpy(autograd.dropout(ones, 0.5))
+        self.seen.append((bool(np.all(kept == 1.0)), autograd.training))
         return self.fc(x)
 
     def train_one_batch(self, x, y):

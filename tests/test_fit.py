@@ -308,5 +308,5 @@ def test_evaluate_runs_forward_in_evaluation_mode():
     m.compile([tensor.from_numpy(np.zeros((2, 3), np.float32))], is_train=True)
     x = np.ones((8, 3), np.float32)
     m.evaluate((x, np.zeros(8, np.int32)), batch_size=4)
-    assert m.seen[1:] == [(False, False)] * 2
+    assert m.seen[1:] == [(True, False)] * 2  # Dropout the identity, nothing recorded
     assert m.training and autograd.training

@@ -130,9 +130,14 @@ def test_compile_forward_runs_in_evaluation_mode(is_train):
     from _models import ModeProbe
     m = ModeProbe()
     m.train()
+    m.set_optimizer(opt.SGD(0.1))
     m.compile([tensor.from_numpy(np.ones((2, 3), np.float32))], is_train=is_train)
-    assert m.seen == [(False, False)]
+    assert m.seen == [(True, False)]   # Dropout the identity, nothing recorded
     assert m.training == is_train and autograd.training == is_train
+    m.train()
+    m(tensor.from_numpy(np.ones((2, 3), np.float32)),
+      tensor.from_numpy(np.ones((2, 2), np.float32)))
+    assert m.seen[-1] == (False, True)  # a training step: units dropped, ops recorded
     cnn = SmallCNN()
     cnn.compile([tensor.from_numpy(np.ones((2, 1, 4, 4), np.float32))], is_train=is_train)
     np.testing.assert_array_equal(tensor.to_numpy(cnn.bn.running_mean), 0)
