@@ -1,6 +1,29 @@
 """Small models shared by the model-level tests."""
 
-from singa import autograd, layer, model
+import numpy as np
+
+from singa import autograd, layer, model, tensor
+
+
+class MLP(model.Model):
+    """linear (hidden) - relu - dropout - linear (classes), softmax cross-entropy."""
+
+    def __init__(self, hidden=16, classes=3, dropout=0.0):
+        super().__init__()
+        self.l1 = layer.Linear(hidden)
+        self.relu = layer.ReLU()
+        self.drop = layer.Dropout(dropout)
+        self.l2 = layer.Linear(classes)
+        self.loss = layer.SoftMaxCrossEntropy()
+
+    def forward(self, x):
+        return self.l2(self.drop(self.relu(self.l1(x))))
+
+    def train_one_batch(self, x, y):
+        out = self.forward(x)
+        loss = self.loss(out, y)
+        self.optimizer(loss)
+        return out, loss
 
 
 class SmallCNN(model.Model):
@@ -21,5 +44,27 @@ class SmallCNN(model.Model):
     def train_one_batch(self, x, y):
         out = self.forward(x)
         loss = self.loss(out, y)
+        self.optimizer(loss)
+        return out, loss
+
+
+class ModeProbe(model.Model):
+    """Linear; each forward records (whether Dropout is the identity, i.e. evaluation
+    behaviour, and ``autograd.training``, i.e. whether ops record)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = layer.Linear(2)
+        self.seen = []
+
+    def forward(self, x):
+        ones = tensor.from_numpy(np.ones((64,), np.float32))
+        kept = tensor.to_numpy(autograd.dropout(ones, 0.5))
+        self.seen.append((bool(np.all(kept == 1.0)), autograd.training))
+        return self.fc(x)
+
+    def train_one_batch(self, x, y):
+        out = self.forward(x)
+        loss = autograd.mse_loss(out, y)
         self.optimizer(loss)
         return out, loss

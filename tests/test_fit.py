@@ -8,25 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from singa import autograd, callbacks, device, layer, metrics, model, opt, tensor
+from singa import autograd, callbacks, device, metrics, opt, tensor
 from singa.data.loader import DataLoader
 
-
-class MLP(model.Model):
-    def __init__(self, hidden=8, classes=3):
-        super().__init__()
-        self.l1 = layer.Linear(hidden)
-        self.l2 = layer.Linear(classes)
-        self.loss = layer.SoftMaxCrossEntropy()
-
-    def forward(self, x):
-        return self.l2(autograd.relu(self.l1(x)))
-
-    def train_one_batch(self, x, y):
-        out = self.forward(x)
-        loss = self.loss(out, y)
-        self.optimizer(loss)
-        return out, loss
+from _models import MLP
 
 
 def _data(n=96, d=5, seed=0):
@@ -314,3 +299,14 @@ def test_bad_arguments():
     assert m2.fit([(x, y)], verbose=0).history["loss"]
     with pytest.raises(ValueError, match=r"\(out, loss\)"):
         m2.fit([(x, y)], metrics=["accuracy"], verbose=0)
+
+
+def test_evaluate_runs_forward_in_evaluation_mode():
+    from _models import ModeProbe
+    m = ModeProbe()
+    m.set_optimizer(opt.SGD(0.1))
+    m.compile([tensor.from_numpy(np.zeros((2, 3), np.float32))], is_train=True)
+    x = np.ones((8, 3), np.float32)
+    m.evaluate((x, np.zeros(8, np.int32)), batch_size=4)
+    assert m.seen[1:] == [(True, False)] * 2  # Dropout the identity, nothing recorded
+    assert m.training and autograd.training

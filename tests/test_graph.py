@@ -5,27 +5,18 @@ import pytest
 
 from singa import autograd, device, layer, model, opt, singa_wrap, tensor
 
+from _models import MLP
 
-class MLP(model.Model):
-    def __init__(self, dropout=0.0):
-        super().__init__()
-        self.fc1 = layer.Linear(32)
-        self.drop = layer.Dropout(dropout)
-        self.fc2 = layer.Linear(10)
-        self.loss_fn = layer.SoftMaxCrossEntropy()
 
-    def forward(self, x):
-        return self.fc2(self.drop(autograd.relu(self.fc1(x))))
-
-    def train_one_batch(self, x, y):
-        out = self.forward(x)
-        loss = self.loss_fn(out, y)
-        self.optimizer(loss)
-        return out, loss
+def mlp(dropout=0.0):
+    return MLP(hidden=32, classes=10, dropout=dropout)
 
 
 class GatherNet(MLP):
     """Uses gather, whose backward builds its gradient on the host: not replayable."""
+
+    def __init__(self, dropout=0.0):
+        super().__init__(hidden=32, classes=10, dropout=dropout)
 
     def forward(self, x):
         x = autograd.gather(x, 1, list(range(0, 20)))
@@ -38,10 +29,10 @@ def make_batches(n, batch=8, features=20, seed=0):
              rng.randint(0, 10, batch).astype(np.int32)) for _ in range(n)]
 
 
-def train(net_cls, optimizer, use_graph, batches, dropout=0.0, feed="copy"):
+def train(make_net, optimizer, use_graph, batches, dropout=0.0, feed="copy"):
     dev = device.get_default_device()
     dev.SetRandSeed(7)
-    net = net_cls(dropout)
+    net = make_net(dropout)
     net.set_optimizer(optimizer)
     tx = tensor.Tensor(batches[0][0].shape, dev, requires_grad=False)
     ty = tensor.Tensor(batches[0][1].shape, dev, tensor.int32, requires_grad=False)
@@ -71,27 +62,27 @@ def train(net_cls, optimizer, use_graph, batches, dropout=0.0, feed="copy"):
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
 def test_graph_equals_eager(make_opt, dropout):
     batches = make_batches(6)
-    le, pe, _ = train(MLP, make_opt(), False, batches, dropout)
-    lg, pg, net = train(MLP, make_opt(), True, batches, dropout)
+    le, pe, _ = train(mlp, make_opt(), False, batches, dropout)
+    lg, pg, net = train(mlp, make_opt(), True, batches, dropout)
     assert le == lg
     for k in pe:
         np.testing.assert_array_equal(pe[k], pg[k])
-    assert len(net._recorded["graph"]) > 10
+    assert len(net._graph_step.graph) > 10
 
 
 def test_graph_with_new_input_tensors_each_step():
     batches = make_batches(4)
-    le, pe, _ = train(MLP, opt.SGD(lr=0.1), False, batches, feed="new")
-    lg, pg, _ = train(MLP, opt.SGD(lr=0.1), True, batches, feed="new")
+    le, pe, _ = train(mlp, opt.SGD(lr=0.1), False, batches, feed="new")
+    lg, pg, _ = train(mlp, opt.SGD(lr=0.1), True, batches, feed="new")
     assert le == lg
 
 
 def test_graph_rerecords_when_shapes_change():
     batches = make_batches(2, batch=8) + make_batches(2, batch=5, seed=3)
-    le, pe, _ = train(MLP, opt.SGD(lr=0.1), False, batches, feed="new")
-    lg, pg, net = train(MLP, opt.SGD(lr=0.1), True, batches, feed="new")
+    le, pe, _ = train(mlp, opt.SGD(lr=0.1), False, batches, feed="new")
+    lg, pg, net = train(mlp, opt.SGD(lr=0.1), True, batches, feed="new")
     assert le == lg
-    assert net._recorded["key"][0][0] == (5, 20)
+    assert net._graph_step.key[0][0] == (5, 20)
 
 
 def test_unreplayable_step_falls_back_to_eager():
@@ -168,9 +159,7 @@ def test_replay_frees_intermediates_and_holds_only_what_eager_holds():
     batches = make_batches(5, batch=64, features=512)
 
     def wide(dropout):
-        net = MLP(dropout)
-        net.fc1 = layer.Linear(1024)  # large enough that leaks would show
-        return net
+        return MLP(hidden=1024, classes=10, dropout=dropout)  # large enough that leaks show
 
     held, peak = {}, {}
     for use_graph in (False, True):
@@ -183,7 +172,7 @@ def test_replay_frees_intermediates_and_holds_only_what_eager_holds():
         held[(use_graph, "losses")] = losses
         held[(use_graph, "params")] = params
         if use_graph:
-            graph = net._recorded["graph"]
+            graph = net._graph_step.graph
             assert graph.released_blocks() > 10
         del net
     assert held[(False, "losses")] == held[(True, "losses")]
@@ -215,9 +204,9 @@ class KeepingSGD(opt.SGD):
 
 def test_replay_keeps_a_gradient_that_a_callback_held_on_to():
     batches = make_batches(5)
-    le, pe, _ = train(MLP, opt.SGD(lr=0.1, momentum=0.9), False, batches)
+    le, pe, _ = train(mlp, opt.SGD(lr=0.1, momentum=0.9), False, batches)
     keeper = KeepingSGD(lr=0.1, momentum=0.9)
-    lg, pg, _ = train(MLP, keeper, True, batches)
+    lg, pg, _ = train(mlp, keeper, True, batches)
     assert le == lg
     for k in pe:
         np.testing.assert_array_equal(pe[k], pg[k])
@@ -239,9 +228,9 @@ class PlainSGD(opt.Optimizer):
 
 def test_graph_replays_an_optimizer_that_overrides_update():
     batches = make_batches(5)
-    le, pe, _ = train(MLP, PlainSGD(0.1), False, batches)
-    lg, pg, net = train(MLP, PlainSGD(0.1), True, batches)
+    le, pe, _ = train(mlp, PlainSGD(0.1), False, batches)
+    lg, pg, net = train(mlp, PlainSGD(0.1), True, batches)
     assert le == lg
     for k in pe:
         np.testing.assert_array_equal(pe[k], pg[k])
-    assert net._recorded["graph"].replayable()
+    assert net._graph_step.graph.replayable()

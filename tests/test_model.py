@@ -2,27 +2,9 @@
 import numpy as np
 import pytest
 
-from singa import autograd, device, layer, model, opt, tensor
+from singa import autograd, device, model, opt, tensor
 
-from _models import SmallCNN
-
-
-class MLP(model.Model):
-    def __init__(self, hidden=16, classes=3):
-        super().__init__()
-        self.l1 = layer.Linear(hidden)
-        self.relu = layer.ReLU()
-        self.l2 = layer.Linear(classes)
-        self.loss = layer.SoftMaxCrossEntropy()
-
-    def forward(self, x):
-        return self.l2(self.relu(self.l1(x)))
-
-    def train_one_batch(self, x, y):
-        out = self.forward(x)
-        loss = self.loss(out, y)
-        self.optimizer(loss)
-        return out, loss
+from _models import MLP, SmallCNN
 
 
 def _data(n=64, seed=0):
@@ -141,3 +123,22 @@ def test_not_implemented_methods():
         m.forward(None)
     with pytest.raises(NotImplementedError):
         m.train_one_batch(None)
+
+
+@pytest.mark.parametrize("is_train", [True, False])
+def test_compile_forward_runs_in_evaluation_mode(is_train):
+    from _models import ModeProbe
+    m = ModeProbe()
+    m.train()
+    m.set_optimizer(opt.SGD(0.1))
+    m.compile([tensor.from_numpy(np.ones((2, 3), np.float32))], is_train=is_train)
+    assert m.seen == [(True, False)]   # Dropout the identity, nothing recorded
+    assert m.training == is_train and autograd.training == is_train
+    m.train()
+    m(tensor.from_numpy(np.ones((2, 3), np.float32)),
+      tensor.from_numpy(np.ones((2, 2), np.float32)))
+    assert m.seen[-1] == (False, True)  # a training step: units dropped, ops recorded
+    cnn = SmallCNN()
+    cnn.compile([tensor.from_numpy(np.ones((2, 1, 4, 4), np.float32))], is_train=is_train)
+    np.testing.assert_array_equal(tensor.to_numpy(cnn.bn.running_mean), 0)
+    np.testing.assert_array_equal(tensor.to_numpy(cnn.bn.running_var), 1)

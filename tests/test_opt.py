@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from singa import autograd, opt, tensor
+from singa import autograd, opt, singa_wrap, tensor
 
 STEPS = 6
 
@@ -298,3 +298,79 @@ def test_call_runs_backward_updates_and_steps():
         autograd.training = False
     np.testing.assert_allclose(tensor.to_numpy(w), [[0.5], [1.5]])
     assert o.step_counter == 1
+
+
+# ---- the functional core and bound updates (what graph replay calls) ----------------
+
+@pytest.mark.parametrize("name,make,ref", CASES, ids=[c[0] for c in CASES])
+def test_bind_update_matches_update(name, make, ref, rng):
+    p0 = rng.standard_normal((4, 3)).astype(np.float32)
+    gs = _grads(rng, (4, 3))
+    by_update, by_bound = make(), make()
+    p, q = _param(p0), _param(p0)
+    for o, t in ((by_update, p), (by_bound, q)):
+        o.set_param_config(t, lr_mult=0.5, wd_mult=2.0)
+    bound = None
+    for g in gs:
+        by_update.update(p, tensor.from_numpy(g))
+        by_update.step()
+        bound = bound or by_bound.bind_update(q)   # bound once, called every step
+        bound(tensor.from_numpy(g).data)
+        by_bound.step()
+    np.testing.assert_array_equal(tensor.to_numpy(q), tensor.to_numpy(p))
+    for slot, t in by_update._states[p].items():
+        np.testing.assert_array_equal(singa_wrap.to_numpy(by_bound._states[q][slot]),
+                                      singa_wrap.to_numpy(t))
+
+
+def test_bind_update_routes_and_respects_overrides(rng):
+    w, b = _param(np.ones(3), "fc.W"), _param(np.ones(3), "fc.b")
+    g = tensor.from_numpy(np.full(3, 2.0, np.float32))
+    multi = opt.MultiOptimizer({"default": opt.SGD(lr=0.1), "bias": opt.SGD(lr=0.5)})
+    multi.bind_update(w)(g.data)
+    multi.bind_update(b)(g.data)
+    np.testing.assert_allclose(tensor.to_numpy(w), 0.8)
+    np.testing.assert_allclose(tensor.to_numpy(b), 0.0)
+
+    class Halving(opt.Optimizer):  # a user's update(): the bound update goes through it
+        seen = []
+
+        def update(self, param, grad):
+            Halving.seen.append(type(grad))
+            param.copy_from_numpy(tensor.to_numpy(param) / 2)
+
+    Halving(0.1).bind_update(w)(g.data)
+    np.testing.assert_allclose(tensor.to_numpy(w), 0.4)
+    assert Halving.seen == [tensor.Tensor]
+
+    class RoutingByHand(opt.MultiOptimizer):  # a MultiOptimizer that overrides apply()
+        def apply(self, param_name, param_value, param_grad):
+            self.optimizers["default"].apply(param_name, param_value, param_grad * 0.0)
+
+    RoutingByHand({"default": opt.SGD(lr=1.0)}).bind_update(b)(g.data)
+    np.testing.assert_allclose(tensor.to_numpy(b), 0.0)
+
+
+def test_pure_update_functions_match_the_references(rng):
+    p0 = rng.standard_normal(5).astype(np.float32)
+    gs = _grads(rng, (5,), 4)
+    core = {k: singa_wrap.from_numpy(p0.copy()) for k in ("sgd", "rms", "ada", "adam")}
+    zeros = {k: singa_wrap.from_numpy(np.zeros(5, np.float32))
+             for k in ("buf", "v", "h", "m", "v2")}
+    for t, g in enumerate(gs, 1):
+        gc = singa_wrap.from_numpy(g)
+        opt.sgd_update(core["sgd"], gc, zeros["buf"], 0.05, 0.9, 0.0, 0.01, True)
+        opt.rmsprop_update(core["rms"], gc, zeros["v"], 0.01, 0.9, 1e-6, 0.01)
+        opt.adagrad_update(core["ada"], gc, zeros["h"], 0.1, 1e-8, 0.01)
+        opt.adam_update(core["adam"], gc, zeros["m"], zeros["v2"], 0.01, 0.9, 0.999, 1e-8,
+                        0.01, t)
+    refs = {"sgd": ref_sgd(p0, gs, 0.05, 0.9, 0.0, 0.01, True),
+            "rms": ref_rmsprop(p0, gs, 0.01, 0.9, 1e-6, 0.01),
+            "ada": ref_adagrad(p0, gs, 0.1, 1e-8, 0.01),
+            "adam": ref_adam(p0, gs, 0.01, 0.9, 0.999, 1e-8, 0.01)}
+    for k, want in refs.items():
+        np.testing.assert_allclose(singa_wrap.to_numpy(core[k]), want, rtol=1e-5, atol=1e-6,
+                                   err_msg=k)
+    plain = singa_wrap.from_numpy(p0.copy())  # no momentum buffer: p -= lr * g
+    opt.sgd_update(plain, singa_wrap.from_numpy(gs[0]), None, 0.1)
+    np.testing.assert_allclose(singa_wrap.to_numpy(plain), p0 - 0.1 * gs[0], rtol=1e-6)

@@ -1,6 +1,7 @@
 """Tests for singa.data.shards: the shard file format and the shard writer."""
 
 import hashlib
+import importlib
 import json
 import os
 import struct
@@ -17,6 +18,7 @@ PIL = pytest.importorskip("PIL")
 from PIL import Image  # noqa: E402
 
 from singa.data import shards  # noqa: E402
+writer = importlib.import_module("singa.data.write_shards")  # the module, not the function
 from singa.data import (BadImageWarning, ShardError, load_index, read_shard,  # noqa: E402
                         read_shard_header, write_shard, write_shards,
                         write_shards_from_arrays)
@@ -270,6 +272,7 @@ def test_cli(tree, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "60 images in 4 shards (3 written, 1 kept)" in r.stdout
     assert "broken.jpg" in r.stdout and "BadImageWarning" in r.stderr
+    assert "found in sys.modules" not in r.stderr  # the package did not import it first
     assert load_index(out)["num_samples"] == 60
     r = subprocess.run([sys.executable, "-m", "singa.data.write_shards", "--out",
                         str(out)], capture_output=True, text=True, env=env, timeout=120)
@@ -312,7 +315,7 @@ def test_from_arrays_grayscale_and_channels_first(tmp_path):
 def test_cli_cifar10_and_mnist(tmp_path, capsys):
     from singa.data import load_cifar10, cifar10_class_names
     out = tmp_path / "cifar"
-    assert shards.main(["--cifar10", os.path.join(ROOT, "examples", "data", "cifar-10"),
+    assert writer.main(["--cifar10", os.path.join(ROOT, "examples", "data", "cifar-10"),
                         "--out", str(out), "--quiet", "--no-shuffle"]) == 0
     (xtr, ytr), (xte, yte) = load_cifar10()
     ix, x, y = read_all(out / "train")
@@ -331,7 +334,7 @@ def test_cli_cifar10_and_mnist(tmp_path, capsys):
             np.array([2051, n, 28, 28], ">u4").tobytes() + img.tobytes())
         (d / f"{stem}-labels.idx1-ubyte").write_bytes(
             np.array([2049, n], ">u4").tobytes() + (np.arange(n) % 10).astype(np.uint8).tobytes())
-    assert shards.main(["--mnist", str(d), "--out", str(tmp_path / "m"), "--quiet",
+    assert writer.main(["--mnist", str(d), "--out", str(tmp_path / "m"), "--quiet",
                         "--shard-size", "8"]) == 0
     ix = load_index(tmp_path / "m" / "train")
     assert (ix["num_samples"], ix["channels"], ix["height"], len(ix["shards"])) == (30, 1, 28, 4)
@@ -339,3 +342,16 @@ def test_cli_cifar10_and_mnist(tmp_path, capsys):
     assert "30 images in 4 shards" in capsys.readouterr().out
     with open(tmp_path / "m" / "train" / "index.json") as f:
         assert json.load(f)["class_counts"] == [3] * 10
+
+
+def test_writer_names_from_every_import_path():
+    import singa.data
+    import singa.data.write_shards  # noqa: F401  (binds no module over the function)
+    from singa.data.shards import main, write_shards as from_shards
+    assert singa.data.write_shards is write_shards is writer.write_shards is from_shards
+    assert singa.data.write_shards_from_arrays is writer.write_shards_from_arrays
+    assert main is writer.main and callable(singa.data.write_shards)
+    assert "write_shards" in singa.data.__all__
+    assert not hasattr(shards, "_run_jobs") and hasattr(writer, "_run_jobs")
+    with pytest.raises(AttributeError):
+        shards.no_such_name

@@ -138,3 +138,12 @@ def test_other_errors_inside_a_layer_get_its_name():
     net.eval()
     with pytest.raises(ValueError, match=r"^'cat' \(Cat\): input shape \[\(2, 3\), \(4, 3\)\]"):
         net(_x(2, 3), _x(4, 3))
+
+
+def test_summary_runs_forward_in_evaluation_mode():
+    from _models import ModeProbe
+    m = ModeProbe()
+    m.train()
+    m.summary((2, 3), print_fn=None)
+    assert m.seen == [(True, False)]  # Dropout the identity, nothing recorded
+    assert m.training and autograd.training

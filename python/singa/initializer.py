@@ -3,6 +3,11 @@
 Fan-in and fan-out: a 2-D weight is (in, out) as SINGA's Linear stores it; a conv
 weight is (out_channels, in_channels/group, kh, kw), so fan_in = in * kh * kw and
 fan_out = out * kh * kw. 1-D tensors use their length for both.
+
+The layers (singa.layer) take their initial values from here: ``glorot`` for dense
+weights, ``glorot_with_fans`` for conv weights, ``recurrent_uniform`` for RNN/LSTM
+weights, ``normal``/``uniform_range`` for embeddings, ``zeros``/``ones`` for biases,
+batch-norm scales and running statistics.
 """
 
 import math
@@ -13,7 +18,8 @@ from . import tensor as tensor_mod
 
 __all__ = ["eye", "orthogonal", "lecun_uniform", "lecun_normal", "glorot_uniform",
            "glorot_normal", "he_uniform", "he_normal", "gaussian", "uniform", "xavier",
-           "glorot", "msra"]
+           "glorot", "glorot_with_fans", "msra", "recurrent_uniform", "normal",
+           "uniform_range", "constant", "zeros", "ones"]
 
 
 def _fans(shape):
@@ -133,8 +139,17 @@ def xavier(t):
 
 
 def glorot(t):
-    """N(0, 2 / (fan_in + fan_out))."""
+    """N(0, 2 / (fan_in + fan_out)) (Linear's and Gemm's weights)."""
     fan_in, fan_out = _fans(t.shape)
+    return glorot_with_fans(t, fan_in, fan_out)
+
+
+def glorot_with_fans(t, fan_in, fan_out):
+    """N(0, 2 / (fan_in + fan_out)) with the fans given instead of read from the shape.
+
+    Conv2d uses it with SINGA's conv rule, fan_in = in_channels * kh * kw (all input
+    channels, whatever the grouping) and fan_out = out_channels.
+    """
     t.gaussian(0.0, math.sqrt(2.0 / (fan_in + fan_out)))
     return t
 
@@ -144,3 +159,38 @@ def msra(t):
     fan_in, _ = _fans(t.shape)
     t.gaussian(0.0, math.sqrt(2.0 / fan_in))
     return t
+
+
+def recurrent_uniform(t, hidden_size):
+    """U(-k, k) with k = 1 / sqrt(hidden_size), the usual recurrent-weight scale."""
+    k = 1.0 / math.sqrt(hidden_size)
+    t.uniform(-k, k)
+    return t
+
+
+def normal(t, mean=0.0, std=1.0):
+    """N(mean, std^2) (Embedding's default)."""
+    t.gaussian(mean, std)
+    return t
+
+
+def uniform_range(t, low=-1.0, high=1.0):
+    """U(low, high) (Embedding with ``initializer='uniform'``)."""
+    t.uniform(low, high)
+    return t
+
+
+def constant(t, value):
+    """Every element ``value``."""
+    t.set_value(value)
+    return t
+
+
+def zeros(t):
+    """All zeros (biases, BatchNorm's bias and running mean)."""
+    return constant(t, 0.0)
+
+
+def ones(t):
+    """All ones (BatchNorm's scale and running variance)."""
+    return constant(t, 1.0)

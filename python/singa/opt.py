@@ -6,22 +6,28 @@ estimates) lives in a dict keyed by the parameter Tensor itself, so two layers
 that both call their weight ``W`` never share state; checkpoints
 (:meth:`Optimizer.get_states`) use parameter names instead.
 
-The update arithmetic runs on core tensors (``singa_wrap``) with a handful of
-in-place kernel calls per parameter.
+The arithmetic is a set of pure update functions in torch.optim's functional style
+(:func:`sgd_update`, :func:`rmsprop_update`, :func:`adagrad_update`,
+:func:`adam_update`): core tensors and plain numbers in, the parameter and its state
+updated in place by one fused kernel. The classes evaluate the hyper-parameters of
+the current step, look up each parameter's state and call them. The classes keep no
+graph-mode state: graph mode (singa.graph) watches the updates of a recorded step
+from outside and replays them through :meth:`Optimizer.bind_update`.
 """
 
-import functools
 import math
 import numbers
 
 import numpy as np
 
+from . import autograd
 from . import singa_wrap as singa
 from . import tensor as tensor_mod
 from .tensor import Tensor
 
 __all__ = ["DecayScheduler", "Constant", "ExponentialDecay", "StepSchedule", "Schedule",
-           "Optimizer", "SGD", "RMSProp", "AdaGrad", "Adam", "MultiOptimizer"]
+           "Optimizer", "SGD", "RMSProp", "AdaGrad", "Adam", "MultiOptimizer",
+           "sgd_update", "rmsprop_update", "adagrad_update", "adam_update"]
 
 
 # ------------------------------------------------------------------ schedules
@@ -53,7 +59,8 @@ class ExponentialDecay(DecayScheduler):
     def __init__(self, init_value, decay_steps, decay_rate, staircase=False):
         super(ExponentialDecay, self).__init__(init_value)
         if not decay_steps > 0:
-            raise ValueError("ExponentialDecay: decay_steps must be > 0, got {}".format(decay_steps))
+            raise ValueError("ExponentialDecay: decay_steps must be > 0, got {}"
+                             .format(decay_steps))
         if not decay_rate > 0:
             raise ValueError("ExponentialDecay: decay_rate must be > 0, got {}".format(decay_rate))
         self.decay_steps = decay_steps
@@ -148,6 +155,39 @@ def _evaluate(sched, step, epoch):
     return float(sched(step))
 
 
+# ------------------------------------------------------- pure update functions
+#
+# p, g and the state tensors are core tensors (singa_wrap.Tensor, a Tensor's .data)
+# of one shape; every hyper-parameter is a plain number. Each call is one fused
+# in-place kernel, which is why they take no Python Tensors: graph replay calls them
+# on every step for every parameter.
+
+def sgd_update(p, g, buf, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+    """SGD step in place. With g' = g + weight_decay * p: buf = momentum * buf +
+    (1 - dampening) * g'; the step is buf (g' + momentum * buf with nesterov) and
+    p -= lr * step. ``buf`` None: no momentum buffer (the step is g')."""
+    singa.SGDUpdate(p, g, buf, lr, momentum, dampening, weight_decay, nesterov)
+
+
+def rmsprop_update(p, g, running_average, lr, rho, epsilon, weight_decay=0.0):
+    """RMSProp step in place: v = rho * v + (1 - rho) * g'^2; p -= lr * g' / sqrt(v + epsilon),
+    with g' = g + weight_decay * p and v the ``running_average``."""
+    singa.RMSPropUpdate(p, g, running_average, lr, rho, epsilon, weight_decay)
+
+
+def adagrad_update(p, g, history, lr, epsilon, weight_decay=0.0):
+    """AdaGrad step in place: h += g'^2; p -= lr * g' / sqrt(h + epsilon), with
+    g' = g + weight_decay * p and h the ``history``."""
+    singa.AdaGradUpdate(p, g, history, lr, epsilon, weight_decay)
+
+
+def adam_update(p, g, m, v, lr, beta_1, beta_2, epsilon, weight_decay, step):
+    """Adam step number ``step`` (>= 1) in place, bias-corrected: m = b1*m + (1-b1)*g',
+    v = b2*v + (1-b2)*g'^2, p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) +
+    epsilon), with g' = g + weight_decay * p."""
+    singa.AdamUpdate(p, g, m, v, lr, beta_1, beta_2, epsilon, weight_decay, step)
+
+
 # ------------------------------------------------------------------ optimizers
 
 class Optimizer(object):
@@ -174,63 +214,13 @@ class Optimizer(object):
 
     # ---- driving ----
     def __call__(self, loss):
-        """Back-propagates ``loss``, updates every parameter, then advances one step.
-
-        While a graph is being recorded (``Model`` in graph mode) each update runs now
-        (unrecorded) and the graph records a call back to :meth:`_replay_update` in its
-        place: a replay recomputes the gradient, updates the parameter with the
-        hyper-parameters of that step (schedules keep working) and can free the gradient
-        right away."""
-        from . import autograd
-        if not singa.GraphRecording():
-            for p, g in autograd.backward(loss):
-                self.update(p, g)
-            self.step()
-            return
-        params = []
+        """Back-propagates ``loss``, updates every parameter, then advances one step."""
         for p, g in autograd.backward(loss):
-            singa.GraphPause(True)
-            try:
-                self.update(p, g)
-            finally:
-                singa.GraphPause(False)
-            singa.GraphCallback(functools.partial(self._replay_update, len(params)), [g.data])
-            params.append(p)
-        self.recorded_params = params
-        self._plan = None
-        self.step()
-
-    def _replay_update(self, i, g):
-        """Graph replay: updates the i-th recorded parameter with its gradient ``g``.
-
-        The per-parameter lookups (routing, multipliers, state) are done once per
-        recorded graph; each replay then only evaluates the hyper-parameters and runs
-        one fused update."""
-        plan = self._plan
-        if plan is None:
-            plan = []
-            for p in self.recorded_params:
-                o = self.optimizer_for(p) if hasattr(self, "optimizer_for") else self
-                mult = o.param_config(p)
-                # An optimizer written by a user may override update/apply instead of
-                # _update: the replay then goes through its own method.
-                custom = (type(o).update is not Optimizer.update or
-                          type(o).apply is not Optimizer.apply)
-                state = None if custom else o._state_of(p, p.name, p.data)
-                plan.append((o, p, state, mult["lr_mult"], mult["wd_mult"], custom))
-            self._plan = plan
-        o, p, state, lr_mult, wd_mult, custom = plan[i]
-        if custom:
-            o.update(p, tensor_mod.from_raw_tensor(g))
-        else:
-            o._update(p.data, g, state, lr_mult, wd_mult)
-
-    def apply_recorded(self):
-        """Ends a replayed graph step (its updates ran inside the replay): advances one
-        step."""
+            self.update(p, g)
         self.step()
 
     def backward_and_update(self, loss):
+        """SINGA's name for ``self(loss)``."""
         self(loss)
 
     def step(self):
@@ -253,10 +243,39 @@ class Optimizer(object):
                      mult["wd_mult"])
 
     def _update(self, p, g, state, lr_mult, wd_mult):
+        """Evaluates the hyper-parameters of the current step and runs the pure update
+        function on the core tensors ``p``, ``g`` and the parameter's ``state``."""
         raise NotImplementedError
+
+    def bind_update(self, param):
+        """A function ``update(g)`` that updates ``param`` from a core gradient tensor
+        ``g`` as ``update(param, grad)`` does, with the hyper-parameters of the step at
+        which it is called (schedules keep working).
+
+        What ``update`` looks up on every call (the optimizer in charge of the
+        parameter, its multipliers, its state tensors) is looked up once, here; graph
+        replay calls the result for every parameter on every step. An optimizer whose
+        class overrides ``update`` or ``apply`` gets a function that goes through its
+        own ``update``. Bind again after ``set_states`` (it replaces the state tensors)
+        or ``set_param_config``.
+        """
+        if _overrides(self, Optimizer, "update", "apply"):
+            def custom_update(g):
+                self.update(param, tensor_mod.from_raw_tensor(g))
+            return custom_update
+        mult = self.param_config(param)
+        p, lr_mult, wd_mult = param.data, mult["lr_mult"], mult["wd_mult"]
+        state = self._state_of(param, param.name, p)
+        apply = self._update
+
+        def bound_update(g):
+            apply(p, g, state, lr_mult, wd_mult)
+        return bound_update
 
     def value(self, sched):
         """The value of a hyper-parameter (float or schedule) at the current step."""
+        if type(sched) is Constant:  # most hyper-parameters, read on every update
+            return sched.init_value
         return _evaluate(sched, self.step_counter, self.epoch)
 
     @property
@@ -384,7 +403,7 @@ class SGD(Optimizer):
         wd = self.value(self.weight_decay) * wd_mult
         mom = self.value(self.momentum) if self._slots else 0.0
         buf = state["momentum"] if self._slots and (mom != 0 or self.nesterov) else None
-        singa.SGDUpdate(p, g, buf, lr, mom, self.value(self.dampening), wd, self.nesterov)
+        sgd_update(p, g, buf, lr, mom, self.value(self.dampening), wd, self.nesterov)
 
 
 class RMSProp(Optimizer):
@@ -402,8 +421,8 @@ class RMSProp(Optimizer):
     def _update(self, p, g, state, lr_mult, wd_mult):
         lr = self.value(self.lr) * lr_mult
         wd = self.value(self.weight_decay) * wd_mult
-        singa.RMSPropUpdate(p, g, state["running_average"], lr, self.value(self.rho),
-                            self.value(self.epsilon), wd)
+        rmsprop_update(p, g, state["running_average"], lr, self.value(self.rho),
+                       self.value(self.epsilon), wd)
 
 
 class AdaGrad(Optimizer):
@@ -419,7 +438,7 @@ class AdaGrad(Optimizer):
     def _update(self, p, g, state, lr_mult, wd_mult):
         lr = self.value(self.lr) * lr_mult
         wd = self.value(self.weight_decay) * wd_mult
-        singa.AdaGradUpdate(p, g, state["history"], lr, self.value(self.epsilon), wd)
+        adagrad_update(p, g, state["history"], lr, self.value(self.epsilon), wd)
 
 
 class Adam(Optimizer):
@@ -439,9 +458,15 @@ class Adam(Optimizer):
     def _update(self, p, g, state, lr_mult, wd_mult):
         lr = self.value(self.lr) * lr_mult
         wd = self.value(self.weight_decay) * wd_mult
-        singa.AdamUpdate(p, g, state["m"], state["v"], lr, self.value(self.beta_1),
-                         self.value(self.beta_2), self.value(self.epsilon), wd,
-                         self.step_counter + 1)
+        adam_update(p, g, state["m"], state["v"], lr, self.value(self.beta_1),
+                    self.value(self.beta_2), self.value(self.epsilon), wd, self.step_counter + 1)
+
+
+def _overrides(opt, base, *methods):
+    """Whether ``opt``'s class replaces any of ``methods`` that ``base`` defines (an
+    optimizer written by a user may override update/apply instead of _update)."""
+    cls = type(opt)
+    return any(getattr(cls, m) is not getattr(base, m) for m in methods)
 
 
 # ------------------------------------------------------------ parameter groups
@@ -529,6 +554,13 @@ class MultiOptimizer(Optimizer):
 
     def apply(self, param_name, param_value, param_grad):
         self.optimizer_for(param_value, param_name).apply(param_name, param_value, param_grad)
+
+    def bind_update(self, param):
+        """The bound update of the optimizer that ``param`` is routed to (see
+        Optimizer.bind_update)."""
+        if _overrides(self, MultiOptimizer, "update", "apply"):
+            return super(MultiOptimizer, self).bind_update(param)
+        return self.optimizer_for(param).bind_update(param)
 
     def set_param_config(self, param, lr_mult=None, wd_mult=None):
         self.optimizer_for(param).set_param_config(param, lr_mult, wd_mult)

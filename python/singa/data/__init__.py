@@ -11,6 +11,9 @@ Data are looked up in ``data_dir`` if given, else ``$SINGA_DATA_DIR``, else the
 files raise ``DataError`` (a ``ValueError``) naming the file.
 """
 
+import sys as _sys
+import types as _types
+
 from ._common import (DataError, DataNotFoundError, ENV_VAR, KNOWN_SHA256,
                       find_data_dir, to_float32)
 from .cifar10 import (CLASS_NAMES as CIFAR10_CLASSES, cifar10_class_names,
@@ -30,11 +33,44 @@ __all__ = [
 
 # Macrobatch shards on disk and the streaming loader over them.
 from .shards import (BadImageWarning, ShardError, load_index, read_shard,
-                     read_shard_header, write_shard, write_shards,
-                     write_shards_from_arrays)
+                     read_shard_header, write_shard)
 from .stream import ShardLoader
 
 __all__ += [
     "ShardError", "BadImageWarning", "load_index", "read_shard", "read_shard_header",
     "write_shard", "write_shards", "write_shards_from_arrays", "ShardLoader",
 ]
+
+# write_shards and write_shards_from_arrays live in the module singa.data.write_shards
+# and are loaded on first use: importing that module here would make
+# `python -m singa.data.write_shards` find it imported before it runs (and warn).
+_WRITER_FUNCTIONS = ("write_shards", "write_shards_from_arrays")
+
+
+def _shard_writer():
+    """The module singa.data.write_shards, its functions bound to this package."""
+    import importlib
+    module = importlib.import_module(__name__ + ".write_shards")
+    for name in _WRITER_FUNCTIONS:
+        globals()[name] = getattr(module, name)
+    return module
+
+
+def __getattr__(name):
+    if name in _WRITER_FUNCTIONS:
+        return getattr(_shard_writer(), name)
+    raise AttributeError("module {!r} has no attribute {!r}".format(__name__, name))
+
+
+class _DataPackage(_types.ModuleType):
+    """Keeps ``singa.data.write_shards`` the function: the import system binds every
+    submodule it loads to its package under the submodule's name, which here would
+    put the module singa.data.write_shards in place of the function."""
+
+    def __setattr__(self, name, value):
+        if name == "write_shards" and isinstance(value, _types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _DataPackage

@@ -1,0 +1,108 @@
+"""Dense layers: Linear, Gemm (ONNX's Gemm with a learned weight) and Embedding."""
+
+from .. import autograd
+from ..initializer import glorot, normal, uniform_range, zeros
+from .base import Layer, _mismatch
+
+__all__ = ["Linear", "Gemm", "Embedding"]
+
+
+class Linear(Layer):
+    """y = x @ W + b.
+
+    Args:
+        out_features: output size; ``Linear(in_features, out_features)`` also works.
+        bias: whether to add a bias.
+    Shape: x (N, in_features) -> (N, out_features); W (in, out), b (out,).
+    """
+
+    def __init__(self, out_features, *args, bias=True, **kwargs):
+        super(Linear, self).__init__()
+        self.in_features = None
+        if args:
+            self.in_features, out_features = out_features, args[0]
+        elif "in_features" in kwargs:
+            self.in_features = kwargs.pop("in_features")
+        self.out_features = int(out_features)
+        self.bias = bias
+        if self.in_features is not None:
+            self._create(int(self.in_features), None)
+
+    def _create(self, in_features, device):
+        self.in_features = in_features
+        self._new_param("W", (in_features, self.out_features), device, init=glorot)
+        if self.bias:
+            self._new_param("b", (self.out_features,), device, init=zeros)
+
+    def initialize(self, x):
+        if getattr(self, "W", None) is None:
+            self._create(x.shape[-1], x.device)
+        else:
+            self._check(x)
+
+    def _check(self, x):
+        if not x.shape or x.shape[-1] != self.in_features:
+            raise _mismatch(self, x, "{} input features (last axis), got {}".format(
+                self.in_features, x.shape[-1] if x.shape else "a scalar"),
+                "; W is {}: the layers before it give a different size than when it was "
+                "created (check the input size, or a Flatten before it)".format(
+                    tuple(self.W.shape)))
+
+    def forward(self, x):
+        self._check(x)
+        y = autograd.matmul(x, self.W)
+        if self.bias:
+            y = autograd.add_bias(y, self.b, axis=0)
+        return y
+
+
+class Gemm(Layer):
+    """y = alpha * A' @ W' + beta * b (ONNX Gemm with a learned W and bias).
+
+    Args:
+        nb_kernels: output size. transA/transB: transpose x / W (W is (out, in) when
+        transB). bias_shape: defaults to (1, nb_kernels).
+    """
+
+    def __init__(self, nb_kernels, alpha=1.0, beta=1.0, transA=False, transB=True, bias=True,
+                 bias_shape=None):
+        super(Gemm, self).__init__()
+        self.nb_kernels = nb_kernels
+        self.alpha, self.beta = alpha, beta
+        self.transA, self.transB = int(transA), int(transB)
+        self.bias = bias
+        self.bias_shape = bias_shape
+
+    def initialize(self, x):
+        self.in_features = x.shape[0] if self.transA else x.shape[-1]
+        shape = ((self.nb_kernels, self.in_features) if self.transB
+                 else (self.in_features, self.nb_kernels))
+        # glorot's fans of a 2-D weight sum to in + out whichever way W is stored
+        self._new_param("W", shape, x.device, init=glorot)
+        if self.bias:
+            self._new_param("b", self.bias_shape or (1, self.nb_kernels), x.device, init=zeros)
+
+    def forward(self, x):
+        b = self.b if self.bias else None
+        return autograd.gemm(x, self.W, b, self.alpha, self.beta, self.transA, self.transB)
+
+
+class Embedding(Layer):
+    """Looks up rows of W (input_dim, output_dim) for integer indices x.
+
+    Args: input_dim, output_dim, initializer: 'gaussian' (N(0, 1), the default) or
+    'uniform' (U(-1, 1)).
+    """
+
+    def __init__(self, input_dim, output_dim, initializer="gaussian"):
+        super(Embedding, self).__init__()
+        self.input_dim, self.output_dim = input_dim, output_dim
+        self.initializer = initializer
+        self._new_param("W", (input_dim, output_dim))
+        if initializer == "uniform":
+            uniform_range(self.W, -1.0, 1.0)
+        else:
+            normal(self.W, 0.0, 1.0)
+
+    def forward(self, x):
+        return autograd.embedding(x, self.W)
