@@ -41,6 +41,7 @@ import numpy as np
 
 from . import autograd
 from . import checkpoint
+from . import device as device_mod
 from . import fit as fit_mod
 from . import summary as summary_mod
 from . import tensor as tensor_mod
@@ -262,7 +263,6 @@ class Model(Layer):
     def _device(self):
         for t in self.get_params().values():
             return t.device
-        from . import device as device_mod
         return device_mod.get_default_device()
 
     def fit(self, train_data, epochs=1, eval_data=None, metrics=None, callbacks=None,

@@ -13,6 +13,16 @@ import numpy as np
 from . import singa_wrap as singa
 from .device import get_default_device
 
+__all__ = ["float32", "float16", "int32", "float64", "Tensor", "set_leaf_creator",
+           "from_raw_tensor", "from_raw_tensors", "product", "sizeof", "from_numpy",
+           "copy_from_numpy", "to_host", "to_numpy", "to_numpy_view", "zeros", "ones",
+           "zeros_like", "ones_like", "random", "reshape", "transpose", "contiguous", "repeat",
+           "concatenate", "copy_data_to_from", "abs", "exp", "ceil", "floor", "log", "sigmoid",
+           "sign", "sqrt", "square", "tanh", "relu", "sum", "average", "softmax", "pow", "lt",
+           "le", "gt", "ge", "eq", "add", "sub", "eltwise_mult", "div", "mult", "axpy",
+           "bernoulli", "gaussian", "uniform", "add_column", "add_row", "sum_columns",
+           "sum_rows", "tensordot", "einsum"]
+
 float32 = 0
 float16 = 1
 int32 = 2
