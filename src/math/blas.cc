@@ -69,13 +69,9 @@ Tensor Mult(const Tensor& a_in, const Tensor& b_in) {
     batch.clear();
   }
   // Batched operands keep their (possibly zero) batch strides; only the matrix axes matter.
-  GemmCall call;
-  call.a = Prepare(av);
-  call.b = Prepare(bv);
+  GemmCall call(Prepare(av), Prepare(bv), out, M, N, K);
   call.a.batch_strides.assign(call.a.t.stride().begin(), call.a.t.stride().begin() + batch.size());
   call.b.batch_strides.assign(call.b.t.stride().begin(), call.b.t.stride().begin() + batch.size());
-  call.c = out;
-  call.M = M, call.N = N, call.K = K;
   call.batch = batch;
   out.device()->kernels().blas.gemm(call);
   return out;
@@ -98,11 +94,7 @@ void MultWithScale(double alpha, const Tensor& a, const Tensor& b, double beta, 
     return;
   }
   if (M == 0 || N == 0) return;
-  GemmCall call;
-  call.a = Prepare(a.AsType(dt));
-  call.b = Prepare(b.AsType(dt));
-  call.c = *c;
-  call.M = M, call.N = N, call.K = K;
+  GemmCall call(Prepare(a.AsType(dt)), Prepare(b.AsType(dt)), *c, M, N, K);
   call.alpha = alpha, call.beta = beta;
   c->device()->kernels().blas.gemm(call);
 }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/tensor.h"
@@ -27,16 +28,19 @@ enum class ReduceKind { kSum, kMax, kMin };
 // addressed from their data pointers: matrix i starts at the batch offset given by
 // `batch` and the per-axis batch strides (elements); op() transposes when trans is set,
 // and ld is the leading dimension of the stored matrix (row-major).
+// (No default constructor: a default Tensor allocates a scalar.)
 struct GemmCall {
   struct Operand {
     Tensor t;
-    bool trans = false;
-    int64_t ld = 0;
-    Strides batch_strides;
+    bool trans;
+    int64_t ld;
+    Strides batch_strides;  // per batch axis
   };
+  GemmCall(Operand a_, Operand b_, Tensor c_, size_t M_, size_t N_, size_t K_)
+      : a(std::move(a_)), b(std::move(b_)), c(std::move(c_)), M(M_), N(N_), K(K_) {}
   Operand a, b;
   Tensor c;
-  size_t M = 0, N = 0, K = 0;
+  size_t M, N, K;
   double alpha = 1, beta = 0;
   Shape batch;  // empty: one product
 };
