@@ -1,7 +1,9 @@
 """Devices: where tensors live and kernels run (SINGA's ``singa.device``).
 
 The CPU device is a process-wide singleton with ``id() == -1``. CUDA devices
-exist only in builds configured with ``-DSINGA_USE_CUDA=ON``.
+exist only in builds with a CUDA device (``singa_wrap.USE_CUDA``). Test devices
+(:func:`create_test_device`) are host-memory devices that run the CPU kernels and
+count them, to check that work reaches the device its tensors are on.
 """
 
 from . import singa_wrap as singa
@@ -19,6 +21,17 @@ def create_cpu_device():
 def get_default_device():
     """Returns the default device, the CPU."""
     return singa.Platform.GetDefaultDevice()
+
+
+def create_test_device(host_memory=True):
+    """Creates a new test device (ids -2, -3, ...; every call makes another one).
+
+    It owns host memory of its own and runs the CPU kernels through a kernel table of
+    its own that counts calls per family: ``dev.kernel_calls()`` returns
+    ``{family: calls}`` and ``dev.reset_kernel_calls()`` zeroes them. With
+    ``host_memory=False`` the core treats its memory as device memory (NumPy data is
+    copied in and out instead of shared), as it does a GPU's."""
+    return singa.Platform.CreateTestDevice(bool(host_memory))
 
 
 def _require_cuda(what):

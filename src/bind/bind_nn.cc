@@ -94,7 +94,8 @@ void BindNN(py::module_& m) {
 
   DefRecorded(m, "CpuConvForward",
               [](const Tensor& x, const Tensor& W, const std::optional<Tensor>& b, const ConvHandle& h) {
-                return CpuConvForward(x, W, b ? *b : Tensor(), h);
+                // No bias: an empty tensor on x's device (a default Tensor is a CPU scalar).
+                return CpuConvForward(x, W, b ? *b : Tensor(Shape{0}, x.device()), h);
               },
               py::arg("x"), py::arg("W"), py::arg("b"), py::arg("handle"), NoGIL());
   DefRecorded(m, "CpuConvBackwardx", &CpuConvBackwardx, py::arg("dy"), py::arg("W"), py::arg("x"),

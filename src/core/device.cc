@@ -8,8 +8,8 @@
 
 namespace singa {
 
-Block::Block(void* ptr, size_t size, Device* owner, std::function<void()> release)
-    : ptr_(ptr), size_(size), owner_(owner), release_(std::move(release)) {}
+Block::Block(void* ptr, size_t size, std::shared_ptr<Device> owner, std::function<void()> release)
+    : ptr_(ptr), size_(size), owner_(std::move(owner)), release_(std::move(release)) {}
 
 Block::~Block() {
   if (release_) {
@@ -46,12 +46,12 @@ std::shared_ptr<Block> Device::NewBlock(size_t size) {
   size_t peak = peak_.load();
   while (now > peak && !peak_.compare_exchange_weak(peak, now)) {
   }
-  return std::make_shared<Block>(ptr, size, this);
+  return std::make_shared<Block>(ptr, size, shared_from_this());
 }
 
 std::shared_ptr<Block> Device::BorrowBlock(void* ptr, size_t size, std::function<void()> release) {
   if (!release) release = [] {};
-  return std::make_shared<Block>(ptr, size, this, std::move(release));
+  return std::make_shared<Block>(ptr, size, shared_from_this(), std::move(release));
 }
 
 void Device::Released(size_t size) { in_use_.fetch_sub(size); }

@@ -23,9 +23,12 @@ struct KernelTable;
 
 // A reference-counted span of device memory. Either allocated by a Device (and counted
 // in its memory statistics) or borrowed from outside (a NumPy array) with a release hook.
+// A block keeps its device alive: the last reference to a device may be a tensor whose
+// block still has to be given back to it.
 class Block {
  public:
-  Block(void* ptr, size_t size, Device* owner, std::function<void()> release = nullptr);
+  Block(void* ptr, size_t size, std::shared_ptr<Device> owner,
+        std::function<void()> release = nullptr);
   ~Block();
   Block(const Block&) = delete;
   Block& operator=(const Block&) = delete;
@@ -48,7 +51,7 @@ class Block {
  private:
   void* ptr_;
   size_t size_;
-  Device* owner_;
+  std::shared_ptr<Device> owner_;
   std::function<void()> release_;
 };
 

@@ -108,13 +108,12 @@ Tensor CpuConvForward(const Tensor& x_in, const Tensor& W_in, const Tensor& b_in
   DataType dt = FloatDType(x_in, fn);
   CheckX(x_in, h, fn);
   CheckW(W_in, h, fn);
-  Tensor x = Prepare(x_in, dt), W = Prepare(W_in, dt), b;
-  if (h.bias_term) {
-    if (b_in.Size() != h.num_filters)
-      throw ValueError(Msg(fn, ": b must have ", h.num_filters, " elements (num_filters), got ",
-                           ShapeStr(b_in.shape())));
-    b = Prepare(b_in, dt);
-  }
+  if (h.bias_term && b_in.Size() != h.num_filters)
+    throw ValueError(Msg(fn, ": b must have ", h.num_filters, " elements (num_filters), got ",
+                         ShapeStr(b_in.shape())));
+  Tensor x = Prepare(x_in, dt), W = Prepare(W_in, dt);
+  // Without a bias, an empty stand-in on x's device (a default Tensor is a CPU scalar).
+  Tensor b = h.bias_term ? Prepare(b_in, dt) : Tensor(Shape{0}, x.device());
   Tensor y({x.shape(0), h.num_filters, h.conv_height, h.conv_width}, x_in.device(), dt);
   if (y.Size() == 0) return y;
   x.device()->kernels().nn.conv_forward(h, x, W, h.bias_term ? &b : nullptr, &y);
