@@ -1,4 +1,6 @@
 // Fused optimizer updates, dropout and CPU kernel settings.
+#include <optional>
+
 #include "bind/def.h"
 #include "cpu/gemm.h"
 #include "math/fused.h"
@@ -12,14 +14,12 @@ void BindFused(py::module_& m) {
   // (GraphCallback) that re-runs its update at replay, so learning-rate schedules work.
   const char* update = "an optimizer update ran while recording (graph mode pauses recording "
                        "around updates and records a GraphCallback instead)";
-  DefNotReplayable(m, "SGDUpdate", [](Tensor& p, const Tensor& g, py::object buf, double lr,
+  DefNotReplayable(m, "SGDUpdate", [](Tensor& p, const Tensor& g, std::optional<Tensor*> buf, double lr,
                                       double momentum, double dampening, double wd, bool nesterov) {
-    Tensor* b = buf.is_none() ? nullptr : buf.cast<Tensor*>();
-    py::gil_scoped_release nogil;
-    SGDUpdate(&p, g, b, lr, momentum, dampening, wd, nesterov);
+    SGDUpdate(&p, g, buf.value_or(nullptr), lr, momentum, dampening, wd, nesterov);
   }, update, py::arg("p"), py::arg("g"), py::arg("buf"), py::arg("lr"), py::arg("momentum") = 0.0,
      py::arg("dampening") = 0.0, py::arg("weight_decay") = 0.0, py::arg("nesterov") = false,
-     "In-place SGD step: buf = m*buf + (1-d)*g'; p -= lr*step (g' = g + wd*p).");
+     NoGIL(), "In-place SGD step: buf = m*buf + (1-d)*g'; p -= lr*step (g' = g + wd*p).");
   DefNotReplayable(m, "RMSPropUpdate", [](Tensor& p, const Tensor& g, Tensor& v, double lr, double rho,
                                           double eps, double wd) { RMSPropUpdate(&p, g, &v, lr, rho, eps, wd); },
                    update, py::arg("p"), py::arg("g"), py::arg("v"), py::arg("lr"), py::arg("rho"),

@@ -27,6 +27,7 @@
 //       channels c - (size-1)/2 .. c + size/2 (ONNX/Caffe). Plain functions: LRN has no
 //       state worth a handle.
 #include <optional>
+#include <variant>
 
 #include "bind/def.h"
 #include "cpu/dnnl_nn.h"
@@ -37,15 +38,18 @@ namespace singa {
 namespace {
 
 // An int or a sequence of ints.
-std::vector<int> IntsArg(const py::object& o) {
-  if (py::isinstance<py::int_>(o)) return {o.cast<int>()};
-  return o.cast<std::vector<int>>();
+using Ints = std::variant<int, std::vector<int>>;
+std::vector<int> IntsArg(const Ints& v) {
+  if (const int* one = std::get_if<int>(&v)) return {*one};
+  return std::get<std::vector<int>>(v);
 }
 
-// A Tensor's shape or a sequence of ints.
-Shape ShapeArg(const py::object& o) {
-  if (py::isinstance<Tensor>(o)) return o.cast<const Tensor&>().shape();
-  return o.cast<std::vector<size_t>>();
+// A Tensor (its shape is used) or a shape. The shape comes first: pybind11 default-
+// constructs the variant, and a default Tensor would allocate a CPU scalar.
+using ShapeOf = std::variant<std::vector<size_t>, Tensor>;
+Shape ShapeArg(const ShapeOf& v) {
+  if (const Tensor* t = std::get_if<Tensor>(&v)) return t->shape();
+  return std::get<std::vector<size_t>>(v);
 }
 
 }  // namespace
@@ -58,16 +62,16 @@ void BindNN(py::module_& m) {
         "from SINGA_CONV_BACKEND. float64 always runs the reference.");
   DefHost(m, "get_conv_backend", [] { return NNBackendName(GetNNBackend()); });
   py::class_<ConvHandle> conv(m, "ConvHandle");
-  DefInit(conv, py::init([](const py::object& x, const py::object& kernel_size,
-                            const py::object& stride, const py::object& padding, size_t in_channels,
-                            size_t out_channels, bool bias, size_t group, const py::object& dilation) {
+  DefInit(conv, py::init([](const ShapeOf& x, const Ints& kernel_size, const Ints& stride,
+                            const Ints& padding, size_t in_channels, size_t out_channels, bool bias,
+                            size_t group, const Ints& dilation) {
             return ConvHandle(ShapeArg(x), IntsArg(kernel_size), IntsArg(stride),
                               IntsArg(padding), in_channels, out_channels, bias, group,
                               IntsArg(dilation));
           }),
           py::arg("x"), py::arg("kernel_size"), py::arg("stride"), py::arg("padding"),
           py::arg("in_channels"), py::arg("out_channels"), py::arg("bias"),
-          py::arg("group") = 1, py::arg("dilation") = py::make_tuple(1, 1));
+          py::arg("group") = 1, py::arg("dilation") = std::vector<int>{1, 1});
   conv.def_readonly("kernel_h", &ConvHandle::kernel_h)
       .def_readonly("kernel_w", &ConvHandle::kernel_w)
       .def_readonly("stride_h", &ConvHandle::stride_h)
@@ -106,9 +110,8 @@ void BindNN(py::module_& m) {
               NoGIL());
 
   py::class_<PoolingHandle> pool(m, "PoolingHandle");
-  DefInit(pool, py::init([](const py::object& x, const py::object& kernel_size,
-                            const py::object& stride, const py::object& padding, bool is_max,
-                            bool count_include_pad) {
+  DefInit(pool, py::init([](const ShapeOf& x, const Ints& kernel_size, const Ints& stride,
+                            const Ints& padding, bool is_max, bool count_include_pad) {
             return PoolingHandle(ShapeArg(x), IntsArg(kernel_size), IntsArg(stride),
                                  IntsArg(padding), is_max, count_include_pad);
           }),
@@ -138,7 +141,7 @@ void BindNN(py::module_& m) {
               py::arg("x"), py::arg("y"), NoGIL());
 
   py::class_<BatchNormHandle> bn(m, "BatchNormHandle");
-  DefInit(bn, py::init([](double momentum, const py::object& x) {
+  DefInit(bn, py::init([](double momentum, const ShapeOf& x) {
             return BatchNormHandle(momentum, ShapeArg(x));
           }),
           py::arg("momentum"), py::arg("x"));

@@ -1,5 +1,6 @@
 // The Tensor class and NumPy interchange.
 #include <cstring>
+#include <optional>
 
 #include "bind/def.h"
 
@@ -111,8 +112,9 @@ void CopyFromHost(Tensor& t, py::array arr, size_t num, size_t offset) {
 void BindTensor(py::module_& m) {
   py::class_<Tensor> t(m, "Tensor");
   DefInit(t, py::init<>());
-  DefInit(t, py::init([](const std::vector<int64_t>& shape, std::shared_ptr<Device> dev, int dt) {
-            return Tensor(ToShape(shape, "Tensor"), dev, static_cast<DataType>(dt));
+  DefInit(t, py::init([](const std::vector<int64_t>& shape, std::optional<std::shared_ptr<Device>> dev,
+                         int dt) {
+            return Tensor(ToShape(shape, "Tensor"), dev.value_or(nullptr), static_cast<DataType>(dt));
           }),
           py::arg("shape"), py::arg("device") = nullptr, py::arg("dtype") = 0);
 
@@ -169,13 +171,16 @@ void BindTensor(py::module_& m) {
     return x.Broadcast(ToShape(shape, "Broadcast"));
   });
   // Python slice semantics: negative and None bounds, negative steps.
-  DefHost(t, "Slice", [](const Tensor& x, size_t axis, const py::object& start, const py::object& end,
-                         int64_t step) {
+  DefHost(t, "Slice", [](const Tensor& x, size_t axis, std::optional<py::ssize_t> start,
+                         std::optional<py::ssize_t> end, int64_t step) {
     if (axis >= x.nDim())
       throw IndexError(Msg("Slice: axis ", axis, " is out of range for shape ", ShapeStr(x.shape())));
     if (step == 0) throw ValueError("Slice: step cannot be zero");
+    auto bound = [](std::optional<py::ssize_t> v) -> py::object {
+      return v ? py::object(py::int_(*v)) : py::object(py::none());
+    };
     py::ssize_t b, e, st, len;
-    py::slice sl(start, end, py::int_(step));
+    py::slice sl(bound(start), bound(end), py::int_(step));
     if (!sl.compute(static_cast<py::ssize_t>(x.shape(axis)), &b, &e, &st, &len))
       throw py::error_already_set();
     if (len == 0) return x.Slice(axis, 0, 0, 1);
@@ -209,7 +214,8 @@ void BindTensor(py::module_& m) {
     if (n) std::memcpy(out.mutable_data(), f.raw(), n * sizeof(int32_t));
     return out;
   }, py::arg("num"));
-  DefHost(t, "GetValue", [](const Tensor& x) { return ToNumpy(x).attr("copy")(); });
+  DefHost(t, "GetValue", [](const Tensor& x) { return py::array(ToNumpy(x).attr("copy")()); },
+          "A NumPy copy of the values");
   DefHost(t, "numpy", &ToNumpy, "A NumPy view sharing this tensor's memory (a copy off the host)");
 
   // ---- in-place arithmetic ----
@@ -226,7 +232,9 @@ void BindTensor(py::module_& m) {
                " device=", x.device()->name(), ">");
   });
 
-  DefNotReplayable(m, "from_numpy", [](py::array a, std::shared_ptr<Device> dev) { return FromNumpy(a, dev); },
+  DefNotReplayable(m, "from_numpy", [](py::array a, std::optional<std::shared_ptr<Device>> dev) {
+                     return FromNumpy(a, dev.value_or(nullptr));
+                   },
                    "creating a tensor from a NumPy array inside the step", py::arg("array"),
                    py::arg("device") = nullptr);
   DefHost(m, "to_numpy", &ToNumpy, py::arg("tensor"));
