@@ -37,8 +37,9 @@ def create_test_device(host_memory=True):
 def _require_cuda(what):
     if not singa.USE_CUDA:
         raise RuntimeError(
-            "{}: singa was built without CUDA (singa_wrap.USE_CUDA is False); "
-            "rebuild with -DSINGA_USE_CUDA=ON on a machine with the CUDA toolkit".format(what))
+            "{}: singa was built without CUDA (singa_wrap.USE_CUDA is False); a CUDA "
+            "device needs a build with -DSINGA_USE_CUDA=ON that has the CUDA sources "
+            "(src/cuda/), on a machine with the CUDA toolkit".format(what))
 
 
 def create_cuda_gpu(set_default=False):

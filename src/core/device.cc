@@ -79,8 +79,9 @@ int Platform::GetNumGPUs() { return 0; }
 
 std::shared_ptr<Device> Platform::CreateCudaGPU(int id) {
   throw DeviceError(Msg("create_cuda_gpu(", id,
-                        "): this singa was built without CUDA (USE_CUDA is False); "
-                        "rebuild with -DSINGA_USE_CUDA=ON on a machine with the CUDA toolkit"));
+                        "): this singa was built without CUDA (USE_CUDA is False); a CUDA "
+                        "device needs a build with -DSINGA_USE_CUDA=ON that has the CUDA "
+                        "sources (src/cuda/), on a machine with the CUDA toolkit"));
 }
 
 std::shared_ptr<Device> Platform::CreateTestDevice(bool host_memory) {

@@ -3,7 +3,6 @@
 // functors vectorise.
 #include <algorithm>
 #include <cstring>
-#include <stdexcept>
 
 #include "cpu/cpu_kernels.h"
 #include "cpu/iter.h"

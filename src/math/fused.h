@@ -1,4 +1,5 @@
-// Fused update and dropout kernels (see fused.cc).
+// Fused optimizer updates and dropout: entry points in math/fused.cc, CPU kernels in
+// cpu/fused.cc.
 #pragma once
 
 #include <utility>
