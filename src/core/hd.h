@@ -7,3 +7,12 @@
 #else
 #define SINGA_HD
 #endif
+
+// Forces inlining into the vectorised (`omp simd`) element-wise loops: a call the compiler
+// leaves out of line (a large kernel file exhausts its inlining budget) keeps the loop
+// scalar. Measured for float Exp on one thread: 97 us -> 9.5 us for 16K elements.
+#if defined(__GNUC__)
+#define SINGA_INLINE inline __attribute__((always_inline))
+#else
+#define SINGA_INLINE inline
+#endif

@@ -1,5 +1,6 @@
 // The arithmetic of each element-wise op of math/op_tables.h, one functor per op, shared
-// by every device (SINGA_HD makes them device code under nvcc). T is float, double or
+// by every device (SINGA_HD makes them device code under nvcc; SINGA_INLINE keeps the
+// loops that call them vectorised, core/hd.h). T is float, double or
 // (for the ops closed on integers, and every binary op) int32_t; float16 and int8 are
 // computed in float32 by the callers. F is the float type a T computes transcendental
 // functions in.
@@ -20,43 +21,53 @@ using FloatOf = std::conditional_t<std::is_same_v<T, double>, double, float>;
 
 // ---- unary ----
 struct Abs {
-  template <typename T> SINGA_HD T operator()(T v) const { return static_cast<T>(v < 0 ? -v : v); }
+  template <typename T>
+  SINGA_HD SINGA_INLINE T operator()(T v) const { return static_cast<T>(v < 0 ? -v : v); }
 };
 struct Neg {
-  template <typename T> SINGA_HD T operator()(T v) const { return static_cast<T>(-v); }
+  template <typename T>
+  SINGA_HD SINGA_INLINE T operator()(T v) const { return static_cast<T>(-v); }
 };
 struct Sign {
-  template <typename T> SINGA_HD T operator()(T v) const { return static_cast<T>((v > 0) - (v < 0)); }
+  template <typename T>
+  SINGA_HD SINGA_INLINE T operator()(T v) const { return static_cast<T>((v > 0) - (v < 0)); }
 };
 struct ReLU {
-  template <typename T> SINGA_HD T operator()(T v) const { return static_cast<T>(v > 0 ? v : 0); }
+  template <typename T>
+  SINGA_HD SINGA_INLINE T operator()(T v) const { return static_cast<T>(v > 0 ? v : 0); }
 };
 struct Square {
-  template <typename T> SINGA_HD T operator()(T v) const { return static_cast<T>(v * v); }
+  template <typename T>
+  SINGA_HD SINGA_INLINE T operator()(T v) const { return static_cast<T>(v * v); }
 };
 struct Not {
-  template <typename T> SINGA_HD T operator()(T v) const { return static_cast<T>(v == 0 ? 1 : 0); }
+  template <typename T>
+  SINGA_HD SINGA_INLINE T operator()(T v) const { return static_cast<T>(v == 0 ? 1 : 0); }
 };
 
 // Rounding ops are closed on integers; int32 values go through float (exact up to 2^24
 // in magnitude).
 struct Ceil {
-  template <typename T> SINGA_HD T operator()(T v) const {
+  template <typename T>
+  SINGA_HD SINGA_INLINE T operator()(T v) const {
     return static_cast<T>(std::ceil(static_cast<FloatOf<T>>(v)));
   }
 };
 struct Floor {
-  template <typename T> SINGA_HD T operator()(T v) const {
+  template <typename T>
+  SINGA_HD SINGA_INLINE T operator()(T v) const {
     return static_cast<T>(std::floor(static_cast<FloatOf<T>>(v)));
   }
 };
 struct Round {  // halves away from zero
-  template <typename T> SINGA_HD T operator()(T v) const {
+  template <typename T>
+  SINGA_HD SINGA_INLINE T operator()(T v) const {
     return static_cast<T>(std::round(static_cast<FloatOf<T>>(v)));
   }
 };
 struct RoundE {  // halves to even
-  template <typename T> SINGA_HD T operator()(T v) const {
+  template <typename T>
+  SINGA_HD SINGA_INLINE T operator()(T v) const {
     return static_cast<T>(std::nearbyint(static_cast<FloatOf<T>>(v)));
   }
 };
@@ -64,7 +75,8 @@ struct RoundE {  // halves to even
 // A unary functor computing `expr` of `x`, the input converted to F.
 #define SINGA_FLOAT_UNARY(Name, expr)                    \
   struct Name {                                          \
-    template <typename T> SINGA_HD T operator()(T v) const { \
+    template <typename T>                                \
+    SINGA_HD SINGA_INLINE T operator()(T v) const {      \
       using F = FloatOf<T>;                              \
       const F x = static_cast<F>(v);                     \
       return static_cast<T>(expr);                       \
@@ -96,7 +108,8 @@ SINGA_FLOAT_UNARY(Mish, x * std::tanh(::singa::SoftPlus(x)))
 // ---- binary ----
 #define SINGA_PLAIN_BINARY(Name, expr)                         \
   struct Name {                                                \
-    template <typename T> SINGA_HD T operator()(T x, T y) const { \
+    template <typename T>                                      \
+    SINGA_HD SINGA_INLINE T operator()(T x, T y) const {       \
       return static_cast<T>(expr);                             \
     }                                                          \
   };
@@ -119,7 +132,8 @@ SINGA_PLAIN_BINARY(ReLUBackward, y > 0 ? x : 0)  // x: the gradient, y: the forw
 // Integer division never traps: by 0 it gives 0, and by -1 it negates with wrap-around
 // (INT_MIN / -1 overflows in C++).
 struct Div {
-  template <typename T> SINGA_HD T operator()(T x, T y) const {
+  template <typename T>
+  SINGA_HD SINGA_INLINE T operator()(T x, T y) const {
     if constexpr (std::is_integral_v<T>) {
       if (y == 0) return 0;
       if (y == -1) return static_cast<T>(0u - static_cast<uint32_t>(x));
@@ -130,7 +144,8 @@ struct Div {
 
 // float pow stays in float so its loop vectorises; the other types go through double.
 struct Pow {
-  template <typename T> SINGA_HD T operator()(T x, T y) const {
+  template <typename T>
+  SINGA_HD SINGA_INLINE T operator()(T x, T y) const {
     if constexpr (std::is_same_v<T, float>) return std::pow(x, y);
     else return static_cast<T>(std::pow(static_cast<double>(x), static_cast<double>(y)));
   }
