@@ -6,8 +6,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 PROBE = """
 import json
 from singa import singa_wrap as sw

@@ -8,6 +8,12 @@ count them, to check that work reaches the device its tensors are on.
 
 from . import singa_wrap as singa
 
+__all__ = [
+    "Device", "create_cpu_device", "get_default_device", "create_test_device",
+    "create_cuda_gpu", "create_cuda_gpu_on", "create_cuda_gpus", "create_cuda_gpus_on",
+    "get_num_gpus", "enable_lazy_alloc", "set_num_threads", "get_num_threads",
+]
+
 Device = singa.Device
 
 _lazy_alloc = False
