@@ -60,6 +60,8 @@ UNARY = [
     ("SoftPlus", lambda x: np.logaddexp(0, x), (-30, 30)),
     ("SoftSign", lambda x: x / (1 + np.abs(x)), (-3, 3)),
     ("Not", lambda x: (x == 0).astype(x.dtype), (-1, 1)),
+    # the worked example of docs/contributing.md: one op-table line and its functor
+    ("Mish", lambda x: x * np.tanh(np.logaddexp(0, x)), (-12, 12)),
 ]
 UNARY_IDS = [u[0] for u in UNARY]
 INT_CLOSED = {"Abs", "Neg", "Sign", "ReLU", "Square", "Not", "Ceil", "Floor", "Round", "RoundE"}

@@ -21,10 +21,11 @@ void BindOps(py::module_& m);
 void BindNN(py::module_& m);
 void BindFused(py::module_& m);
 void BindGraph(py::module_& m);
+void BindKinds(py::module_& m);
 
 // A Tensor sharing memory with a C-contiguous NumPy array (or a copy otherwise).
 Tensor FromNumpy(py::array arr, std::shared_ptr<Device> dev);
-// A NumPy view of the tensor's memory (copies when the tensor is not host memory).
+// A NumPy view of the tensor's memory (a copy when the host cannot read that memory).
 py::array ToNumpy(const Tensor& t);
 DataType NumpyToDataType(const py::dtype& dt);
 

@@ -1,6 +1,8 @@
+// Devices, the platform registry and process-wide settings.
 #include <omp.h>
 
-#include "bind/bind.h"
+#include "bind/def.h"
+#include "tools/fma_peak.h"
 
 extern "C" {
 char* scipy_openblas_get_corename(void);
@@ -9,63 +11,79 @@ char* scipy_openblas_get_corename(void);
 namespace singa {
 
 void BindDevice(py::module_& m) {
-  py::class_<Device, std::shared_ptr<Device>>(m, "Device")
-      .def("id", &Device::id)
-      .def("lang", [](const Device& d) { return static_cast<int>(d.lang()); })
-      .def("name", &Device::name)
-      .def("SetRandSeed", &Device::SetRandSeed, py::arg("seed"))
-      .def("Sync", &Device::Sync)
-      .def("EnableGraph", &Device::EnableGraph, py::arg("enable"))
-      .def("graph_enabled", &Device::graph_enabled)
-      // Execution is eager, so there is never a buffered graph to run or reset.
-      .def("RunGraph", [](Device&, bool) {}, py::arg("serial") = false)
-      .def("ResetGraph", [](Device&) {})
-      .def("SetVerbosity", &Device::SetVerbosity, py::arg("verbosity"))
-      .def("SetSkipIteration", [](Device&, int) {}, py::arg("skip"))
-      .def("PrintTimeProfiling", [](Device& d) {
-        py::print("singa: time profiling is not recorded in eager mode on", d.name());
-      })
-      .def("bytes_in_use", &Device::bytes_in_use)
-      .def("peak_bytes", &Device::peak_bytes)
-      .def("ResetPeak", &Device::ResetPeak)
-      .def("cached_bytes", &Device::cached_bytes,
-           "Free bytes the allocator keeps for reuse (free space in its arenas).")
-      .def("EmptyCache", &Device::EmptyCache,
-           "Returns every wholly free arena to the system.")
-      .def("SetCacheLimit", &Device::SetCacheLimit, py::arg("bytes"),
-           "Caps the free bytes kept for reuse (0: arenas go back as soon as they are wholly free).")
-      .def("__repr__", [](const Device& d) {
-        return Msg("<singa Device ", d.name(), " id=", d.id(), ">");
-      })
-      .def("__eq__", [](const Device& a, const Device& b) { return &a == &b; })
-      .def("__hash__", [](const Device& d) { return reinterpret_cast<uintptr_t>(&d); });
+  py::class_<Device, std::shared_ptr<Device>> dev(m, "Device");
+  DefHost(dev, "id", &Device::id);
+  DefHost(dev, "lang", [](const Device& d) { return static_cast<int>(d.lang()); });
+  DefHost(dev, "name", &Device::name);
+  DefHost(dev, "host_memory", &Device::host_memory,
+          "Whether the host reads and writes this device's memory directly.");
+  DefHost(dev, "SetRandSeed", &Device::SetRandSeed, py::arg("seed"));
+  DefHost(dev, "Sync", &Device::Sync);
+  DefHost(dev, "EnableGraph", &Device::EnableGraph, py::arg("enable"));
+  DefHost(dev, "graph_enabled", &Device::graph_enabled);
+  // SINGA buffers a device's operations when EnableGraph(True) and runs them in
+  // RunGraph. Here every kernel runs when it is called: graph mode is Model.compile(
+  // use_graph=True), which records and replays a training step through GraphBegin/
+  // GraphEnd (bind_graph.cc). A device never holds a buffer, so these two have nothing
+  // to run or drop; they stay callable for SINGA scripts.
+  DefHost(dev, "RunGraph", [](Device&, bool) {}, py::arg("serial") = false);
+  DefHost(dev, "ResetGraph", [](Device&) {});
+  DefHost(dev, "SetVerbosity", &Device::SetVerbosity, py::arg("verbosity"));
+  DefHost(dev, "SetSkipIteration", [](Device&, int) {}, py::arg("skip"));
+  DefHost(dev, "PrintTimeProfiling", [](Device& d) {
+    py::print("singa: kernels are not timed; no time profile was recorded on", d.name());
+  });
+  DefHost(dev, "bytes_in_use", &Device::bytes_in_use);
+  DefHost(dev, "peak_bytes", &Device::peak_bytes);
+  DefHost(dev, "ResetPeak", &Device::ResetPeak);
+  DefHost(dev, "cached_bytes", &Device::cached_bytes,
+          "Free bytes the allocator keeps for reuse (free space in its arenas).");
+  DefHost(dev, "EmptyCache", &Device::EmptyCache, "Returns every wholly free arena to the system.");
+  DefHost(dev, "SetCacheLimit", &Device::SetCacheLimit, py::arg("bytes"),
+          "Caps the free bytes kept for reuse (0: arenas go back as soon as they are wholly free).");
+  DefHost(dev, "kernel_calls", [](const Device& d) {
+    py::dict out;
+    for (const auto& [family, calls] : d.kernel_calls()) out[py::str(family)] = calls;
+    return out;
+  }, "{kernel family: calls} on devices that count them (test devices); {} otherwise.");
+  DefHost(dev, "reset_kernel_calls", &Device::ResetKernelCalls, "Sets every kernel call count to 0.");
+  DefHost(dev, "__repr__", [](const Device& d) {
+    return Msg("<singa Device ", d.name(), " id=", d.id(), ">");
+  });
+  DefHost(dev, "__eq__", [](const Device& a, const Device& b) { return &a == &b; });
+  DefHost(dev, "__hash__", [](const Device& d) { return reinterpret_cast<uintptr_t>(&d); });
 
-  py::class_<Platform>(m, "Platform")
-      .def_static("GetDefaultDevice", &Platform::GetDefaultDevice)
-      .def_static("GetNumGPUs", &Platform::GetNumGPUs)
-      .def_static("CreateCudaGPU", &Platform::CreateCudaGPU, py::arg("id") = 0)
-      .def_static("CreateCudaGPUs", [](int n) {
-        std::vector<std::shared_ptr<Device>> out;
-        for (int i = 0; i < n; ++i) out.push_back(Platform::CreateCudaGPU(i));
-        return out;
-      }, py::arg("num"))
-      .def_static("CreateCudaGPUsOn", [](const std::vector<int>& ids) {
-        std::vector<std::shared_ptr<Device>> out;
-        for (int i : ids) out.push_back(Platform::CreateCudaGPU(i));
-        return out;
-      }, py::arg("ids"));
+  py::class_<Platform> platform(m, "Platform");
+  DefHostStatic(platform, "GetDefaultDevice", &Platform::GetDefaultDevice);
+  DefHostStatic(platform, "GetNumGPUs", &Platform::GetNumGPUs);
+  DefHostStatic(platform, "CreateCudaGPU", &Platform::CreateCudaGPU, py::arg("id") = 0);
+  DefHostStatic(platform, "CreateCudaGPUs", [](int n) {
+    std::vector<std::shared_ptr<Device>> out;
+    for (int i = 0; i < n; ++i) out.push_back(Platform::CreateCudaGPU(i));
+    return out;
+  }, py::arg("num"));
+  DefHostStatic(platform, "CreateCudaGPUsOn", [](const std::vector<int>& ids) {
+    std::vector<std::shared_ptr<Device>> out;
+    for (int i : ids) out.push_back(Platform::CreateCudaGPU(i));
+    return out;
+  }, py::arg("ids"));
+  DefHostStatic(platform, "CreateTestDevice", &Platform::CreateTestDevice,
+                py::arg("host_memory") = true,
+                "A new test device (ids -2, -3, ...): host memory of its own, the CPU kernels "
+                "counted per family (Device.kernel_calls). host_memory=False makes the core "
+                "treat its memory as a GPU's (NumPy data is copied, not shared).");
 
-  m.def("GetDefaultDevice", &Platform::GetDefaultDevice);
-  m.def("openblas_corename", [] { return std::string(scipy_openblas_get_corename()); });
-  m.def("set_num_threads", [](int n) {
+  DefHost(m, "GetDefaultDevice", &Platform::GetDefaultDevice);
+  DefHost(m, "openblas_corename", [] { return std::string(scipy_openblas_get_corename()); });
+  DefHost(m, "set_num_threads", [](int n) {
     if (n < 1) throw ValueError(Msg("set_num_threads: ", n, " is not a positive thread count"));
-    omp_set_num_threads(n);  // OpenBLAS stays single-threaded (src/core/threads.cc)
+    omp_set_num_threads(n);  // OpenBLAS stays single-threaded (src/cpu/threads.cc)
   }, py::arg("n"));
-  m.def("get_num_threads", [] { return omp_get_max_threads(); });
-  m.def("fma_peak_gflops", &MeasureFmaPeak, py::arg("repeats") = 5, py::arg("iters") = 20000000,
-        py::call_guard<py::gil_scoped_release>(),
-        "Measured float32 FMA peak of this machine in GFLOP/s, on all threads.");
-  m.def("fma_peak_lanes", &FmaPeakLanes, "float32 lanes per FMA in fma_peak_gflops.");
+  DefHost(m, "get_num_threads", [] { return omp_get_max_threads(); });
+  DefHost(m, "fma_peak_gflops", &MeasureFmaPeak, py::arg("repeats") = 5, py::arg("iters") = 20000000,
+          py::call_guard<py::gil_scoped_release>(),
+          "Measured float32 FMA peak of this machine in GFLOP/s, on all threads.");
+  DefHost(m, "fma_peak_lanes", &FmaPeakLanes, "float32 lanes per FMA in fma_peak_gflops.");
 }
 
 }  // namespace singa

@@ -1,26 +1,26 @@
-// Graph mode bindings: record a training step's kernels once, replay them in C++.
-#include "bind/bind.h"
-#include "bind/graphed.h"
+// Graph mode bindings: record a training step's kernels once, replay them in C++. All
+// of them are host bindings: they control recording, they are not device work.
+#include "bind/def.h"
 #include "core/graph.h"
 
 namespace singa {
 
 void BindGraph(py::module_& m) {
-  py::class_<Graph, std::shared_ptr<Graph>>(m, "Graph")
-      .def("Run", &Graph::Run, NoGIL(), "Replays every recorded kernel, in order.")
-      .def("size", &Graph::size, "Number of recorded kernel calls.")
-      .def("released_blocks", &Graph::released_blocks,
-           "Intermediates freed during each replay (known after the first Run).")
-      .def("replayable", &Graph::replayable)
-      .def("why_not", &Graph::why_not)
-      .def("__len__", &Graph::size);
-  m.def("GraphBegin", [] { GraphRecorder::Begin(std::make_shared<Graph>()); },
-        "Starts recording kernels on this thread into a new Graph.");
-  m.def("GraphEnd", &GraphRecorder::End, "Stops recording and returns the Graph.");
-  m.def("GraphPause", &GraphRecorder::Pause, py::arg("paused"),
-        "Pauses (True) or resumes (False) recording on this thread.");
-  m.def("GraphRecording", [] { return GraphRecorder::Current() != nullptr; });
-  m.def("GraphCallback", [](py::function fn, const std::vector<Tensor>& tensors) {
+  py::class_<Graph, std::shared_ptr<Graph>> graph(m, "Graph");
+  DefHost(graph, "Run", &Graph::Run, NoGIL(), "Replays every recorded kernel, in order.");
+  DefHost(graph, "size", &Graph::size, "Number of recorded kernel calls.");
+  DefHost(graph, "released_blocks", &Graph::released_blocks,
+          "Intermediates freed during each replay (known after the first Run).");
+  DefHost(graph, "replayable", &Graph::replayable);
+  DefHost(graph, "why_not", &Graph::why_not);
+  DefHost(graph, "__len__", &Graph::size);
+  DefHost(m, "GraphBegin", [] { GraphRecorder::Begin(std::make_shared<Graph>()); },
+          "Starts recording kernels on this thread into a new Graph.");
+  DefHost(m, "GraphEnd", &GraphRecorder::End, "Stops recording and returns the Graph.");
+  DefHost(m, "GraphPause", &GraphRecorder::Pause, py::arg("paused"),
+          "Pauses (True) or resumes (False) recording on this thread.");
+  DefHost(m, "GraphRecording", [] { return GraphRecorder::Current() != nullptr; });
+  DefHost(m, "GraphCallback", [](py::function fn, const std::vector<Tensor>& tensors) {
     Graph* g = GraphRecorder::Current();
     if (g == nullptr) throw ValueError("GraphCallback: no graph is being recorded on this thread");
     // The graph may be dropped by code that does not hold the GIL.

@@ -1,6 +1,7 @@
 // Convolution, pooling, batch-norm and LRN handles and kernels (SINGA's names).
 //
-// Python API (all tensors are singa_wrap.Tensor, NCHW, float32 or float64):
+// Python API (all tensors are singa_wrap.Tensor, NCHW, float32 or float64, on one device;
+// the Cpu* names are SINGA's, the kernels run on the tensors' device):
 //   ConvHandle(x, kernel_size, stride, padding, in_channels, out_channels, bias,
 //              group=1, dilation=(1, 1))
 //       x: a Tensor (N, C, H, W) or its shape; kernel_size/stride/dilation: int or 2 ints;
@@ -26,10 +27,10 @@
 //       channels c - (size-1)/2 .. c + size/2 (ONNX/Caffe). Plain functions: LRN has no
 //       state worth a handle.
 #include <optional>
+#include <variant>
 
-#include "bind/bind.h"
-#include "bind/graphed.h"
-#include "math/dnnl_nn.h"
+#include "bind/def.h"
+#include "cpu/dnnl_nn.h"
 #include "math/nn.h"
 
 namespace singa {
@@ -37,38 +38,41 @@ namespace singa {
 namespace {
 
 // An int or a sequence of ints.
-std::vector<int> IntsArg(const py::object& o) {
-  if (py::isinstance<py::int_>(o)) return {o.cast<int>()};
-  return o.cast<std::vector<int>>();
+using Ints = std::variant<int, std::vector<int>>;
+std::vector<int> IntsArg(const Ints& v) {
+  if (const int* one = std::get_if<int>(&v)) return {*one};
+  return std::get<std::vector<int>>(v);
 }
 
-// A Tensor's shape or a sequence of ints.
-Shape ShapeArg(const py::object& o) {
-  if (py::isinstance<Tensor>(o)) return o.cast<const Tensor&>().shape();
-  return o.cast<std::vector<size_t>>();
+// A Tensor (its shape is used) or a shape. The shape comes first: pybind11 default-
+// constructs the variant, and a default Tensor would allocate a CPU scalar.
+using ShapeOf = std::variant<std::vector<size_t>, Tensor>;
+Shape ShapeArg(const ShapeOf& v) {
+  if (const Tensor* t = std::get_if<Tensor>(&v)) return t->shape();
+  return std::get<std::vector<size_t>>(v);
 }
 
 }  // namespace
 
 void BindNN(py::module_& m) {
   m.attr("USE_DNNL") = dnnl_nn::Compiled();
-  m.def("set_conv_backend", &SetNNBackend, py::arg("name"),
+  DefHost(m, "set_conv_backend", &SetNNBackend, py::arg("name"),
         "Backend of the float32 conv/pool/batch-norm/LRN kernels: 'auto' (oneDNN when "
         "compiled in), 'reference' (im2col + OpenBLAS and plain loops) or 'dnnl'. Initially "
         "from SINGA_CONV_BACKEND. float64 always runs the reference.");
-  m.def("get_conv_backend", [] { return NNBackendName(GetNNBackend()); });
-  py::class_<ConvHandle>(m, "ConvHandle")
-      .def(py::init([](const py::object& x, const py::object& kernel_size,
-                       const py::object& stride, const py::object& padding, size_t in_channels,
-                       size_t out_channels, bool bias, size_t group, const py::object& dilation) {
-             return ConvHandle(ShapeArg(x), IntsArg(kernel_size), IntsArg(stride),
-                               IntsArg(padding), in_channels, out_channels, bias, group,
-                               IntsArg(dilation));
-           }),
-           py::arg("x"), py::arg("kernel_size"), py::arg("stride"), py::arg("padding"),
-           py::arg("in_channels"), py::arg("out_channels"), py::arg("bias"),
-           py::arg("group") = 1, py::arg("dilation") = py::make_tuple(1, 1))
-      .def_readonly("kernel_h", &ConvHandle::kernel_h)
+  DefHost(m, "get_conv_backend", [] { return NNBackendName(GetNNBackend()); });
+  py::class_<ConvHandle> conv(m, "ConvHandle");
+  DefInit(conv, py::init([](const ShapeOf& x, const Ints& kernel_size, const Ints& stride,
+                            const Ints& padding, size_t in_channels, size_t out_channels, bool bias,
+                            size_t group, const Ints& dilation) {
+            return ConvHandle(ShapeArg(x), IntsArg(kernel_size), IntsArg(stride),
+                              IntsArg(padding), in_channels, out_channels, bias, group,
+                              IntsArg(dilation));
+          }),
+          py::arg("x"), py::arg("kernel_size"), py::arg("stride"), py::arg("padding"),
+          py::arg("in_channels"), py::arg("out_channels"), py::arg("bias"),
+          py::arg("group") = 1, py::arg("dilation") = std::vector<int>{1, 1});
+  conv.def_readonly("kernel_h", &ConvHandle::kernel_h)
       .def_readonly("kernel_w", &ConvHandle::kernel_w)
       .def_readonly("stride_h", &ConvHandle::stride_h)
       .def_readonly("stride_w", &ConvHandle::stride_w)
@@ -92,28 +96,28 @@ void BindNN(py::module_& m) {
       .def_readonly("col_height", &ConvHandle::col_height)
       .def_readonly("col_width", &ConvHandle::col_width);
 
-  m.def("CpuConvForward",
-        Graphed([](const Tensor& x, const Tensor& W, const std::optional<Tensor>& b, const ConvHandle& h) {
-          return CpuConvForward(x, W, b ? *b : Tensor(), h);
-        }),
-        py::arg("x"), py::arg("W"), py::arg("b"), py::arg("handle"), NoGIL());
-  m.def("CpuConvBackwardx", Graphed(&CpuConvBackwardx), py::arg("dy"), py::arg("W"), py::arg("x"),
-        py::arg("handle"), NoGIL());
-  m.def("CpuConvBackwardW", Graphed(&CpuConvBackwardW), py::arg("dy"), py::arg("x"), py::arg("W"),
-        py::arg("handle"), NoGIL());
-  m.def("CpuConvBackwardb", Graphed(&CpuConvBackwardb), py::arg("dy"), py::arg("b"), py::arg("handle"),
-        NoGIL());
+  DefRecorded(m, "CpuConvForward",
+              [](const Tensor& x, const Tensor& W, const std::optional<Tensor>& b, const ConvHandle& h) {
+                // No bias: an empty tensor on x's device (a default Tensor is a CPU scalar).
+                return CpuConvForward(x, W, b ? *b : Tensor(Shape{0}, x.device()), h);
+              },
+              py::arg("x"), py::arg("W"), py::arg("b"), py::arg("handle"), NoGIL());
+  DefRecorded(m, "CpuConvBackwardx", &CpuConvBackwardx, py::arg("dy"), py::arg("W"), py::arg("x"),
+              py::arg("handle"), NoGIL());
+  DefRecorded(m, "CpuConvBackwardW", &CpuConvBackwardW, py::arg("dy"), py::arg("x"), py::arg("W"),
+              py::arg("handle"), NoGIL());
+  DefRecorded(m, "CpuConvBackwardb", &CpuConvBackwardb, py::arg("dy"), py::arg("b"), py::arg("handle"),
+              NoGIL());
 
-  py::class_<PoolingHandle>(m, "PoolingHandle")
-      .def(py::init([](const py::object& x, const py::object& kernel_size,
-                       const py::object& stride, const py::object& padding, bool is_max,
-                       bool count_include_pad) {
-             return PoolingHandle(ShapeArg(x), IntsArg(kernel_size), IntsArg(stride),
-                                  IntsArg(padding), is_max, count_include_pad);
-           }),
-           py::arg("x"), py::arg("kernel_size"), py::arg("stride"), py::arg("padding"),
-           py::arg("is_max") = true, py::arg("count_include_pad") = true)
-      .def_readonly("kernel_h", &PoolingHandle::kernel_h)
+  py::class_<PoolingHandle> pool(m, "PoolingHandle");
+  DefInit(pool, py::init([](const ShapeOf& x, const Ints& kernel_size, const Ints& stride,
+                            const Ints& padding, bool is_max, bool count_include_pad) {
+            return PoolingHandle(ShapeArg(x), IntsArg(kernel_size), IntsArg(stride),
+                                 IntsArg(padding), is_max, count_include_pad);
+          }),
+          py::arg("x"), py::arg("kernel_size"), py::arg("stride"), py::arg("padding"),
+          py::arg("is_max") = true, py::arg("count_include_pad") = true);
+  pool.def_readonly("kernel_h", &PoolingHandle::kernel_h)
       .def_readonly("kernel_w", &PoolingHandle::kernel_w)
       .def_readonly("stride_h", &PoolingHandle::stride_h)
       .def_readonly("stride_w", &PoolingHandle::stride_w)
@@ -132,16 +136,16 @@ void BindNN(py::module_& m) {
       .def_readonly("is_max_pooling", &PoolingHandle::is_max_pooling)
       .def_readonly("count_include_pad", &PoolingHandle::count_include_pad);
 
-  m.def("CpuPoolingForward", Graphed(&CpuPoolingForward), py::arg("handle"), py::arg("x"), NoGIL());
-  m.def("CpuPoolingBackward", Graphed(&CpuPoolingBackward), py::arg("handle"), py::arg("dy"),
-        py::arg("x"), py::arg("y"), NoGIL());
+  DefRecorded(m, "CpuPoolingForward", &CpuPoolingForward, py::arg("handle"), py::arg("x"), NoGIL());
+  DefRecorded(m, "CpuPoolingBackward", &CpuPoolingBackward, py::arg("handle"), py::arg("dy"),
+              py::arg("x"), py::arg("y"), NoGIL());
 
-  py::class_<BatchNormHandle>(m, "BatchNormHandle")
-      .def(py::init([](double momentum, const py::object& x) {
-             return BatchNormHandle(momentum, ShapeArg(x));
-           }),
-           py::arg("momentum"), py::arg("x"))
-      .def_readonly("factor", &BatchNormHandle::factor)
+  py::class_<BatchNormHandle> bn(m, "BatchNormHandle");
+  DefInit(bn, py::init([](double momentum, const ShapeOf& x) {
+            return BatchNormHandle(momentum, ShapeArg(x));
+          }),
+          py::arg("momentum"), py::arg("x"));
+  bn.def_readonly("factor", &BatchNormHandle::factor)
       .def_readwrite("eps", &BatchNormHandle::eps)
       .def_readonly("batchsize", &BatchNormHandle::batchsize)
       .def_readonly("channels", &BatchNormHandle::channels)
@@ -149,25 +153,25 @@ void BindNN(py::module_& m) {
       .def_readonly("width", &BatchNormHandle::width)
       .def_readonly("is_2d", &BatchNormHandle::is_2d);
 
-  m.def("CpuBatchNormForwardTraining",
-        Graphed([](const BatchNormHandle& h, const Tensor& x, const Tensor& scale, const Tensor& bias,
-           Tensor& running_mean, Tensor& running_var) {
-          return CpuBatchNormForwardTraining(h, x, scale, bias, &running_mean, &running_var);
-        }),
-        py::arg("handle"), py::arg("x"), py::arg("scale"), py::arg("bias"),
-        py::arg("running_mean"), py::arg("running_var"), NoGIL());
-  m.def("CpuBatchNormForwardInference", Graphed(&CpuBatchNormForwardInference), py::arg("handle"),
-        py::arg("x"), py::arg("scale"), py::arg("bias"), py::arg("running_mean"),
-        py::arg("running_var"), NoGIL());
-  m.def("CpuBatchNormBackwardx", Graphed(&CpuBatchNormBackwardx), py::arg("handle"), py::arg("y"),
-        py::arg("dy"), py::arg("x"), py::arg("scale"), py::arg("bias"), py::arg("mean"),
-        py::arg("var"), NoGIL());
+  DefRecorded(m, "CpuBatchNormForwardTraining",
+              [](const BatchNormHandle& h, const Tensor& x, const Tensor& scale, const Tensor& bias,
+                 Tensor& running_mean, Tensor& running_var) {
+                return CpuBatchNormForwardTraining(h, x, scale, bias, &running_mean, &running_var);
+              },
+              py::arg("handle"), py::arg("x"), py::arg("scale"), py::arg("bias"),
+              py::arg("running_mean"), py::arg("running_var"), NoGIL());
+  DefRecorded(m, "CpuBatchNormForwardInference", &CpuBatchNormForwardInference, py::arg("handle"),
+              py::arg("x"), py::arg("scale"), py::arg("bias"), py::arg("running_mean"),
+              py::arg("running_var"), NoGIL());
+  DefRecorded(m, "CpuBatchNormBackwardx", &CpuBatchNormBackwardx, py::arg("handle"), py::arg("y"),
+              py::arg("dy"), py::arg("x"), py::arg("scale"), py::arg("bias"), py::arg("mean"),
+              py::arg("var"), NoGIL());
 
-  m.def("CpuLRNForward", Graphed(&CpuLRNForward), py::arg("x"), py::arg("size"), py::arg("alpha") = 1e-4,
-        py::arg("beta") = 0.75, py::arg("k") = 1.0, NoGIL());
-  m.def("CpuLRNBackward", Graphed(&CpuLRNBackward), py::arg("dy"), py::arg("x"), py::arg("y"),
-        py::arg("size"), py::arg("alpha") = 1e-4, py::arg("beta") = 0.75, py::arg("k") = 1.0,
-        NoGIL());
+  DefRecorded(m, "CpuLRNForward", &CpuLRNForward, py::arg("x"), py::arg("size"), py::arg("alpha") = 1e-4,
+              py::arg("beta") = 0.75, py::arg("k") = 1.0, NoGIL());
+  DefRecorded(m, "CpuLRNBackward", &CpuLRNBackward, py::arg("dy"), py::arg("x"), py::arg("y"),
+              py::arg("size"), py::arg("alpha") = 1e-4, py::arg("beta") = 0.75, py::arg("k") = 1.0,
+              NoGIL());
 }
 
 }  // namespace singa

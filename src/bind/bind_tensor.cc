@@ -1,7 +1,8 @@
 // The Tensor class and NumPy interchange.
-#include "bind/bind.h"
-#include "bind/graphed.h"
-#include "math/iter.h"
+#include <cstring>
+#include <optional>
+
+#include "bind/def.h"
 
 namespace singa {
 
@@ -31,7 +32,7 @@ Tensor FromNumpy(py::array arr, std::shared_ptr<Device> dev) {
   DataType dt = NumpyToDataType(arr.dtype());
   Shape shape(arr.shape(), arr.shape() + arr.ndim());
   bool contiguous = arr.flags() & py::array::c_style;
-  if (contiguous && dev->lang() == kCpp && arr.writeable()) {
+  if (contiguous && arr.writeable() && dev->host_memory()) {
     // Share the array's memory; the Block keeps the array alive.
     py::object keep = arr;
     auto* holder = new py::object(keep);
@@ -43,15 +44,15 @@ Tensor FromNumpy(py::array arr, std::shared_ptr<Device> dev) {
   }
   py::array c = py::array::ensure(arr, py::array::c_style | py::array::forcecast);
   Tensor t(shape, dev, dt);
-  if (t.MemSize()) std::memcpy(t.raw(), c.data(), t.MemSize());
+  if (t.MemSize()) dev->CopyFromHost(t.raw(), c.data(), t.MemSize());
   return t;
 }
 
 py::array ToNumpy(const Tensor& t) {
   Tensor h = t;
-  if (h.device()->lang() != kCpp) {
-    h = t.Clone();
-    h.ToHost();
+  if (!h.device()->host_memory()) {
+    h = Tensor(t.shape(), defaultDevice(), t.data_type());
+    h.CopyData(t);
   }
   std::vector<py::ssize_t> shape(h.shape().begin(), h.shape().end());
   std::vector<py::ssize_t> strides;
@@ -81,7 +82,7 @@ Shape ToShape(const std::vector<int64_t>& dims, const char* fn) {
 py::array_t<float> FloatValues(const Tensor& t, size_t n) {
   if (n > t.Size())
     throw ValueError(Msg("GetFloatValue: asked for ", n, " values of a tensor with ", t.Size()));
-  Tensor f = t.AsType(kFloat32).Contiguous();
+  Tensor f = OnHost(t.AsType(kFloat32).Contiguous());
   py::array_t<float> out(static_cast<py::ssize_t>(n));
   if (n) std::memcpy(out.mutable_data(), f.raw(), n * sizeof(float));
   return out;
@@ -95,9 +96,11 @@ void CopyFromHost(Tensor& t, py::array arr, size_t num, size_t offset) {
     throw ValueError(Msg("CopyDataFromHostPtr: copying ", n, " values at offset ", offset,
                          " into a tensor of ", t.Size(), " from an array of ", c.size()));
   if (n == 0) return;
+  // The array's memory as a CPU tensor; CopyData moves it to t's device.
   Shape s{n};
-  auto block = t.device()->BorrowBlock(const_cast<void*>(c.data()), n * SizeOf(dt), [] {});
-  Tensor src(block, t.device(), dt, s, {1}, 0);
+  auto cpu = defaultDevice();
+  auto block = cpu->BorrowBlock(const_cast<void*>(c.data()), n * SizeOf(dt), [] {});
+  Tensor src(block, cpu, dt, s, {1}, 0);
   Tensor dst = t.Contiguous();
   Tensor flat = dst.Reshape({t.Size()}).Slice(0, offset, offset + n);
   flat.CopyData(src);
@@ -107,104 +110,134 @@ void CopyFromHost(Tensor& t, py::array arr, size_t num, size_t offset) {
 }  // namespace
 
 void BindTensor(py::module_& m) {
-  py::class_<Tensor>(m, "Tensor")
-      .def(py::init<>())
-      .def(py::init([](const std::vector<int64_t>& shape, std::shared_ptr<Device> dev, int dt) {
-             return Tensor(ToShape(shape, "Tensor"), dev, static_cast<DataType>(dt));
-           }),
-           py::arg("shape"), py::arg("device") = nullptr, py::arg("dtype") = 0)
-      .def("shape", [](const Tensor& t) { return py::tuple(py::cast(t.shape())); })
-      .def("shape", py::overload_cast<size_t>(&Tensor::shape, py::const_), py::arg("axis"))
-      .def("stride", [](const Tensor& t) { return py::tuple(py::cast(t.stride())); })
-      .def("offset", &Tensor::offset)
-      .def("nDim", &Tensor::nDim)
-      .def("Size", &Tensor::Size)
-      .def("MemSize", &Tensor::MemSize)
-      .def("BlockBytes", &Tensor::BlockBytes)
-      .def("data_type", [](const Tensor& t) { return static_cast<int>(t.data_type()); })
-      .def("device", &Tensor::device)
-      .def("transpose", py::overload_cast<>(&Tensor::transpose, py::const_))
-      .def("IsContiguous", &Tensor::IsContiguous)
-      .def("shares_memory", [](const Tensor& a, const Tensor& b) { return a.block() == b.block(); })
-      .def("data_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.raw()); })
-      .def("Clone", Graphed([](const Tensor& t) { return t.Clone(); }), NoGIL())
-      .def("Contiguous", Graphed([](const Tensor& t) { return t.Contiguous(); }), NoGIL())
-      .def("CopyData", Graphed([](Tensor& t, const Tensor& src) { t.CopyData(src); }), py::arg("src"), NoGIL())
-      .def("AsType", Graphed([](const Tensor& t, int dt) { return t.AsType(static_cast<DataType>(dt)); }),
-           py::arg("dtype"), NoGIL())
-      .def("ToType", [](Tensor& t, int dt) { t.ToType(static_cast<DataType>(dt)); }, py::arg("dtype"), NoGIL())
-      .def("ToDevice", &Tensor::ToDevice, py::arg("device"))
-      .def("ToHost", &Tensor::ToHost)
-      .def("ResetLike", &Tensor::ResetLike)
-      .def("SetValue", Graphed([](Tensor& t, double v) { t.SetValue(v); }), py::arg("value"), NoGIL())
-      .def("SetFloatValue", Graphed([](Tensor& t, double v) { t.SetValue(v); }), py::arg("value"), NoGIL())
-      .def("SetIntValue", Graphed([](Tensor& t, int v) { t.SetValue(v); }), py::arg("value"), NoGIL())
-      .def("L1", &Tensor::L1, NoGIL())
-      .def("L2", &Tensor::L2, NoGIL())
-      // SINGA's member Reshape changes this tensor's shape (a view when contiguous).
-      .def("Reshape", [](Tensor& t, const std::vector<int64_t>& shape) -> Tensor& {
-             t = t.Reshape(InferShape(shape, t.Size(), "Reshape"));
-             return t;
-           }, py::arg("shape"), py::return_value_policy::reference_internal)
-      .def("T", py::overload_cast<>(&Tensor::Transpose, py::const_))
-      .def("Transpose", [](const Tensor& t, const std::vector<size_t>& axes) { return t.Transpose(axes); })
-      .def("Broadcast", [](const Tensor& t, const std::vector<int64_t>& shape) {
-        return t.Broadcast(ToShape(shape, "Broadcast"));
-      })
-      // Python slice semantics: negative and None bounds, negative steps.
-      .def("Slice", [](const Tensor& t, size_t axis, const py::object& start, const py::object& end,
-                       int64_t step) {
-        if (axis >= t.nDim())
-          throw IndexError(Msg("Slice: axis ", axis, " is out of range for shape ", ShapeStr(t.shape())));
-        if (step == 0) throw ValueError("Slice: step cannot be zero");
-        py::ssize_t b, e, st, len;
-        py::slice sl(start, end, py::int_(step));
-        if (!sl.compute(static_cast<py::ssize_t>(t.shape(axis)), &b, &e, &st, &len))
-          throw py::error_already_set();
-        if (len == 0) return t.Slice(axis, 0, 0, 1);
-        size_t stop = e < 0 ? SIZE_MAX : static_cast<size_t>(e);
-        return t.Slice(axis, static_cast<size_t>(b), stop, st);
-      }, py::arg("axis"), py::arg("start") = py::none(), py::arg("end") = py::none(), py::arg("step") = 1)
-      .def("Squeeze", &Tensor::Squeeze)
-      .def("Unsqueeze", &Tensor::Unsqueeze)
-      .def("Repeat", Graphed([](const Tensor& t, const std::vector<size_t>& reps, int axis) {
-        return Repeat(t, reps, axis);
-      }), py::arg("repeats"), py::arg("axis"), NoGIL())
-      .def("CopyFloatDataFromHostPtr", NotGraphed([](Tensor& t, py::array_t<float, py::array::c_style | py::array::forcecast> a,
-                                          size_t num, size_t offset) { CopyFromHost(t, a, num, offset); }, "copying host (NumPy) data into a tensor inside the step"),
-           py::arg("src"), py::arg("num") = 0, py::arg("offset") = 0)
-      .def("CopyIntDataFromHostPtr", NotGraphed([](Tensor& t, py::array_t<int32_t, py::array::c_style | py::array::forcecast> a,
-                                        size_t num, size_t offset) { CopyFromHost(t, a, num, offset); }, "copying host (NumPy) data into a tensor inside the step"),
-           py::arg("src"), py::arg("num") = 0, py::arg("offset") = 0)
-      .def("CopyDataFromHostPtr", NotGraphed([](Tensor& t, py::array a, size_t num, size_t offset) {
-        CopyFromHost(t, a, num, offset);
-      }, "copying host (NumPy) data into a tensor inside the step"), py::arg("src"), py::arg("num") = 0, py::arg("offset") = 0)
-      .def("GetFloatValue", [](const Tensor& t, size_t n) { return FloatValues(t, n); }, py::arg("num"))
-      .def("GetIntValue", [](const Tensor& t, size_t n) {
-        if (n > t.Size()) throw ValueError(Msg("GetIntValue: asked for ", n, " values of ", t.Size()));
-        Tensor f = t.AsType(kInt).Contiguous();
-        py::array_t<int32_t> out(static_cast<py::ssize_t>(n));
-        if (n) std::memcpy(out.mutable_data(), f.raw(), n * sizeof(int32_t));
-        return out;
-      }, py::arg("num"))
-      .def("GetValue", [](const Tensor& t) { return ToNumpy(t).attr("copy")(); })
-      .def("numpy", &ToNumpy, "A NumPy view sharing this tensor's memory")
-      .def("__iadd__", Graphed([](Tensor& a, const Tensor& b) -> Tensor& { ApplyInPlace(Binary::kAdd, &a, b, "__iadd__"); return a; }), NoGIL())
-      .def("__isub__", Graphed([](Tensor& a, const Tensor& b) -> Tensor& { ApplyInPlace(Binary::kSub, &a, b, "__isub__"); return a; }), NoGIL())
-      .def("__imul__", Graphed([](Tensor& a, const Tensor& b) -> Tensor& { ApplyInPlace(Binary::kMul, &a, b, "__imul__"); return a; }), NoGIL())
-      .def("__itruediv__", Graphed([](Tensor& a, const Tensor& b) -> Tensor& { ApplyInPlace(Binary::kDiv, &a, b, "__idiv__"); return a; }), NoGIL())
-      .def("__iadd__", Graphed([](Tensor& a, double x) -> Tensor& { ApplyScalarInto(Binary::kAdd, a, x, &a, "__iadd__"); return a; }), NoGIL())
-      .def("__isub__", Graphed([](Tensor& a, double x) -> Tensor& { ApplyScalarInto(Binary::kSub, a, x, &a, "__isub__"); return a; }), NoGIL())
-      .def("__imul__", Graphed([](Tensor& a, double x) -> Tensor& { ApplyScalarInto(Binary::kMul, a, x, &a, "__imul__"); return a; }), NoGIL())
-      .def("__itruediv__", Graphed([](Tensor& a, double x) -> Tensor& { ApplyScalarInto(Binary::kDiv, a, x, &a, "__idiv__"); return a; }), NoGIL())
-      .def("__repr__", [](const Tensor& t) {
-        return Msg("<singa_wrap.Tensor shape=", ShapeStr(t.shape()), " dtype=", DataTypeName(t.data_type()),
-                   " device=", t.device()->name(), ">");
-      });
+  py::class_<Tensor> t(m, "Tensor");
+  DefInit(t, py::init<>());
+  DefInit(t, py::init([](const std::vector<int64_t>& shape, std::optional<std::shared_ptr<Device>> dev,
+                         int dt) {
+            return Tensor(ToShape(shape, "Tensor"), dev.value_or(nullptr), static_cast<DataType>(dt));
+          }),
+          py::arg("shape"), py::arg("device") = nullptr, py::arg("dtype") = 0);
 
-  m.def("from_numpy", NotGraphed([](py::array a, std::shared_ptr<Device> dev) { return FromNumpy(a, dev); }, "creating a tensor from a NumPy array inside the step"),
-        py::arg("array"), py::arg("device") = nullptr);
-  m.def("to_numpy", &ToNumpy, py::arg("tensor"));
+  // ---- metadata ----
+  DefHost(t, "shape", [](const Tensor& x) { return py::tuple(py::cast(x.shape())); });
+  DefHost(t, "shape", py::overload_cast<size_t>(&Tensor::shape, py::const_), py::arg("axis"));
+  DefHost(t, "stride", [](const Tensor& x) { return py::tuple(py::cast(x.stride())); });
+  DefHost(t, "offset", &Tensor::offset);
+  DefHost(t, "nDim", &Tensor::nDim);
+  DefHost(t, "Size", &Tensor::Size);
+  DefHost(t, "MemSize", &Tensor::MemSize);
+  DefHost(t, "BlockBytes", &Tensor::BlockBytes);
+  DefHost(t, "data_type", [](const Tensor& x) { return static_cast<int>(x.data_type()); });
+  DefHost(t, "device", &Tensor::device);
+  DefHost(t, "transpose", py::overload_cast<>(&Tensor::transpose, py::const_));
+  DefHost(t, "IsContiguous", &Tensor::IsContiguous);
+  DefHost(t, "shares_memory", [](const Tensor& a, const Tensor& b) { return a.block() == b.block(); });
+  DefHost(t, "data_ptr", [](const Tensor& x) { return reinterpret_cast<uintptr_t>(x.raw()); });
+
+  // ---- copies and conversions ----
+  DefRecorded(t, "Clone", [](const Tensor& x) { return x.Clone(); }, NoGIL());
+  DefRecorded(t, "Contiguous", [](const Tensor& x) { return x.Contiguous(); }, NoGIL());
+  DefRecorded(t, "CopyData", [](Tensor& x, const Tensor& src) { x.CopyData(src); }, py::arg("src"), NoGIL());
+  DefRecorded(t, "AsType", [](const Tensor& x, int dt) { return x.AsType(static_cast<DataType>(dt)); },
+              py::arg("dtype"), NoGIL());
+  // These rebind the Python tensor to new storage, which the recorded nodes cannot follow.
+  DefNotReplayable(t, "ToType", [](Tensor& x, int dt) { x.ToType(static_cast<DataType>(dt)); },
+                   "Tensor.ToType moves a tensor to new storage inside the step",
+                   py::arg("dtype"), NoGIL());
+  DefNotReplayable(t, "ToDevice", [](Tensor& x, std::shared_ptr<Device> dev) { x.ToDevice(dev); },
+                   "Tensor.ToDevice moves a tensor to new storage inside the step", py::arg("device"));
+  DefNotReplayable(t, "ToHost", [](Tensor& x) { x.ToHost(); },
+                   "Tensor.ToHost moves a tensor to new storage inside the step");
+  DefNotReplayable(t, "ResetLike", [](Tensor& x, const Tensor& like) { x.ResetLike(like); },
+                   "Tensor.ResetLike gives a tensor new storage inside the step");
+  DefRecorded(t, "SetValue", [](Tensor& x, double v) { x.SetValue(v); }, py::arg("value"), NoGIL());
+  DefRecorded(t, "SetFloatValue", [](Tensor& x, double v) { x.SetValue(v); }, py::arg("value"), NoGIL());
+  DefRecorded(t, "SetIntValue", [](Tensor& x, int v) { x.SetValue(v); }, py::arg("value"), NoGIL());
+  DefHost(t, "L1", &Tensor::L1, NoGIL());
+  DefHost(t, "L2", &Tensor::L2, NoGIL());
+
+  // ---- views ----
+  // SINGA's member Reshape changes this tensor's shape: a view when contiguous, else a
+  // copy, which the recorded Reshape kernel repeats on replay.
+  static const auto reshape = Graphed([](const Tensor& x, const Shape& shape) { return x.Reshape(shape); });
+  DefRecorded(t, "Reshape", CallsRecorded([](Tensor& x, const std::vector<int64_t>& shape) -> Tensor& {
+                Shape s = InferShape(shape, x.Size(), "Reshape");
+                x = reshape(x, s);
+                return x;
+              }), py::arg("shape"), py::return_value_policy::reference_internal);
+  DefHost(t, "T", py::overload_cast<>(&Tensor::Transpose, py::const_));
+  DefHost(t, "Transpose", [](const Tensor& x, const std::vector<size_t>& axes) { return x.Transpose(axes); });
+  DefHost(t, "Broadcast", [](const Tensor& x, const std::vector<int64_t>& shape) {
+    return x.Broadcast(ToShape(shape, "Broadcast"));
+  });
+  // Python slice semantics: negative and None bounds, negative steps.
+  DefHost(t, "Slice", [](const Tensor& x, size_t axis, std::optional<py::ssize_t> start,
+                         std::optional<py::ssize_t> end, int64_t step) {
+    if (axis >= x.nDim())
+      throw IndexError(Msg("Slice: axis ", axis, " is out of range for shape ", ShapeStr(x.shape())));
+    if (step == 0) throw ValueError("Slice: step cannot be zero");
+    auto bound = [](std::optional<py::ssize_t> v) -> py::object {
+      return v ? py::object(py::int_(*v)) : py::object(py::none());
+    };
+    py::ssize_t b, e, st, len;
+    py::slice sl(bound(start), bound(end), py::int_(step));
+    if (!sl.compute(static_cast<py::ssize_t>(x.shape(axis)), &b, &e, &st, &len))
+      throw py::error_already_set();
+    if (len == 0) return x.Slice(axis, 0, 0, 1);
+    size_t stop = e < 0 ? SIZE_MAX : static_cast<size_t>(e);
+    return x.Slice(axis, static_cast<size_t>(b), stop, st);
+  }, py::arg("axis"), py::arg("start") = py::none(), py::arg("end") = py::none(), py::arg("step") = 1);
+  DefHost(t, "Squeeze", &Tensor::Squeeze);
+  DefHost(t, "Unsqueeze", &Tensor::Unsqueeze);
+  DefRecorded(t, "Repeat", [](const Tensor& x, const std::vector<size_t>& reps, int axis) {
+    return Repeat(x, reps, axis);
+  }, py::arg("repeats"), py::arg("axis"), NoGIL());
+
+  // ---- host data in and out ----
+  const char* from_host = "copying host (NumPy) data into a tensor inside the step";
+  DefNotReplayable(t, "CopyFloatDataFromHostPtr",
+                   [](Tensor& x, py::array_t<float, py::array::c_style | py::array::forcecast> a,
+                      size_t num, size_t offset) { CopyFromHost(x, a, num, offset); },
+                   from_host, py::arg("src"), py::arg("num") = 0, py::arg("offset") = 0);
+  DefNotReplayable(t, "CopyIntDataFromHostPtr",
+                   [](Tensor& x, py::array_t<int32_t, py::array::c_style | py::array::forcecast> a,
+                      size_t num, size_t offset) { CopyFromHost(x, a, num, offset); },
+                   from_host, py::arg("src"), py::arg("num") = 0, py::arg("offset") = 0);
+  DefNotReplayable(t, "CopyDataFromHostPtr",
+                   [](Tensor& x, py::array a, size_t num, size_t offset) { CopyFromHost(x, a, num, offset); },
+                   from_host, py::arg("src"), py::arg("num") = 0, py::arg("offset") = 0);
+  DefHost(t, "GetFloatValue", [](const Tensor& x, size_t n) { return FloatValues(x, n); }, py::arg("num"));
+  DefHost(t, "GetIntValue", [](const Tensor& x, size_t n) {
+    if (n > x.Size()) throw ValueError(Msg("GetIntValue: asked for ", n, " values of ", x.Size()));
+    Tensor f = OnHost(x.AsType(kInt).Contiguous());
+    py::array_t<int32_t> out(static_cast<py::ssize_t>(n));
+    if (n) std::memcpy(out.mutable_data(), f.raw(), n * sizeof(int32_t));
+    return out;
+  }, py::arg("num"));
+  DefHost(t, "GetValue", [](const Tensor& x) { return py::array(ToNumpy(x).attr("copy")()); },
+          "A NumPy copy of the values");
+  DefHost(t, "numpy", &ToNumpy, "A NumPy view sharing this tensor's memory (a copy off the host)");
+
+  // ---- in-place arithmetic ----
+  DefRecorded(t, "__iadd__", [](Tensor& a, const Tensor& b) -> Tensor& { ApplyInPlace(Binary::kAdd, &a, b, "__iadd__"); return a; }, NoGIL());
+  DefRecorded(t, "__isub__", [](Tensor& a, const Tensor& b) -> Tensor& { ApplyInPlace(Binary::kSub, &a, b, "__isub__"); return a; }, NoGIL());
+  DefRecorded(t, "__imul__", [](Tensor& a, const Tensor& b) -> Tensor& { ApplyInPlace(Binary::kMul, &a, b, "__imul__"); return a; }, NoGIL());
+  DefRecorded(t, "__itruediv__", [](Tensor& a, const Tensor& b) -> Tensor& { ApplyInPlace(Binary::kDiv, &a, b, "__idiv__"); return a; }, NoGIL());
+  DefRecorded(t, "__iadd__", [](Tensor& a, double x) -> Tensor& { ApplyScalarInto(Binary::kAdd, a, x, &a, "__iadd__"); return a; }, NoGIL());
+  DefRecorded(t, "__isub__", [](Tensor& a, double x) -> Tensor& { ApplyScalarInto(Binary::kSub, a, x, &a, "__isub__"); return a; }, NoGIL());
+  DefRecorded(t, "__imul__", [](Tensor& a, double x) -> Tensor& { ApplyScalarInto(Binary::kMul, a, x, &a, "__imul__"); return a; }, NoGIL());
+  DefRecorded(t, "__itruediv__", [](Tensor& a, double x) -> Tensor& { ApplyScalarInto(Binary::kDiv, a, x, &a, "__idiv__"); return a; }, NoGIL());
+  DefHost(t, "__repr__", [](const Tensor& x) {
+    return Msg("<singa_wrap.Tensor shape=", ShapeStr(x.shape()), " dtype=", DataTypeName(x.data_type()),
+               " device=", x.device()->name(), ">");
+  });
+
+  DefNotReplayable(m, "from_numpy", [](py::array a, std::optional<std::shared_ptr<Device>> dev) {
+                     return FromNumpy(a, dev.value_or(nullptr));
+                   },
+                   "creating a tensor from a NumPy array inside the step", py::arg("array"),
+                   py::arg("device") = nullptr);
+  DefHost(m, "to_numpy", &ToNumpy, py::arg("tensor"));
 }
 
 }  // namespace singa

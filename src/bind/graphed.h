@@ -1,4 +1,5 @@
 // Graphed(f): a binding that also records itself into the active graph (core/graph.h).
+// Bindings get it through DefRecorded, NotGraphed through DefNotReplayable (bind/def.h).
 //
 // Arguments are captured by value (a Tensor copy shares its Block, so a replay reads
 // and writes the same buffers). A replayed call that returns a new tensor moves its

@@ -38,4 +38,5 @@ PYBIND11_MODULE(singa_wrap, m) {
   BindNN(m);
   BindFused(m);
   BindGraph(m);
+  BindKinds(m);
 }

@@ -52,9 +52,4 @@ std::string Msg(const Args&... args) {
 uint16_t FloatToHalf(float f);
 float HalfToFloat(uint16_t h);
 
-// The best float32 GFLOP/s of `repeats` runs of `iters` rounds of FMA chains on every
-// OpenMP thread, at the vector width of FmaPeakLanes() floats (src/core/peak.cc).
-double MeasureFmaPeak(int repeats, long iters);
-int FmaPeakLanes();
-
 }  // namespace singa

@@ -1,6 +1,7 @@
 // Graph mode (SINGA's buffered execution): while a recorder is active on a thread,
-// every kernel bound with Graphed() (src/bind/graphed.h) runs as usual and also appends
-// a node that re-runs it on the same buffers. Replaying the nodes repeats the
+// every binding of kind "recorded" (DefRecorded in src/bind/def.h, through Graphed() in
+// src/bind/graphed.h) runs as usual and also appends a node that re-runs it on the same
+// buffers. Replaying the nodes repeats the
 // recorded computation in C++, without Python, on whatever values the buffers hold.
 //
 // Each node also names the blocks it captured. Before the first replay the graph finds

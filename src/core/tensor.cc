@@ -1,9 +1,11 @@
 #include "core/tensor.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
+#include <vector>
 
-#include "math/iter.h"
+#include "math/kernels.h"
 
 namespace singa {
 
@@ -114,24 +116,6 @@ Tensor Tensor::Clone() const {
   return out;
 }
 
-template <typename D, typename S>
-static void CopyStrided(const Tensor& dst, const Tensor& src) {
-  D* d = dst.data<D>();
-  const S* s = src.data<S>();
-  StridedLoop<2> loop(dst.shape(), {dst.stride(), src.stride()});
-  loop.ForRows([&](const std::array<int64_t, 2>& off, size_t n, const std::array<int64_t, 2>& st) {
-    D* dp = d + off[0];
-    const S* sp = s + off[1];
-    if constexpr (std::is_same_v<D, S>) {
-      if (st[0] == 1 && st[1] == 1) {
-        std::memcpy(dp, sp, n * sizeof(D));
-        return;
-      }
-    }
-    for (size_t i = 0; i < n; ++i) dp[i * st[0]] = Cast<D>(sp[i * st[1]]);
-  });
-}
-
 void Tensor::CopyData(const Tensor& src) {
   if (src.Size() != Size())
     throw ValueError(Msg("CopyData: source has ", src.Size(), " elements ", ShapeStr(src.shape()),
@@ -140,10 +124,27 @@ void Tensor::CopyData(const Tensor& src) {
   // Same element count but different shapes: copy in row-major order.
   Tensor s = src;
   if (src.shape() != shape_) s = src.Contiguous().Reshape(shape_);
-  SINGA_DISPATCH_ALL(dtype_, "CopyData", {
-    using DT = T;
-    SINGA_DISPATCH_ALL(s.data_type(), "CopyData", { CopyStrided<DT, T>(*this, s); });
-  });
+  const std::shared_ptr<Device>& from = s.device();
+  if (from == device_ || (from->host_memory() && device_->host_memory())) {
+    device_->kernels().elementwise.copy(*this, s);
+    return;
+  }
+  // The host cannot reach both memories: the bytes of a contiguous copy go through the
+  // host, then this device converts them into place.
+  Tensor packed = s.Contiguous();
+  const bool direct = IsContiguous() && dtype_ == packed.data_type();
+  Tensor landing = direct ? *this : Tensor(shape_, device_, packed.data_type());
+  const size_t bytes = packed.MemSize();
+  if (from->host_memory()) {
+    device_->CopyFromHost(landing.raw(), packed.raw(), bytes);
+  } else if (device_->host_memory()) {
+    from->CopyToHost(landing.raw(), packed.raw(), bytes);
+  } else {
+    std::vector<char> host(bytes);
+    from->CopyToHost(host.data(), packed.raw(), bytes);
+    device_->CopyFromHost(landing.raw(), host.data(), bytes);
+  }
+  if (!direct) device_->kernels().elementwise.copy(*this, landing);
 }
 
 Tensor Tensor::AsType(DataType dtype) const {
@@ -158,9 +159,6 @@ void Tensor::ToType(DataType dtype) { *this = AsType(dtype); }
 void Tensor::ToDevice(std::shared_ptr<Device> dev) {
   if (!dev) dev = defaultDevice();
   if (dev == device_) return;
-  if (dev->lang() != kCpp || device_->lang() != kCpp)
-    throw DeviceError(Msg("ToDevice: cannot move a tensor from ", device_->name(), " to ",
-                          dev->name(), " in this build"));
   Tensor out(shape_, dev, dtype_);
   out.CopyData(*this);
   *this = out;
@@ -168,14 +166,7 @@ void Tensor::ToDevice(std::shared_ptr<Device> dev) {
 
 void Tensor::SetValue(double v) {
   if (Size() == 0) return;
-  SINGA_DISPATCH_ALL(dtype_, "SetValue", {
-    T val = Cast<T>(v);
-    StridedLoop<1> loop(shape_, {strides_});
-    T* p = data<T>();
-    loop.ForRows([&](const std::array<int64_t, 1>& off, size_t n, const std::array<int64_t, 1>& st) {
-      for (size_t i = 0; i < n; ++i) p[off[0] + static_cast<int64_t>(i) * st[0]] = val;
-    });
-  });
+  device_->kernels().elementwise.fill(*this, v);
 }
 
 void Tensor::ResetLike(const Tensor& t) { *this = Tensor(t.shape(), t.device(), t.data_type()); }
@@ -283,38 +274,34 @@ Tensor Tensor::Unsqueeze(size_t axis) const {
   return Tensor(block_, device_, dtype_, shape, st, offset_);
 }
 
-template <typename T, typename F>
-static double Accumulate(const Tensor& t, F f) {
-  const T* p = t.data<T>();
-  StridedLoop<1> loop(t.shape(), {t.stride()});
-  double total = 0;
-  // Rows are summed serially so the result does not depend on the thread count.
-  const size_t nrows = loop.rows(), n = loop.inner(), nd = loop.dims.size();
-  for (size_t r = 0; r < nrows; ++r) {
-    int64_t off = 0;
-    size_t rem = r;
-    for (size_t d = nd - 1; d-- > 0;) {
-      off += static_cast<int64_t>(rem % loop.dims[d]) * loop.strides[0][d];
-      rem /= loop.dims[d];
-    }
-    int64_t st = loop.strides[0].back();
-    for (size_t i = 0; i < n; ++i) total += f(Cast<double>(p[off + static_cast<int64_t>(i) * st]));
-  }
-  return total;
-}
-
 double Tensor::L1() const {
   if (Size() == 0) return 0;
-  double s = 0;
-  SINGA_DISPATCH_ALL(dtype_, "L1", { s = Accumulate<T>(*this, [](double v) { return std::fabs(v); }); });
-  return s / static_cast<double>(Size());
+  return device_->kernels().reduce.power_sum(*this, 1) / static_cast<double>(Size());
 }
 
 double Tensor::L2() const {
   if (Size() == 0) return 0;
-  double s = 0;
-  SINGA_DISPATCH_ALL(dtype_, "L2", { s = Accumulate<T>(*this, [](double v) { return v * v; }); });
-  return std::sqrt(s) / static_cast<double>(Size());
+  return std::sqrt(device_->kernels().reduce.power_sum(*this, 2)) / static_cast<double>(Size());
+}
+
+Tensor OnHost(const Tensor& t) {
+  if (t.device()->host_memory()) return t;
+  Tensor h(t.shape(), defaultDevice(), t.data_type());
+  h.CopyData(t);
+  return h;
+}
+
+void CheckSameDevice(const char* fn, std::initializer_list<const Tensor*> tensors) {
+  const Device* first = nullptr;
+  for (const Tensor* t : tensors) {
+    const Device* d = t->device().get();
+    if (first == nullptr) {
+      first = d;
+    } else if (d != first) {
+      throw DeviceError(Msg(fn, ": operands are on different devices (", first->name(), " id ",
+                            first->id(), " and ", d->name(), " id ", d->id(), ")"));
+    }
+  }
 }
 
 }  // namespace singa

@@ -2,6 +2,7 @@
 // Views (transpose, broadcast, slice, reshape of contiguous data) share the Block.
 #pragma once
 
+#include <initializer_list>
 #include <memory>
 
 #include "core/common.h"
@@ -42,10 +43,12 @@ class Tensor {
 
   // ---- copies and conversions ----
   Tensor Clone() const;                         // contiguous deep copy
-  void CopyData(const Tensor& src);             // element-wise copy, converting dtype
+  // Element-wise copy, converting dtype; src may be on another device (the only kind
+  // of call where tensors of different devices meet).
+  void CopyData(const Tensor& src);
   Tensor AsType(DataType dtype) const;          // converted copy (or self if same dtype)
   void ToType(DataType dtype);                  // in-place conversion
-  void ToDevice(std::shared_ptr<Device> dev);   // in-place move
+  void ToDevice(std::shared_ptr<Device> dev);   // in-place move (a copy on `dev`)
   void ToHost() { ToDevice(defaultDevice()); }
   void SetValue(double v);
   void ResetLike(const Tensor& t);              // fresh storage of t's shape/dtype/device
@@ -79,6 +82,12 @@ class Tensor {
 };
 
 Strides ContiguousStrides(const Shape& shape);
+// `t` itself when the host can read its memory, otherwise a copy on the CPU: for entry
+// points that read values (labels, indices, scalars) to validate them.
+Tensor OnHost(const Tensor& t);
+// Throws DeviceError naming `fn` and both devices (name and id) unless every tensor is
+// on one device.
+void CheckSameDevice(const char* fn, std::initializer_list<const Tensor*> tensors);
 // Shape resolving at most one -1 entry; checks element count.
 Shape InferShape(const std::vector<int64_t>& dims, size_t size, const char* fn);
 // NumPy broadcasting of two shapes; throws ValueError naming `fn`.

@@ -1,43 +1,12 @@
-// Fused kernels: each optimizer update and dropout's mask-and-scale in one pass
-// over memory instead of a chain of element-wise calls.
-#include <xmmintrin.h>
-
+// Fused update and dropout entry points: parameter and state checks; the one-pass
+// kernels run in the device's fused kernels.
 #include "math/fused.h"
-#include "math/iter.h"
+
+#include "math/kernels.h"
 
 namespace singa {
 
 namespace {
-
-// Flush-to-zero and denormals-are-zero while in scope: running averages of squared
-// gradients decay into denormals, which are many times slower to compute with.
-class ScopedFlushDenormals {
- public:
-  ScopedFlushDenormals() : old_(_mm_getcsr()) { _mm_setcsr(old_ | 0x8040u); }
-  ~ScopedFlushDenormals() { _mm_setcsr(old_); }
-
- private:
-  unsigned old_;
-};
-
-// Runs f(begin, end) over [0, n) on the OpenMP pool in contiguous chunks.
-template <typename F>
-void ParallelRange(size_t n, F f) {
-  const int threads = NumThreadsFor(n);
-  if (threads <= 1) {
-    ScopedFlushDenormals ftz;
-    f(size_t(0), n);
-    return;
-  }
-#pragma omp parallel num_threads(threads)
-  {
-    ScopedFlushDenormals ftz;
-    size_t nt = static_cast<size_t>(omp_get_num_threads()), id = static_cast<size_t>(omp_get_thread_num());
-    size_t chunk = (n + nt - 1) / nt;
-    size_t b = std::min(n, id * chunk), e = std::min(n, b + chunk);
-    if (b < e) f(b, e);
-  }
-}
 
 void CheckParam(const Tensor& p, const char* fn) {
   if (p.data_type() != kFloat32 && p.data_type() != kDouble)
@@ -63,136 +32,42 @@ Tensor GradFor(const Tensor& p, const Tensor& g, const char* fn) {
 
 }  // namespace
 
-template <typename T>
-void SGDKernel(T* w, const T* gp, T* bp, size_t n, T lr, T mom, T damp, T wd, bool nesterov) {
-  ParallelRange(n, [=](size_t b, size_t e) {
-    if (!bp) {
-#pragma omp simd
-      for (size_t i = b; i < e; ++i) w[i] -= lr * (gp[i] + wd * w[i]);
-      return;
-    }
-#pragma omp simd
-    for (size_t i = b; i < e; ++i) {
-      T gi = gp[i] + wd * w[i];
-      T m = mom * bp[i] + damp * gi;
-      bp[i] = m;
-      w[i] -= lr * (nesterov ? gi + mom * m : m);
-    }
-  });
-}
-
 void SGDUpdate(Tensor* p, const Tensor& g_in, Tensor* buf, double lr, double momentum,
                double dampening, double wd, bool nesterov) {
+  if (buf) CheckSameDevice("SGDUpdate", {p, &g_in, buf});
+  else CheckSameDevice("SGDUpdate", {p, &g_in});
   CheckParam(*p, "SGDUpdate");
   Tensor g = GradFor(*p, g_in, "SGDUpdate");
   if (buf) CheckState(*p, *buf, "SGDUpdate", "the momentum buffer");
-  if (p->data_type() == kDouble)
-    SGDKernel<double>(p->data<double>(), g.data<double>(), buf ? buf->data<double>() : nullptr,
-                      p->Size(), lr, momentum, 1.0 - dampening, wd, nesterov);
-  else
-    SGDKernel<float>(p->data<float>(), g.data<float>(), buf ? buf->data<float>() : nullptr,
-                     p->Size(), float(lr), float(momentum), float(1.0 - dampening), float(wd), nesterov);
-}
-
-template <typename T>
-void RMSPropKernel(T* w, const T* gp, T* vp, size_t n, T lr, T rho, T eps, T wd) {
-  ParallelRange(n, [=](size_t b, size_t e) {
-#pragma omp simd
-    for (size_t i = b; i < e; ++i) {
-      T gi = gp[i] + wd * w[i];
-      T a = rho * vp[i] + (T(1) - rho) * gi * gi;
-      vp[i] = a;
-      w[i] -= lr * gi / std::sqrt(a + eps);
-    }
-  });
+  p->device()->kernels().fused.sgd(*p, g, buf, lr, momentum, dampening, wd, nesterov);
 }
 
 void RMSPropUpdate(Tensor* p, const Tensor& g_in, Tensor* v, double lr, double rho, double eps,
                    double wd) {
+  CheckSameDevice("RMSPropUpdate", {p, &g_in, v});
   CheckParam(*p, "RMSPropUpdate");
   Tensor g = GradFor(*p, g_in, "RMSPropUpdate");
   CheckState(*p, *v, "RMSPropUpdate", "the running average");
-  if (p->data_type() == kDouble)
-    RMSPropKernel<double>(p->data<double>(), g.data<double>(), v->data<double>(), p->Size(), lr,
-                          rho, eps, wd);
-  else
-    RMSPropKernel<float>(p->data<float>(), g.data<float>(), v->data<float>(), p->Size(), float(lr),
-                         float(rho), float(eps), float(wd));
-}
-
-template <typename T>
-void AdaGradKernel(T* w, const T* gp, T* hp, size_t n, T lr, T eps, T wd) {
-  ParallelRange(n, [=](size_t b, size_t e) {
-#pragma omp simd
-    for (size_t i = b; i < e; ++i) {
-      T gi = gp[i] + wd * w[i];
-      T a = hp[i] + gi * gi;
-      hp[i] = a;
-      w[i] -= lr * gi / std::sqrt(a + eps);
-    }
-  });
+  p->device()->kernels().fused.rmsprop(*p, g, *v, lr, rho, eps, wd);
 }
 
 void AdaGradUpdate(Tensor* p, const Tensor& g_in, Tensor* h, double lr, double eps, double wd) {
+  CheckSameDevice("AdaGradUpdate", {p, &g_in, h});
   CheckParam(*p, "AdaGradUpdate");
   Tensor g = GradFor(*p, g_in, "AdaGradUpdate");
   CheckState(*p, *h, "AdaGradUpdate", "the history");
-  if (p->data_type() == kDouble)
-    AdaGradKernel<double>(p->data<double>(), g.data<double>(), h->data<double>(), p->Size(), lr,
-                          eps, wd);
-  else
-    AdaGradKernel<float>(p->data<float>(), g.data<float>(), h->data<float>(), p->Size(), float(lr),
-                         float(eps), float(wd));
-}
-
-template <typename T>
-void AdamKernel(T* w, const T* gp, T* mp, T* vp, size_t n, T b1, T b2, T step, T eps, T wd) {
-  ParallelRange(n, [=](size_t b, size_t e) {
-#pragma omp simd
-    for (size_t i = b; i < e; ++i) {
-      T gi = gp[i] + wd * w[i];
-      T mi = b1 * mp[i] + (T(1) - b1) * gi;
-      T vi = b2 * vp[i] + (T(1) - b2) * gi * gi;
-      mp[i] = mi;
-      vp[i] = vi;
-      w[i] -= step * mi / (std::sqrt(vi) + eps);
-    }
-  });
+  p->device()->kernels().fused.adagrad(*p, g, *h, lr, eps, wd);
 }
 
 void AdamUpdate(Tensor* p, const Tensor& g_in, Tensor* m, Tensor* v, double lr, double beta1,
                 double beta2, double eps, double wd, int64_t t) {
+  CheckSameDevice("AdamUpdate", {p, &g_in, m, v});
   CheckParam(*p, "AdamUpdate");
   if (t < 1) throw ValueError(Msg("AdamUpdate: step ", t, " must be at least 1"));
   Tensor g = GradFor(*p, g_in, "AdamUpdate");
   CheckState(*p, *m, "AdamUpdate", "the first moment");
   CheckState(*p, *v, "AdamUpdate", "the second moment");
-  const double c1 = 1.0 - std::pow(beta1, static_cast<double>(t));
-  const double c2 = 1.0 - std::pow(beta2, static_cast<double>(t));
-  // lr * (m / c1) / (sqrt(v / c2) + eps) = step * m / (sqrt(v) + eps * sqrt(c2))
-  const double step = lr * std::sqrt(c2) / c1, eps2 = eps * std::sqrt(c2);
-  if (p->data_type() == kDouble)
-    AdamKernel<double>(p->data<double>(), g.data<double>(), m->data<double>(), v->data<double>(),
-                       p->Size(), beta1, beta2, step, eps2, wd);
-  else
-    AdamKernel<float>(p->data<float>(), g.data<float>(), m->data<float>(), v->data<float>(),
-                      p->Size(), float(beta1), float(beta2), float(step), float(eps2), float(wd));
-}
-
-template <typename T>
-void DropoutKernel(const T* xp, T* yp, T* mp, size_t n, uint64_t seed, uint64_t base,
-                   uint32_t threshold, T scale) {
-  // The 64-bit stream position selects the key, so every call draws fresh bits.
-  const uint32_t key = static_cast<uint32_t>(RandomBits(seed, base));
-  ParallelRange(n, [=](size_t b, size_t e) {
-#pragma omp simd
-    for (size_t i = b; i < e; ++i) {
-      // Arithmetic, not a branch: a random 40/60 branch mispredicts half the time.
-      T keep = scale * static_cast<T>(RandomBits32(key, static_cast<uint32_t>(i)) < threshold);
-      mp[i] = keep;
-      yp[i] = xp[i] * keep;
-    }
-  });
+  p->device()->kernels().fused.adam(*p, g, *m, *v, lr, beta1, beta2, eps, wd, t);
 }
 
 std::pair<Tensor, Tensor> DropoutForward(const Tensor& x_in, double ratio) {
@@ -201,31 +76,12 @@ std::pair<Tensor, Tensor> DropoutForward(const Tensor& x_in, double ratio) {
   DataType dt = x_in.data_type() == kDouble ? kDouble : kFloat32;
   Tensor x = x_in.AsType(dt).Contiguous();
   Tensor y(x.shape(), x.device(), dt), mask(x.shape(), x.device(), dt);
-  const size_t n = x.Size();
-  if (n == 0) return {y, mask};
-  const uint64_t seed = x.device()->seed();
-  const uint64_t base = x.device()->TakeCounters(1);
-  // Keep an element when its 32 random bits fall below (1 - ratio) * 2^32.
-  const uint32_t threshold = static_cast<uint32_t>(std::min(4294967295.0, (1.0 - ratio) * 4294967296.0));
-  if (dt == kDouble)
-    DropoutKernel<double>(x.data<double>(), y.data<double>(), mask.data<double>(), n, seed, base,
-                          threshold, 1.0 / (1.0 - ratio));
-  else
-    DropoutKernel<float>(x.data<float>(), y.data<float>(), mask.data<float>(), n, seed, base,
-                         threshold, float(1.0 / (1.0 - ratio)));
+  if (x.Size() == 0) return {y, mask};
+  Device& dev = *x.device();
+  const uint64_t seed = dev.seed();
+  const uint64_t counter = dev.TakeCounters(1);
+  dev.kernels().fused.dropout(x, ratio, seed, counter, y, mask);
   return {y, mask};
-}
-
-void SetFlushDenormals(bool on) {
-  // MXCSR is per thread. Set it on the pool's worker threads but leave the calling
-  // (Python) thread as it was, so NumPy code in the same process is unaffected.
-  const unsigned caller = _mm_getcsr();
-#pragma omp parallel
-  {
-    unsigned csr = _mm_getcsr();
-    _mm_setcsr(on ? (csr | 0x8040u) : (csr & ~0x8040u));  // FTZ (bit 15), DAZ (bit 6)
-  }
-  _mm_setcsr(caller);
 }
 
 }  // namespace singa

@@ -1,4 +1,5 @@
-// Fused update and dropout kernels (see fused.cc).
+// Fused optimizer updates and dropout: entry points in math/fused.cc, CPU kernels in
+// cpu/fused.cc.
 #pragma once
 
 #include <utility>
@@ -25,7 +26,7 @@ void AdamUpdate(Tensor* p, const Tensor& g, Tensor* m, Tensor* v, double lr, dou
 // y = x * mask with mask = Bernoulli(1 - ratio) / (1 - ratio), in one pass.
 std::pair<Tensor, Tensor> DropoutForward(const Tensor& x, double ratio);
 
-// Flush-to-zero / denormals-are-zero on the OpenMP pool's worker threads (not the caller).
+// Flush-to-zero / denormals-are-zero on the CPU's OpenMP worker threads (not the caller).
 void SetFlushDenormals(bool on);
 
 }  // namespace singa

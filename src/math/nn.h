@@ -1,7 +1,8 @@
-// CPU kernels for convolution, pooling, batch normalisation and LRN, with SINGA's
-// handle-based API (ConvHandle/PoolingHandle/BatchNormHandle + Cpu*Forward/Backward).
-// Layout is NCHW throughout; float32 and float64 are supported (other operands are
-// converted to x's dtype). Bad shapes raise ValueError naming the op.
+// Convolution, pooling, batch normalisation and LRN with SINGA's handle-based API
+// (ConvHandle/PoolingHandle/BatchNormHandle + Cpu*Forward/Backward; the names are
+// SINGA's, the kernels run on the operands' device). Layout is NCHW throughout; float32
+// and float64 are supported (other operands are converted to x's dtype). Bad shapes
+// raise ValueError, operands on different devices DeviceError, naming the op.
 #pragma once
 
 #include <utility>
@@ -92,8 +93,8 @@ Tensor CpuLRNBackward(const Tensor& dy, const Tensor& x, const Tensor& y, size_t
 
 // ---- helpers shared by the nn kernels ----
 namespace nn_detail {
-// Host, float32/float64 and contiguous: x itself or a converted copy (to `dtype`).
-Tensor Prepare(const Tensor& t, DataType dtype, const char* fn, const char* what);
+// Contiguous and of `dtype`: t itself or a converted copy.
+Tensor Prepare(const Tensor& t, DataType dtype);
 DataType FloatDType(const Tensor& x, const char* fn);
 // (h, w) from 1 or 2 positive ints.
 std::pair<size_t, size_t> PairArg(const std::vector<int>& v, const char* fn, const char* what);

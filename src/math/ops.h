@@ -1,24 +1,30 @@
-// Free functions on core tensors (SINGA's CTensor API). Every function validates
-// its inputs and throws ValueError/TypeError/IndexError naming itself on bad input.
+// Free functions on core tensors (SINGA's CTensor API): the kernel entry points. Each
+// validates its inputs (shapes, dtypes, one device) and throws ValueError/TypeError/
+// IndexError/DeviceError naming itself on bad input, allocates its outputs on the
+// inputs' device and runs that device's kernel (math/kernels.h).
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/tensor.h"
+#include "math/op_tables.h"
 
 namespace singa {
 
+#define SINGA_OP_ENUM_ENTRY(Name, ...) k##Name,
+enum class Unary { SINGA_UNARY_OPS(SINGA_OP_ENUM_ENTRY) };
+enum class Binary { SINGA_BINARY_OPS(SINGA_OP_ENUM_ENTRY) SINGA_BINARY_KERNEL_OPS(SINGA_OP_ENUM_ENTRY) };
+#undef SINGA_OP_ENUM_ENTRY
+
+// Whether `op` maps int32 tensors to int32 tensors (the table's second column).
+bool ClosedOnIntegers(Unary op);
+
 // ---- element-wise unary (elementwise.cc) ----
-enum class Unary {
-  kAbs, kCeil, kFloor, kRound, kRoundE, kExp, kErf, kLog, kReLU, kSigmoid, kSign, kSqrt,
-  kSquare, kCos, kCosh, kAcos, kAcosh, kSin, kSinh, kAsin, kAsinh, kTan, kTanh, kAtan,
-  kAtanh, kNeg, kReciprocal, kSoftPlus, kSoftSign, kNot
-};
 Tensor Apply(Unary op, const Tensor& x, const char* name);
 
 // ---- element-wise binary with NumPy broadcasting (elementwise.cc) ----
-enum class Binary { kAdd, kSub, kMul, kDiv, kPow, kLT, kLE, kGT, kGE, kEQ, kAnd, kOr, kXor,
-                    kMin, kMax, kReLUBackward };
 Tensor Apply(Binary op, const Tensor& a, const Tensor& b, const char* name);
 // out = a op b written into `out` (shape must equal the broadcast shape).
 void ApplyInto(Binary op, const Tensor& a, const Tensor& b, Tensor* out, const char* name);
@@ -33,7 +39,7 @@ void ApplyInPlace(Binary op, Tensor* a, const Tensor& b, const char* name);
 void Axpy(double alpha, const Tensor& x, Tensor* y);
 // where(cond, a, b)
 Tensor Where(const Tensor& cond, const Tensor& a, const Tensor& b);
-// Leaky/ELU-style parameterised activations and their derivatives.
+// min(max(x, lo), hi)
 Tensor Clip(const Tensor& x, double lo, double hi);
 
 // ---- reductions (reduce.cc) ----
@@ -49,26 +55,26 @@ Tensor SumToShape(const Tensor& dy, const Shape& shape);
 Tensor SoftMax(const Tensor& x, int64_t axis);
 Tensor SoftMaxBackward(const Tensor& dy, int64_t axis, const Tensor& y);
 Tensor LogSoftMax(const Tensor& x, int64_t axis);
-// Mean over the batch of -log p[label]; `t` holds int labels (N) or one-hot/probabilities (N,C).
+// Per-sample -log p[label] (N,); `t` holds int labels (N) or one-hot/probabilities (N,C).
 Tensor CrossEntropyFwd(const Tensor& p, const Tensor& t);
 Tensor SoftmaxCrossEntropyBwd(const Tensor& p, const Tensor& t);
 
 // ---- BLAS (blas.cc) ----
-// float32 GEMM library: "openblas" (default) or "dnnl" (oneDNN, when compiled in).
-void SetGemmBackend(const std::string& name);
-std::string GetGemmBackend();
 // NumPy matmul semantics: 1-D operands, batched N-d with broadcast batch axes.
 Tensor Mult(const Tensor& a, const Tensor& b);
 // c = alpha * a @ b + beta * c for 2-D operands.
 void MultWithScale(double alpha, const Tensor& a, const Tensor& b, double beta, Tensor* c);
-// Row/column helpers on a 2-D matrix `m` with a vector `v`.
+// Row/column helpers on a 2-D matrix `m` (M, N) with a vector `v`: a column vector has
+// M elements (one per row), a row vector N (one per column).
 void AddColumnWithScale(double alpha, double beta, const Tensor& v, Tensor* m);
 void AddRowWithScale(double alpha, double beta, const Tensor& v, Tensor* m);
 void MultColumn(const Tensor& v, Tensor* m);
 void MultRow(const Tensor& v, Tensor* m);
 void DivColumn(const Tensor& v, Tensor* m);
 void DivRow(const Tensor& v, Tensor* m);
-Tensor SumColumns(const Tensor& m);  // sum over rows -> one value per column? see blas.cc
+// SINGA's names: SumColumns adds the columns together, giving one value per row (M,);
+// SumRows adds the rows together, giving one value per column (N,).
+Tensor SumColumns(const Tensor& m);
 Tensor SumRows(const Tensor& m);
 
 // ---- random (random.cc) ----

@@ -1,5 +1,9 @@
-// Shape-changing kernels: concat, slice, repeat, tile, take, pad, scatter/gather, one-hot.
-#include "math/iter.h"
+// Shape-changing entry points: concat, slice, repeat, tile, pad and one-hot are copies
+// and fills of views (the device's copy/fill kernels); take and scatter/gather check
+// their indices here and run the device's index kernels.
+#include <algorithm>
+
+#include "math/kernels.h"
 #include "math/ops.h"
 
 namespace singa {
@@ -7,6 +11,7 @@ namespace singa {
 Tensor ConcatOn(const std::vector<Tensor>& ts, int64_t axis) {
   if (ts.empty()) throw ValueError("ConcatOn: needs at least one tensor");
   const Tensor& first = ts[0];
+  for (const Tensor& t : ts) CheckSameDevice("ConcatOn", {&first, &t});
   size_t ax = NormalizeAxis(axis, first.nDim(), "ConcatOn");
   Shape shape = first.shape();
   shape[ax] = 0;
@@ -87,7 +92,7 @@ namespace {
 
 // Index tensor as int32 values checked against `limit` (negative indices wrap).
 std::vector<int64_t> CheckedIndices(const Tensor& idx, size_t limit, const char* fn) {
-  Tensor ii = idx.AsType(kInt).Contiguous();
+  Tensor ii = OnHost(idx.AsType(kInt).Contiguous());
   const int32_t* p = ii.data<int32_t>();
   std::vector<int64_t> out(ii.Size());
   for (size_t i = 0; i < out.size(); ++i) {
@@ -102,22 +107,15 @@ std::vector<int64_t> CheckedIndices(const Tensor& idx, size_t limit, const char*
 }  // namespace
 
 Tensor Take(const Tensor& t, const Tensor& indices, int64_t axis) {
+  CheckSameDevice("Gather", {&t, &indices});
   size_t ax = NormalizeAxis(axis, t.nDim(), "Gather");
   std::vector<int64_t> idx = CheckedIndices(indices, t.shape(ax), "Gather");
   Shape shape(t.shape().begin(), t.shape().begin() + static_cast<int64_t>(ax));
   shape.insert(shape.end(), indices.shape().begin(), indices.shape().end());
   shape.insert(shape.end(), t.shape().begin() + static_cast<int64_t>(ax) + 1, t.shape().end());
-  Tensor src = t.Contiguous();
   Tensor out(shape, t.device(), t.data_type());
-  size_t outer = Product(t.shape(), 0, ax), inner = Product(t.shape(), ax + 1), n = t.shape(ax);
-  size_t item = SizeOf(t.data_type()), k = idx.size();
-  const char* sp = static_cast<const char*>(src.raw());
-  char* op = static_cast<char*>(out.raw());
   if (out.Size() == 0) return out;
-  for (size_t o = 0; o < outer; ++o)
-    for (size_t j = 0; j < k; ++j)
-      std::memcpy(op + (o * k + j) * inner * item, sp + (o * n + static_cast<size_t>(idx[j])) * inner * item,
-                  inner * item);
+  t.device()->kernels().shape.take(t.Contiguous(), idx, ax, out);
   return out;
 }
 
@@ -133,40 +131,21 @@ void CheckElementsShapes(const Tensor& t, const Tensor& indices, size_t ax, cons
                            ShapeStr(t.shape()), " on axis ", i));
 }
 
-// Calls f(data_flat_index, index_flat_position) for each element of `indices`.
-template <typename F>
-void ForElements(const Tensor& t, const Tensor& indices, size_t ax, const std::vector<int64_t>& idx, F f) {
-  Strides ts = ContiguousStrides(t.shape());
-  const Shape& is = indices.shape();
-  std::vector<size_t> pos(is.size(), 0);
-  for (size_t flat = 0; flat < idx.size(); ++flat) {
-    int64_t off = 0;
-    for (size_t d = 0; d < is.size(); ++d)
-      off += (d == ax ? idx[flat] : static_cast<int64_t>(pos[d])) * ts[d];
-    f(static_cast<size_t>(off), flat);
-    for (size_t d = is.size(); d-- > 0;) {
-      if (++pos[d] < is[d]) break;
-      pos[d] = 0;
-    }
-  }
-}
-
 }  // namespace
 
 Tensor GatherElements(const Tensor& t, const Tensor& indices, int64_t axis) {
+  CheckSameDevice("GatherElements", {&t, &indices});
   size_t ax = NormalizeAxis(axis, t.nDim(), "GatherElements");
   CheckElementsShapes(t, indices, ax, "GatherElements");
   std::vector<int64_t> idx = CheckedIndices(indices, t.shape(ax), "GatherElements");
-  Tensor src = t.Contiguous();
   Tensor out(indices.shape(), t.device(), t.data_type());
-  size_t item = SizeOf(t.data_type());
-  const char* sp = static_cast<const char*>(src.raw());
-  char* op = static_cast<char*>(out.raw());
-  ForElements(t, indices, ax, idx, [&](size_t d, size_t i) { std::memcpy(op + i * item, sp + d * item, item); });
+  if (out.Size() == 0) return out;
+  t.device()->kernels().shape.gather_elements(t.Contiguous(), indices.shape(), idx, ax, out);
   return out;
 }
 
 Tensor ScatterElements(const Tensor& t, const Tensor& indices, const Tensor& src, int64_t axis, bool add) {
+  CheckSameDevice("ScatterElements", {&t, &indices, &src});
   size_t ax = NormalizeAxis(axis, t.nDim(), "ScatterElements");
   CheckElementsShapes(t, indices, ax, "ScatterElements");
   if (src.shape() != indices.shape())
@@ -175,14 +154,9 @@ Tensor ScatterElements(const Tensor& t, const Tensor& indices, const Tensor& src
   std::vector<int64_t> idx = CheckedIndices(indices, t.shape(ax), "ScatterElements");
   DataType dt = t.data_type() == kDouble ? kDouble : kFloat32;
   Tensor out = t.AsType(dt).Clone();
-  Tensor s = src.AsType(dt).Contiguous();
-  SINGA_DISPATCH_FLOAT(dt, "ScatterElements", {
-    T* op = out.data<T>();
-    const T* sp = s.data<T>();
-    ForElements(t, indices, ax, idx, [&](size_t d, size_t i) {
-      if (add) op[d] += sp[i]; else op[d] = sp[i];
-    });
-  });
+  if (!idx.empty())
+    t.device()->kernels().shape.scatter_elements(out, indices.shape(), idx,
+                                                 src.AsType(dt).Contiguous(), ax, add);
   return t.data_type() == dt ? out : out.AsType(t.data_type());
 }
 
@@ -199,6 +173,8 @@ Tensor OneHot(const Tensor& indices, size_t depth, double on, double off, DataTy
 }
 
 Tensor Pad(const Tensor& t, const std::vector<std::pair<size_t, size_t>>& pads, int mode, double value) {
+  if (mode < 0 || mode > 2)
+    throw ValueError(Msg("Pad: mode ", mode, " is not 0 (constant), 1 (edge) or 2 (reflect)"));
   if (pads.size() != t.nDim())
     throw ValueError(Msg("Pad: ", pads.size(), " (before, after) pairs for a tensor of rank ", t.nDim()));
   Shape shape = t.shape();

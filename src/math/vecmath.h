@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/hd.h"
+
 namespace singa {
 
-inline float Exp(float x) {
+SINGA_HD SINGA_INLINE float Exp(float x) {
   const float hi = 88.7228394f, lo = -103.972084f;
   float xc = x > hi ? hi : (x < lo ? lo : x);
   xc = x == x ? xc : 0.0f;  // NaN: keep the integer conversion below defined (result is x)
@@ -35,15 +37,15 @@ inline float Exp(float x) {
   return x != x ? x : y;
 }
 
-inline double Exp(double x) { return std::exp(x); }
+SINGA_HD SINGA_INLINE double Exp(double x) { return std::exp(x); }
 
 template <typename F>
-inline F Sigmoid(F x) {
+SINGA_HD SINGA_INLINE F Sigmoid(F x) {
   return F(1) / (F(1) + Exp(-x));
 }
 
 template <typename F>
-inline F SoftPlus(F x) {
+SINGA_HD SINGA_INLINE F SoftPlus(F x) {
   // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow, and exact in float64 too
   // (a plain `x > 20 ? x : ...` cut-off is off by e^-20 ~ 2e-9).
   return (x > F(0) ? x : F(0)) + std::log1p(Exp(-std::fabs(x)));

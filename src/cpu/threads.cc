@@ -1,5 +1,5 @@
 // One thread pool for everything: OpenBLAS runs single-threaded, and the GEMMs that are
-// worth splitting are split over our OpenMP threads (math/gemm.h). With OpenBLAS's own
+// worth splitting are split over our OpenMP threads (cpu/gemm.h). With OpenBLAS's own
 // pthreads beside OpenMP's, a GEMM's spinning BLAS threads and the next kernel's OpenMP
 // threads fought over the same cores and every kernel after a GEMM slowed down many times
 // over; running OpenBLAS's jobs on our pool through its thread callback fixed that, but

@@ -1,6 +1,8 @@
 // The machine's floating-point ceiling, measured: every thread runs independent chains
 // of fused multiply-adds at the widest vector width this build targets. Benchmarks quote
 // GEMM speed as a share of this figure rather than of a number from another machine.
+#include "tools/fma_peak.h"
+
 #include <immintrin.h>
 #include <omp.h>
 

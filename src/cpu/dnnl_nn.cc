@@ -1,23 +1,15 @@
-// oneDNN fast paths for conv, pooling, batch norm and LRN (see dnnl_nn.h).
-//
-// User tensors are plain NCHW (`abcd`). For most convolutions oneDNN chooses blocked
-// internal layouts (format_tag::any) and we reorder into and out of them: on AVX-512 the
-// blocked direct kernels beat oneDNN's own plain-layout (gemm) convolution by far more than
-// the reorders cost (see ConvBlocked for the exceptions). Pooling, batch norm and LRN run on
-// the plain layout directly, where a reorder would cost as much as the op itself.
-#include "math/dnnl_nn.h"
+// oneDNN fast paths for pooling, batch norm and LRN, and the choice of backend (see
+// dnnl_nn.h). These run on the plain NCHW layout directly, where a reorder would cost as
+// much as the op itself. Convolutions are in dnnl_conv.cc.
+#include "cpu/dnnl_nn.h"
 
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
-#include <memory>
-#include <mutex>
 #include <string>
-#include <unordered_map>
-#include <vector>
 
+#include "core/config.h"
 #ifdef USE_DNNL
-#include <dnnl.hpp>
+#include "cpu/dnnl_common.h"
 #endif
 
 namespace singa {
@@ -40,10 +32,10 @@ NNBackend GetNNBackend() {
   int v = g_backend.load();
   if (v < 0) {
     NNBackend b = NNBackend::kAuto;
-    const char* env = std::getenv("SINGA_CONV_BACKEND");
     // An unknown value or "dnnl" without oneDNN falls back quietly: the environment
     // must not make importing singa fail.
-    if (env && (!ParseBackend(env, &b) || (b == NNBackend::kDnnl && !dnnl_nn::Compiled())))
+    if (!ParseBackend(ConfigString("SINGA_CONV_BACKEND"), &b) ||
+        (b == NNBackend::kDnnl && !dnnl_nn::Compiled()))
       b = NNBackend::kAuto;
     v = static_cast<int>(b);
     g_backend.store(v);
@@ -104,280 +96,7 @@ bool LRNBackward(const Tensor&, const Tensor&, size_t, double, double, double, T
 
 #else  // USE_DNNL
 
-namespace dn = dnnl;
-using Dims = dn::memory::dims;
-using Tag = dn::memory::format_tag;
-constexpr auto kF32 = dn::memory::data_type::f32;
-
 bool Compiled() { return true; }
-
-namespace {
-
-dn::engine& Engine() {
-  static dn::engine eng(dn::engine::kind::cpu, 0);
-  return eng;
-}
-
-dn::stream& Stream() {
-  thread_local dn::stream s(Engine());
-  return s;
-}
-
-dn::memory::desc Plain(const Dims& d) {
-  static const Tag tags[] = {Tag::undef, Tag::a, Tag::ab, Tag::abc, Tag::abcd, Tag::abcde};
-  return dn::memory::desc(d, kF32, tags[d.size()]);
-}
-
-dn::memory::desc Any(const Dims& d) { return dn::memory::desc(d, kF32, Tag::any); }
-
-dn::memory Mem(const dn::memory::desc& md, const Tensor& t) {
-  return dn::memory(md, Engine(), const_cast<void*>(static_cast<const void*>(t.data<float>())));
-}
-
-// Reordered operands and workspaces of one call, taken from the device's memory pools
-// and given back when the call returns: between calls the memory serves other tensors
-// instead of staying reserved (buffers kept per thread held the largest reorder of every
-// slot, 100-200 MB on Xception).
-class Scratch {
- public:
-  void* Get(size_t bytes) {
-    blocks_.push_back(defaultDevice()->NewBlock(bytes));
-    return blocks_.back()->data();
-  }
-
- private:
-  std::vector<std::shared_ptr<Block>> blocks_;
-};
-
-// A primitive cache keyed by the op's full geometry. Entries are immutable once built;
-// failed creations are cached too (ok == false), so an unsupported case is tried once.
-struct Entry {
-  virtual ~Entry() = default;
-  bool ok = false;
-};
-
-template <class E, class Build>
-std::shared_ptr<E> Cached(const std::vector<int64_t>& key, Build build) {
-  static std::mutex mu;
-  static std::unordered_map<std::string, std::shared_ptr<Entry>> cache;
-  std::string k(reinterpret_cast<const char*>(key.data()), key.size() * sizeof(int64_t));
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = cache.find(k);
-    if (it != cache.end()) return std::static_pointer_cast<E>(it->second);
-  }
-  auto e = std::make_shared<E>();
-  try {
-    build(*e);
-    e->ok = true;
-  } catch (const dn::error&) {
-    e->ok = false;
-  }
-  std::lock_guard<std::mutex> lock(mu);
-  if (cache.size() >= 1024) cache.clear();  // bounds memory for shape-varying workloads
-  cache.emplace(k, e);
-  return e;
-}
-
-// One operand of a primitive: the user's plain memory and the primitive's own layout,
-// with the reorder between them when they differ.
-struct Operand {
-  dn::memory::desc user, inner;
-  bool reorder = false;
-  dn::reorder r;
-
-  void Init(const dn::memory::desc& u, const dn::memory::desc& in, bool is_input) {
-    user = u, inner = in;
-    reorder = !(u == in);
-    if (reorder)
-      r = is_input ? dn::reorder(dn::reorder::primitive_desc(Engine(), u, Engine(), in))
-                   : dn::reorder(dn::reorder::primitive_desc(Engine(), in, Engine(), u));
-  }
-  // The memory the primitive reads: the user's, or a reordered copy in `scratch`.
-  dn::memory In(void* data, Scratch& scratch) const {
-    dn::memory um(user, Engine(), data);
-    if (!reorder) return um;
-    dn::memory im(inner, Engine(), scratch.Get(inner.get_size()));
-    r.execute(Stream(), um, im);  // NOLINT: reorder::execute takes non-const refs
-    return im;
-  }
-  // The memory the primitive writes; Finish copies it to the user's when reordered.
-  dn::memory Out(void* data, Scratch& scratch) const {
-    if (!reorder) return dn::memory(user, Engine(), data);
-    return dn::memory(inner, Engine(), scratch.Get(inner.get_size()));
-  }
-  void Finish(dn::memory m, void* data) const {
-    if (!reorder) return;
-    dn::memory um(user, Engine(), data);
-    r.execute(Stream(), m, um);
-  }
-};
-
-void* Ptr(const Tensor& t) { return const_cast<void*>(static_cast<const void*>(t.data<float>())); }
-
-// ---------------------------------------------------------------- convolution
-
-// Whether a conv primitive should run on oneDNN's blocked layouts (with reorders) or on
-// the user's plain NCHW (oneDNN's gemm convolution). Measured on AVX-512 (oneDNN 3.2):
-// blocked direct kernels are 2-15x faster than plain for 3x3/5x5 and depthwise convs, but
-// 1x1 convs gain nothing there and pay two reorders of large activations, and the blocked
-// backward-data kernel for < 16 input channels (a network's first layer) is 4-8x slower
-// than the plain one. SINGA_DNNL_LAYOUT=plain|blocked overrides (for measuring).
-enum ConvPrim { kFwd = 0, kBwdData = 1, kBwdWeights = 2 };
-
-bool ConvBlocked(const ConvHandle& h, ConvPrim prim) {
-  static const int forced = [] {
-    const char* e = std::getenv("SINGA_DNNL_LAYOUT");
-    if (e && std::strcmp(e, "plain") == 0) return 0;
-    if (e && std::strcmp(e, "blocked") == 0) return 1;
-    return -1;
-  }();
-  if (forced >= 0) return forced == 1;
-  const bool pointwise = h.kernel_h == 1 && h.kernel_w == 1 && h.stride_h == 1 &&
-                         h.stride_w == 1 && h.group == 1 &&
-                         h.pad_top + h.pad_bottom + h.pad_left + h.pad_right == 0;
-  if (pointwise) return false;
-  if (prim == kBwdData && h.group == 1 && h.channels < 16) return false;
-  return true;
-}
-
-struct ConvGeom {
-  Dims src, wei, bias, dst, strides, dilates, pad_l, pad_r;
-};
-
-ConvGeom Geometry(const ConvHandle& h, size_t n) {
-  auto d = [](size_t v) { return static_cast<dn::memory::dim>(v); };
-  ConvGeom g;
-  g.src = {d(n), d(h.channels), d(h.height), d(h.width)};
-  if (h.group == 1)
-    g.wei = {d(h.num_filters), d(h.channels), d(h.kernel_h), d(h.kernel_w)};
-  else
-    g.wei = {d(h.group), d(h.num_filters / h.group), d(h.channels / h.group), d(h.kernel_h),
-             d(h.kernel_w)};
-  g.bias = {d(h.num_filters)};
-  g.dst = {d(n), d(h.num_filters), d(h.conv_height), d(h.conv_width)};
-  g.strides = {d(h.stride_h), d(h.stride_w)};
-  g.dilates = {d(h.dilation_h) - 1, d(h.dilation_w) - 1};
-  g.pad_l = {d(h.pad_top), d(h.pad_left)};
-  g.pad_r = {d(h.pad_bottom), d(h.pad_right)};
-  return g;
-}
-
-std::vector<int64_t> ConvKey(int kind, const ConvHandle& h, size_t n, bool bias) {
-  return {kind, int64_t(n), int64_t(h.channels), int64_t(h.height), int64_t(h.width),
-          int64_t(h.num_filters), int64_t(h.group), int64_t(h.kernel_h), int64_t(h.kernel_w),
-          int64_t(h.stride_h), int64_t(h.stride_w), int64_t(h.dilation_h),
-          int64_t(h.dilation_w), int64_t(h.pad_top), int64_t(h.pad_bottom),
-          int64_t(h.pad_left), int64_t(h.pad_right), bias};
-}
-
-dn::convolution_forward::primitive_desc ConvFwdPd(const ConvGeom& g, bool bias,
-                                                  dn::prop_kind prop, bool blocked) {
-  auto md = blocked ? Any : Plain;
-  if (bias)
-    return dn::convolution_forward::primitive_desc(
-        Engine(), prop, dn::algorithm::convolution_direct, md(g.src), md(g.wei), Plain(g.bias),
-        md(g.dst), g.strides, g.dilates, g.pad_l, g.pad_r);
-  return dn::convolution_forward::primitive_desc(Engine(), prop,
-                                                 dn::algorithm::convolution_direct, md(g.src),
-                                                 md(g.wei), md(g.dst), g.strides, g.dilates,
-                                                 g.pad_l, g.pad_r);
-}
-
-struct ConvFwdEntry : Entry {
-  dn::convolution_forward prim;
-  Operand src, wei, dst;
-  dn::memory::desc bias;
-};
-
-struct ConvBwdDataEntry : Entry {
-  dn::convolution_backward_data prim;
-  Operand diff_dst, wei, diff_src;
-};
-
-struct ConvBwdWeiEntry : Entry {
-  dn::convolution_backward_weights prim;
-  Operand src, diff_dst, diff_wei;
-};
-
-}  // namespace
-
-bool ConvForward(const ConvHandle& h, const Tensor& x, const Tensor& W, const Tensor* b,
-                 Tensor* y) {
-  const size_t n = x.shape(0);
-  auto e = Cached<ConvFwdEntry>(ConvKey(kFwd, h, n, b != nullptr), [&](ConvFwdEntry& e) {
-    ConvGeom g = Geometry(h, n);
-    auto pd = ConvFwdPd(g, b != nullptr, dn::prop_kind::forward_training, ConvBlocked(h, kFwd));
-    e.prim = dn::convolution_forward(pd);
-    e.src.Init(Plain(g.src), pd.src_desc(), true);
-    e.wei.Init(Plain(g.wei), pd.weights_desc(), true);
-    e.dst.Init(Plain(g.dst), pd.dst_desc(), false);
-    e.bias = Plain(g.bias);
-  });
-  if (!e->ok) return false;
-  Scratch scratch;
-  auto src = e->src.In(Ptr(x), scratch), wei = e->wei.In(Ptr(W), scratch),
-       dst = e->dst.Out(Ptr(*y), scratch);
-  std::unordered_map<int, dn::memory> args{
-      {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
-  if (b) args.emplace(DNNL_ARG_BIAS, Mem(e->bias, *b));
-  e->prim.execute(Stream(), args);
-  e->dst.Finish(dst, Ptr(*y));
-  Stream().wait();
-  return true;
-}
-
-bool ConvBackwardData(const ConvHandle& h, const Tensor& dy, const Tensor& W, Tensor* dx) {
-  const size_t n = dx->shape(0);
-  auto e = Cached<ConvBwdDataEntry>(ConvKey(kBwdData, h, n, false), [&](ConvBwdDataEntry& e) {
-    ConvGeom g = Geometry(h, n);
-    const bool blocked = ConvBlocked(h, kBwdData);
-    auto hint = ConvFwdPd(g, false, dn::prop_kind::forward_training, blocked);
-    auto md = blocked ? Any : Plain;
-    dn::convolution_backward_data::primitive_desc pd(
-        Engine(), dn::algorithm::convolution_direct, md(g.src), md(g.wei), md(g.dst), g.strides,
-        g.dilates, g.pad_l, g.pad_r, hint);
-    e.prim = dn::convolution_backward_data(pd);
-    e.diff_dst.Init(Plain(g.dst), pd.diff_dst_desc(), true);
-    e.wei.Init(Plain(g.wei), pd.weights_desc(), true);
-    e.diff_src.Init(Plain(g.src), pd.diff_src_desc(), false);
-  });
-  if (!e->ok) return false;
-  Scratch scratch;
-  auto ddst = e->diff_dst.In(Ptr(dy), scratch), wei = e->wei.In(Ptr(W), scratch),
-       dsrc = e->diff_src.Out(Ptr(*dx), scratch);
-  e->prim.execute(Stream(), {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wei},
-                             {DNNL_ARG_DIFF_SRC, dsrc}});
-  e->diff_src.Finish(dsrc, Ptr(*dx));
-  Stream().wait();
-  return true;
-}
-
-bool ConvBackwardWeights(const ConvHandle& h, const Tensor& dy, const Tensor& x, Tensor* dW) {
-  const size_t n = x.shape(0);
-  auto e = Cached<ConvBwdWeiEntry>(ConvKey(kBwdWeights, h, n, false), [&](ConvBwdWeiEntry& e) {
-    ConvGeom g = Geometry(h, n);
-    const bool blocked = ConvBlocked(h, kBwdWeights);
-    auto hint = ConvFwdPd(g, false, dn::prop_kind::forward_training, blocked);
-    auto md = blocked ? Any : Plain;
-    dn::convolution_backward_weights::primitive_desc pd(
-        Engine(), dn::algorithm::convolution_direct, md(g.src), md(g.wei), md(g.dst), g.strides,
-        g.dilates, g.pad_l, g.pad_r, hint);
-    e.prim = dn::convolution_backward_weights(pd);
-    e.src.Init(Plain(g.src), pd.src_desc(), true);
-    e.diff_dst.Init(Plain(g.dst), pd.diff_dst_desc(), true);
-    e.diff_wei.Init(Plain(g.wei), pd.diff_weights_desc(), false);
-  });
-  if (!e->ok) return false;
-  Scratch scratch;
-  auto src = e->src.In(Ptr(x), scratch), ddst = e->diff_dst.In(Ptr(dy), scratch),
-       dwei = e->diff_wei.Out(Ptr(*dW), scratch);
-  e->prim.execute(Stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst},
-                             {DNNL_ARG_DIFF_WEIGHTS, dwei}});
-  e->diff_wei.Finish(dwei, Ptr(*dW));
-  Stream().wait();
-  return true;
-}
 
 // ---------------------------------------------------------------- pooling
 
@@ -434,7 +153,7 @@ bool PoolBackward(const PoolingHandle& h, const Tensor& dy, const Tensor& x, Ten
   if (!e->ok) return false;
   std::unordered_map<int, dn::memory> args{{DNNL_ARG_DIFF_DST, Mem(e->dst, dy)},
                                            {DNNL_ARG_DIFF_SRC, Mem(e->src, *dx)}};
-  Scratch scratch;  // lives until the backward below has run
+  Scratch scratch(*x.device());  // lives until the backward below has run
   if (e->ws.get_size() > 0) {
     // Max pooling: the backward needs the argmax workspace, which SINGA's API does not
     // carry from the forward; recompute it (the forward is cheap next to the conv layers).
@@ -601,7 +320,7 @@ bool LRNBackward(const Tensor& dy, const Tensor& x, size_t size, double alpha, d
   std::unordered_map<int, dn::memory> args{{DNNL_ARG_SRC, Mem(e->data, x)},
                                            {DNNL_ARG_DIFF_DST, Mem(e->data, dy)},
                                            {DNNL_ARG_DIFF_SRC, Mem(e->data, *dx)}};
-  Scratch scratch;  // lives until the backward below has run
+  Scratch scratch(*x.device());  // lives until the backward below has run
   if (e->ws.get_size() > 0) {
     // Some implementations keep the normaliser in a workspace; recompute it from x.
     dn::memory ws(e->ws, Engine(), scratch.Get(e->ws.get_size()));

@@ -1,7 +1,9 @@
-// Row-major GEMM on OpenBLAS, shared by the matrix products and the im2col convolution.
+// CPU GEMM: the library choice, and row-major GEMM on OpenBLAS shared by the matrix
+// products and the im2col convolution.
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 namespace singa {
 
@@ -12,5 +14,10 @@ namespace singa {
 template <typename T>
 void OpenBlasGemm(bool ta, bool tb, size_t M, size_t N, size_t K, T alpha, const T* a,
                   size_t lda, const T* b, size_t ldb, T beta, T* c, size_t ldc);
+
+// float32 GEMM library of the CPU: "dnnl" (oneDNN, the default when compiled in) or
+// "openblas" (the default otherwise); initially from SINGA_GEMM_BACKEND.
+void SetGemmBackend(const std::string& name);
+std::string GetGemmBackend();
 
 }  // namespace singa

@@ -1,0 +1,148 @@
+// CPU matrix products: float32 on oneDNN's sgemm (when compiled in) or OpenBLAS
+// (scipy-openblas32, symbols prefixed scipy_), float64 on OpenBLAS.
+#include <cblas.h>
+#ifdef USE_DNNL
+#include <dnnl.h>
+#endif
+
+#include <atomic>
+
+#include "core/config.h"
+#include "cpu/cpu_kernels.h"
+#include "cpu/gemm.h"
+#include "cpu/iter.h"
+
+namespace singa {
+
+namespace {
+
+// Which library runs float32 GEMMs: 0 = OpenBLAS, 1 = oneDNN (when compiled in).
+// oneDNN is the default: on the AVX-512 machines measured (benchmarks/README.md) its
+// sgemm is as fast or faster at every size, twice as fast for matrix-vector shapes, and
+// steady; OpenBLAS, run through its own threading, was at half speed in some processes.
+std::atomic<int>& GemmBackend() {
+#ifdef USE_DNNL
+  static std::atomic<int> backend(ConfigString("SINGA_GEMM_BACKEND") == "openblas" ? 0 : 1);
+#else
+  static std::atomic<int> backend(0);
+#endif
+  return backend;
+}
+
+template <typename T>
+void Gemm(bool ta, bool tb, size_t M, size_t N, size_t K, T alpha, const T* a, blasint lda,
+          const T* b, blasint ldb, T beta, T* c, blasint ldc) {
+#ifdef USE_DNNL
+  if constexpr (std::is_same_v<T, float>) {
+    if (GemmBackend().load() == 1) {
+      dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', static_cast<dnnl_dim_t>(M), static_cast<dnnl_dim_t>(N),
+                 static_cast<dnnl_dim_t>(K), alpha, a, lda, b, ldb, beta, c, ldc);
+      return;
+    }
+  }
+#endif
+  OpenBlasGemm<T>(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+// One single-threaded OpenBLAS call.
+template <typename T>
+void BlasCall(bool ta, bool tb, size_t M, size_t N, size_t K, T alpha, const T* a, size_t lda,
+              const T* b, size_t ldb, T beta, T* c, size_t ldc) {
+  auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+  auto i = [](size_t v) { return static_cast<blasint>(v); };
+  if constexpr (std::is_same_v<T, float>)
+    scipy_cblas_sgemm(CblasRowMajor, TA, TB, i(M), i(N), i(K), alpha, a, i(lda), b, i(ldb), beta,
+                      c, i(ldc));
+  else
+    scipy_cblas_dgemm(CblasRowMajor, TA, TB, i(M), i(N), i(K), alpha, a, i(lda), b, i(ldb), beta,
+                      c, i(ldc));
+}
+
+}  // namespace
+
+template <typename T>
+void OpenBlasGemm(bool ta, bool tb, size_t M, size_t N, size_t K, T alpha, const T* a,
+                  size_t lda, const T* b, size_t ldb, T beta, T* c, size_t ldc) {
+  // Blocks of whole cache lines of C; below ~4 MFLOP a split costs more than it saves.
+  constexpr size_t kAlign = 16;
+  const bool by_cols = N >= M;
+  const size_t extent = by_cols ? N : M;
+  size_t threads = 2.0 * M * N * K < 4e6 ? 1 : static_cast<size_t>(omp_get_max_threads());
+  threads = std::min(threads, extent / (4 * kAlign));
+  if (threads <= 1) {
+    BlasCall<T>(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  ParallelFor(static_cast<int>(threads), threads, [&](size_t t) {
+    const size_t lo = extent * t / threads / kAlign * kAlign;
+    const size_t hi = t + 1 == threads ? extent : extent * (t + 1) / threads / kAlign * kAlign;
+    if (by_cols)  // columns lo..hi of op(B) and C
+      BlasCall<T>(ta, tb, M, hi - lo, K, alpha, a, lda, tb ? b + lo * ldb : b + lo, ldb, beta,
+                  c + lo, ldc);
+    else  // rows lo..hi of op(A) and C
+      BlasCall<T>(ta, tb, hi - lo, N, K, alpha, ta ? a + lo : a + lo * lda, lda, b, ldb, beta,
+                  c + lo * ldc, ldc);
+  });
+}
+
+template void OpenBlasGemm<float>(bool, bool, size_t, size_t, size_t, float, const float*, size_t,
+                                  const float*, size_t, float, float*, size_t);
+template void OpenBlasGemm<double>(bool, bool, size_t, size_t, size_t, double, const double*,
+                                   size_t, const double*, size_t, double, double*, size_t);
+
+void SetGemmBackend(const std::string& name) {
+  if (name == "openblas") {
+    GemmBackend().store(0);
+    return;
+  }
+#ifdef USE_DNNL
+  if (name == "dnnl") {
+    GemmBackend().store(1);
+    return;
+  }
+#endif
+  throw ValueError(Msg("set_gemm_backend: unknown or unavailable backend '", name,
+                       "' (use 'openblas', or 'dnnl' in a build with oneDNN)"));
+}
+
+std::string GetGemmBackend() { return GemmBackend().load() == 1 ? "dnnl" : "openblas"; }
+
+namespace cpu {
+
+namespace {
+
+template <typename T>
+void BatchedGemm(const GemmCall& g) {
+  const T* ap = g.a.t.data<T>();
+  const T* bp = g.b.t.data<T>();
+  T* cp = g.c.data<T>();
+  const size_t nbatch = Product(g.batch);
+  for (size_t i = 0; i < nbatch; ++i) {
+    int64_t oa = 0, ob = 0;
+    size_t rem = i;
+    for (size_t d = g.batch.size(); d-- > 0;) {
+      size_t idx = rem % g.batch[d];
+      rem /= g.batch[d];
+      oa += static_cast<int64_t>(idx) * g.a.batch_strides[d];
+      ob += static_cast<int64_t>(idx) * g.b.batch_strides[d];
+    }
+    Gemm<T>(g.a.trans, g.b.trans, g.M, g.N, g.K, static_cast<T>(g.alpha), ap + oa,
+            static_cast<blasint>(g.a.ld), bp + ob, static_cast<blasint>(g.b.ld),
+            static_cast<T>(g.beta), cp + i * g.M * g.N, static_cast<blasint>(g.N));
+  }
+}
+
+void GemmKernel(const GemmCall& call) {
+  SINGA_DISPATCH_FLOAT(call.c.data_type(), "Mult", { BatchedGemm<T>(call); });
+}
+
+}  // namespace
+
+BlasKernels MakeBlasKernels() {
+  BlasKernels k;
+  k.gemm = GemmKernel;
+  return k;
+}
+
+}  // namespace cpu
+}  // namespace singa

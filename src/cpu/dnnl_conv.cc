@@ -1,0 +1,182 @@
+// oneDNN convolutions (see dnnl_nn.h).
+//
+// User tensors are plain NCHW (`abcd`). For most convolutions oneDNN chooses blocked
+// internal layouts (format_tag::any) and we reorder into and out of them: on AVX-512 the
+// blocked direct kernels beat oneDNN's own plain-layout (gemm) convolution by far more than
+// the reorders cost (see ConvBlocked for the exceptions).
+#ifdef USE_DNNL
+
+#include "core/config.h"
+#include "cpu/dnnl_common.h"
+
+namespace singa {
+namespace dnnl_nn {
+
+namespace {
+
+// Whether a conv primitive should run on oneDNN's blocked layouts (with reorders) or on
+// the user's plain NCHW (oneDNN's gemm convolution). Measured on AVX-512 (oneDNN 3.2):
+// blocked direct kernels are 2-15x faster than plain for 3x3/5x5 and depthwise convs, but
+// 1x1 convs gain nothing there and pay two reorders of large activations, and the blocked
+// backward-data kernel for < 16 input channels (a network's first layer) is 4-8x slower
+// than the plain one. SINGA_DNNL_LAYOUT=plain|blocked overrides (for measuring).
+enum ConvPrim { kFwd = 0, kBwdData = 1, kBwdWeights = 2 };
+
+bool ConvBlocked(const ConvHandle& h, ConvPrim prim) {
+  static const int forced = [] {
+    const std::string e = ConfigString("SINGA_DNNL_LAYOUT");
+    if (e == "plain") return 0;
+    if (e == "blocked") return 1;
+    return -1;
+  }();
+  if (forced >= 0) return forced == 1;
+  const bool pointwise = h.kernel_h == 1 && h.kernel_w == 1 && h.stride_h == 1 &&
+                         h.stride_w == 1 && h.group == 1 &&
+                         h.pad_top + h.pad_bottom + h.pad_left + h.pad_right == 0;
+  if (pointwise) return false;
+  if (prim == kBwdData && h.group == 1 && h.channels < 16) return false;
+  return true;
+}
+
+struct ConvGeom {
+  Dims src, wei, bias, dst, strides, dilates, pad_l, pad_r;
+};
+
+ConvGeom Geometry(const ConvHandle& h, size_t n) {
+  auto d = [](size_t v) { return static_cast<dn::memory::dim>(v); };
+  ConvGeom g;
+  g.src = {d(n), d(h.channels), d(h.height), d(h.width)};
+  if (h.group == 1)
+    g.wei = {d(h.num_filters), d(h.channels), d(h.kernel_h), d(h.kernel_w)};
+  else
+    g.wei = {d(h.group), d(h.num_filters / h.group), d(h.channels / h.group), d(h.kernel_h),
+             d(h.kernel_w)};
+  g.bias = {d(h.num_filters)};
+  g.dst = {d(n), d(h.num_filters), d(h.conv_height), d(h.conv_width)};
+  g.strides = {d(h.stride_h), d(h.stride_w)};
+  g.dilates = {d(h.dilation_h) - 1, d(h.dilation_w) - 1};
+  g.pad_l = {d(h.pad_top), d(h.pad_left)};
+  g.pad_r = {d(h.pad_bottom), d(h.pad_right)};
+  return g;
+}
+
+std::vector<int64_t> ConvKey(int kind, const ConvHandle& h, size_t n, bool bias) {
+  return {kind, int64_t(n), int64_t(h.channels), int64_t(h.height), int64_t(h.width),
+          int64_t(h.num_filters), int64_t(h.group), int64_t(h.kernel_h), int64_t(h.kernel_w),
+          int64_t(h.stride_h), int64_t(h.stride_w), int64_t(h.dilation_h),
+          int64_t(h.dilation_w), int64_t(h.pad_top), int64_t(h.pad_bottom),
+          int64_t(h.pad_left), int64_t(h.pad_right), bias};
+}
+
+dn::convolution_forward::primitive_desc ConvFwdPd(const ConvGeom& g, bool bias,
+                                                  dn::prop_kind prop, bool blocked) {
+  auto md = blocked ? Any : Plain;
+  if (bias)
+    return dn::convolution_forward::primitive_desc(
+        Engine(), prop, dn::algorithm::convolution_direct, md(g.src), md(g.wei), Plain(g.bias),
+        md(g.dst), g.strides, g.dilates, g.pad_l, g.pad_r);
+  return dn::convolution_forward::primitive_desc(Engine(), prop,
+                                                 dn::algorithm::convolution_direct, md(g.src),
+                                                 md(g.wei), md(g.dst), g.strides, g.dilates,
+                                                 g.pad_l, g.pad_r);
+}
+
+struct ConvFwdEntry : Entry {
+  dn::convolution_forward prim;
+  Operand src, wei, dst;
+  dn::memory::desc bias;
+};
+
+struct ConvBwdDataEntry : Entry {
+  dn::convolution_backward_data prim;
+  Operand diff_dst, wei, diff_src;
+};
+
+struct ConvBwdWeiEntry : Entry {
+  dn::convolution_backward_weights prim;
+  Operand src, diff_dst, diff_wei;
+};
+
+}  // namespace
+
+bool ConvForward(const ConvHandle& h, const Tensor& x, const Tensor& W, const Tensor* b,
+                 Tensor* y) {
+  const size_t n = x.shape(0);
+  auto e = Cached<ConvFwdEntry>(ConvKey(kFwd, h, n, b != nullptr), [&](ConvFwdEntry& e) {
+    ConvGeom g = Geometry(h, n);
+    auto pd = ConvFwdPd(g, b != nullptr, dn::prop_kind::forward_training, ConvBlocked(h, kFwd));
+    e.prim = dn::convolution_forward(pd);
+    e.src.Init(Plain(g.src), pd.src_desc(), true);
+    e.wei.Init(Plain(g.wei), pd.weights_desc(), true);
+    e.dst.Init(Plain(g.dst), pd.dst_desc(), false);
+    e.bias = Plain(g.bias);
+  });
+  if (!e->ok) return false;
+  Scratch scratch(*x.device());
+  auto src = e->src.In(Ptr(x), scratch), wei = e->wei.In(Ptr(W), scratch),
+       dst = e->dst.Out(Ptr(*y), scratch);
+  std::unordered_map<int, dn::memory> args{
+      {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
+  if (b) args.emplace(DNNL_ARG_BIAS, Mem(e->bias, *b));
+  e->prim.execute(Stream(), args);
+  e->dst.Finish(dst, Ptr(*y));
+  Stream().wait();
+  return true;
+}
+
+bool ConvBackwardData(const ConvHandle& h, const Tensor& dy, const Tensor& W, Tensor* dx) {
+  const size_t n = dx->shape(0);
+  auto e = Cached<ConvBwdDataEntry>(ConvKey(kBwdData, h, n, false), [&](ConvBwdDataEntry& e) {
+    ConvGeom g = Geometry(h, n);
+    const bool blocked = ConvBlocked(h, kBwdData);
+    auto hint = ConvFwdPd(g, false, dn::prop_kind::forward_training, blocked);
+    auto md = blocked ? Any : Plain;
+    dn::convolution_backward_data::primitive_desc pd(
+        Engine(), dn::algorithm::convolution_direct, md(g.src), md(g.wei), md(g.dst), g.strides,
+        g.dilates, g.pad_l, g.pad_r, hint);
+    e.prim = dn::convolution_backward_data(pd);
+    e.diff_dst.Init(Plain(g.dst), pd.diff_dst_desc(), true);
+    e.wei.Init(Plain(g.wei), pd.weights_desc(), true);
+    e.diff_src.Init(Plain(g.src), pd.diff_src_desc(), false);
+  });
+  if (!e->ok) return false;
+  Scratch scratch(*dy.device());
+  auto ddst = e->diff_dst.In(Ptr(dy), scratch), wei = e->wei.In(Ptr(W), scratch),
+       dsrc = e->diff_src.Out(Ptr(*dx), scratch);
+  e->prim.execute(Stream(), {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wei},
+                             {DNNL_ARG_DIFF_SRC, dsrc}});
+  e->diff_src.Finish(dsrc, Ptr(*dx));
+  Stream().wait();
+  return true;
+}
+
+bool ConvBackwardWeights(const ConvHandle& h, const Tensor& dy, const Tensor& x, Tensor* dW) {
+  const size_t n = x.shape(0);
+  auto e = Cached<ConvBwdWeiEntry>(ConvKey(kBwdWeights, h, n, false), [&](ConvBwdWeiEntry& e) {
+    ConvGeom g = Geometry(h, n);
+    const bool blocked = ConvBlocked(h, kBwdWeights);
+    auto hint = ConvFwdPd(g, false, dn::prop_kind::forward_training, blocked);
+    auto md = blocked ? Any : Plain;
+    dn::convolution_backward_weights::primitive_desc pd(
+        Engine(), dn::algorithm::convolution_direct, md(g.src), md(g.wei), md(g.dst), g.strides,
+        g.dilates, g.pad_l, g.pad_r, hint);
+    e.prim = dn::convolution_backward_weights(pd);
+    e.src.Init(Plain(g.src), pd.src_desc(), true);
+    e.diff_dst.Init(Plain(g.dst), pd.diff_dst_desc(), true);
+    e.diff_wei.Init(Plain(g.wei), pd.diff_weights_desc(), false);
+  });
+  if (!e->ok) return false;
+  Scratch scratch(*x.device());
+  auto src = e->src.In(Ptr(x), scratch), ddst = e->diff_dst.In(Ptr(dy), scratch),
+       dwei = e->diff_wei.Out(Ptr(*dW), scratch);
+  e->prim.execute(Stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst},
+                             {DNNL_ARG_DIFF_WEIGHTS, dwei}});
+  e->diff_wei.Finish(dwei, Ptr(*dW));
+  Stream().wait();
+  return true;
+}
+
+}  // namespace dnnl_nn
+}  // namespace singa
+
+#endif  // USE_DNNL
