@@ -135,13 +135,15 @@ def _record_key(args):
 
 def _why_eager(graph, optimizer, stand_in):
     """Why a recorded step cannot be replayed, or None when it can."""
+    # Updates made out of the stand-in's sight also mark the graph unreplayable (the
+    # fused update kernels are not replayable); naming their cause is the clearer reason.
+    if stand_in is not None and stand_in._graph_hidden is not None:
+        return stand_in._graph_hidden
     if not graph.replayable():
         return "this training step cannot be replayed ({})".format(graph.why_not())
     if optimizer is None:
         return ("the model has no optimizer (set_optimizer): graph mode replays the "
                 "updates of model.optimizer")
-    if stand_in._graph_hidden is not None:
-        return stand_in._graph_hidden
     if not stand_in._graph_updates:
         return ("train_one_batch did not call the optimizer with the loss (opt(loss)) "
                 "nor its update(param, grad)")
