@@ -2,9 +2,7 @@
 
 The Tensor class: construction, attributes, views and copies, dtype conversion, random
 fills, every operator (with broadcasting and the core's dtype rules) and basic indexing
-(the module functions are in test_tensor_functions.py). Tests marked xfail(strict=True)
-pin the correct behaviour of known bugs; once a bug is fixed its test passes, which fails
-the run, so the mark goes with the fix.
+(the module functions are in test_tensor_functions.py).
 """
 
 import operator
@@ -422,17 +420,10 @@ DTYPE_RULES = [
 ]
 
 
-F16_COMPARE_BUG = pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="core: float16 tensor-tensor comparisons return float32 (float16 with a scalar)")
-
-
 @pytest.mark.parametrize("left,right,result", DTYPE_RULES)
 @pytest.mark.parametrize("op", [operator.add, operator.mul, operator.lt],
                          ids=["add", "mul", "lt"])
-def test_dtype_rules_tensor_tensor(left, right, result, op, request):
-    if op is operator.lt and left == right == np.float16:
-        request.applymarker(F16_COMPARE_BUG)
+def test_dtype_rules_tensor_tensor(left, right, result, op):
     a, b = np.array([1, 2, 3], left), np.array([3, 2, 1], right)
     out = op(tensor_of(a, left), tensor_of(b, right))
     assert values(out).dtype == result

@@ -1,7 +1,7 @@
 """singa.tensor's module functions against NumPy: conversions, creation, shape helpers,
 element-wise math, reductions, softmax, the arithmetic functions with ``ret``, matrix
 products and helpers, tensordot, einsum and the size helpers. The Tensor class itself is
-tested in test_tensor.py; xfail(strict=True) marks pin the correct behaviour of known bugs.
+tested in test_tensor.py.
 """
 
 import numpy as np

@@ -25,11 +25,6 @@ DataType ComputeType(DataType a, DataType b) {
   return kFloat32;  // mixed dtypes compute in float32 (SINGA's rule)
 }
 
-bool IsComparison(Binary op) {
-  return op == Binary::kLT || op == Binary::kLE || op == Binary::kGT || op == Binary::kGE ||
-         op == Binary::kEQ || op == Binary::kAnd || op == Binary::kOr || op == Binary::kXor;
-}
-
 // Operands that all are contiguous with one shape.
 bool SameFlatLayout(const Tensor& out, const Tensor& a, const Tensor& b) {
   return a.shape() == out.shape() && b.shape() == out.shape() && out.IsContiguous() &&
@@ -96,8 +91,9 @@ Tensor Apply(Binary op, const Tensor& a, const Tensor& b, const char* name) {
   DataType ct = ComputeType(a.data_type(), b.data_type());
   Tensor out(shape, a.device(), ct);
   ApplyInto(op, a, b, &out, name);
-  if (a.data_type() == kFloat16 && b.data_type() == kFloat16 && !IsComparison(op))
-    return out.AsType(kFloat16);
+  // float16 operands compute in float32 and give float16, comparisons included (as
+  // with a scalar operand, and as SINGA's comparisons keep their operands' dtype).
+  if (a.data_type() == kFloat16 && b.data_type() == kFloat16) return out.AsType(kFloat16);
   return out;
 }
 
