@@ -1,6 +1,7 @@
-"""Element-wise autograd operations: unary math, binary arithmetic, variadic ops and
-parameterised activations. Every entry gets a forward check against NumPy (float32)
-and a central-difference gradient check (float64, ``singa.testing.gradcheck``)."""
+"""Element-wise autograd operations (autograd/ops_unary.py, ops_binary.py and
+ops_activation.py): unary math, binary arithmetic, variadic ops and parameterised
+activations. Every entry gets a forward check against NumPy (float32) and a
+central-difference gradient check (float64, ``singa.testing.gradcheck``)."""
 
 import math
 
