@@ -5,19 +5,13 @@ import numpy as np
 from singa import autograd, layer, model, tensor
 
 
-class MLP(model.Model):
-    """linear (hidden) - relu - dropout - linear (classes), softmax cross-entropy."""
+class Classifier(model.Model):
+    """A model whose training step is forward, softmax cross-entropy (``self.loss``) and
+    one optimizer call; subclasses build their layers and define ``forward``."""
 
-    def __init__(self, hidden=16, classes=3, dropout=0.0):
+    def __init__(self):
         super().__init__()
-        self.l1 = layer.Linear(hidden)
-        self.relu = layer.ReLU()
-        self.drop = layer.Dropout(dropout)
-        self.l2 = layer.Linear(classes)
         self.loss = layer.SoftMaxCrossEntropy()
-
-    def forward(self, x):
-        return self.l2(self.drop(self.relu(self.l1(x))))
 
     def train_one_batch(self, x, y):
         out = self.forward(x)
@@ -26,7 +20,21 @@ class MLP(model.Model):
         return out, loss
 
 
-class SmallCNN(model.Model):
+class MLP(Classifier):
+    """linear (hidden) - relu - dropout - linear (classes), softmax cross-entropy."""
+
+    def __init__(self, hidden=16, classes=3, dropout=0.0):
+        super().__init__()
+        self.l1 = layer.Linear(hidden)
+        self.relu = layer.ReLU()
+        self.drop = layer.Dropout(dropout)
+        self.l2 = layer.Linear(classes)
+
+    def forward(self, x):
+        return self.l2(self.drop(self.relu(self.l1(x))))
+
+
+class SmallCNN(Classifier):
     """conv 3x3 (4 channels) - batch norm - relu - max pool - linear, softmax cross-entropy."""
 
     def __init__(self, classes=2):
@@ -36,16 +44,9 @@ class SmallCNN(model.Model):
         self.pool = layer.MaxPool2d(2)
         self.flat = layer.Flatten()
         self.fc = layer.Linear(classes)
-        self.loss = layer.SoftMaxCrossEntropy()
 
     def forward(self, x):
         return self.fc(self.flat(self.pool(autograd.relu(self.bn(self.conv(x))))))
-
-    def train_one_batch(self, x, y):
-        out = self.forward(x)
-        loss = self.loss(out, y)
-        self.optimizer(loss)
-        return out, loss
 
 
 class ModeProbe(model.Model):

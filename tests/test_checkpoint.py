@@ -7,26 +7,20 @@ import zipfile
 import numpy as np
 import pytest
 
+from _models import Classifier
 from singa import autograd, checkpoint, device, layer, model, opt, tensor
 from singa.checkpoint import CheckpointError
 
 
-class Net(model.Model):
+class Net(Classifier):
     def __init__(self, hidden=8):
         super().__init__()
         self.l1 = layer.Linear(hidden)
         self.bn = layer.BatchNorm2d()
         self.l2 = layer.Linear(3)
-        self.loss = layer.SoftMaxCrossEntropy()
 
     def forward(self, x):
         return self.l2(autograd.relu(self.bn(self.l1(x))))
-
-    def train_one_batch(self, x, y):
-        out = self.forward(x)
-        loss = self.loss(out, y)
-        self.optimizer(loss)
-        return out, loss
 
 
 def _batch(seed):

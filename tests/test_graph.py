@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from singa import autograd, device, layer, model, opt, singa_wrap, tensor
+from singa import autograd, device, layer, opt, singa_wrap, tensor
 
-from _models import MLP
+from _models import MLP, Classifier
 
 
 def mlp(dropout=0.0):
@@ -113,7 +113,7 @@ def test_recorder_api():
     singa_wrap.GraphEnd()
 
 
-class ConvNet(model.Model):
+class ConvNet(Classifier):
     def __init__(self, dropout=0.0):
         super().__init__()
         self.conv1 = layer.Conv2d(4, 3, padding=1)
@@ -124,18 +124,11 @@ class ConvNet(model.Model):
         self.pool2 = layer.AvgPool2d(2, 2)
         self.flatten = layer.Flatten()
         self.fc = layer.Linear(10)
-        self.loss_fn = layer.SoftMaxCrossEntropy()
 
     def forward(self, x):
         x = self.lrn(self.pool1(autograd.relu(self.bn1(self.conv1(x)))))
         x = self.pool2(autograd.relu(self.conv2(x)))
         return self.fc(self.flatten(x))
-
-    def train_one_batch(self, x, y):
-        out = self.forward(x)
-        loss = self.loss_fn(out, y)
-        self.optimizer(loss)
-        return out, loss
 
 
 def test_conv_net_graph_equals_eager():

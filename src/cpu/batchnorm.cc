@@ -3,7 +3,7 @@
 // accumulate in double so float32 statistics stay accurate.
 #include "cpu/dnnl_nn.h"
 #include "cpu/iter.h"
-#include "cpu/nn_kernels.h"
+#include "cpu/cpu_kernels.h"
 
 namespace singa {
 namespace cpu {
@@ -97,7 +97,9 @@ void Backward(const T* x, const T* dy, Dims d, const T* mean, const T* var, cons
 
 }  // namespace
 
-void BatchNormTraining(const BatchNormHandle& h, const Tensor& x, const Tensor& scale,
+namespace nn {
+
+void batchnorm_training(const BatchNormHandle& h, const Tensor& x, const Tensor& scale,
                        const Tensor& bias, Tensor* y, Tensor* mean, Tensor* var) {
   if (x.data_type() == kFloat32 && UseDnnl() &&
       dnnl_nn::BatchNormForwardTraining(h, x, scale, bias, y, mean, var))
@@ -110,7 +112,7 @@ void BatchNormTraining(const BatchNormHandle& h, const Tensor& x, const Tensor& 
   });
 }
 
-void BatchNormInference(const BatchNormHandle& h, const Tensor& x, const Tensor& scale,
+void batchnorm_inference(const BatchNormHandle& h, const Tensor& x, const Tensor& scale,
                         const Tensor& bias, const Tensor& mean, const Tensor& var, Tensor* y) {
   if (x.data_type() == kFloat32 && UseDnnl() &&
       dnnl_nn::BatchNormForwardInference(h, x, scale, bias, mean, var, y))
@@ -120,7 +122,7 @@ void BatchNormInference(const BatchNormHandle& h, const Tensor& x, const Tensor&
                                     scale.data<T>(), bias.data<T>(), h.eps, y->data<T>()));
 }
 
-void BatchNormBackward(const BatchNormHandle& h, const Tensor& x, const Tensor& dy,
+void batchnorm_backward(const BatchNormHandle& h, const Tensor& x, const Tensor& dy,
                        const Tensor& scale, const Tensor& mean, const Tensor& var, Tensor* dx,
                        Tensor* dscale, Tensor* dbias) {
   if (x.data_type() == kFloat32 && UseDnnl() && dscale->Size() == x.shape(1) &&
@@ -132,6 +134,8 @@ void BatchNormBackward(const BatchNormHandle& h, const Tensor& x, const Tensor& 
                                    var.data<T>(), scale.data<T>(), h.eps, dx->data<T>(),
                                    dscale->data<T>(), dbias->data<T>()));
 }
+
+}  // namespace nn
 
 }  // namespace cpu
 }  // namespace singa

@@ -109,7 +109,7 @@ std::string GetGemmBackend() { return GemmBackend().load() == 1 ? "dnnl" : "open
 
 namespace cpu {
 
-namespace {
+namespace blas {
 
 template <typename T>
 void BatchedGemm(const GemmCall& g) {
@@ -132,17 +132,11 @@ void BatchedGemm(const GemmCall& g) {
   }
 }
 
-void GemmKernel(const GemmCall& call) {
+void gemm(const GemmCall& call) {
   SINGA_DISPATCH_FLOAT(call.c.data_type(), "Mult", { BatchedGemm<T>(call); });
 }
 
-}  // namespace
-
-BlasKernels MakeBlasKernels() {
-  BlasKernels k;
-  k.gemm = GemmKernel;
-  return k;
-}
+}  // namespace blas
 
 }  // namespace cpu
 }  // namespace singa

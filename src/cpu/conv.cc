@@ -4,7 +4,7 @@
 #include "cpu/dnnl_nn.h"
 #include "cpu/gemm.h"
 #include "cpu/iter.h"
-#include "cpu/nn_kernels.h"
+#include "cpu/cpu_kernels.h"
 
 namespace singa {
 namespace cpu {
@@ -176,26 +176,30 @@ void ConvBackwardBRef(const ConvHandle& h, const Tensor& dy, Tensor* db) {
 
 }  // namespace
 
-void ConvForward(const ConvHandle& h, const Tensor& x, const Tensor& W, const Tensor* b, Tensor* y) {
+namespace nn {
+
+void conv_forward(const ConvHandle& h, const Tensor& x, const Tensor& W, const Tensor* b, Tensor* y) {
   if (x.data_type() == kFloat32 && UseDnnl() && dnnl_nn::ConvForward(h, x, W, b, y)) return;
   SINGA_DISPATCH_FLOAT(x.data_type(), "CpuConvForward", ConvForwardRef<T>(h, x, W, b, y));
 }
 
-void ConvBackwardData(const ConvHandle& h, const Tensor& dy, const Tensor& W, Tensor* dx) {
+void conv_backward_data(const ConvHandle& h, const Tensor& dy, const Tensor& W, Tensor* dx) {
   if (dy.data_type() == kFloat32 && UseDnnl() && dnnl_nn::ConvBackwardData(h, dy, W, dx)) return;
   SINGA_DISPATCH_FLOAT(dy.data_type(), "CpuConvBackwardx", ConvBackwardXRef<T>(h, dy, W, dx));
 }
 
-void ConvBackwardWeights(const ConvHandle& h, const Tensor& dy, const Tensor& x, Tensor* dW) {
+void conv_backward_weights(const ConvHandle& h, const Tensor& dy, const Tensor& x, Tensor* dW) {
   if (dy.data_type() == kFloat32 && x.shape(0) > 0 && UseDnnl() &&
       dnnl_nn::ConvBackwardWeights(h, dy, x, dW))
     return;
   SINGA_DISPATCH_FLOAT(dy.data_type(), "CpuConvBackwardW", ConvBackwardWRef<T>(h, dy, x, dW));
 }
 
-void ConvBackwardBias(const ConvHandle& h, const Tensor& dy, Tensor* db) {
+void conv_backward_bias(const ConvHandle& h, const Tensor& dy, Tensor* db) {
   SINGA_DISPATCH_FLOAT(dy.data_type(), "CpuConvBackwardb", ConvBackwardBRef<T>(h, dy, db));
 }
+
+}  // namespace nn
 
 }  // namespace cpu
 }  // namespace singa

@@ -155,22 +155,26 @@ void RunBinary(Binary op, const Tensor& a, const Tensor& b, const Tensor& out) {
   }
 }
 
-void UnaryKernel(Unary op, const Tensor& x, const Tensor& y) {
+}  // namespace
+
+namespace elementwise {
+
+void unary(Unary op, const Tensor& x, const Tensor& y) {
   SINGA_DISPATCH_ARITH(y.data_type(), "unary kernel", { RunUnary<T>(op, x, y); });
 }
 
-void BinaryKernel(Binary op, const Tensor& a, const Tensor& b, const Tensor& out) {
+void binary(Binary op, const Tensor& a, const Tensor& b, const Tensor& out) {
   SINGA_DISPATCH_ARITH(out.data_type(), "binary kernel", { RunBinary<T>(op, a, b, out); });
 }
 
-void AxpyKernel(double alpha, const Tensor& x, const Tensor& y) {
+void axpy(double alpha, const Tensor& x, const Tensor& y) {
   SINGA_DISPATCH_FLOAT(y.data_type(), "Axpy", {
     const T al = static_cast<T>(alpha);
     BinaryLoop<T>(x, y, y, [al](T u, T v) { return al * u + v; });
   });
 }
 
-void WhereKernel(const Tensor& c, const Tensor& x, const Tensor& y, const Tensor& out) {
+void where(const Tensor& c, const Tensor& x, const Tensor& y, const Tensor& out) {
   SINGA_DISPATCH_ARITH(out.data_type(), "Where", {
     const T* cp = c.data<T>();
     const T* xp = x.data<T>();
@@ -199,14 +203,14 @@ void CopyStrided(const Tensor& dst, const Tensor& src) {
   });
 }
 
-void CopyKernel(const Tensor& dst, const Tensor& src) {
+void copy(const Tensor& dst, const Tensor& src) {
   SINGA_DISPATCH_ALL(dst.data_type(), "CopyData", {
     using DT = T;
     SINGA_DISPATCH_ALL(src.data_type(), "CopyData", { CopyStrided<DT, T>(dst, src); });
   });
 }
 
-void FillKernel(const Tensor& t, double v) {
+void fill(const Tensor& t, double v) {
   SINGA_DISPATCH_ALL(t.data_type(), "SetValue", {
     T val = Cast<T>(v);
     StridedLoop<1> loop(t.shape(), {t.stride()});
@@ -217,18 +221,7 @@ void FillKernel(const Tensor& t, double v) {
   });
 }
 
-}  // namespace
-
-ElementwiseKernels MakeElementwiseKernels() {
-  ElementwiseKernels k;
-  k.unary = UnaryKernel;
-  k.binary = BinaryKernel;
-  k.axpy = AxpyKernel;
-  k.where = WhereKernel;
-  k.copy = CopyKernel;
-  k.fill = FillKernel;
-  return k;
-}
+}  // namespace elementwise
 
 }  // namespace cpu
 }  // namespace singa

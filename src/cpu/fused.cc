@@ -61,7 +61,7 @@ void SetFlushDenormals(bool on) {
 
 namespace cpu {
 
-namespace {
+namespace fused {
 
 template <typename T>
 void SGDKernel(T* w, const T* gp, T* bp, size_t n, T lr, T mom, T damp, T wd, bool nesterov) {
@@ -138,7 +138,7 @@ void DropoutKernel(const T* xp, T* yp, T* mp, size_t n, uint64_t seed, uint64_t 
   });
 }
 
-void SGD(const Tensor& p, const Tensor& g, const Tensor* buf, double lr, double momentum,
+void sgd(const Tensor& p, const Tensor& g, const Tensor* buf, double lr, double momentum,
          double dampening, double wd, bool nesterov) {
   if (p.data_type() == kDouble)
     SGDKernel<double>(p.data<double>(), g.data<double>(), buf ? buf->data<double>() : nullptr,
@@ -148,7 +148,7 @@ void SGD(const Tensor& p, const Tensor& g, const Tensor* buf, double lr, double 
                      p.Size(), float(lr), float(momentum), float(1.0 - dampening), float(wd), nesterov);
 }
 
-void RMSProp(const Tensor& p, const Tensor& g, const Tensor& v, double lr, double rho, double eps,
+void rmsprop(const Tensor& p, const Tensor& g, const Tensor& v, double lr, double rho, double eps,
              double wd) {
   if (p.data_type() == kDouble)
     RMSPropKernel<double>(p.data<double>(), g.data<double>(), v.data<double>(), p.Size(), lr,
@@ -158,7 +158,7 @@ void RMSProp(const Tensor& p, const Tensor& g, const Tensor& v, double lr, doubl
                          float(rho), float(eps), float(wd));
 }
 
-void AdaGrad(const Tensor& p, const Tensor& g, const Tensor& h, double lr, double eps, double wd) {
+void adagrad(const Tensor& p, const Tensor& g, const Tensor& h, double lr, double eps, double wd) {
   if (p.data_type() == kDouble)
     AdaGradKernel<double>(p.data<double>(), g.data<double>(), h.data<double>(), p.Size(), lr,
                           eps, wd);
@@ -167,7 +167,7 @@ void AdaGrad(const Tensor& p, const Tensor& g, const Tensor& h, double lr, doubl
                          float(eps), float(wd));
 }
 
-void Adam(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v, double lr,
+void adam(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v, double lr,
           double beta1, double beta2, double eps, double wd, int64_t t) {
   const double c1 = 1.0 - std::pow(beta1, static_cast<double>(t));
   const double c2 = 1.0 - std::pow(beta2, static_cast<double>(t));
@@ -181,7 +181,7 @@ void Adam(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v, do
                       p.Size(), float(beta1), float(beta2), float(step), float(eps2), float(wd));
 }
 
-void Dropout(const Tensor& x, double ratio, uint64_t seed, uint64_t counter, const Tensor& y,
+void dropout(const Tensor& x, double ratio, uint64_t seed, uint64_t counter, const Tensor& y,
              const Tensor& mask) {
   // Keep an element when its 32 random bits fall below (1 - ratio) * 2^32.
   const uint32_t threshold = static_cast<uint32_t>(std::min(4294967295.0, (1.0 - ratio) * 4294967296.0));
@@ -193,17 +193,7 @@ void Dropout(const Tensor& x, double ratio, uint64_t seed, uint64_t counter, con
                          counter, threshold, float(1.0 / (1.0 - ratio)));
 }
 
-}  // namespace
-
-FusedKernels MakeFusedKernels() {
-  FusedKernels k;
-  k.sgd = SGD;
-  k.rmsprop = RMSProp;
-  k.adagrad = AdaGrad;
-  k.adam = Adam;
-  k.dropout = Dropout;
-  return k;
-}
+}  // namespace fused
 
 }  // namespace cpu
 }  // namespace singa

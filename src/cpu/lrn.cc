@@ -3,7 +3,7 @@
 // axes is one OpenMP work item.
 #include "cpu/dnnl_nn.h"
 #include "cpu/iter.h"
-#include "cpu/nn_kernels.h"
+#include "cpu/cpu_kernels.h"
 
 namespace singa {
 namespace cpu {
@@ -99,14 +99,16 @@ void LRNBackwardRef(const T* dy, const T* x, const T* y, LRNDims d, size_t size,
 
 }  // namespace
 
-void LRNForward(const Tensor& x, size_t size, double alpha, double beta, double k, Tensor* y) {
+namespace nn {
+
+void lrn_forward(const Tensor& x, size_t size, double alpha, double beta, double k, Tensor* y) {
   if (x.data_type() == kFloat32 && UseDnnl() && dnnl_nn::LRNForward(x, size, alpha, beta, k, y))
     return;
   SINGA_DISPATCH_FLOAT(x.data_type(), "CpuLRNForward",
                        LRNForwardRef<T>(x.data<T>(), DimsOf(x), size, alpha, beta, k, y->data<T>()));
 }
 
-void LRNBackward(const Tensor& dy, const Tensor& x, const Tensor& y, size_t size, double alpha,
+void lrn_backward(const Tensor& dy, const Tensor& x, const Tensor& y, size_t size, double alpha,
                  double beta, double k, Tensor* dx) {
   if (x.data_type() == kFloat32 && UseDnnl() &&
       dnnl_nn::LRNBackward(dy, x, size, alpha, beta, k, dx))
@@ -115,6 +117,8 @@ void LRNBackward(const Tensor& dy, const Tensor& x, const Tensor& y, size_t size
                        LRNBackwardRef<T>(dy.data<T>(), x.data<T>(), y.data<T>(), DimsOf(x), size,
                                          alpha, beta, k, dx->data<T>()));
 }
+
+}  // namespace nn
 
 }  // namespace cpu
 }  // namespace singa

@@ -2,7 +2,7 @@
 // (n, c) plane per OpenMP work item.
 #include "cpu/dnnl_nn.h"
 #include "cpu/iter.h"
-#include "cpu/nn_kernels.h"
+#include "cpu/cpu_kernels.h"
 
 namespace singa {
 namespace cpu {
@@ -88,19 +88,23 @@ void PoolBackwardRef(const PoolingHandle& h, const T* dy, const T* x, T* dx, siz
 
 }  // namespace
 
-void PoolForward(const PoolingHandle& h, const Tensor& x, Tensor* y) {
+namespace nn {
+
+void pool_forward(const PoolingHandle& h, const Tensor& x, Tensor* y) {
   if (x.data_type() == kFloat32 && UseDnnl() && dnnl_nn::PoolForward(h, x, y)) return;
   const size_t planes = x.shape(0) * h.channels;
   SINGA_DISPATCH_FLOAT(x.data_type(), "CpuPoolingForward",
                        PoolForwardRef<T>(h, x.data<T>(), y->data<T>(), planes));
 }
 
-void PoolBackward(const PoolingHandle& h, const Tensor& dy, const Tensor& x, Tensor* dx) {
+void pool_backward(const PoolingHandle& h, const Tensor& dy, const Tensor& x, Tensor* dx) {
   if (x.data_type() == kFloat32 && UseDnnl() && dnnl_nn::PoolBackward(h, dy, x, dx)) return;
   const size_t planes = x.shape(0) * h.channels;
   SINGA_DISPATCH_FLOAT(x.data_type(), "CpuPoolingBackward",
                        PoolBackwardRef<T>(h, dy.data<T>(), x.data<T>(), dx->data<T>(), planes));
 }
+
+}  // namespace nn
 
 }  // namespace cpu
 }  // namespace singa

@@ -8,7 +8,7 @@
 namespace singa {
 namespace cpu {
 
-namespace {
+namespace random {
 
 inline double UnitDouble(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
 
@@ -22,19 +22,19 @@ _Pragma("omp parallel for num_threads(NumThreadsFor(n * 8)) schedule(static)")
   });
 }
 
-void BernoulliKernel(const Tensor& t, double p, uint64_t seed, uint64_t first) {
+void bernoulli(const Tensor& t, double p, uint64_t seed, uint64_t first) {
   // Compare 32 random bits against p scaled to 2^32 (exact for p = 0 and p = 1).
   const uint64_t threshold = static_cast<uint64_t>(p * 4294967296.0);
   Fill(t, "Bernoulli", seed, first,
        [threshold](uint64_t bits) { return static_cast<double>((bits >> 32) < threshold); });
 }
 
-void UniformKernel(const Tensor& t, double low, double high, uint64_t seed, uint64_t first) {
+void uniform(const Tensor& t, double low, double high, uint64_t seed, uint64_t first) {
   Fill(t, "Uniform", seed, first,
        [low, high](uint64_t bits) { return low + (high - low) * UnitDouble(bits); });
 }
 
-void GaussianKernel(const Tensor& t, double mean, double std, uint64_t seed, uint64_t first) {
+void gaussian(const Tensor& t, double mean, double std, uint64_t seed, uint64_t first) {
   // Box-Muller on two independent uniforms drawn from one counter.
   Fill(t, "Gaussian", seed, first, [mean, std](uint64_t bits) {
     double u1 = (static_cast<double>(bits >> 40) + 0.5) * 0x1.0p-24;
@@ -44,15 +44,7 @@ void GaussianKernel(const Tensor& t, double mean, double std, uint64_t seed, uin
   });
 }
 
-}  // namespace
-
-RandomKernels MakeRandomKernels() {
-  RandomKernels k;
-  k.bernoulli = BernoulliKernel;
-  k.uniform = UniformKernel;
-  k.gaussian = GaussianKernel;
-  return k;
-}
+}  // namespace random
 
 }  // namespace cpu
 }  // namespace singa

@@ -11,7 +11,7 @@
 namespace singa {
 namespace cpu {
 
-namespace {
+namespace reduce {
 
 // A reduction: `Acc` is the type partial results are combined in (double for sums of
 // floats, so long reductions keep their precision).
@@ -174,7 +174,7 @@ void Reduce(const Tensor& x, const std::vector<bool>& red, const Tensor& out) {
   }
 }
 
-void ReduceKernel(ReduceKind kind, const Tensor& x, const std::vector<bool>& red,
+void reduce(ReduceKind kind, const Tensor& x, const std::vector<bool>& red,
                   const Tensor& out) {
   SINGA_DISPATCH_ARITH(x.data_type(), "reduce kernel", {
     switch (kind) {
@@ -185,7 +185,7 @@ void ReduceKernel(ReduceKind kind, const Tensor& x, const std::vector<bool>& red
   });
 }
 
-void ArgMaxKernel(const Tensor& x, size_t ax, const Tensor& out) {
+void argmax(const Tensor& x, size_t ax, const Tensor& out) {
   size_t outer = Product(x.shape(), 0, ax), R = x.shape(ax), inner = Product(x.shape(), ax + 1);
   int32_t* op = out.data<int32_t>();
   SINGA_DISPATCH_FLOAT(x.data_type(), "ArgMax", {
@@ -250,13 +250,13 @@ void SoftmaxLanes(const Tensor& x, Tensor* y, size_t ax, bool log) {
   }
 }
 
-void SoftmaxKernel(const Tensor& x, size_t axis, bool log, const Tensor& y) {
+void softmax(const Tensor& x, size_t axis, bool log, const Tensor& y) {
   Tensor out = y;
   SINGA_DISPATCH_FLOAT(x.data_type(), log ? "LogSoftMax" : "SoftMax",
                        { SoftmaxLanes<T>(x, &out, axis, log); });
 }
 
-void CrossEntropyKernel(const Tensor& p, const Tensor& t, bool index_labels, const Tensor& loss) {
+void cross_entropy(const Tensor& p, const Tensor& t, bool index_labels, const Tensor& loss) {
   const size_t N = p.shape(0), C = p.shape(1);
   SINGA_DISPATCH_FLOAT(p.data_type(), "CrossEntropyFwd", {
     const T* pp = p.data<T>();
@@ -277,7 +277,7 @@ void CrossEntropyKernel(const Tensor& p, const Tensor& t, bool index_labels, con
   });
 }
 
-void SubtractAtLabelsKernel(const Tensor& g, const Tensor& labels) {
+void subtract_at_labels(const Tensor& g, const Tensor& labels) {
   const size_t N = g.shape(0), C = g.shape(1);
   const int32_t* ip = labels.data<int32_t>();
   SINGA_DISPATCH_FLOAT(g.data_type(), "SoftmaxCrossEntropyBwd", {
@@ -309,24 +309,13 @@ double PowerSum(const Tensor& t, int power) {
   return total;
 }
 
-double PowerSumKernel(const Tensor& t, int power) {
+double power_sum(const Tensor& t, int power) {
   double s = 0;
   SINGA_DISPATCH_ALL(t.data_type(), power == 1 ? "L1" : "L2", { s = PowerSum<T>(t, power); });
   return s;
 }
 
-}  // namespace
-
-ReduceKernels MakeReduceKernels() {
-  ReduceKernels k;
-  k.reduce = ReduceKernel;
-  k.argmax = ArgMaxKernel;
-  k.softmax = SoftmaxKernel;
-  k.cross_entropy = CrossEntropyKernel;
-  k.subtract_at_labels = SubtractAtLabelsKernel;
-  k.power_sum = PowerSumKernel;
-  return k;
-}
+}  // namespace reduce
 
 }  // namespace cpu
 }  // namespace singa

@@ -7,9 +7,9 @@
 namespace singa {
 namespace cpu {
 
-namespace {
+namespace shape {
 
-void TakeKernel(const Tensor& src, const std::vector<int64_t>& idx, size_t ax, const Tensor& out) {
+void take(const Tensor& src, const std::vector<int64_t>& idx, size_t ax, const Tensor& out) {
   const Shape& s = src.shape();
   size_t outer = Product(s, 0, ax), inner = Product(s, ax + 1), n = s[ax];
   size_t item = SizeOf(src.data_type()), k = idx.size();
@@ -39,7 +39,7 @@ void ForElements(const Shape& ds, const Shape& is, size_t ax, const std::vector<
   }
 }
 
-void GatherElementsKernel(const Tensor& src, const Shape& index_shape,
+void gather_elements(const Tensor& src, const Shape& index_shape,
                           const std::vector<int64_t>& idx, size_t ax, const Tensor& out) {
   size_t item = SizeOf(src.data_type());
   const char* sp = static_cast<const char*>(src.raw());
@@ -48,7 +48,7 @@ void GatherElementsKernel(const Tensor& src, const Shape& index_shape,
               [&](size_t d, size_t i) { std::memcpy(op + i * item, sp + d * item, item); });
 }
 
-void ScatterElementsKernel(const Tensor& out, const Shape& index_shape,
+void scatter_elements(const Tensor& out, const Shape& index_shape,
                            const std::vector<int64_t>& idx, const Tensor& updates, size_t ax,
                            bool add) {
   SINGA_DISPATCH_FLOAT(out.data_type(), "ScatterElements", {
@@ -60,15 +60,7 @@ void ScatterElementsKernel(const Tensor& out, const Shape& index_shape,
   });
 }
 
-}  // namespace
-
-ShapeKernels MakeShapeKernels() {
-  ShapeKernels k;
-  k.take = TakeKernel;
-  k.gather_elements = GatherElementsKernel;
-  k.scatter_elements = ScatterElementsKernel;
-  return k;
-}
+}  // namespace shape
 
 }  // namespace cpu
 }  // namespace singa

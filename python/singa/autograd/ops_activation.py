@@ -11,6 +11,8 @@ __all__ = ["Elu", "SeLU", "LeakyRelu", "HardSigmoid", "Clip", "SoftMax", "elu", 
 class Elu(Operation):
     """y = x for x > 0, alpha * (exp(x) - 1) otherwise."""
 
+    gamma = 1.0  # SeLU scales the ELU by gamma
+
     def __init__(self, alpha=1.0):
         super().__init__()
         self.alpha = float(alpha)
@@ -21,32 +23,21 @@ class Elu(Operation):
                               self.alpha)
         y = singa.__add__(x * pos, neg * singa.RSubFloat(1.0, pos))
         self.save(pos=pos, y=y)
-        return y
+        return y if self.gamma == 1.0 else singa.MultFloat(y, self.gamma)
 
     def backward(self, dy):
+        # d/dx = 1 for x > 0, alpha * exp(x) = y + alpha otherwise (y the unscaled ELU)
         neg_grad = singa.AddFloat(self.y, self.alpha)
         d = singa.__add__(self.pos, neg_grad * singa.RSubFloat(1.0, self.pos))
-        return dy * d
+        return dy * (d if self.gamma == 1.0 else singa.MultFloat(d, self.gamma))
 
 
-class SeLU(Operation):
+class SeLU(Elu):
     """y = gamma * (x for x > 0, alpha * (exp(x) - 1) otherwise)."""
 
     def __init__(self, alpha=1.67326, gamma=1.0507):
-        super().__init__()
-        self.alpha, self.gamma = float(alpha), float(gamma)
-
-    def forward(self, x):
-        pos = singa.GTFloat(x, 0.0)
-        e = singa.Exp(singa.EltwiseMin(x, full_like(x, 0.0)))
-        neg = singa.MultFloat(singa.SubFloat(e, 1.0), self.alpha)
-        y = singa.MultFloat(singa.__add__(x * pos, neg * singa.RSubFloat(1.0, pos)), self.gamma)
-        self.save(pos=pos, e=e)
-        return y
-
-    def backward(self, dy):
-        d = singa.__add__(self.pos, singa.MultFloat(self.e, self.alpha) * singa.RSubFloat(1.0, self.pos))
-        return dy * singa.MultFloat(d, self.gamma)
+        super().__init__(alpha)
+        self.gamma = float(gamma)
 
 
 class LeakyRelu(Operation):

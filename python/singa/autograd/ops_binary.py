@@ -175,28 +175,32 @@ class Embedding(Operation):
         return None, dw
 
 
-class Max(Operation):
+class _Extremum(Operation):
+    """The element-wise pick of two tensors (broadcasting); the gradient goes to the
+    input picked, to the first on ties."""
+
+    pick = None        # the core function picking the values
+    first_wins = None  # the core comparison that is 1 where a is picked
+
+    def forward(self, a, b):
+        self.save(a=a, b=b)
+        return type(self).pick(a, b)
+
+    def backward(self, dy):
+        da = dy * type(self).first_wins(self.a, self.b)
+        return sum_to(da, self.a.shape()), sum_to(dy - da, self.b.shape())
+
+
+class Max(_Extremum):
     """Element-wise maximum of two tensors (ties send the gradient to the first)."""
-
-    def forward(self, a, b):
-        self.save(a=a, b=b)
-        return singa.EltwiseMax(a, b)
-
-    def backward(self, dy):
-        da = dy * singa.GE(self.a, self.b)
-        return sum_to(da, self.a.shape()), sum_to(dy - da, self.b.shape())
+    pick = staticmethod(singa.EltwiseMax)
+    first_wins = staticmethod(singa.GE)
 
 
-class Min(Operation):
+class Min(_Extremum):
     """Element-wise minimum of two tensors (ties send the gradient to the first)."""
-
-    def forward(self, a, b):
-        self.save(a=a, b=b)
-        return singa.EltwiseMin(a, b)
-
-    def backward(self, dy):
-        da = dy * singa.LE(self.a, self.b)
-        return sum_to(da, self.a.shape()), sum_to(dy - da, self.b.shape())
+    pick = staticmethod(singa.EltwiseMin)
+    first_wins = staticmethod(singa.LE)
 
 
 class Sum(Operation):

@@ -227,18 +227,8 @@ def _walk_value(v, name, params_only, seen):
     if isinstance(v, Layer):
         for n, t in v._walk_tensors(params_only, name + Layer.sep, seen):
             yield n, t
-    elif isinstance(v, (list, tuple)):
-        for i, item in enumerate(v):
-            sub = "{}{}{}".format(name, Layer.sep, i)
-            if isinstance(item, Tensor):
-                if item.stores_grad and id(item) not in seen:
-                    seen.add(id(item))
-                    yield sub, item
-            else:
-                for n, t in _walk_value(item, sub, params_only, seen):
-                    yield n, t
-    elif isinstance(v, dict):
-        for k, item in v.items():
+    elif isinstance(v, (list, tuple, dict)):
+        for k, item in (v.items() if isinstance(v, dict) else enumerate(v)):
             sub = "{}{}{}".format(name, Layer.sep, k)
             if isinstance(item, Tensor):
                 if item.stores_grad and id(item) not in seen:
