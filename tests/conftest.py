@@ -22,8 +22,7 @@ def _default_modes():
     override) whatever an earlier test switched, and leaves them so."""
     def reset():
         autograd.training = False
-        autograd.mode._local.grad = None
-        autograd.mode._local.train = None
+        autograd.mode.reset_thread_overrides()
     reset()
     yield
     reset()

@@ -7,7 +7,7 @@ from collections import deque
 from .. import singa_wrap as singa
 from .. import tensor as tensor_mod
 from ..tensor import Tensor
-from .mode import _defaults, _local, is_grad_enabled
+from .mode import _active, _defaults, is_grad_enabled
 
 __all__ = ["Operation", "Operator", "Dummy", "backward", "gradients", "infer_dependency"]
 
@@ -61,8 +61,9 @@ class Operation(object):
                 raise TypeError("{}: input {} must be a singa Tensor, got {}".format(
                     type(self).__name__, i, type(xs[i]).__name__))
             datas.append(x.data)
-        g = _local.grad  # is_grad_enabled(), inlined: this runs for every op
-        record = _defaults.grad if g is None else g
+        # is_grad_enabled(), inlined (this runs for every op): the thread-local override
+        # is looked up only while some thread has one.
+        record = is_grad_enabled() if _active.grad else _defaults.grad
         requires_grad = False
         if record:
             # src: (creator, id of the input, the input if its gradient is yielded, whether
@@ -91,13 +92,14 @@ class Operation(object):
         if not isinstance(ys, tuple):
             y = _output(ys, requires_grad, self)
             if record:
+                # A single output always receives the gradient that reaches the op: no
+                # zero gradient is ever built for it, so no shape is kept.
                 self.y_id2idx = {id(y): 0}
-                # Output shapes, to build zero gradients for outputs nobody used.
-                self._y_meta = ((ys.shape(), ys.data_type()),)
             return (y,)
         outs = tuple([_output(y, requires_grad, self) for y in ys])
         if record:
             self.y_id2idx = {id(y): i for i, y in enumerate(outs)}
+            # Output shapes, to build zero gradients for outputs nobody used.
             self._y_meta = tuple([(y.shape(), y.data_type()) for y in ys])
         return outs
 
@@ -115,10 +117,7 @@ class Operation(object):
         backward, e.g. ``self.save(x=x)`` then ``self.x`` in backward. A no-op when the
         call is not recorded (grad mode off, or no input requires a gradient), so
         inference holds no memory for backward."""
-        saving = self._saving
-        if saving is None:
-            saving = is_grad_enabled()
-        if saving:
+        if self._saving or (self._saving is None and is_grad_enabled()):
             self.__dict__.update(values)
 
     def forward(self, *xs):
@@ -244,7 +243,7 @@ def backward(y, dy=None):
                            .format(op.name))
     deps = infer_dependency(op)
     params = {}  # op -> {output index: the Tensor (stores_grad) whose gradient is yielded}
-    grads = {op: [None] * len(op._y_meta)}
+    grads = {op: [None] * _num_outputs(op)}
     grads[op][op.y_id2idx[id(y)]] = dyc
     ready = deque([op])
     while ready:

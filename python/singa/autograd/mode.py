@@ -17,7 +17,7 @@ import functools
 import threading
 
 __all__ = ["is_grad_enabled", "is_train_mode", "set_defaults", "no_grad", "set_grad_enabled",
-           "train"]
+           "train", "reset_thread_overrides"]
 
 
 class _Defaults(object):
@@ -31,8 +31,30 @@ class _Overrides(threading.local):
     train = None
 
 
+class _Active(object):
+    # Threads overriding grad mode right now. While none does, every thread follows the
+    # default, and the engine reads it without the (slower) thread-local lookup.
+    grad = 0
+
+
 _defaults = _Defaults()
 _local = _Overrides()
+_active = _Active()
+_active_lock = threading.Lock()
+
+
+def _override(switch, value):
+    """Sets this thread's override of ``switch`` (None: follow the default)."""
+    if switch == "grad" and (_local.grad is None) != (value is None):
+        with _active_lock:
+            _active.grad += 1 if value is not None else -1
+    setattr(_local, switch, value)
+
+
+def reset_thread_overrides():
+    """Drops the calling thread's overrides of both switches (tests start from here)."""
+    _override("grad", None)
+    _override("train", None)
 
 
 def is_grad_enabled():
@@ -65,11 +87,11 @@ class _ThreadOverride(object):
 
     def __enter__(self):
         self._saved.append(getattr(_local, self._switch))
-        setattr(_local, self._switch, self._mode)
+        _override(self._switch, self._mode)
         return self
 
     def __exit__(self, *exc):
-        setattr(_local, self._switch, self._saved.pop())
+        _override(self._switch, self._saved.pop())
         return False
 
     def __call__(self, fn):
