@@ -2,7 +2,7 @@
 
 from .. import singa_wrap as singa
 
-__all__ = ["sum_to", "full_like", "zeros", "scalar_like", "check_same_shape", "is_float"]
+__all__ = ["sum_to", "full_like", "zeros", "check_same_shape", "is_float"]
 
 CTensor = singa.Tensor
 
@@ -24,13 +24,6 @@ def full_like(t, value):
 def zeros(shape, like):
     out = CTensor(list(shape), like.device(), like.data_type())
     out.SetValue(0.0)
-    return out
-
-
-def scalar_like(value, like):
-    """A (1,)-shaped tensor with ``like``'s dtype and device."""
-    out = CTensor([1], like.device(), like.data_type())
-    out.SetValue(float(value))
     return out
 
 

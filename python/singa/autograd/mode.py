@@ -130,17 +130,16 @@ class set_grad_enabled(_ThreadOverride):
 
     def __init__(self, mode):
         super(set_grad_enabled, self).__init__(mode)
-        self.__enter__()
-        self._entered = False
+        _ThreadOverride.__enter__(self)  # a plain call applies it now
+        self._applied_by_init = True
 
     def __enter__(self):
-        if getattr(self, "_entered", True) is False:
-            self._entered = True  # the constructor already applied the mode
-            return self
+        if self.__dict__.pop("_applied_by_init", False):
+            return self  # already applied; __exit__ undoes it
         return super(set_grad_enabled, self).__enter__()
 
     def __call__(self, fn):
-        if self._entered is False:
+        if self.__dict__.pop("_applied_by_init", False):
             self.__exit__()  # as a decorator it applies per call, not from now on
         return super(set_grad_enabled, self).__call__(fn)
 
