@@ -1,0 +1,302 @@
+"""Compare Apache SINGA 5.1's public Python names with this package's.
+
+The facts about SINGA live in tests/data/singa_5_1_names.json (names and call signatures per
+module). For every name this imports ``singa.<module>``, looks the name up and, where SINGA's
+signature is known, checks with ``inspect.signature`` that ours accepts every call SINGA's
+accepts:
+
+- ``same``: present, and takes exactly SINGA's parameters;
+- ``extended``: present, takes SINGA's parameters and optional ones of its own;
+- ``differs``: present, but some call that works in SINGA does not work here (the note says which);
+- ``missing``: not there.
+
+Usage::
+
+    python docs/tools/compat_table.py            # rewrite the table in docs/compat.md
+    python docs/tools/compat_table.py --check    # exit 1 when docs/compat.md is out of date
+    python docs/tools/compat_table.py --summary  # per module: SINGA names, present, missing
+
+Run it from the tree root with the package importable (``PYTHONPATH=python``).
+"""
+
+import argparse
+import ast
+import importlib
+import inspect
+import json
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+FACTS = ROOT / "tests" / "data" / "singa_5_1_names.json"
+DOC = ROOT / "docs" / "compat.md"
+BEGIN = "<!-- BEGIN GENERATED: compat_table.py -->"
+END = "<!-- END GENERATED: compat_table.py -->"
+
+# Names whose absence is another issue's work, not this one's.
+WAITS_FOR_MODULE = {"sonnx": "the ONNX issue"}
+WAITS_FOR_NAME = {
+    ("opt", "DistOpt"): "the distributed issue",
+    ("layer", "CudnnRNN"): "the CUDA issue (cuDNN only)",
+    ("device", "get_gpu_ids"): "the CUDA issue",
+    ("device", "get_gpu_mem_size"): "the CUDA issue",
+    ("device", "device_query"): "the CUDA issue",
+    ("device", "get_num_opencl_platforms"): "no issue (SINGA's OpenCL backend)",
+    ("device", "get_num_opencl_devices"): "no issue (SINGA's OpenCL backend)",
+    ("device", "create_opencl_device"): "no issue (SINGA's OpenCL backend)",
+}
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def load_facts(path=FACTS):
+    with open(path) as f:
+        return json.load(f)
+
+
+def waits_for(module, name):
+    return WAITS_FOR_NAME.get((module, name)) or WAITS_FOR_MODULE.get(module, "")
+
+
+def _literal(text):
+    """The value of a default written in SINGA's source, or a marker when it is not a literal
+    (``get_default_device()``, ``SGD()``): such defaults are not compared."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return _NOT_LITERAL
+
+
+_NOT_LITERAL = object()
+
+
+def _same_default(singa_text, ours):
+    value = _literal(singa_text)
+    if value is _NOT_LITERAL:
+        return True
+    # An empty list or tuple and None both mean "nothing given" (e.g. squeeze's axes).
+    if value in ([], ()) and ours is None:
+        return True
+    if isinstance(value, bool) or isinstance(ours, bool):
+        return value is ours
+    try:
+        return bool(value == ours)
+    except (TypeError, ValueError):  # an array-like default whose == gives no single bool
+        return False
+
+
+def our_signature(obj):
+    """inspect.signature of a function or of a class's constructor; None when the object has
+    none to inspect (a C++ binding, a constant)."""
+    if not callable(obj):
+        return None
+    try:
+        return inspect.signature(obj)
+    except (TypeError, ValueError):
+        return None
+
+
+def compare(singa_params, sig):
+    """(status, note) for a present callable: does ``sig`` accept every call SINGA's
+    ``singa_params`` accept, with each argument landing on the parameter of the same name?"""
+    ours = list(sig.parameters.values())
+    positional = [p for p in ours if p.kind in _POSITIONAL]
+    var_pos = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in ours)
+    var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in ours)
+    by_name = {p.name: p for p in ours}
+    problems, matched = [], set()
+
+    singa_positional = [p for p in singa_params if p["kind"] == "positional_or_keyword"]
+    for i, sp in enumerate(singa_positional):
+        name = sp["name"]
+        if i < len(positional):
+            op = positional[i]
+            if op.name != name:
+                if name in by_name or not var_kw:
+                    problems.append("argument {} is '{}' here, '{}' in SINGA".format(
+                        i + 1, op.name, name))
+                    matched.add(op.name)
+                    continue
+            if op.kind is inspect.Parameter.POSITIONAL_ONLY:
+                problems.append("'{}' cannot be passed by keyword here".format(name))
+            matched.add(op.name)
+            _check_default(sp, op, problems)
+        elif var_pos:
+            op = by_name.get(name)
+            if op is None and not var_kw:
+                problems.append("'{}' is taken only positionally here (by *args)".format(name))
+            elif op is not None:
+                matched.add(op.name)
+        else:
+            op = by_name.get(name)
+            problems.append("'{}' (argument {}) is {}".format(
+                name, i + 1, "keyword-only here" if op is not None else "not accepted"))
+            if op is not None:
+                matched.add(op.name)
+
+    for sp in singa_params:
+        if sp["kind"] == "var_positional" and not var_pos:
+            problems.append("SINGA takes *{}, this does not".format(sp["name"]))
+        elif sp["kind"] == "var_keyword" and not var_kw:
+            problems.append("SINGA takes **{}, this does not".format(sp["name"]))
+        elif sp["kind"] == "keyword_only":
+            op = by_name.get(sp["name"])
+            if op is None or op.kind is inspect.Parameter.POSITIONAL_ONLY:
+                if not var_kw:
+                    problems.append("keyword '{}' is not accepted".format(sp["name"]))
+            else:
+                matched.add(op.name)
+                _check_default(sp, op, problems)
+
+    extra = [p for p in ours if p.name not in matched
+             and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+    required_extra = [p.name for p in extra if p.default is inspect.Parameter.empty
+                      and p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    if required_extra:
+        problems.append("requires {} which SINGA does not take".format(
+            ", ".join("'{}'".format(n) for n in required_extra)))
+    if problems:
+        return "differs", "; ".join(problems)
+    singa_star = {p["kind"] for p in singa_params} & {"var_positional", "var_keyword"}
+    our_star = ({"var_positional"} if var_pos else set()) | ({"var_keyword"} if var_kw else set())
+    if extra or our_star - singa_star:
+        more = [p.name for p in extra] + sorted(
+            ("*args" if s == "var_positional" else "**kwargs") for s in our_star - singa_star)
+        return "extended", "also takes " + ", ".join(more)
+    return "same", ""
+
+
+def _check_default(sp, op, problems):
+    if sp["default"] is None:
+        return
+    if op.default is inspect.Parameter.empty:
+        problems.append("'{}' is required here, SINGA defaults it to {}".format(
+            sp["name"], sp["default"]))
+    elif not _same_default(sp["default"], op.default):
+        problems.append("'{}' defaults to {!r} here, {} in SINGA".format(
+            sp["name"], op.default, sp["default"]))
+
+
+def status_of(module, row):
+    """(status, note) of one SINGA name in our package."""
+    try:
+        mod = importlib.import_module("singa." + module)
+    except ImportError:
+        return "missing", "no module singa.{}".format(module)
+    if not hasattr(mod, row["name"]):
+        return "missing", ""
+    obj = getattr(mod, row["name"])
+    if row["kind"] == "constant":
+        value = row.get("value")
+        if value is not None and not _equal_constant(value, obj):
+            return "differs", "value {!r} here, {!r} in SINGA".format(obj, value)
+        return "same", ""
+    params = row.get("params")
+    if params is None:
+        return "same", "present; SINGA's signature is not in its source (not compared)"
+    sig = our_signature(obj)
+    if sig is None:
+        return "same", "present; no Python signature to compare here"
+    return compare(params, sig)
+
+
+def _equal_constant(value, obj):
+    try:
+        return bool(obj == value) or int(obj) == value
+    except (TypeError, ValueError):
+        return False
+
+
+def rows(facts):
+    """Yield (module, row, status, note) for every SINGA name, modules in the facts' order."""
+    for module, entry in facts["modules"].items():
+        for row in entry["names"]:
+            status, note = status_of(module, row)
+            yield module, row, status, note
+
+
+def summary(facts):
+    lines = ["{:<12} {:>6} {:>8} {:>8}".format("module", "SINGA", "present", "missing")]
+    totals = [0, 0, 0]
+    per = {}
+    for module, _row, status, _note in rows(facts):
+        counts = per.setdefault(module, [0, 0, 0])
+        counts[0] += 1
+        counts[1 if status != "missing" else 2] += 1
+    for module, counts in per.items():
+        lines.append("{:<12} {:>6} {:>8} {:>8}".format(module, *counts))
+        totals = [a + b for a, b in zip(totals, counts)]
+    lines.append("{:<12} {:>6} {:>8} {:>8}".format("total", *totals))
+    return "\n".join(lines)
+
+
+def _cell(text):
+    return (text or "").replace("|", "\\|").replace("\n", " ")
+
+
+def table(facts):
+    """The generated section of docs/compat.md: one table per module."""
+    by_module = {}
+    for module, row, status, note in rows(facts):
+        by_module.setdefault(module, []).append((row, status, note))
+    out = []
+    for module, entries in by_module.items():
+        counts = {s: sum(1 for _r, st, _n in entries if st == s)
+                  for s in ("same", "extended", "differs", "missing")}
+        out.append("### singa.{}".format(module))
+        out.append("")
+        out.append("SINGA: {} names ({}). Here: {} same, {} extended, {} differs, {} missing."
+                   .format(len(entries), facts["modules"][module]["stored_version"],
+                           counts["same"], counts["extended"], counts["differs"],
+                           counts["missing"]))
+        out.append("")
+        out.append("| name | kind | SINGA signature | status | note |")
+        out.append("| --- | --- | --- | --- | --- |")
+        for row, status, note in entries:
+            if status == "missing" and waits_for(module, row["name"]):
+                note = "; ".join(filter(None, [note, "waits for " + waits_for(module,
+                                                                                row["name"])]))
+            if row.get("source"):
+                note = "; ".join(filter(None, [note, "SINGA fact taken from " + row["source"]]))
+            sig = row.get("signature") or ""
+            if row["kind"] == "alias":
+                sig = "= {} {}".format(row["alias_of"], sig).strip()
+            elif row["kind"] == "constant":
+                sig = "= " + row["expression"]
+            out.append("| `{}` | {} | `{}` | {} | {} |".format(
+                row["name"], row["kind"], _cell(sig), status, _cell(note)))
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def render(doc_text, facts):
+    """doc_text with the text between the markers replaced by a fresh table."""
+    start, end = doc_text.index(BEGIN), doc_text.index(END)
+    return doc_text[:start + len(BEGIN)] + "\n" + table(facts) + doc_text[end:]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--summary", action="store_true",
+                        help="print per module: SINGA names, present, missing")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 when docs/compat.md differs from a fresh table")
+    args = parser.parse_args(argv)
+    facts = load_facts()
+    if args.summary:
+        print(summary(facts))
+        return 0
+    current = DOC.read_text()
+    fresh = render(current, facts)
+    if args.check:
+        if fresh != current:
+            print("docs/compat.md is out of date: run python docs/tools/compat_table.py",
+                  file=sys.stderr)
+            return 1
+        return 0
+    DOC.write_text(fresh)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
