@@ -43,6 +43,7 @@ from . import autograd
 from . import checkpoint
 from . import device as device_mod
 from . import fit as fit_mod
+from . import singa_wrap as singa
 from . import summary as summary_mod
 from . import tensor as tensor_mod
 from .checkpoint import CheckpointError
@@ -131,8 +132,7 @@ class Model(Layer):
         ``forward`` otherwise."""
         if not self._initialized:
             self._name_layers()
-            self.initialize(*args, **kwargs)
-            self._initialized = True
+            self._initialize_at_first_forward()
         self.device_check(*args)
         if self.training and self.graph_mode:
             out = self._graph_step(self, args, kwargs)
@@ -143,6 +143,34 @@ class Model(Layer):
         if not self.compiled:
             self._name_states()
         return out
+
+    def _initialize_at_first_forward(self):
+        """Arranges for ``initialize`` to run with the arguments of the first
+        ``forward`` call, as SINGA does: ``model(x, y)`` runs ``train_one_batch(x, y)``,
+        whose ``self.forward(x)`` initializes with ``x`` alone. An instance attribute
+        shadows ``forward`` until that first call (then it is removed), so nothing
+        changes for a model that keeps Layer's no-op ``initialize``."""
+        if type(self).initialize is Layer.initialize:
+            self._initialized = True
+            return
+        if "forward" in vars(self):
+            return  # already armed (a step that never reached forward)
+
+        def first_forward(*inputs, **kwargs):
+            del self.forward
+            if not self._initialized:
+                # parameters are made once, outside any recorded graph
+                recording = singa.GraphRecording()
+                if recording:
+                    singa.GraphPause(True)
+                try:
+                    self.initialize(*inputs, **kwargs)
+                finally:
+                    if recording:
+                        singa.GraphPause(False)
+                self._initialized = True
+            return self.forward(*inputs, **kwargs)
+        self.forward = first_forward
 
     def forward(self, *inputs, **kwargs):
         raise NotImplementedError("{} does not implement forward".format(type(self).__name__))
