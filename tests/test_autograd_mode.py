@@ -112,7 +112,7 @@ def test_dropout_in_inference_behaviour_passes_gradients_through():
     x = _param(np.ones((3, 4)))
     with autograd.train(False):
         y = autograd.dropout(x, 0.5)
-    g = autograd.gradients(autograd.reduce_sum(y))[x]
+    g = autograd.gradients(autograd.reduce_sum(y))[id(x)]
     np.testing.assert_array_equal(tensor.to_numpy(g), 1.0)
 
 

@@ -314,8 +314,9 @@ def _num_outputs(op):
 
 
 def gradients(y, dy=None):
-    """Runs backward and returns ``{param: grad}`` for every parameter."""
-    return {p: g for p, g in backward(y, dy)}
+    """Runs backward and returns ``{id(param): grad}`` for every tensor whose gradient
+    ``backward`` yields, keyed by ``id()`` as SINGA's is (``grads[id(w)]``)."""
+    return {id(p): g for p, g in backward(y, dy)}
 
 
 tensor_mod.set_leaf_creator(lambda t: Dummy(t, t.name))
