@@ -1,6 +1,7 @@
 """Small helpers shared by the operation modules."""
 
 from .. import singa_wrap as singa
+from ..errors import ArgumentError
 
 __all__ = ["sum_to", "full_like", "zeros", "check_same_shape", "is_float"]
 
@@ -29,7 +30,7 @@ def zeros(shape, like):
 
 def check_same_shape(op, a, b, what="inputs"):
     if a.shape() != b.shape():
-        raise ValueError("{}: {} must have the same shape, got {} and {}".format(
+        raise ArgumentError("{}: {} must have the same shape, got {} and {}".format(
             op, what, a.shape(), b.shape()))
 
 

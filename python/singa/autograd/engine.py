@@ -5,6 +5,7 @@ import weakref
 from collections import deque
 
 from .. import singa_wrap as singa
+from ..errors import ArgumentError
 from .. import tensor as tensor_mod
 from ..tensor import Tensor
 from .mode import _active, _defaults, is_grad_enabled
@@ -146,13 +147,16 @@ Operator = Operation
 
 def _named_error(op, where, err, shapes):
     """The same kind of error, its message prefixed with the op and its argument shapes
-    (core kernels name only themselves, e.g. Mult for Matmul)."""
+    (core kernels name only themselves, e.g. Mult for Matmul). A plain ValueError (the
+    core's kind for bad arguments) becomes an ArgumentError, which is also the
+    AssertionError that SINGA scripts expect from SINGA's assert checks."""
     name = type(op).__name__
     msg = str(err)
+    kind = ArgumentError if type(err) is ValueError else type(err)
     if msg.startswith(name + where + " "):
-        return err
+        return err if kind is type(err) else kind(msg)
     what = "inputs" if not where else "output gradients"
-    return type(err)("{}{} with {} of shapes {}: {}".format(
+    return kind("{}{} with {} of shapes {}: {}".format(
         name, where, what, ", ".join(str(tuple(s)) for s in shapes), msg))
 
 
@@ -222,14 +226,14 @@ def backward(y, dy=None):
         raise TypeError("backward: y must be a Tensor, got {}".format(type(y).__name__))
     if dy is None:
         if y.size() != 1:
-            raise ValueError("backward: y of shape {} is not a scalar; pass dy, the gradient "
+            raise ArgumentError("backward: y of shape {} is not a scalar; pass dy, the gradient "
                              "with respect to y".format(y.shape))
         dyc = CTensor(list(y.shape), y.device, y.dtype)
         dyc.SetValue(1.0)
     else:
         dyc = dy.data if isinstance(dy, Tensor) else dy
         if tuple(dyc.shape()) != tuple(y.shape):
-            raise ValueError("backward: dy of shape {} does not match y of shape {}"
+            raise ArgumentError("backward: dy of shape {} does not match y of shape {}"
                              .format(dyc.shape(), y.shape))
     op = y.creator
     if isinstance(op, Dummy) or op is None:

@@ -2,6 +2,7 @@
 comparisons, PReLU, embedding lookup and cosine similarity."""
 
 from .. import singa_wrap as singa
+from ..errors import ArgumentError
 from ._util import sum_to, zeros
 from .engine import Operation
 from .ops_shape import reduce_sum
@@ -158,7 +159,7 @@ class Embedding(Operation):
 
     def forward(self, x, w):
         if w.nDim() != 2:
-            raise ValueError("Embedding: the table must be 2-D (vocab, dim), got {}"
+            raise ArgumentError("Embedding: the table must be 2-D (vocab, dim), got {}"
                              .format(w.shape()))
         idx = x.AsType(singa.kInt)
         self.save(idx=idx, wshape=w.shape())
@@ -208,7 +209,7 @@ class Sum(Operation):
 
     def forward(self, *xs):
         if not xs:
-            raise ValueError("Sum: needs at least one input")
+            raise ArgumentError("Sum: needs at least one input")
         self.save(shapes=[x.shape() for x in xs])
         y = xs[0]
         for x in xs[1:]:
@@ -224,7 +225,7 @@ class Mean(Operation):
 
     def forward(self, *xs):
         if not xs:
-            raise ValueError("Mean: needs at least one input")
+            raise ArgumentError("Mean: needs at least one input")
         self.save(shapes=[x.shape() for x in xs])
         y = xs[0]
         for x in xs[1:]:
@@ -298,7 +299,7 @@ def _fold(op_cls, xs):
     if len(xs) == 1 and isinstance(xs[0], (list, tuple)):
         xs = tuple(xs[0])
     if not xs:
-        raise ValueError("{}: needs at least one input".format(op_cls.__name__))
+        raise ArgumentError("{}: needs at least one input".format(op_cls.__name__))
     y = xs[0]
     for x in xs[1:]:
         y = op_cls()(y, x)[0]

@@ -2,6 +2,7 @@
 batch normalisation and local response normalisation."""
 
 from .. import singa_wrap as singa
+from ..errors import ArgumentError
 from ..tensor import Tensor
 from ._util import sum_to
 from .engine import Operation
@@ -26,7 +27,7 @@ class Gemm(Operation):
 
     def forward(self, A, B, C=None):
         if A.nDim() != 2 or B.nDim() != 2:
-            raise ValueError("Gemm: A and B must be 2-D, got {} and {}".format(A.shape(), B.shape()))
+            raise ArgumentError("Gemm: A and B must be 2-D, got {} and {}".format(A.shape(), B.shape()))
         a = singa.DefaultTranspose(A) if self.transA else A
         b = singa.DefaultTranspose(B) if self.transB else B
         y = singa.Mult(a, b)
@@ -56,15 +57,15 @@ class AddBias(Operation):
     def __init__(self, axis=0):
         super().__init__()
         if axis not in (0, 1):
-            raise ValueError("AddBias: axis must be 0 or 1, got {}".format(axis))
+            raise ArgumentError("AddBias: axis must be 0 or 1, got {}".format(axis))
         self.axis = axis
 
     def forward(self, x, b):
         if x.nDim() != 2:
-            raise ValueError("AddBias: x must be 2-D, got {}".format(x.shape()))
+            raise ArgumentError("AddBias: x must be 2-D, got {}".format(x.shape()))
         want = x.shape()[1 - self.axis]
         if b.Size() != want:
-            raise ValueError("AddBias: bias of shape {} does not match x {} on axis {}".format(
+            raise ArgumentError("AddBias: bias of shape {} does not match x {} on axis {}".format(
                 b.shape(), x.shape(), 1 - self.axis))
         self.save(bshape=b.shape())
         shape = [1, want] if self.axis == 0 else [want, 1]
@@ -82,7 +83,7 @@ class Dropout(Operation):
     def __init__(self, ratio=0.5):
         super().__init__()
         if not 0.0 <= ratio < 1.0:
-            raise ValueError("Dropout: ratio {} must be in [0, 1)".format(ratio))
+            raise ArgumentError("Dropout: ratio {} must be in [0, 1)".format(ratio))
         self.ratio = float(ratio)
 
     def forward(self, x):
@@ -201,7 +202,7 @@ class LRN(Operation):
     def __init__(self, size=5, alpha=1e-4, beta=0.75, k=1.0):
         super().__init__()
         if size < 1:
-            raise ValueError("LRN: size must be positive, got {}".format(size))
+            raise ArgumentError("LRN: size must be positive, got {}".format(size))
         self.size, self.alpha, self.beta, self.k = int(size), float(alpha), float(beta), float(k)
 
     def forward(self, x):

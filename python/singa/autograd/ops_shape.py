@@ -5,6 +5,7 @@ import builtins
 import numpy as np
 
 from .. import singa_wrap as singa
+from ..errors import ArgumentError
 from .. import tensor as tensor_mod
 from ..tensor import Tensor
 from ._util import sum_to, zeros
@@ -80,7 +81,7 @@ class Transpose(Operation):
     def forward(self, x):
         perm = self.perm if self.perm is not None else list(range(x.nDim()))[::-1]
         if sorted(perm) != list(range(x.nDim())):
-            raise ValueError("Transpose: {} is not a permutation of the axes of shape {}"
+            raise ArgumentError("Transpose: {} is not a permutation of the axes of shape {}"
                              .format(self.perm, x.shape()))
         self.used_perm = perm
         return singa.Transpose(x, perm)
@@ -126,7 +127,7 @@ class Squeeze(Operation):
         axes = _axes_list(self.axis, x.nDim()) if self.axis else [i for i, s in enumerate(shape) if s == 1]
         for a in axes:
             if shape[a] != 1:
-                raise ValueError("Squeeze: axis {} of shape {} does not have size 1".format(a, shape))
+                raise ArgumentError("Squeeze: axis {} of shape {} does not have size 1".format(a, shape))
         self.save(xshape=shape)
         return singa.Reshape(x, [s for i, s in enumerate(shape) if i not in axes])
 
@@ -149,7 +150,7 @@ class Expand(Operation):
         out = []
         for da, db in zip(a, b):
             if da != db and da != 1 and db != 1:
-                raise ValueError("Expand: shape {} cannot be expanded to {}".format(x.shape(), self.shape))
+                raise ArgumentError("Expand: shape {} cannot be expanded to {}".format(x.shape(), self.shape))
             out.append(db if da == 1 else da)
         self.save(xshape=x.shape())
         return singa.Contiguous(singa.Broadcast(x, out)).Clone()
@@ -200,7 +201,7 @@ class Slice(Operation):
         self.axes = list(range(len(starts))) if axes is None else list(axes)
         self.steps = [1] * len(starts) if steps is None else list(steps)
         if not (len(self.starts) == len(self.ends) == len(self.axes) == len(self.steps)):
-            raise ValueError("Slice: starts, ends, axes and steps must have the same length")
+            raise ArgumentError("Slice: starts, ends, axes and steps must have the same length")
 
     def forward(self, x):
         axes = _axes_list(self.axes, x.nDim())
@@ -228,11 +229,11 @@ class Split(Operation):
         parts = self.parts
         if parts is None:
             if not self.num_output or n % self.num_output:
-                raise ValueError("Split: axis of size {} cannot be split into {} equal parts"
+                raise ArgumentError("Split: axis of size {} cannot be split into {} equal parts"
                                  .format(n, self.num_output))
             parts = [n // self.num_output] * self.num_output
         if sum(parts) != n:
-            raise ValueError("Split: parts {} do not add up to the axis size {}".format(parts, n))
+            raise ArgumentError("Split: parts {} do not add up to the axis size {}".format(parts, n))
         self.used_axis = axis
         outs, pos = [], 0
         for p in parts:
@@ -253,7 +254,7 @@ class Concat(Operation):
 
     def forward(self, *xs):
         if not xs:
-            raise ValueError("Concat: needs at least one input")
+            raise ArgumentError("Concat: needs at least one input")
         axis = self.axis % xs[0].nDim()
         self.save(sizes=[x.shape()[axis] for x in xs], used_axis=axis)
         return singa.ConcatOn(list(xs), axis)
@@ -327,17 +328,17 @@ class Pad(Operation):
     def __init__(self, mode, pads, constant=0.0):
         super().__init__()
         if mode not in _PAD_MODES:
-            raise ValueError("Pad: mode {!r} is not one of {}".format(mode, sorted(_PAD_MODES)))
+            raise ArgumentError("Pad: mode {!r} is not one of {}".format(mode, sorted(_PAD_MODES)))
         self.mode, self.pads, self.constant = mode, list(pads), float(constant)
 
     def forward(self, x):
         nd = x.nDim()
         if len(self.pads) != 2 * nd:
-            raise ValueError("Pad: {} pad values for a tensor of rank {} (need {})"
+            raise ArgumentError("Pad: {} pad values for a tensor of rank {} (need {})"
                              .format(len(self.pads), nd, 2 * nd))
         pairs = [(self.pads[i], self.pads[i + nd]) for i in range(nd)]
         if any(p < 0 for p in self.pads):
-            raise ValueError("Pad: negative pads {} are not supported".format(self.pads))
+            raise ArgumentError("Pad: negative pads {} are not supported".format(self.pads))
         self.save(pairs=pairs, xshape=x.shape())
         return singa.Pad(x, pairs, _PAD_MODES[self.mode], self.constant)
 
@@ -373,14 +374,14 @@ class UpSample(Operation):
     def __init__(self, mode, scales):
         super().__init__()
         if mode != "nearest":
-            raise ValueError("UpSample: only mode 'nearest' is supported, got {!r}".format(mode))
+            raise ArgumentError("UpSample: only mode 'nearest' is supported, got {!r}".format(mode))
         self.scales = [int(s) for s in scales]
         if any(s != float(f) or s < 1 for s, f in zip(self.scales, scales)):
-            raise ValueError("UpSample: scales must be positive integers, got {}".format(scales))
+            raise ArgumentError("UpSample: scales must be positive integers, got {}".format(scales))
 
     def forward(self, x):
         if len(self.scales) != x.nDim():
-            raise ValueError("UpSample: {} scales for a tensor of rank {}".format(len(self.scales), x.nDim()))
+            raise ArgumentError("UpSample: {} scales for a tensor of rank {}".format(len(self.scales), x.nDim()))
         inter, bshape, out = [], [], []
         for n, s in zip(x.shape(), self.scales):
             inter += [n, 1]
@@ -525,12 +526,12 @@ class GlobalAveragePool(Operation):
     def __init__(self, data_format="channels_first"):
         super().__init__()
         if data_format not in ("channels_first", "channels_last"):
-            raise ValueError("GlobalAveragePool: unknown data_format {!r}".format(data_format))
+            raise ArgumentError("GlobalAveragePool: unknown data_format {!r}".format(data_format))
         self.data_format = data_format
 
     def forward(self, x):
         if x.nDim() < 3:
-            raise ValueError("GlobalAveragePool: needs (N, C, spatial...) input, got {}".format(x.shape()))
+            raise ArgumentError("GlobalAveragePool: needs (N, C, spatial...) input, got {}".format(x.shape()))
         nd = x.nDim()
         axes = list(range(2, nd)) if self.data_format == "channels_first" else list(range(1, nd - 1))
         self.op = ReduceMean(axes, 1)
@@ -604,7 +605,7 @@ def depth_to_space(x, blocksize, mode="DCR"):
     n, c, h, w = x.shape
     b = int(blocksize)
     if c % (b * b):
-        raise ValueError("depth_to_space: channels {} are not divisible by blocksize^2 = {}"
+        raise ArgumentError("depth_to_space: channels {} are not divisible by blocksize^2 = {}"
                          .format(c, b * b))
     if mode == "DCR":
         y = reshape(x, (n, b, b, c // (b * b), h, w))
@@ -613,7 +614,7 @@ def depth_to_space(x, blocksize, mode="DCR"):
         y = reshape(x, (n, c // (b * b), b, b, h, w))
         y = transpose(y, (0, 1, 4, 2, 5, 3))
     else:
-        raise ValueError("depth_to_space: mode must be 'DCR' or 'CRD', got {!r}".format(mode))
+        raise ArgumentError("depth_to_space: mode must be 'DCR' or 'CRD', got {!r}".format(mode))
     return reshape(y, (n, c // (b * b), h * b, w * b))
 
 
@@ -622,7 +623,7 @@ def space_to_depth(x, blocksize, mode="DCR"):
     n, c, h, w = x.shape
     b = int(blocksize)
     if h % b or w % b:
-        raise ValueError("space_to_depth: spatial shape {}x{} is not divisible by blocksize {}"
+        raise ArgumentError("space_to_depth: spatial shape {}x{} is not divisible by blocksize {}"
                          .format(h, w, b))
     y = reshape(x, (n, c, h // b, b, w // b, b))
     if mode == "DCR":
@@ -630,7 +631,7 @@ def space_to_depth(x, blocksize, mode="DCR"):
     elif mode == "CRD":
         y = transpose(y, (0, 1, 3, 5, 2, 4))
     else:
-        raise ValueError("space_to_depth: mode must be 'DCR' or 'CRD', got {!r}".format(mode))
+        raise ArgumentError("space_to_depth: mode must be 'DCR' or 'CRD', got {!r}".format(mode))
     return reshape(y, (n, c * b * b, h // b, w // b))
 
 
