@@ -30,12 +30,13 @@ from .ops_binary import (Less, Greater, Equal, And, Or, Xor, Add, Sub, Mul, Div,
 from .ops_activation import (Elu, SeLU, LeakyRelu, HardSigmoid, Clip, SoftMax, elu, selu,
                              leakyrelu, hardsigmoid, clip, softmax)
 from .ops_shape import (Reshape, Flatten, Transpose, Unsqueeze, Squeeze, Expand, Tile, Slice,
-                        Split, Concat, Gather, ScatterElements, Pad, UpSample, Where,
-                        ConstantOfShape, Cast, OneHot, NonZero, Shape, ReduceSum, ReduceMean,
-                        GlobalAveragePool, reshape, flatten, transpose, unsqueeze, squeeze,
-                        expand, tile, slice, split, cat, gather, scatter_elements, pad, upsample,
-                        depth_to_space, space_to_depth, where, constant_of_shape, cast, onehot,
-                        nonzero, shape, reduce_sum, reduce_mean, globalaveragepool)
+                        Split, Concat, Gather, ScatterElements, Where, ConstantOfShape, Cast,
+                        OneHot, NonZero, Shape, ReduceSum, ReduceMean, GlobalAveragePool,
+                        reshape, flatten, transpose, unsqueeze, squeeze, expand, tile, slice,
+                        split, cat, gather, scatter_elements, where, constant_of_shape, cast,
+                        onehot, nonzero, shape, reduce_sum, reduce_mean, globalaveragepool)
+from .ops_spatial import (Pad, UpSample, DepthToSpace, SpaceToDepth, pad, upsample,
+                          depth_to_space, space_to_depth)
 from .ops_loss import (SoftMaxCrossEntropy, CrossEntropy, BinaryCrossEntropy, MeanSquareError,
                        RankingLoss, softmax_cross_entropy, cross_entropy, binary_cross_entropy,
                        mse_loss, ranking_loss)
@@ -59,7 +60,7 @@ __all__ = ["Operation", "Operator", "Dummy", "backward", "gradients",
            "softmax", "Reshape", "Flatten", "Transpose", "Unsqueeze", "Squeeze", "Expand",
            "Tile", "Slice", "Split", "Concat", "Gather", "ScatterElements", "Pad", "UpSample",
            "Where", "ConstantOfShape", "Cast", "OneHot", "NonZero", "Shape", "ReduceSum",
-           "ReduceMean", "GlobalAveragePool", "reshape", "flatten", "transpose", "unsqueeze",
+           "ReduceMean", "GlobalAveragePool", "DepthToSpace", "SpaceToDepth", "reshape", "flatten", "transpose", "unsqueeze",
            "squeeze", "expand", "tile", "slice", "split", "cat", "gather", "scatter_elements",
            "pad", "upsample", "depth_to_space", "space_to_depth", "where", "constant_of_shape",
            "cast", "onehot", "nonzero", "shape", "reduce_sum", "reduce_mean",

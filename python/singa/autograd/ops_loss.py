@@ -12,8 +12,8 @@ import numpy as np
 from .. import singa_wrap as singa
 from ..tensor import Tensor
 from ..errors import ArgumentError
-from ._util import check_same_shape, is_float
-from .engine import Dummy, Operation
+from ._util import check_same_shape, is_constant, is_float
+from .engine import Operation
 
 __all__ = ["SoftMaxCrossEntropy", "CrossEntropy", "BinaryCrossEntropy", "MeanSquareError",
            "RankingLoss", "softmax_cross_entropy", "cross_entropy", "binary_cross_entropy",
@@ -201,15 +201,6 @@ class RankingLoss(Operation):
         return singa.Neg(g), g
 
 
-def _is_constant(t):
-    """Whether no gradient can reach or pass through target t: a leaf (data, labels)
-    that does not store one."""
-    if not isinstance(t, Tensor) or not t.requires_grad:
-        return True
-    c = t._creator
-    return not t.stores_grad and (c is None or isinstance(c, Dummy))
-
-
 def softmax_cross_entropy(x, t):
     """Softmax of logits x followed by cross-entropy against targets t."""
     return SoftMaxCrossEntropy(t)(x)[0]
@@ -229,7 +220,7 @@ def mse_loss(x, t):
     """Mean squared error. A target that is plain data goes to the constructor, as in
     SINGA (``loss.creator.backward()`` returns dx); one that gradients can reach (a
     parameter, or the output of recorded operations) is a second input and gets -dx."""
-    if _is_constant(t):
+    if is_constant(t):
         return MeanSquareError(t)(x)[0]
     return MeanSquareError()(x, t)[0]
 

@@ -7,7 +7,7 @@ from ..tensor import Tensor
 from ._util import sum_to
 from .engine import Operation
 from .mode import is_train_mode
-from .ops_shape import pad
+from .ops_spatial import pad
 
 __all__ = ["Gemm", "AddBias", "Dropout", "_Conv2d", "_Pooling2d", "_BatchNorm2d", "LRN",
            "gemm", "add_bias", "dropout", "conv2d", "pooling_2d", "batchnorm_2d", "lrn"]
