@@ -24,7 +24,7 @@ from .ops_unary import (ReLU, Tanh, Sigmoid, Identity, Cos, Cosh, Acos, Acosh, S
                         tan, atan, atanh, abs, exp, sign, softsign, softplus, mish, sqrt, log,
                         negative, reciprocal, ceil, floor, round, rounde, erf, _not)
 from .ops_binary import (Less, Greater, Equal, And, Or, Xor, Add, Sub, Mul, Div, Pow, Matmul,
-                         PRelu, Embedding, Max, Min, Sum, Mean, add, sub, mul, div, pow, matmul,
+                         PRelu, Embedding, Max, Min, CosSim, Sum, Mean, add, sub, mul, div, pow, matmul,
                          less, greater, equal, _and, _or, _xor, prelu, embedding, max, min, sum,
                          mean, cossim)
 from .ops_activation import (Elu, SeLU, LeakyRelu, HardSigmoid, Clip, SoftMax, elu, selu,
@@ -53,7 +53,7 @@ __all__ = ["Operation", "Operator", "Dummy", "backward", "gradients",
            "atan", "atanh", "abs", "exp", "sign", "softsign", "softplus", "mish", "sqrt", "log",
            "negative", "reciprocal", "ceil", "floor", "round", "rounde", "erf", "_not", "Less",
            "Greater", "Equal", "And", "Or", "Xor", "Add", "Sub", "Mul", "Div", "Pow", "Matmul",
-           "PRelu", "Embedding", "Max", "Min", "Sum", "Mean", "add", "sub", "mul", "div",
+           "PRelu", "Embedding", "Max", "Min", "CosSim", "Sum", "Mean", "add", "sub", "mul", "div",
            "pow", "matmul", "less", "greater", "equal", "_and", "_or", "_xor", "prelu",
            "embedding", "max", "min", "sum", "mean", "cossim", "Elu", "SeLU", "LeakyRelu",
            "HardSigmoid", "Clip", "SoftMax", "elu", "selu", "leakyrelu", "hardsigmoid", "clip",

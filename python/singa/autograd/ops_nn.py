@@ -1,6 +1,8 @@
 """Neural-network operations: gemm, bias, dropout, convolution, pooling,
 batch normalisation and local response normalisation."""
 
+import numpy as np
+
 from .. import singa_wrap as singa
 from ..errors import ArgumentError
 from ..tensor import Tensor
@@ -78,19 +80,40 @@ class AddBias(Operation):
 
 class Dropout(Operation):
     """Zeroes each element with probability ``ratio`` during training and scales the
-    rest by 1 / (1 - ratio), so evaluation needs no rescaling."""
+    rest by 1 / (1 - ratio), so evaluation needs no rescaling.
 
-    def __init__(self, ratio=0.5):
+    Args:
+        seed: 0 (the default) draws the masks from the device's generator (seeded with
+            ``Device.SetRandSeed``); any other int gives this op its own generator seeded
+            with it, so its sequence of masks is the same on every run.
+        ratio: the probability of zeroing an element, in [0, 1).
+
+    SINGA's order is (seed, ratio): ``Dropout(0.5)`` is a seed, and a float seed is an
+    error rather than a ratio taken for a seed.
+    """
+
+    def __init__(self, seed=0, ratio=0.5):
         super().__init__()
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise ArgumentError("Dropout: seed must be an int, got {!r}; pass the drop "
+                                "probability as ratio= (SINGA's order is seed, ratio)"
+                                .format(seed))
         if not 0.0 <= ratio < 1.0:
             raise ArgumentError("Dropout: ratio {} must be in [0, 1)".format(ratio))
-        self.ratio = float(ratio)
+        self.seed, self.ratio = int(seed), float(ratio)
+        self._rng = np.random.default_rng(self.seed) if self.seed else None
 
     def forward(self, x):
         if not is_train_mode() or self.ratio == 0.0:
             self.save(mask=None)
             return x
-        y, mask = singa.DropoutForward(x, self.ratio)
+        if self._rng is None:
+            y, mask = singa.DropoutForward(x, self.ratio)
+        else:
+            keep = self._rng.random(tuple(x.shape())) >= self.ratio
+            scaled = keep.astype(np.float32) * np.float32(1.0 / (1.0 - self.ratio))
+            mask = singa.from_numpy(scaled, x.device()).AsType(x.data_type())
+            y = x * mask
         self.save(mask=mask)
         return y
 
@@ -225,8 +248,10 @@ def add_bias(x, b, axis=0):
     return AddBias(axis)(x, b)[0]
 
 
-def dropout(x, ratio=0.5):
-    return Dropout(ratio)(x)[0]
+def dropout(x, seed=0, ratio=0.5):
+    """Dropout with SINGA's argument order; pass the ratio by keyword
+    (``dropout(x, ratio=0.3)``)."""
+    return Dropout(seed, ratio)(x)[0]
 
 
 def _odd_pad(x, odd_padding):
