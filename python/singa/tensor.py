@@ -115,6 +115,12 @@ class Tensor(object):
         """Number of dimensions."""
         return self.data.nDim()
 
+    def is_dummy(self):
+        """Whether this is an unnamed leaf (SINGA names those ``Dummy#N``): a tensor made
+        by the user rather than by an operation, and not a named parameter."""
+        c = self._creator
+        return self.name is None and (c is None or getattr(c, "tensor", None) is self)
+
     def is_empty(self):
         return self.size() == 0
 
@@ -197,7 +203,14 @@ class Tensor(object):
         copy_from_numpy(self.data, np_array, offset)
 
     def copy_from(self, t, offset=0):
-        """Copies t's values into self starting at ``offset`` (flat)."""
+        """Copies the values of t (a Tensor or, as in SINGA, a NumPy array) into self,
+        starting at ``offset`` (flat)."""
+        if isinstance(t, np.ndarray):
+            copy_from_numpy(self.data, t, offset)
+            return
+        if not isinstance(t, Tensor):
+            raise TypeError("copy_from: t must be a Tensor or a NumPy array, got {}"
+                            .format(type(t).__name__))
         copy_data_to_from(self, t, t.size(), offset, 0)
 
     def copy_data(self, t):

@@ -5,7 +5,8 @@ from ..errors import ArgumentError
 from ..tensor import Tensor
 from .engine import Dummy
 
-__all__ = ["sum_to", "full_like", "zeros", "check_same_shape", "is_float", "is_constant"]
+__all__ = ["sum_to", "full_like", "zeros", "check_same_shape", "is_float", "is_constant",
+           "axis_helper", "back_broadcast", "ctensor2numpy"]
 
 CTensor = singa.Tensor
 
@@ -48,3 +49,26 @@ def is_constant(t):
         return True
     c = t._creator
     return not t.stores_grad and (c is None or isinstance(c, Dummy))
+
+
+# SINGA's public helpers for custom Operations.
+
+def axis_helper(y_shape, x_shape):
+    """The axes of y_shape along which a tensor of x_shape was broadcast to it (NumPy
+    rules: shapes align on the right), as a tuple."""
+    offset = len(y_shape) - len(x_shape)
+    return tuple(i for i, n in enumerate(y_shape)
+                 if i < offset or x_shape[i - offset] != n)
+
+
+def back_broadcast(y_shape, x_shape, x):
+    """Core tensor x of y_shape summed back to x_shape (the gradient of a broadcast)."""
+    if tuple(y_shape) != tuple(x.shape()):
+        raise ArgumentError("back_broadcast: x has shape {}, not y_shape {}"
+                            .format(x.shape(), tuple(y_shape)))
+    return sum_to(x, x_shape)
+
+
+def ctensor2numpy(x):
+    """A NumPy copy of core tensor x's values."""
+    return singa.to_numpy(singa.Contiguous(x)).copy()

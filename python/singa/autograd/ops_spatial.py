@@ -89,7 +89,8 @@ class UpSample(Operation):
 
     def forward(self, x):
         if len(self.scales) != x.nDim():
-            raise ArgumentError("UpSample: {} scales for a tensor of rank {}".format(len(self.scales), x.nDim()))
+            raise ArgumentError("UpSample: {} scales for a tensor of rank {}"
+                                .format(len(self.scales), x.nDim()))
         inter, bshape, out = [], [], []
         for n, s in zip(x.shape(), self.scales):
             inter += [n, 1]
