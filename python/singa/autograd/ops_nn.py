@@ -83,9 +83,9 @@ class Dropout(Operation):
     rest by 1 / (1 - ratio), so evaluation needs no rescaling.
 
     Args:
-        seed: 0 (the default) draws the masks from the device's generator (seeded with
-            ``Device.SetRandSeed``); any other int gives this op its own generator seeded
-            with it, so its sequence of masks is the same on every run.
+        seed: 0 (the default) or None draws the masks from the device's generator
+            (seeded with ``Device.SetRandSeed``); any other int gives this op its own
+            generator seeded with it, so its sequence of masks is the same on every run.
         ratio: the probability of zeroing an element, in [0, 1).
 
     SINGA's order is (seed, ratio): ``Dropout(0.5)`` is a seed, and a float seed is an
@@ -94,6 +94,8 @@ class Dropout(Operation):
 
     def __init__(self, seed=0, ratio=0.5):
         super().__init__()
+        if seed is None:
+            seed = 0
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise ArgumentError("Dropout: seed must be an int, got {!r}; pass the drop "
                                 "probability as ratio= (SINGA's order is seed, ratio)"
