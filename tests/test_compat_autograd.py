@@ -401,3 +401,18 @@ def test_ctensor2numpy_copies():
     a = autograd.ctensor2numpy(t.data)
     a[0, 0] = 5.0
     np.testing.assert_array_equal(tensor.to_numpy(t), np.ones((2, 2)))
+
+
+def test_operations_name_outputs_and_gradients_as_singa_does():
+    autograd.training = True
+    y = autograd.relu(_t(np.ones(2)))
+    op = y.creator
+    assert op.output_name(0) == op.name + ":0"
+    assert op.grad_name(0) == op.name + ":0_g"
+    leaf = tensor.Tensor((2,), name="W").creator
+    assert leaf.output_name(0) == "W" and leaf.grad_name(0) == "W_g"
+
+
+def test_autograd_exposes_the_tensor_classes():
+    assert autograd.CTensor is singa_wrap.Tensor
+    assert autograd.Tensor is tensor.Tensor

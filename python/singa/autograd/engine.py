@@ -10,7 +10,8 @@ from .. import tensor as tensor_mod
 from ..tensor import Tensor
 from .mode import _active, _defaults, is_grad_enabled
 
-__all__ = ["Operation", "Operator", "Dummy", "backward", "gradients", "infer_dependency"]
+__all__ = ["CTensor", "Operation", "Operator", "Dummy", "backward", "gradients",
+           "infer_dependency"]
 
 CTensor = singa.Tensor
 _op_ids = itertools.count()
@@ -130,6 +131,14 @@ class Operation(object):
     def get_params(self):
         return []
 
+    def output_name(self, idx):
+        """SINGA's name for output ``idx``: ``name:idx``."""
+        return "{}:{}".format(self.name, idx)
+
+    def grad_name(self, idx):
+        """SINGA's name for the gradient of output ``idx``: ``name:idx_g``."""
+        return "{}_g".format(self.output_name(idx))
+
     def needs_grad(self, i):
         """Whether input ``i`` of the last recorded call needs a gradient."""
         flags = getattr(self, "input_requires_grad", None)
@@ -186,6 +195,10 @@ class Dummy(Operation):
     @property
     def tensor(self):
         return self._tensor()
+
+    def output_name(self, idx):
+        """A leaf's one output is the leaf itself: its name is the op's."""
+        return self.name
 
     def _release(self):
         pass
