@@ -15,8 +15,11 @@ import sys
 import types
 
 from . import mode
-from ..tensor import Tensor
-from .engine import CTensor, Operation, Operator, Dummy, backward, gradients, infer_dependency
+# SINGA's autograd has Tensor and CTensor as attributes (autograd.CTensor in custom ops);
+# they stay out of __all__ so that a star import brings only autograd's own API.
+from ..tensor import Tensor  # noqa: F401
+from .engine import CTensor  # noqa: F401
+from .engine import Operation, Operator, Dummy, backward, gradients, infer_dependency
 from .mode import is_grad_enabled, is_train_mode, no_grad, set_grad_enabled, train
 from ._util import axis_helper, back_broadcast, ctensor2numpy
 from .ops_unary import (ReLU, Tanh, Sigmoid, Identity, Cos, Cosh, Acos, Acosh, Sin, Sinh, Asin,
@@ -45,18 +48,18 @@ from .ops_loss import (SoftMaxCrossEntropy, CrossEntropy, BinaryCrossEntropy, Me
 from .ops_nn import (Gemm, AddBias, Dropout, _Conv2d, _Pooling2d, _BatchNorm2d, LRN, gemm,
                      add_bias, dropout, conv2d, pooling_2d, batchnorm_2d, lrn)
 
-__all__ = ["Tensor", "CTensor", "Operation", "Operator", "Dummy", "backward", "gradients",
-           "infer_dependency", "is_grad_enabled", "is_train_mode", "no_grad", "set_grad_enabled",
-           "train", "axis_helper", "back_broadcast", "ctensor2numpy", "ReLU", "Tanh", "Sigmoid",
-           "Identity", "Cos", "Cosh", "Acos", "Acosh", "Sin", "Sinh", "Asin", "Asinh", "Tan",
-           "Atan", "Atanh", "Abs", "Exp", "Sign", "SoftSign", "SoftPlus", "Mish", "Sqrt", "Log",
-           "Negative", "Reciprocal", "Erf", "Ceil", "Floor", "Round", "Rounde", "Not", "relu",
-           "tanh", "sigmoid", "identity", "cos", "cosh", "acos", "acosh", "sin", "sinh", "asin",
-           "asinh", "tan", "atan", "atanh", "abs", "exp", "sign", "softsign", "softplus", "mish",
-           "sqrt", "log", "negative", "reciprocal", "ceil", "floor", "round", "rounde", "erf",
-           "_not", "Less", "Greater", "Equal", "And", "Or", "Xor", "Add", "Sub", "Mul", "Div",
-           "Pow", "Matmul", "PRelu", "Embedding", "Max", "Min", "CosSim", "Sum", "Mean", "add",
-           "sub", "mul", "div", "pow", "matmul", "less", "greater", "equal", "_and", "_or", "_xor",
+__all__ = ["Operation", "Operator", "Dummy", "backward", "gradients", "infer_dependency",
+           "is_grad_enabled", "is_train_mode", "no_grad", "set_grad_enabled", "train",
+           "axis_helper", "back_broadcast", "ctensor2numpy", "ReLU", "Tanh", "Sigmoid", "Identity",
+           "Cos", "Cosh", "Acos", "Acosh", "Sin", "Sinh", "Asin", "Asinh", "Tan", "Atan", "Atanh",
+           "Abs", "Exp", "Sign", "SoftSign", "SoftPlus", "Mish", "Sqrt", "Log", "Negative",
+           "Reciprocal", "Erf", "Ceil", "Floor", "Round", "Rounde", "Not", "relu", "tanh",
+           "sigmoid", "identity", "cos", "cosh", "acos", "acosh", "sin", "sinh", "asin", "asinh",
+           "tan", "atan", "atanh", "abs", "exp", "sign", "softsign", "softplus", "mish", "sqrt",
+           "log", "negative", "reciprocal", "ceil", "floor", "round", "rounde", "erf", "_not",
+           "Less", "Greater", "Equal", "And", "Or", "Xor", "Add", "Sub", "Mul", "Div", "Pow",
+           "Matmul", "PRelu", "Embedding", "Max", "Min", "CosSim", "Sum", "Mean", "add", "sub",
+           "mul", "div", "pow", "matmul", "less", "greater", "equal", "_and", "_or", "_xor",
            "prelu", "embedding", "max", "min", "sum", "mean", "cossim", "Elu", "SeLU", "LeakyRelu",
            "HardSigmoid", "Clip", "SoftMax", "elu", "selu", "leakyrelu", "hardsigmoid", "clip",
            "softmax", "Reshape", "Flatten", "Transpose", "Unsqueeze", "Squeeze", "Expand", "Tile",

@@ -10,8 +10,7 @@ from .. import tensor as tensor_mod
 from ..tensor import Tensor
 from .mode import _active, _defaults, is_grad_enabled
 
-__all__ = ["CTensor", "Operation", "Operator", "Dummy", "backward", "gradients",
-           "infer_dependency"]
+__all__ = ["Operation", "Operator", "Dummy", "backward", "gradients", "infer_dependency"]
 
 CTensor = singa.Tensor
 _op_ids = itertools.count()
