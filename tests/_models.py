@@ -60,7 +60,7 @@ class ModeProbe(model.Model):
 
     def forward(self, x):
         ones = tensor.from_numpy(np.ones((64,), np.float32))
-        kept = tensor.to_numpy(autograd.dropout(ones, 0.5))
+        kept = tensor.to_numpy(autograd.dropout(ones, ratio=0.5))
         self.seen.append((bool(np.all(kept == 1.0)), autograd.training))
         return self.fc(x)
 

@@ -89,30 +89,30 @@ def test_add_bias_wrong_size_names_op():
 def test_dropout_training(ratio):
     autograd.training = True
     x = _t(np.full((200, 100), 2.0, np.float32), stores_grad=True)
-    y = autograd.dropout(x, ratio)
+    y = autograd.dropout(x, ratio=ratio)
     out = tensor.to_numpy(y)
     zero = out == 0
     assert abs(zero.mean() - ratio) < 0.02
     # Kept values are scaled by 1 / (1 - ratio) (not by 1 - ratio, as SINGA does).
     np.testing.assert_allclose(out[~zero], 2.0 / (1 - ratio), rtol=1e-6)
     # The gradient uses the same mask and scale.
-    g = tensor.to_numpy(autograd.gradients(y, _t(np.ones((200, 100), np.float32)))[x])
+    g = tensor.to_numpy(autograd.gradients(y, _t(np.ones((200, 100), np.float32)))[id(x)])
     np.testing.assert_allclose(g, out / 2.0, rtol=1e-6)
 
 
 def test_dropout_eval_is_identity():
     autograd.training = False
     x = _randn((5, 7)).astype(np.float32)
-    np.testing.assert_array_equal(tensor.to_numpy(autograd.dropout(_t(x), 0.5)), x)
+    np.testing.assert_array_equal(tensor.to_numpy(autograd.dropout(_t(x), ratio=0.5)), x)
 
 
 def test_dropout_zero_ratio_and_bad_ratio():
     autograd.training = True
     x = _randn((4, 3))
-    assert testing.gradcheck(lambda a: autograd.dropout(a, 0.0), [x])
+    assert testing.gradcheck(lambda a: autograd.dropout(a, ratio=0.0), [x])
     for bad in (-0.1, 1.0, 1.5):
         with pytest.raises(ValueError):
-            autograd.dropout(_t(_f32(x)), bad)
+            autograd.dropout(_t(_f32(x)), ratio=bad)
 
 
 # ---------------------------------------------------------------- conv2d

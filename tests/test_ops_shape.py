@@ -143,7 +143,7 @@ def test_reduce_sum_gradient_is_not_scaled():
     """SINGA scales ReduceSum's gradient like a mean's; ours is all ones."""
     autograd.training = True
     x = _t(_x((3, 4)).astype(np.float32), stores_grad=True)
-    g = autograd.gradients(autograd.reduce_sum(x, [1], 0), _t(np.ones(3, np.float32)))[x]
+    g = autograd.gradients(autograd.reduce_sum(x, [1], 0), _t(np.ones(3, np.float32)))[id(x)]
     np.testing.assert_array_equal(tensor.to_numpy(g), np.ones((3, 4)))
 
 
@@ -225,7 +225,7 @@ def test_cast():
     t = _t(x.astype(np.float32), stores_grad=True)
     y = autograd.cast(t, tensor.float64)
     assert y.dtype == tensor.float64
-    g = autograd.gradients(y, _t(np.full((3, 4), 2.0)))[t]
+    g = autograd.gradients(y, _t(np.full((3, 4), 2.0)))[id(t)]
     assert g.dtype == tensor.float32  # converted back to the input's dtype
     np.testing.assert_array_equal(tensor.to_numpy(g), np.full((3, 4), 2.0))
     assert testing.gradcheck(lambda a: autograd.cast(a, tensor.float64), [x])
@@ -239,7 +239,7 @@ def _no_grad_for(fn, x):
     t = _t(np.asarray(x), stores_grad=True)
     y = fn(t)
     grads = autograd.gradients(y, _t(np.ones(y.shape, tensor.to_numpy(y).dtype)))
-    assert t not in grads
+    assert id(t) not in grads
     return y
 
 
@@ -268,7 +268,7 @@ def test_constant_of_shape(value):
     t = _t(np.array([2.0, 1.0], np.float32), stores_grad=True)
     grads = autograd.gradients(autograd.constant_of_shape(t, value),
                                _t(np.ones((2, 1), np.float32)))
-    assert t not in grads
+    assert id(t) not in grads
 
 
 @pytest.mark.parametrize("axis,ishape", [(-1, (3,)), (0, (3,)), (1, (2, 3)), (-1, (2, 3))])

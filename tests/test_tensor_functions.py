@@ -87,8 +87,9 @@ def test_sum_and_average(axis, rng):
     a = rng.uniform(-2, 2, (3, 4)).astype(np.float32)
     s, m = tensor.sum(tensor_of(a), axis), tensor.average(tensor_of(a), axis)
     if axis is None:
-        assert isinstance(s, float) and isinstance(m, float)
-        assert s == pytest.approx(a.sum(dtype=np.float64), abs=1e-5)
+        # SINGA's sum gives a (1, 1) Tensor, its average a float.
+        assert isinstance(s, tensor.Tensor) and s.shape == (1, 1) and isinstance(m, float)
+        assert float(s) == pytest.approx(a.sum(dtype=np.float64), abs=1e-5)
         assert m == pytest.approx(a.mean(dtype=np.float64), abs=1e-6)
     else:
         assert_values(s, a.sum(axis), atol=1e-5)

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import singa_wrap as singa
 from .device import get_default_device
+from .errors import ArgumentError
 
 __all__ = ["float32", "float16", "int32", "float64", "Tensor", "set_leaf_creator",
            "from_raw_tensor", "from_raw_tensors", "product", "sizeof", "from_numpy",
@@ -21,7 +22,7 @@ __all__ = ["float32", "float16", "int32", "float64", "Tensor", "set_leaf_creator
            "sign", "sqrt", "square", "tanh", "relu", "sum", "average", "softmax", "pow", "lt",
            "le", "gt", "ge", "eq", "add", "sub", "eltwise_mult", "div", "mult", "axpy",
            "bernoulli", "gaussian", "uniform", "add_column", "add_row", "sum_columns",
-           "sum_rows", "tensordot", "einsum"]
+           "sum_rows", "tensordot", "einsum", "PlaceHolder"]
 
 float32 = 0
 float16 = 1
@@ -114,6 +115,12 @@ class Tensor(object):
         """Number of dimensions."""
         return self.data.nDim()
 
+    def is_dummy(self):
+        """Whether this is an unnamed leaf (SINGA names those ``Dummy#N``): a tensor made
+        by the user rather than by an operation, and not a named parameter."""
+        c = self._creator
+        return self.name is None and (c is None or getattr(c, "tensor", None) is self)
+
     def is_empty(self):
         return self.size() == 0
 
@@ -152,12 +159,13 @@ class Tensor(object):
 
     # ---- type and device ----
     def as_type(self, dtype):
-        """Returns a converted copy."""
-        return _wrap(self.data.AsType(_check_dtype(dtype)), self)
+        """Returns a copy converted to ``dtype``: a dtype constant, or SINGA's names
+        ``'int'`` (int32) and ``'float'`` (float32)."""
+        return _wrap(self.data.AsType(_dtype_arg(dtype)), self)
 
     def to_type(self, dtype):
-        """Converts in place and returns self."""
-        self.data.ToType(_check_dtype(dtype))
+        """Converts in place to ``dtype`` (as in ``as_type``) and returns self."""
+        self.data.ToType(_dtype_arg(dtype))
         return self
 
     def to_device(self, device):
@@ -195,7 +203,14 @@ class Tensor(object):
         copy_from_numpy(self.data, np_array, offset)
 
     def copy_from(self, t, offset=0):
-        """Copies t's values into self starting at ``offset`` (flat)."""
+        """Copies the values of t (a Tensor or, as in SINGA, a NumPy array) into self,
+        starting at ``offset`` (flat)."""
+        if isinstance(t, np.ndarray):
+            copy_from_numpy(self.data, t, offset)
+            return
+        if not isinstance(t, Tensor):
+            raise TypeError("copy_from: t must be a Tensor or a NumPy array, got {}"
+                            .format(type(t).__name__))
         copy_data_to_from(self, t, t.size(), offset, 0)
 
     def copy_data(self, t):
@@ -371,9 +386,29 @@ class Tensor(object):
             self.shape, _DTYPE_NAMES.get(self.dtype, self.dtype), self.device.name(),
             np.array2string(to_numpy_view(self)))
 
+    def __float__(self):
+        """The value of a one-element tensor (e.g. ``float(tensor.sum(t))``)."""
+        if self.size() != 1:
+            raise TypeError("only one-element tensors convert to float; this one has shape {}"
+                            .format(self.shape))
+        return float(to_numpy_view(self).reshape(-1)[0])
+
     def __array__(self, dtype=None, copy=None):
         a = to_numpy(self) if copy else to_numpy_view(self)
         return a.astype(dtype) if dtype is not None else a
+
+
+_DTYPE_WORDS = {"int": int32, "float": float32}
+
+
+def _dtype_arg(dtype):
+    """A dtype constant from a constant or one of SINGA's words for them."""
+    if isinstance(dtype, str):
+        if dtype not in _DTYPE_WORDS:
+            raise TypeError("unsupported dtype {!r}; the names accepted are 'int' and 'float' "
+                            "(or use tensor.float32, float16, int32, float64)".format(dtype))
+        return _DTYPE_WORDS[dtype]
+    return _check_dtype(dtype)
 
 
 def _as_shape(shape):
@@ -512,7 +547,7 @@ def _numpy_compatible(np_array):
         return a.astype(np.float32) if a.dtype == np.bool_ else a.astype(np.int32)
     if a.dtype.kind in "iu":
         if a.size and (a.max() > np.iinfo(np.int32).max or a.min() < np.iinfo(np.int32).min):
-            raise ValueError("from_numpy: integer values do not fit in int32")
+            raise ArgumentError("from_numpy: integer values do not fit in int32")
         return a.astype(np.int32)
     if a.dtype.kind == "f":
         return a.astype(np.float32)
@@ -531,7 +566,7 @@ def copy_from_numpy(data, np_array, offset=0):
     """Copies array values into core tensor ``data`` (flat, from ``offset``)."""
     a = np.ascontiguousarray(np.asarray(np_array))
     if a.size + offset > data.Size():
-        raise ValueError("copy_from_numpy: {} values at offset {} do not fit a tensor of {}"
+        raise ArgumentError("copy_from_numpy: {} values at offset {} do not fit a tensor of {}"
                          .format(a.size, offset, data.Size()))
     a = _numpy_compatible(a)
     data.CopyDataFromHostPtr(a.reshape(-1), a.size, offset)
@@ -556,229 +591,16 @@ def to_numpy_view(t):
     return singa.to_numpy(t.data)
 
 
-# ------------------------------------------------------------------- creation
-
-def zeros(shape, device=None, dtype=float32):
-    return Tensor(_as_shape(shape), device, dtype)
-
-
-def ones(shape, device=None, dtype=float32):
-    t = Tensor(_as_shape(shape), device, dtype)
-    t.set_value(1)
-    return t
-
-
-def zeros_like(t):
-    return Tensor(t.shape, t.device, t.dtype)
-
-
-def ones_like(t):
-    ret = Tensor(t.shape, t.device, t.dtype)
-    ret.set_value(1)
-    return ret
-
-
-def random(shape, device=None):
-    """Uniform values in [0, 1)."""
-    t = Tensor(_as_shape(shape), device)
-    return t.uniform(0.0, 1.0)
-
-
-# -------------------------------------------------------------- shape helpers
-
-def reshape(t, s):
-    return t.reshape(s)
-
-
-def transpose(t, axes=None):
-    return t.transpose(axes)
-
-
-def contiguous(t):
-    return t.contiguous()
-
-
-def repeat(t, repeats, axis=None):
-    reps = [repeats] if isinstance(repeats, int) else list(repeats)
-    return _wrap(singa.Repeat(t.data, reps, axis), t)
-
-
-def concatenate(tensors, axis):
-    """Joins tensors along ``axis``."""
-    return _wrap(singa.ConcatOn([x.data for x in tensors], axis))
-
-
-def copy_data_to_from(dst, src, size, dst_offset=0, src_offset=0):
-    """Copies ``size`` values from src (flat, from src_offset) into dst."""
-    singa.CopyDataToFrom(dst.data, src.data, size, dst_offset, src_offset)
-
-
-# -------------------------------------------------------- element-wise math
-
-def _unary(fn):
-    def f(t):
-        return _wrap(fn(t.data), t)
-    return f
-
-
-abs = _unary(singa.Abs)
-exp = _unary(singa.Exp)
-ceil = _unary(singa.Ceil)
-floor = _unary(singa.Floor)
-log = _unary(singa.Log)
-sigmoid = _unary(singa.Sigmoid)
-sign = _unary(singa.Sign)
-sqrt = _unary(singa.Sqrt)
-square = _unary(singa.Square)
-tanh = _unary(singa.Tanh)
-relu = _unary(singa.ReLU)
-
-
-def _out(ret, value):
-    """Stores ``value`` (a core tensor) in ``ret`` when given, else wraps it."""
-    if ret is None:
-        return _wrap(value)
-    ret.data.CopyData(value)
-    return ret
-
-
-def sum(t, axis=None, out=None):
-    """Sum of all elements (a float) or along ``axis`` (a Tensor)."""
-    if axis is None:
-        return singa.SumAll(t.data)
-    return _out(out, singa.ReduceSum(t.data, axis, False))
-
-
-def average(t, axis=None):
-    """Mean of all elements (a float) or along ``axis``."""
-    if axis is None:
-        return singa.SumAll(t.data) / max(1, t.size())
-    return _wrap(singa.ReduceMean(t.data, axis, False))
-
-
-def softmax(t, out=None, axis=1):
-    """Softmax along ``axis`` (1 by default, SINGA's convention for (N, C) inputs)."""
-    return _out(out, singa.SoftMax(t.data, axis if t.ndim() > 1 else 0))
-
-
-def pow(t, x, out=None):
-    """t ** x for a float or Tensor exponent."""
-    return _out(out, singa.__pow__(t.data, _operand(x)))
-
-
-def lt(t, x):
-    return t < x
-
-
-def le(t, x):
-    return t <= x
-
-
-def gt(t, x):
-    return t > x
-
-
-def ge(t, x):
-    return t >= x
-
-
-def eq(t, x):
-    return t == x
-
-
-def add(lhs, rhs, ret=None):
-    return _out(ret, singa.__add__(lhs.data, _operand(rhs)))
-
-
-def sub(lhs, rhs, ret=None):
-    return _out(ret, singa.__sub__(lhs.data, _operand(rhs)))
-
-
-def eltwise_mult(lhs, rhs, ret=None):
-    return _out(ret, singa.__mul__(lhs.data, _operand(rhs)))
-
-
-def div(lhs, rhs, ret=None):
-    return _out(ret, singa.__div__(lhs.data, _operand(rhs)))
-
-
-def mult(A, B, C=None, alpha=1.0, beta=0.0):
-    """Matrix product A @ B, or C = alpha * A @ B + beta * C when C is given."""
-    if C is None:
-        return _wrap(singa.Mult(A.data, B.data))
-    singa.MultWithScale(float(alpha), A.data, B.data, float(beta), C.data)
-    return C
-
-
-def axpy(alpha, x, y):
-    """y += alpha * x (in place); returns y."""
-    singa.Axpy(float(alpha), x.data, y.data)
-    return y
-
-
-def bernoulli(p, t):
-    return t.bernoulli(p)
-
-
-def gaussian(mean, std, t):
-    return t.gaussian(mean, std)
-
-
-def uniform(low, high, t):
-    return t.uniform(low, high)
-
-
-def add_column(alpha, v, beta, M):
-    """M = alpha * v (as a column, broadcast) + beta * M."""
-    singa.AddColumnWithScale(float(alpha), float(beta), v.data, M.data)
-    return M
-
-
-def add_row(alpha, v, beta, M):
-    """M = alpha * v (as a row, broadcast) + beta * M."""
-    singa.AddRowWithScale(float(alpha), float(beta), v.data, M.data)
-    return M
-
-
-def sum_columns(M):
-    """Sums the columns of a matrix: one value per row."""
-    return _wrap(singa.SumColumns(M.data))
-
-
-def sum_rows(M):
-    """Sums the rows of a matrix: one value per column."""
-    return _wrap(singa.SumRows(M.data))
-
-
-def tensordot(A, B, axes=2):
-    """NumPy ``tensordot``: contracts the last ``axes`` axes of A with the first of B
-    (or the explicit axis lists ``axes=(a_axes, b_axes)``)."""
-    if isinstance(axes, int):
-        a_axes = list(range(A.ndim() - axes, A.ndim()))
-        b_axes = list(range(axes))
-    else:
-        a_axes, b_axes = [list(x) if not isinstance(x, int) else [x] for x in axes]
-    if len(a_axes) != len(b_axes):
-        raise ValueError("tensordot: {} axes of A {} and {} of B {} to contract; the lists must "
-                         "have the same length".format(len(a_axes), A.shape, len(b_axes), B.shape))
-    a_axes = [a % A.ndim() for a in a_axes]
-    b_axes = [b % B.ndim() for b in b_axes]
-    for a, b in zip(a_axes, b_axes):
-        if A.shape[a] != B.shape[b]:
-            raise ValueError("tensordot: shape mismatch on contracted axes: {} (axis {}) vs {} "
-                             "(axis {})".format(A.shape, a, B.shape, b))
-    a_free = [i for i in range(A.ndim()) if i not in a_axes]
-    b_free = [i for i in range(B.ndim()) if i not in b_axes]
-    k = product([A.shape[i] for i in a_axes])
-    a2 = A.transpose(a_free + a_axes).reshape((product([A.shape[i] for i in a_free]), k))
-    b2 = B.transpose(b_axes + b_free).reshape((k, product([B.shape[i] for i in b_free])))
-    out_shape = [A.shape[i] for i in a_free] + [B.shape[i] for i in b_free]
-    return mult(a2, b2).reshape(out_shape)
-
-
-def einsum(ops, *args):
-    """Einstein summation over Tensors (computed with NumPy on the host)."""
-    arrays = [to_numpy_view(a) for a in args]
-    res = np.einsum(ops, *arrays)
-    dev = args[0].device if args else None
-    return from_numpy(np.asarray(res, order="C"), dev)  # 0-d stays 0-d
+# SINGA's name for a Tensor that a graph is built on before its values are known.
+PlaceHolder = Tensor
+
+
+# The module-level functions (zeros, sum, add, ...) live in tensor_functions.py and are
+# this module's API too. Imported last: they use the class and helpers above (and
+# tensor_functions binds those from here at its own end, so either import order works).
+from .tensor_functions import (zeros, ones, zeros_like, ones_like, random, reshape,  # noqa: E402
+                               transpose, contiguous, repeat, concatenate, copy_data_to_from,
+                               abs, exp, ceil, floor, log, sigmoid, sign, sqrt, square, tanh,
+                               relu, sum, average, softmax, pow, lt, le, gt, ge, eq, add, sub,
+                               eltwise_mult, div, mult, axpy, bernoulli, gaussian, uniform,
+                               add_column, add_row, sum_columns, sum_rows, tensordot, einsum)

@@ -139,7 +139,7 @@ def gradcheck(fn, inputs, wrt=None, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
         grads = autograd.gradients(y, tensor.from_numpy(dy.astype(np.float64)))
         for i in wrt:
             t = ts[i]
-            analytic = tensor.to_numpy(grads[t]) if t in grads else np.zeros_like(arrays[i])
+            analytic = tensor.to_numpy(grads[id(t)]) if id(t) in grads else np.zeros_like(arrays[i])
             numeric = numerical_gradient(fn, arrays, i, dy, eps)
             if analytic.shape != numeric.shape:
                 raise AssertionError("gradcheck: gradient of input {} has shape {}, expected {}"

@@ -15,8 +15,13 @@ import sys
 import types
 
 from . import mode
+# SINGA's autograd has Tensor and CTensor as attributes (autograd.CTensor in custom ops);
+# they stay out of __all__ so that a star import brings only autograd's own API.
+from ..tensor import Tensor  # noqa: F401
+from .engine import CTensor  # noqa: F401
 from .engine import Operation, Operator, Dummy, backward, gradients, infer_dependency
 from .mode import is_grad_enabled, is_train_mode, no_grad, set_grad_enabled, train
+from ._util import axis_helper, back_broadcast, ctensor2numpy
 from .ops_unary import (ReLU, Tanh, Sigmoid, Identity, Cos, Cosh, Acos, Acosh, Sin, Sinh, Asin,
                         Asinh, Tan, Atan, Atanh, Abs, Exp, Sign, SoftSign, SoftPlus, Mish, Sqrt,
                         Log, Negative, Reciprocal, Erf, Ceil, Floor, Round, Rounde, Not, relu,
@@ -24,52 +29,53 @@ from .ops_unary import (ReLU, Tanh, Sigmoid, Identity, Cos, Cosh, Acos, Acosh, S
                         tan, atan, atanh, abs, exp, sign, softsign, softplus, mish, sqrt, log,
                         negative, reciprocal, ceil, floor, round, rounde, erf, _not)
 from .ops_binary import (Less, Greater, Equal, And, Or, Xor, Add, Sub, Mul, Div, Pow, Matmul,
-                         PRelu, Embedding, Max, Min, Sum, Mean, add, sub, mul, div, pow, matmul,
-                         less, greater, equal, _and, _or, _xor, prelu, embedding, max, min, sum,
-                         mean, cossim)
+                         PRelu, Embedding, Max, Min, CosSim, Sum, Mean, add, sub, mul, div, pow,
+                         matmul, less, greater, equal, _and, _or, _xor, prelu, embedding, max,
+                         min, sum, mean, cossim)
 from .ops_activation import (Elu, SeLU, LeakyRelu, HardSigmoid, Clip, SoftMax, elu, selu,
                              leakyrelu, hardsigmoid, clip, softmax)
 from .ops_shape import (Reshape, Flatten, Transpose, Unsqueeze, Squeeze, Expand, Tile, Slice,
-                        Split, Concat, Gather, ScatterElements, Pad, UpSample, Where,
-                        ConstantOfShape, Cast, OneHot, NonZero, Shape, ReduceSum, ReduceMean,
-                        GlobalAveragePool, reshape, flatten, transpose, unsqueeze, squeeze,
-                        expand, tile, slice, split, cat, gather, scatter_elements, pad, upsample,
-                        depth_to_space, space_to_depth, where, constant_of_shape, cast, onehot,
-                        nonzero, shape, reduce_sum, reduce_mean, globalaveragepool)
+                        Split, Concat, Gather, ScatterElements, Where, ConstantOfShape, Cast,
+                        OneHot, NonZero, Shape, ReduceSum, ReduceMean, GlobalAveragePool,
+                        reshape, flatten, transpose, unsqueeze, squeeze, expand, tile, slice,
+                        split, cat, gather, scatter_elements, where, constant_of_shape, cast,
+                        onehot, nonzero, shape, reduce_sum, reduce_mean, globalaveragepool)
+from .ops_spatial import (Pad, UpSample, DepthToSpace, SpaceToDepth, pad, upsample,
+                          depth_to_space, space_to_depth)
 from .ops_loss import (SoftMaxCrossEntropy, CrossEntropy, BinaryCrossEntropy, MeanSquareError,
                        RankingLoss, softmax_cross_entropy, cross_entropy, binary_cross_entropy,
                        mse_loss, ranking_loss)
 from .ops_nn import (Gemm, AddBias, Dropout, _Conv2d, _Pooling2d, _BatchNorm2d, LRN, gemm,
                      add_bias, dropout, conv2d, pooling_2d, batchnorm_2d, lrn)
 
-__all__ = ["Operation", "Operator", "Dummy", "backward", "gradients",
-           "infer_dependency", "is_grad_enabled", "is_train_mode", "no_grad",
-           "set_grad_enabled", "train", "ReLU", "Tanh", "Sigmoid", "Identity", "Cos", "Cosh",
-           "Acos", "Acosh", "Sin", "Sinh", "Asin", "Asinh", "Tan", "Atan", "Atanh", "Abs",
-           "Exp", "Sign", "SoftSign", "SoftPlus", "Mish", "Sqrt", "Log", "Negative", "Reciprocal",
-           "Erf", "Ceil", "Floor", "Round", "Rounde", "Not", "relu", "tanh", "sigmoid",
-           "identity", "cos", "cosh", "acos", "acosh", "sin", "sinh", "asin", "asinh", "tan",
-           "atan", "atanh", "abs", "exp", "sign", "softsign", "softplus", "mish", "sqrt", "log",
-           "negative", "reciprocal", "ceil", "floor", "round", "rounde", "erf", "_not", "Less",
-           "Greater", "Equal", "And", "Or", "Xor", "Add", "Sub", "Mul", "Div", "Pow", "Matmul",
-           "PRelu", "Embedding", "Max", "Min", "Sum", "Mean", "add", "sub", "mul", "div",
-           "pow", "matmul", "less", "greater", "equal", "_and", "_or", "_xor", "prelu",
-           "embedding", "max", "min", "sum", "mean", "cossim", "Elu", "SeLU", "LeakyRelu",
+__all__ = ["Operation", "Operator", "Dummy", "backward", "gradients", "infer_dependency",
+           "is_grad_enabled", "is_train_mode", "no_grad", "set_grad_enabled", "train",
+           "axis_helper", "back_broadcast", "ctensor2numpy", "ReLU", "Tanh", "Sigmoid", "Identity",
+           "Cos", "Cosh", "Acos", "Acosh", "Sin", "Sinh", "Asin", "Asinh", "Tan", "Atan", "Atanh",
+           "Abs", "Exp", "Sign", "SoftSign", "SoftPlus", "Mish", "Sqrt", "Log", "Negative",
+           "Reciprocal", "Erf", "Ceil", "Floor", "Round", "Rounde", "Not", "relu", "tanh",
+           "sigmoid", "identity", "cos", "cosh", "acos", "acosh", "sin", "sinh", "asin", "asinh",
+           "tan", "atan", "atanh", "abs", "exp", "sign", "softsign", "softplus", "mish", "sqrt",
+           "log", "negative", "reciprocal", "ceil", "floor", "round", "rounde", "erf", "_not",
+           "Less", "Greater", "Equal", "And", "Or", "Xor", "Add", "Sub", "Mul", "Div", "Pow",
+           "Matmul", "PRelu", "Embedding", "Max", "Min", "CosSim", "Sum", "Mean", "add", "sub",
+           "mul", "div", "pow", "matmul", "less", "greater", "equal", "_and", "_or", "_xor",
+           "prelu", "embedding", "max", "min", "sum", "mean", "cossim", "Elu", "SeLU", "LeakyRelu",
            "HardSigmoid", "Clip", "SoftMax", "elu", "selu", "leakyrelu", "hardsigmoid", "clip",
-           "softmax", "Reshape", "Flatten", "Transpose", "Unsqueeze", "Squeeze", "Expand",
-           "Tile", "Slice", "Split", "Concat", "Gather", "ScatterElements", "Pad", "UpSample",
-           "Where", "ConstantOfShape", "Cast", "OneHot", "NonZero", "Shape", "ReduceSum",
-           "ReduceMean", "GlobalAveragePool", "reshape", "flatten", "transpose", "unsqueeze",
-           "squeeze", "expand", "tile", "slice", "split", "cat", "gather", "scatter_elements",
-           "pad", "upsample", "depth_to_space", "space_to_depth", "where", "constant_of_shape",
-           "cast", "onehot", "nonzero", "shape", "reduce_sum", "reduce_mean",
+           "softmax", "Reshape", "Flatten", "Transpose", "Unsqueeze", "Squeeze", "Expand", "Tile",
+           "Slice", "Split", "Concat", "Gather", "ScatterElements", "Pad", "UpSample", "Where",
+           "ConstantOfShape", "Cast", "OneHot", "NonZero", "Shape", "ReduceSum", "ReduceMean",
+           "GlobalAveragePool", "DepthToSpace", "SpaceToDepth", "reshape", "flatten", "transpose",
+           "unsqueeze", "squeeze", "expand", "tile", "slice", "split", "cat", "gather",
+           "scatter_elements", "pad", "upsample", "depth_to_space", "space_to_depth", "where",
+           "constant_of_shape", "cast", "onehot", "nonzero", "shape", "reduce_sum", "reduce_mean",
            "globalaveragepool", "SoftMaxCrossEntropy", "CrossEntropy", "BinaryCrossEntropy",
            "MeanSquareError", "RankingLoss", "softmax_cross_entropy", "cross_entropy",
            "binary_cross_entropy", "mse_loss", "ranking_loss", "Gemm", "AddBias", "Dropout",
-           "_Conv2d", "_Pooling2d", "_BatchNorm2d", "LRN", "gemm", "add_bias", "dropout",
-           "conv2d", "pooling_2d", "batchnorm_2d", "lrn", "Layer", "Linear", "Conv2d",
-           "SeparableConv2d", "BatchNorm2d", "MaxPool2d", "AvgPool2d", "MaxPool1d",
-           "AvgPool1d", "Pooling2d", "RNN", "LSTM"]
+           "_Conv2d", "_Pooling2d", "_BatchNorm2d", "LRN", "gemm", "add_bias", "dropout", "conv2d",
+           "pooling_2d", "batchnorm_2d", "lrn", "Layer", "Linear", "Conv2d", "SeparableConv2d",
+           "BatchNorm2d", "MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d", "Pooling2d", "RNN",
+           "LSTM"]
 
 # SINGA 2.x scripts build models from `autograd.Layer`, `autograd.Conv2d`, ...;
 # those names resolve to singa.layer on first use (layer imports autograd itself).

@@ -1,8 +1,12 @@
 """Small helpers shared by the operation modules."""
 
 from .. import singa_wrap as singa
+from ..errors import ArgumentError
+from ..tensor import Tensor
+from .engine import Dummy
 
-__all__ = ["sum_to", "full_like", "zeros", "check_same_shape", "is_float"]
+__all__ = ["sum_to", "full_like", "zeros", "check_same_shape", "is_float", "is_constant",
+           "axis_helper", "back_broadcast", "ctensor2numpy"]
 
 CTensor = singa.Tensor
 
@@ -29,9 +33,42 @@ def zeros(shape, like):
 
 def check_same_shape(op, a, b, what="inputs"):
     if a.shape() != b.shape():
-        raise ValueError("{}: {} must have the same shape, got {} and {}".format(
+        raise ArgumentError("{}: {} must have the same shape, got {} and {}".format(
             op, what, a.shape(), b.shape()))
 
 
 def is_float(t):
     return t.data_type() in (singa.kFloat32, singa.kDouble, singa.kFloat16)
+
+
+def is_constant(t):
+    """Whether no gradient can reach or pass through t: anything but a Tensor, or a leaf
+    (data, labels) that requires or stores none. SINGA takes such operands (a loss's
+    target, scatter's updates) in an Operation's constructor rather than as inputs."""
+    if not isinstance(t, Tensor) or not t.requires_grad:
+        return True
+    c = t._creator
+    return not t.stores_grad and (c is None or isinstance(c, Dummy))
+
+
+# SINGA's public helpers for custom Operations.
+
+def axis_helper(y_shape, x_shape):
+    """The axes of y_shape along which a tensor of x_shape was broadcast to it (NumPy
+    rules: shapes align on the right), as a tuple."""
+    offset = len(y_shape) - len(x_shape)
+    return tuple(i for i, n in enumerate(y_shape)
+                 if i < offset or x_shape[i - offset] != n)
+
+
+def back_broadcast(y_shape, x_shape, x):
+    """Core tensor x of y_shape summed back to x_shape (the gradient of a broadcast)."""
+    if tuple(y_shape) != tuple(x.shape()):
+        raise ArgumentError("back_broadcast: x has shape {}, not y_shape {}"
+                            .format(x.shape(), tuple(y_shape)))
+    return sum_to(x, x_shape)
+
+
+def ctensor2numpy(x):
+    """A NumPy copy of core tensor x's values."""
+    return singa.to_numpy(singa.Contiguous(x)).copy()

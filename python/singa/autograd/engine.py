@@ -5,6 +5,7 @@ import weakref
 from collections import deque
 
 from .. import singa_wrap as singa
+from ..errors import ArgumentError
 from .. import tensor as tensor_mod
 from ..tensor import Tensor
 from .mode import _active, _defaults, is_grad_enabled
@@ -129,6 +130,14 @@ class Operation(object):
     def get_params(self):
         return []
 
+    def output_name(self, idx):
+        """SINGA's name for output ``idx``: ``name:idx``."""
+        return "{}:{}".format(self.name, idx)
+
+    def grad_name(self, idx):
+        """SINGA's name for the gradient of output ``idx``: ``name:idx_g``."""
+        return "{}_g".format(self.output_name(idx))
+
     def needs_grad(self, i):
         """Whether input ``i`` of the last recorded call needs a gradient."""
         flags = getattr(self, "input_requires_grad", None)
@@ -146,13 +155,16 @@ Operator = Operation
 
 def _named_error(op, where, err, shapes):
     """The same kind of error, its message prefixed with the op and its argument shapes
-    (core kernels name only themselves, e.g. Mult for Matmul)."""
+    (core kernels name only themselves, e.g. Mult for Matmul). A plain ValueError (the
+    core's kind for bad arguments) becomes an ArgumentError, which is also the
+    AssertionError that SINGA scripts expect from SINGA's assert checks."""
     name = type(op).__name__
     msg = str(err)
+    kind = ArgumentError if type(err) is ValueError else type(err)
     if msg.startswith(name + where + " "):
-        return err
+        return err if kind is type(err) else kind(msg)
     what = "inputs" if not where else "output gradients"
-    return type(err)("{}{} with {} of shapes {}: {}".format(
+    return kind("{}{} with {} of shapes {}: {}".format(
         name, where, what, ", ".join(str(tuple(s)) for s in shapes), msg))
 
 
@@ -182,6 +194,10 @@ class Dummy(Operation):
     @property
     def tensor(self):
         return self._tensor()
+
+    def output_name(self, idx):
+        """A leaf's one output is the leaf itself: its name is the op's."""
+        return self.name
 
     def _release(self):
         pass
@@ -222,14 +238,14 @@ def backward(y, dy=None):
         raise TypeError("backward: y must be a Tensor, got {}".format(type(y).__name__))
     if dy is None:
         if y.size() != 1:
-            raise ValueError("backward: y of shape {} is not a scalar; pass dy, the gradient "
+            raise ArgumentError("backward: y of shape {} is not a scalar; pass dy, the gradient "
                              "with respect to y".format(y.shape))
         dyc = CTensor(list(y.shape), y.device, y.dtype)
         dyc.SetValue(1.0)
     else:
         dyc = dy.data if isinstance(dy, Tensor) else dy
         if tuple(dyc.shape()) != tuple(y.shape):
-            raise ValueError("backward: dy of shape {} does not match y of shape {}"
+            raise ArgumentError("backward: dy of shape {} does not match y of shape {}"
                              .format(dyc.shape(), y.shape))
     op = y.creator
     if isinstance(op, Dummy) or op is None:
@@ -314,8 +330,9 @@ def _num_outputs(op):
 
 
 def gradients(y, dy=None):
-    """Runs backward and returns ``{param: grad}`` for every parameter."""
-    return {p: g for p, g in backward(y, dy)}
+    """Runs backward and returns ``{id(param): grad}`` for every tensor whose gradient
+    ``backward`` yields, keyed by ``id()`` as SINGA's is (``grads[id(w)]``)."""
+    return {id(p): g for p, g in backward(y, dy)}
 
 
 tensor_mod.set_leaf_creator(lambda t: Dummy(t, t.name))

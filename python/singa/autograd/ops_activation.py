@@ -1,6 +1,7 @@
 """Activations with parameters (ELU, SELU, leaky ReLU, hard sigmoid, clip) and softmax."""
 
 from .. import singa_wrap as singa
+from ..errors import ArgumentError
 from ._util import full_like
 from .engine import Operation
 
@@ -82,7 +83,7 @@ class Clip(Operation):
         self.min = -float("inf") if min is None else float(min)
         self.max = float("inf") if max is None else float(max)
         if self.min > self.max:
-            raise ValueError("Clip: min {} is greater than max {}".format(min, max))
+            raise ArgumentError("Clip: min {} is greater than max {}".format(min, max))
 
     def forward(self, x):
         self.save(x=x)

@@ -2,14 +2,13 @@
 comparisons, PReLU, embedding lookup and cosine similarity."""
 
 from .. import singa_wrap as singa
+from ..errors import ArgumentError
 from ._util import sum_to, zeros
 from .engine import Operation
-from .ops_shape import reduce_sum
-from .ops_unary import sqrt
 
 __all__ = ["Less", "Greater", "Equal", "And", "Or", "Xor", "Add", "Sub", "Mul", "Div", "Pow",
-           "Matmul", "PRelu", "Embedding", "Max", "Min", "Sum", "Mean", "add", "sub", "mul",
-           "div", "pow", "matmul", "less", "greater", "equal", "_and", "_or", "_xor", "prelu",
+           "Matmul", "PRelu", "Embedding", "Max", "Min", "CosSim", "Sum", "Mean", "add", "sub",
+           "mul", "div", "pow", "matmul", "less", "greater", "equal", "_and", "_or", "_xor", "prelu",
            "embedding", "max", "min", "sum", "mean", "cossim"]
 
 
@@ -158,7 +157,7 @@ class Embedding(Operation):
 
     def forward(self, x, w):
         if w.nDim() != 2:
-            raise ValueError("Embedding: the table must be 2-D (vocab, dim), got {}"
+            raise ArgumentError("Embedding: the table must be 2-D (vocab, dim), got {}"
                              .format(w.shape()))
         idx = x.AsType(singa.kInt)
         self.save(idx=idx, wshape=w.shape())
@@ -176,31 +175,75 @@ class Embedding(Operation):
 
 
 class _Extremum(Operation):
-    """The element-wise pick of two tensors (broadcasting); the gradient goes to the
-    input picked, to the first on ties."""
+    """The element-wise pick among any number of tensors (broadcasting); at each
+    position the gradient goes to the input picked, to the first of equal ones."""
 
-    pick = None        # the core function picking the values
-    first_wins = None  # the core comparison that is 1 where a is picked
+    pick = None  # the core function picking between two tensors
 
-    def forward(self, a, b):
-        self.save(a=a, b=b)
-        return type(self).pick(a, b)
+    def forward(self, *xs):
+        if not xs:
+            raise ArgumentError("{}: needs at least one input".format(type(self).__name__))
+        y = xs[0]
+        for x in xs[1:]:
+            y = type(self).pick(y, x)
+        if len(xs) == 1:
+            y = y.Clone()
+        self.save(xs=xs, y=y)
+        return y
 
     def backward(self, dy):
-        da = dy * type(self).first_wins(self.a, self.b)
-        return sum_to(da, self.a.shape()), sum_to(dy - da, self.b.shape())
+        if len(self.xs) == 1:
+            return dy
+        # Each position's gradient goes to the first input equal to the picked value.
+        left = None  # 1 where no earlier input has taken the gradient
+        dxs = []
+        for x in self.xs:
+            hit = singa.EQ(x, self.y)
+            if left is not None:
+                hit = hit * left
+            left = singa.RSubFloat(1.0, hit) if left is None else left - hit
+            dxs.append(sum_to(dy * hit, x.shape()))
+        return tuple(dxs)
 
 
 class Max(_Extremum):
-    """Element-wise maximum of two tensors (ties send the gradient to the first)."""
+    """Element-wise maximum of one or more tensors (ties send the gradient to the first)."""
     pick = staticmethod(singa.EltwiseMax)
-    first_wins = staticmethod(singa.GE)
 
 
 class Min(_Extremum):
-    """Element-wise minimum of two tensors (ties send the gradient to the first)."""
+    """Element-wise minimum of one or more tensors (ties send the gradient to the first)."""
     pick = staticmethod(singa.EltwiseMin)
-    first_wins = staticmethod(singa.LE)
+
+
+class CosSim(Operation):
+    """Cosine similarity of a and b along the last axis (rows of 2-D inputs, as in SINGA):
+    y = sum(a * b) / (|a| |b|)."""
+
+    def forward(self, a, b):
+        if a.shape() != b.shape():
+            raise ArgumentError("CosSim: a and b must have the same shape, got {} and {}"
+                                .format(a.shape(), b.shape()))
+        last = [a.nDim() - 1]
+        dot = singa.ReduceSum(a * b, last, False)
+        aa = singa.ReduceSum(a * a, last, False)
+        bb = singa.ReduceSum(b * b, last, False)
+        inv = singa.Reciprocal(singa.Sqrt(aa * bb))
+        y = dot * inv
+        self.save(a=a, b=b, aa=aa, bb=bb, inv=inv, y=y)
+        return y
+
+    def backward(self, dy):
+        # dy/da = b / (|a||b|) - y a / |a|^2, and symmetrically for b.
+        shape = list(self.a.shape())
+        shape[-1] = 1
+
+        def col(t):
+            return singa.Reshape(t, shape)
+        g, inv, y = col(dy), col(self.inv), col(self.y)
+        da = g * (self.b * inv - self.a * (y / col(self.aa)))
+        db = g * (self.a * inv - self.b * (y / col(self.bb)))
+        return da, db
 
 
 class Sum(Operation):
@@ -208,7 +251,7 @@ class Sum(Operation):
 
     def forward(self, *xs):
         if not xs:
-            raise ValueError("Sum: needs at least one input")
+            raise ArgumentError("Sum: needs at least one input")
         self.save(shapes=[x.shape() for x in xs])
         y = xs[0]
         for x in xs[1:]:
@@ -224,7 +267,7 @@ class Mean(Operation):
 
     def forward(self, *xs):
         if not xs:
-            raise ValueError("Mean: needs at least one input")
+            raise ArgumentError("Mean: needs at least one input")
         self.save(shapes=[x.shape() for x in xs])
         y = xs[0]
         for x in xs[1:]:
@@ -294,25 +337,23 @@ def embedding(x, w):
     return Embedding()(x, w)[0]
 
 
-def _fold(op_cls, xs):
+def _inputs(op, xs):
+    """SINGA's variadic functions take the inputs spread out or as one list."""
     if len(xs) == 1 and isinstance(xs[0], (list, tuple)):
         xs = tuple(xs[0])
     if not xs:
-        raise ValueError("{}: needs at least one input".format(op_cls.__name__))
-    y = xs[0]
-    for x in xs[1:]:
-        y = op_cls()(y, x)[0]
-    return y
+        raise ArgumentError("{}: needs at least one input".format(op))
+    return xs
 
 
 def max(*l):
-    """Element-wise maximum of the inputs."""
-    return _fold(Max, l)
+    """Element-wise maximum of the inputs (one or more; one Operation)."""
+    return Max()(*_inputs("max", l))[0]
 
 
 def min(*l):
-    """Element-wise minimum of the inputs."""
-    return _fold(Min, l)
+    """Element-wise minimum of the inputs (one or more; one Operation)."""
+    return Min()(*_inputs("min", l))[0]
 
 
 def sum(*l):
@@ -331,7 +372,4 @@ def mean(*l):
 
 def cossim(a, b):
     """Cosine similarity of corresponding rows of a and b (along the last axis)."""
-    dot = reduce_sum(mul(a, b), axes=[-1], keepdims=0)
-    na = sqrt(reduce_sum(mul(a, a), axes=[-1], keepdims=0))
-    nb = sqrt(reduce_sum(mul(b, b), axes=[-1], keepdims=0))
-    return div(dot, mul(na, nb))
+    return CosSim()(a, b)[0]

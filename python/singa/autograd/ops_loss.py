@@ -1,10 +1,18 @@
-"""Loss functions. Each returns a (1,)-shaped Tensor, as SINGA's losses do."""
+"""Loss functions. Each returns a (1,)-shaped Tensor, as SINGA's losses do.
+
+As in SINGA, a loss Operation takes its target in the constructor and the predictions
+as its one input (``MeanSquareError(t)(x)``); its ``backward(dy=1.0)`` then returns the
+one gradient dx, with dy a number or a tensor. ``CrossEntropy()(y, t)``,
+``BinaryCrossEntropy()(x, t)`` and ``MeanSquareError()(x, t)`` take the target as a
+second input instead and return a gradient for each input.
+"""
 
 import numpy as np
 
 from .. import singa_wrap as singa
 from ..tensor import Tensor
-from ._util import check_same_shape, is_float
+from ..errors import ArgumentError
+from ._util import check_same_shape, is_constant, is_float
 from .engine import Operation
 
 __all__ = ["SoftMaxCrossEntropy", "CrossEntropy", "BinaryCrossEntropy", "MeanSquareError",
@@ -14,6 +22,38 @@ __all__ = ["SoftMaxCrossEntropy", "CrossEntropy", "BinaryCrossEntropy", "MeanSqu
 
 def _targets(t):
     return t.data if isinstance(t, Tensor) else t
+
+
+def _scaled(dx, dy, factor):
+    """dx * dy * factor, for dy a number (SINGA's default 1.0) or a (1,) tensor."""
+    if isinstance(dy, (int, float)):
+        return singa.MultFloat(dx, float(dy) * factor)
+    return dx * singa.MultFloat(dy, factor)
+
+
+class _TargetLoss(Operation):
+    """A loss whose target comes either with the constructor (SINGA's form: one input,
+    one gradient) or as the second input (a gradient per input)."""
+
+    def __init__(self, t=None):
+        super().__init__()
+        self.target = None if t is None else _targets(t)
+
+    def _pick_target(self, t):
+        name = type(self).__name__
+        if t is None:
+            if self.target is None:
+                raise ArgumentError("{0}: no target; pass it to the constructor ({0}(t)(x)) "
+                                    "or as the second input ({0}()(x, t))".format(name))
+            return self.target
+        if self.target is not None:
+            raise ArgumentError("{}: the target was given to the constructor and again as an "
+                                "input; give it once".format(name))
+        return t
+
+    def _gradients(self, dx, dt=None):
+        """dx alone for a constructor target, else one gradient per input."""
+        return dx if self.target is not None else (dx, dt)
 
 
 def _batch_mean(per_sample):
@@ -27,10 +67,10 @@ def _batch_size(x):
 
 def _check_batch(op, x, t):
     if x.nDim() != 2:
-        raise ValueError("{}: predictions must be 2-D (batch, classes), got shape {}"
+        raise ArgumentError("{}: predictions must be 2-D (batch, classes), got shape {}"
                          .format(op, x.shape()))
     if t.shape()[0] != x.shape()[0]:
-        raise ValueError("{}: {} targets {} for a batch of {} predictions {}".format(
+        raise ArgumentError("{}: {} targets {} for a batch of {} predictions {}".format(
             op, t.shape()[0], t.shape(), x.shape()[0], x.shape()))
 
 
@@ -46,7 +86,7 @@ def _normalised_rows(op, t, like):
     sums = singa.ReduceSum(tf, [1], True)
     zero = np.flatnonzero(singa.to_numpy(sums).reshape(-1) == 0)
     if zero.size:
-        raise ValueError("{}: target row(s) {} sum to 0; soft targets need a positive sum per "
+        raise ArgumentError("{}: target row(s) {} sum to 0; soft targets need a positive sum per "
                          "row".format(op, zero[:8].tolist()))
     return singa.__div__(tf, sums)
 
@@ -74,36 +114,38 @@ class SoftMaxCrossEntropy(Operation):
         self.save(p=p)
         return loss
 
-    def backward(self, dy):
+    def backward(self, dy=1.0):
         n = self.p.shape()[0]
         dx = singa.SoftmaxCrossEntropyBwd(self.p, self.t)
         # dy scales the gradient (SINGA ignores it; we do not).
-        return dx * singa.MultFloat(dy, 1.0 / n)
+        return _scaled(dx, dy, 1.0 / n)
 
 
-class CrossEntropy(Operation):
+class CrossEntropy(_TargetLoss):
     """Mean over the batch of -sum(t * log(y)) for probabilities y."""
 
-    def forward(self, y, t):
+    def forward(self, y, t=None):
+        t = self._pick_target(t)
         _check_batch("CrossEntropy", y, t)
         loss = _batch_mean(singa.CrossEntropyFwd(y, t))
         self.save(y=y, t=t)
         return loss
 
-    def backward(self, dy):
+    def backward(self, dy=1.0):
         y, t = self.y, self.t
         n, c = y.shape()
         if t.nDim() == 1 or (t.nDim() == 2 and t.shape()[1] == 1 and c != 1):
             t = singa.OneHot(singa.Reshape(t, [n]), c, 1.0, 0.0, y.data_type())
         dx = singa.Neg(t.AsType(y.data_type()) / y)
-        return dx * singa.MultFloat(dy, 1.0 / n), None
+        return self._gradients(_scaled(dx, dy, 1.0 / n))
 
 
-class BinaryCrossEntropy(Operation):
+class BinaryCrossEntropy(_TargetLoss):
     """-sum(t log(x) + (1 - t) log(1 - x)) / batch size, for probabilities x
     (SINGA divides the sum by x.shape[0]: a mean over samples of the per-sample sum)."""
 
-    def forward(self, x, t):
+    def forward(self, x, t=None):
+        t = self._pick_target(t)
         check_same_shape("BinaryCrossEntropy", x, t, "predictions and targets")
         eps = 1e-12
         xc = singa.Clip(x, eps, 1.0 - eps)
@@ -115,25 +157,26 @@ class BinaryCrossEntropy(Operation):
         self.save(xc=xc, t=t, n=n)
         return loss
 
-    def backward(self, dy):
+    def backward(self, dy=1.0):
         # d/dx = (x - t) / (x (1 - x)) / n
         num = self.xc - self.t
         den = self.xc * singa.RSubFloat(1.0, self.xc)
-        return (num / den) * singa.MultFloat(dy, 1.0 / self.n), None
+        return self._gradients(_scaled(num / den, dy, 1.0 / self.n))
 
 
-class MeanSquareError(Operation):
+class MeanSquareError(_TargetLoss):
     """Mean over all elements of (x - t)^2."""
 
-    def forward(self, x, t):
+    def forward(self, x, t=None):
+        t = self._pick_target(t)
         check_same_shape("MeanSquareError", x, t, "predictions and targets")
         err = x - t
         self.save(err=err)
         return singa.Reshape(singa.ReduceMean(singa.Square(err), None, False), [1])
 
-    def backward(self, dy):
-        dx = self.err * singa.MultFloat(dy, 2.0 / self.err.Size())
-        return dx, singa.Neg(dx)
+    def backward(self, dy=1.0):
+        dx = _scaled(self.err, dy, 2.0 / self.err.Size())
+        return self._gradients(dx, singa.Neg(dx))
 
 
 class RankingLoss(Operation):
@@ -153,8 +196,8 @@ class RankingLoss(Operation):
         return singa.Reshape(singa.MultFloat(singa.ReduceSum(margin * active, None, False),
                                              1.0 / n), [1])
 
-    def backward(self, dy):
-        g = self.active * singa.MultFloat(dy, 1.0 / self.n)
+    def backward(self, dy=1.0):
+        g = _scaled(self.active, dy, 1.0 / self.n)
         return singa.Neg(g), g
 
 
@@ -163,15 +206,22 @@ def softmax_cross_entropy(x, t):
     return SoftMaxCrossEntropy(t)(x)[0]
 
 
+# The target gets no gradient from these two, so it goes to the constructor, as in SINGA
+# (``loss.creator.backward()`` returns dx alone).
 def cross_entropy(y, t):
-    return CrossEntropy()(y, t)[0]
+    return CrossEntropy(t)(y)[0]
 
 
 def binary_cross_entropy(x, t):
-    return BinaryCrossEntropy()(x, t)[0]
+    return BinaryCrossEntropy(t)(x)[0]
 
 
 def mse_loss(x, t):
+    """Mean squared error. A target that is plain data goes to the constructor, as in
+    SINGA (``loss.creator.backward()`` returns dx); one that gradients can reach (a
+    parameter, or the output of recorded operations) is a second input and gets -dx."""
+    if is_constant(t):
+        return MeanSquareError(t)(x)[0]
     return MeanSquareError()(x, t)[0]
 
 

@@ -1,12 +1,15 @@
 """Neural-network operations: gemm, bias, dropout, convolution, pooling,
 batch normalisation and local response normalisation."""
 
+import numpy as np
+
 from .. import singa_wrap as singa
+from ..errors import ArgumentError
 from ..tensor import Tensor
 from ._util import sum_to
 from .engine import Operation
 from .mode import is_train_mode
-from .ops_shape import pad
+from .ops_spatial import pad
 
 __all__ = ["Gemm", "AddBias", "Dropout", "_Conv2d", "_Pooling2d", "_BatchNorm2d", "LRN",
            "gemm", "add_bias", "dropout", "conv2d", "pooling_2d", "batchnorm_2d", "lrn"]
@@ -26,7 +29,7 @@ class Gemm(Operation):
 
     def forward(self, A, B, C=None):
         if A.nDim() != 2 or B.nDim() != 2:
-            raise ValueError("Gemm: A and B must be 2-D, got {} and {}".format(A.shape(), B.shape()))
+            raise ArgumentError("Gemm: A and B must be 2-D, got {} and {}".format(A.shape(), B.shape()))
         a = singa.DefaultTranspose(A) if self.transA else A
         b = singa.DefaultTranspose(B) if self.transB else B
         y = singa.Mult(a, b)
@@ -56,15 +59,15 @@ class AddBias(Operation):
     def __init__(self, axis=0):
         super().__init__()
         if axis not in (0, 1):
-            raise ValueError("AddBias: axis must be 0 or 1, got {}".format(axis))
+            raise ArgumentError("AddBias: axis must be 0 or 1, got {}".format(axis))
         self.axis = axis
 
     def forward(self, x, b):
         if x.nDim() != 2:
-            raise ValueError("AddBias: x must be 2-D, got {}".format(x.shape()))
+            raise ArgumentError("AddBias: x must be 2-D, got {}".format(x.shape()))
         want = x.shape()[1 - self.axis]
         if b.Size() != want:
-            raise ValueError("AddBias: bias of shape {} does not match x {} on axis {}".format(
+            raise ArgumentError("AddBias: bias of shape {} does not match x {} on axis {}".format(
                 b.shape(), x.shape(), 1 - self.axis))
         self.save(bshape=b.shape())
         shape = [1, want] if self.axis == 0 else [want, 1]
@@ -77,19 +80,42 @@ class AddBias(Operation):
 
 class Dropout(Operation):
     """Zeroes each element with probability ``ratio`` during training and scales the
-    rest by 1 / (1 - ratio), so evaluation needs no rescaling."""
+    rest by 1 / (1 - ratio), so evaluation needs no rescaling.
 
-    def __init__(self, ratio=0.5):
+    Args:
+        seed: 0 (the default) or None draws the masks from the device's generator
+            (seeded with ``Device.SetRandSeed``); any other int gives this op its own
+            generator seeded with it, so its sequence of masks is the same on every run.
+        ratio: the probability of zeroing an element, in [0, 1).
+
+    SINGA's order is (seed, ratio): ``Dropout(0.5)`` is a seed, and a float seed is an
+    error rather than a ratio taken for a seed.
+    """
+
+    def __init__(self, seed=0, ratio=0.5):
         super().__init__()
+        if seed is None:
+            seed = 0
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise ArgumentError("Dropout: seed must be an int, got {!r}; pass the drop "
+                                "probability as ratio= (SINGA's order is seed, ratio)"
+                                .format(seed))
         if not 0.0 <= ratio < 1.0:
-            raise ValueError("Dropout: ratio {} must be in [0, 1)".format(ratio))
-        self.ratio = float(ratio)
+            raise ArgumentError("Dropout: ratio {} must be in [0, 1)".format(ratio))
+        self.seed, self.ratio = int(seed), float(ratio)
+        self._rng = np.random.default_rng(self.seed) if self.seed else None
 
     def forward(self, x):
         if not is_train_mode() or self.ratio == 0.0:
             self.save(mask=None)
             return x
-        y, mask = singa.DropoutForward(x, self.ratio)
+        if self._rng is None:
+            y, mask = singa.DropoutForward(x, self.ratio)
+        else:
+            keep = self._rng.random(tuple(x.shape())) >= self.ratio
+            scaled = keep.astype(np.float32) * np.float32(1.0 / (1.0 - self.ratio))
+            mask = singa.from_numpy(scaled, x.device()).AsType(x.data_type())
+            y = x * mask
         self.save(mask=mask)
         return y
 
@@ -201,7 +227,7 @@ class LRN(Operation):
     def __init__(self, size=5, alpha=1e-4, beta=0.75, k=1.0):
         super().__init__()
         if size < 1:
-            raise ValueError("LRN: size must be positive, got {}".format(size))
+            raise ArgumentError("LRN: size must be positive, got {}".format(size))
         self.size, self.alpha, self.beta, self.k = int(size), float(alpha), float(beta), float(k)
 
     def forward(self, x):
@@ -224,8 +250,10 @@ def add_bias(x, b, axis=0):
     return AddBias(axis)(x, b)[0]
 
 
-def dropout(x, ratio=0.5):
-    return Dropout(ratio)(x)[0]
+def dropout(x, seed=0, ratio=0.5):
+    """Dropout with SINGA's argument order; pass the ratio by keyword
+    (``dropout(x, ratio=0.3)``)."""
+    return Dropout(seed, ratio)(x)[0]
 
 
 def _odd_pad(x, odd_padding):

@@ -5,19 +5,18 @@ import builtins
 import numpy as np
 
 from .. import singa_wrap as singa
+from ..errors import ArgumentError
 from .. import tensor as tensor_mod
 from ..tensor import Tensor
-from ._util import sum_to, zeros
+from ._util import is_constant, sum_to, zeros
 from .engine import Operation
 
-__all__ = ["Reshape", "Flatten", "Transpose", "Unsqueeze", "Squeeze", "Expand", "Tile",
-           "Slice", "Split", "Concat", "Gather", "ScatterElements", "Pad", "UpSample", "Where",
-           "ConstantOfShape", "Cast", "OneHot", "NonZero", "Shape", "ReduceSum", "ReduceMean",
-           "GlobalAveragePool", "reshape", "flatten", "transpose", "unsqueeze", "squeeze",
-           "expand", "tile", "slice", "split", "cat", "gather", "scatter_elements", "pad",
-           "upsample", "depth_to_space", "space_to_depth", "where", "constant_of_shape",
-           "cast", "onehot", "nonzero", "shape", "reduce_sum", "reduce_mean",
-           "globalaveragepool"]
+__all__ = ["Reshape", "Flatten", "Transpose", "Unsqueeze", "Squeeze", "Expand", "Tile", "Slice",
+           "Split", "Concat", "Gather", "ScatterElements", "Where", "ConstantOfShape", "Cast",
+           "OneHot", "NonZero", "Shape", "ReduceSum", "ReduceMean", "GlobalAveragePool", "reshape",
+           "flatten", "transpose", "unsqueeze", "squeeze", "expand", "tile", "slice", "split",
+           "cat", "gather", "scatter_elements", "where", "constant_of_shape", "cast", "onehot",
+           "nonzero", "shape", "reduce_sum", "reduce_mean", "globalaveragepool"]
 
 
 def _axes_list(axes, ndim):
@@ -80,7 +79,7 @@ class Transpose(Operation):
     def forward(self, x):
         perm = self.perm if self.perm is not None else list(range(x.nDim()))[::-1]
         if sorted(perm) != list(range(x.nDim())):
-            raise ValueError("Transpose: {} is not a permutation of the axes of shape {}"
+            raise ArgumentError("Transpose: {} is not a permutation of the axes of shape {}"
                              .format(self.perm, x.shape()))
         self.used_perm = perm
         return singa.Transpose(x, perm)
@@ -126,7 +125,7 @@ class Squeeze(Operation):
         axes = _axes_list(self.axis, x.nDim()) if self.axis else [i for i, s in enumerate(shape) if s == 1]
         for a in axes:
             if shape[a] != 1:
-                raise ValueError("Squeeze: axis {} of shape {} does not have size 1".format(a, shape))
+                raise ArgumentError("Squeeze: axis {} of shape {} does not have size 1".format(a, shape))
         self.save(xshape=shape)
         return singa.Reshape(x, [s for i, s in enumerate(shape) if i not in axes])
 
@@ -149,7 +148,7 @@ class Expand(Operation):
         out = []
         for da, db in zip(a, b):
             if da != db and da != 1 and db != 1:
-                raise ValueError("Expand: shape {} cannot be expanded to {}".format(x.shape(), self.shape))
+                raise ArgumentError("Expand: shape {} cannot be expanded to {}".format(x.shape(), self.shape))
             out.append(db if da == 1 else da)
         self.save(xshape=x.shape())
         return singa.Contiguous(singa.Broadcast(x, out)).Clone()
@@ -200,7 +199,7 @@ class Slice(Operation):
         self.axes = list(range(len(starts))) if axes is None else list(axes)
         self.steps = [1] * len(starts) if steps is None else list(steps)
         if not (len(self.starts) == len(self.ends) == len(self.axes) == len(self.steps)):
-            raise ValueError("Slice: starts, ends, axes and steps must have the same length")
+            raise ArgumentError("Slice: starts, ends, axes and steps must have the same length")
 
     def forward(self, x):
         axes = _axes_list(self.axes, x.nDim())
@@ -228,11 +227,11 @@ class Split(Operation):
         parts = self.parts
         if parts is None:
             if not self.num_output or n % self.num_output:
-                raise ValueError("Split: axis of size {} cannot be split into {} equal parts"
+                raise ArgumentError("Split: axis of size {} cannot be split into {} equal parts"
                                  .format(n, self.num_output))
             parts = [n // self.num_output] * self.num_output
         if sum(parts) != n:
-            raise ValueError("Split: parts {} do not add up to the axis size {}".format(parts, n))
+            raise ArgumentError("Split: parts {} do not add up to the axis size {}".format(parts, n))
         self.used_axis = axis
         outs, pos = [], 0
         for p in parts:
@@ -253,7 +252,7 @@ class Concat(Operation):
 
     def forward(self, *xs):
         if not xs:
-            raise ValueError("Concat: needs at least one input")
+            raise ArgumentError("Concat: needs at least one input")
         axis = self.axis % xs[0].nDim()
         self.save(sizes=[x.shape()[axis] for x in xs], used_axis=axis)
         return singa.ConcatOn(list(xs), axis)
@@ -273,6 +272,16 @@ def _index_tensor(indices, like):
         return indices.AsType(singa.kInt)
     arr = np.ascontiguousarray(np.asarray(indices, dtype=np.int32))
     return singa.from_numpy(arr, like.device())
+
+
+def _data_tensor(values, like):
+    """values (a Tensor, core tensor, list or array) as a core tensor on like's device;
+    NumPy data converts as tensor.from_numpy does (bool to float32, int64 to int32)."""
+    if isinstance(values, Tensor):
+        return values.data
+    if isinstance(values, singa.Tensor):
+        return values
+    return tensor_mod.from_numpy(np.ascontiguousarray(values), like.device()).data
 
 
 class Gather(Operation):
@@ -301,108 +310,48 @@ class Gather(Operation):
 
 
 class ScatterElements(Operation):
-    """Copies ``updates`` into x at ``indices`` along ``axis`` (ONNX ScatterElements)."""
+    """Copies ``updates`` into x at ``indices`` along ``axis`` (ONNX ScatterElements).
 
-    def __init__(self, indices, axis=0):
+    SINGA's form gives the updates to the constructor (a Tensor, list or NumPy array):
+    x is then the one input and ``backward`` returns dx alone. With ``updates=None`` the
+    updates are the second input and get a gradient too.
+    """
+
+    def __init__(self, indices, updates=None, axis=0):
         super().__init__()
-        self.indices, self.axis = indices, axis
+        if isinstance(updates, (int, float)):
+            raise ArgumentError("ScatterElements: updates must be a Tensor, list or array, got "
+                                "the number {!r} (pass the axis as axis=)".format(updates))
+        self.indices, self.updates, self.axis = indices, updates, axis
 
-    def forward(self, x, updates):
+    def forward(self, x, updates=None):
+        if (updates is None) == (self.updates is None):
+            raise ArgumentError("ScatterElements: give the updates once, to the constructor "
+                                "or as the second input")
         idx = _index_tensor(self.indices, x)
+        if updates is None:
+            updates = _data_tensor(self.updates, x)
         self.save(idx=idx)
         return singa.ScatterElements(x, idx, updates, self.axis, False)
 
     def backward(self, dy):
-        dupd = singa.GatherElements(dy, self.idx, self.axis)
         dx = singa.ScatterElements(dy, self.idx, zeros(self.idx.shape(), dy), self.axis, False)
-        return dx, dupd
-
-
-_PAD_MODES = {"constant": 0, "edge": 1, "reflect": 2}
-
-
-class Pad(Operation):
-    """Pads x. ``pads`` uses ONNX's layout [x1_begin, x2_begin, ..., x1_end, x2_end]."""
-
-    def __init__(self, mode, pads, constant=0.0):
-        super().__init__()
-        if mode not in _PAD_MODES:
-            raise ValueError("Pad: mode {!r} is not one of {}".format(mode, sorted(_PAD_MODES)))
-        self.mode, self.pads, self.constant = mode, list(pads), float(constant)
-
-    def forward(self, x):
-        nd = x.nDim()
-        if len(self.pads) != 2 * nd:
-            raise ValueError("Pad: {} pad values for a tensor of rank {} (need {})"
-                             .format(len(self.pads), nd, 2 * nd))
-        pairs = [(self.pads[i], self.pads[i + nd]) for i in range(nd)]
-        if any(p < 0 for p in self.pads):
-            raise ValueError("Pad: negative pads {} are not supported".format(self.pads))
-        self.save(pairs=pairs, xshape=x.shape())
-        return singa.Pad(x, pairs, _PAD_MODES[self.mode], self.constant)
-
-    def backward(self, dy):
-        if self.mode == "constant":
-            view = dy
-            for a, ((b, _), n) in enumerate(zip(self.pairs, self.xshape)):
-                view = view.Slice(a, b, b + n)
-            return view.Clone()
-        # edge/reflect: several outputs read one input; accumulate axis by axis.
-        g = singa.to_numpy(singa.Contiguous(dy)).copy()
-        for a, ((b, _), n) in enumerate(zip(self.pairs, self.xshape)):
-            m = g.shape[a]
-            src = np.arange(m) - b
-            if self.mode == "edge":
-                src = np.clip(src, 0, n - 1)
-            else:
-                src = np.abs(src)
-                src = np.where(src >= n, 2 * (n - 1) - src, src)
-            shape = list(g.shape)
-            shape[a] = n
-            out = np.zeros(shape, dtype=g.dtype)
-            idx = [builtins.slice(None)] * g.ndim
-            idx[a] = src
-            np.add.at(out, tuple(idx), g)
-            g = out
-        return singa.from_numpy(np.ascontiguousarray(g), dy.device())
-
-
-class UpSample(Operation):
-    """Nearest-neighbour upsampling by integer ``scales`` per axis."""
-
-    def __init__(self, mode, scales):
-        super().__init__()
-        if mode != "nearest":
-            raise ValueError("UpSample: only mode 'nearest' is supported, got {!r}".format(mode))
-        self.scales = [int(s) for s in scales]
-        if any(s != float(f) or s < 1 for s, f in zip(self.scales, scales)):
-            raise ValueError("UpSample: scales must be positive integers, got {}".format(scales))
-
-    def forward(self, x):
-        if len(self.scales) != x.nDim():
-            raise ValueError("UpSample: {} scales for a tensor of rank {}".format(len(self.scales), x.nDim()))
-        inter, bshape, out = [], [], []
-        for n, s in zip(x.shape(), self.scales):
-            inter += [n, 1]
-            bshape += [n, s]
-            out.append(n * s)
-        self.save(bshape=bshape, xshape=x.shape())
-        v = singa.Broadcast(singa.Reshape(x, inter), bshape)
-        return singa.Reshape(singa.Contiguous(v), out)
-
-    def backward(self, dy):
-        g = singa.ReduceSum(singa.Reshape(dy, self.bshape), list(range(1, 2 * len(self.xshape), 2)), False)
-        return singa.Reshape(g, list(self.xshape))
+        if self.updates is not None:
+            return dx
+        return dx, singa.GatherElements(dy, self.idx, self.axis)
 
 
 class Where(Operation):
-    """y = x where condition is non-zero, else y (broadcasting)."""
+    """y = x where condition is non-zero, else y (broadcasting). The condition is a
+    Tensor, or a list or NumPy array as in SINGA."""
 
     def __init__(self, condition):
         super().__init__()
         self.condition = condition.data if isinstance(condition, Tensor) else condition
 
     def forward(self, a, b):
+        if not isinstance(self.condition, singa.Tensor):
+            self.condition = _data_tensor(self.condition, a)
         self.save(shapes=(a.shape(), b.shape()))
         return singa.Where(self.condition, a, b)
 
@@ -522,15 +471,20 @@ class ReduceMean(ReduceSum):
 class GlobalAveragePool(Operation):
     """Mean over the spatial axes, keeping them as size 1 ((N, C, 1, 1) for NCHW)."""
 
+    # SINGA spells channels-last 'channel_last'.
+    _FORMATS = {"channels_first": "channels_first", "channels_last": "channels_last",
+                "channel_last": "channels_last"}
+
     def __init__(self, data_format="channels_first"):
         super().__init__()
-        if data_format not in ("channels_first", "channels_last"):
-            raise ValueError("GlobalAveragePool: unknown data_format {!r}".format(data_format))
-        self.data_format = data_format
+        if data_format not in self._FORMATS:
+            raise ArgumentError("GlobalAveragePool: unknown data_format {!r}; use one of {}"
+                                .format(data_format, sorted(self._FORMATS)))
+        self.data_format = self._FORMATS[data_format]
 
     def forward(self, x):
         if x.nDim() < 3:
-            raise ValueError("GlobalAveragePool: needs (N, C, spatial...) input, got {}".format(x.shape()))
+            raise ArgumentError("GlobalAveragePool: needs (N, C, spatial...) input, got {}".format(x.shape()))
         nd = x.nDim()
         axes = list(range(2, nd)) if self.data_format == "channels_first" else list(range(1, nd - 1))
         self.op = ReduceMean(axes, 1)
@@ -588,50 +542,12 @@ def gather(x, axis, indices):
 
 
 def scatter_elements(x, indices, updates, axis=0):
-    return ScatterElements(indices, axis)(x, updates)[0]
-
-
-def pad(x, mode, pads, constant=0.0):
-    return Pad(mode, pads, constant)(x)[0]
-
-
-def upsample(x, mode, scales):
-    return UpSample(mode, scales)(x)[0]
-
-
-def depth_to_space(x, blocksize, mode="DCR"):
-    """Moves depth blocks into space: (N, C*b*b, H, W) -> (N, C, H*b, W*b)."""
-    n, c, h, w = x.shape
-    b = int(blocksize)
-    if c % (b * b):
-        raise ValueError("depth_to_space: channels {} are not divisible by blocksize^2 = {}"
-                         .format(c, b * b))
-    if mode == "DCR":
-        y = reshape(x, (n, b, b, c // (b * b), h, w))
-        y = transpose(y, (0, 3, 4, 1, 5, 2))
-    elif mode == "CRD":
-        y = reshape(x, (n, c // (b * b), b, b, h, w))
-        y = transpose(y, (0, 1, 4, 2, 5, 3))
-    else:
-        raise ValueError("depth_to_space: mode must be 'DCR' or 'CRD', got {!r}".format(mode))
-    return reshape(y, (n, c // (b * b), h * b, w * b))
-
-
-def space_to_depth(x, blocksize, mode="DCR"):
-    """Moves spatial blocks into depth: (N, C, H*b, W*b) -> (N, C*b*b, H, W)."""
-    n, c, h, w = x.shape
-    b = int(blocksize)
-    if h % b or w % b:
-        raise ValueError("space_to_depth: spatial shape {}x{} is not divisible by blocksize {}"
-                         .format(h, w, b))
-    y = reshape(x, (n, c, h // b, b, w // b, b))
-    if mode == "DCR":
-        y = transpose(y, (0, 3, 5, 1, 2, 4))
-    elif mode == "CRD":
-        y = transpose(y, (0, 1, 3, 5, 2, 4))
-    else:
-        raise ValueError("space_to_depth: mode must be 'DCR' or 'CRD', got {!r}".format(mode))
-    return reshape(y, (n, c * b * b, h // b, w // b))
+    """x with ``updates`` written at ``indices`` along ``axis``. Updates that are plain
+    data go to the constructor (one input, as in SINGA); updates that gradients can
+    reach (a parameter, or the output of recorded operations) are an input."""
+    if is_constant(updates):
+        return ScatterElements(indices, updates, axis)(x)[0]
+    return ScatterElements(indices, axis=axis)(x, updates)[0]
 
 
 def where(x, y, condition):

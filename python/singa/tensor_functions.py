@@ -1,0 +1,283 @@
+"""The module-level functions of ``singa.tensor`` (SINGA's tensor module functions).
+
+They take and return :class:`~singa.tensor.Tensor` objects and are re-exported by
+``singa.tensor``, so ``tensor.zeros``, ``tensor.sum`` and the rest are the names to use;
+this file only keeps tensor.py to one concern (the class and its conversions).
+"""
+
+import numpy as np
+
+from . import singa_wrap as singa
+from .errors import ArgumentError
+
+__all__ = ["zeros", "ones", "zeros_like", "ones_like", "random", "reshape", "transpose",
+           "contiguous", "repeat", "concatenate", "copy_data_to_from", "abs", "exp", "ceil",
+           "floor", "log", "sigmoid", "sign", "sqrt", "square", "tanh", "relu", "sum",
+           "average", "softmax", "pow", "lt", "le", "gt", "ge", "eq", "add", "sub",
+           "eltwise_mult", "div", "mult", "axpy", "bernoulli", "gaussian", "uniform",
+           "add_column", "add_row", "sum_columns", "sum_rows", "tensordot", "einsum"]
+
+# ------------------------------------------------------------------- creation
+
+# singa.kFloat32 is tensor.float32 (the class's module cannot be imported from here
+# before these definitions: see the import at the bottom).
+def zeros(shape, device=None, dtype=singa.kFloat32):
+    return Tensor(_as_shape(shape), device, dtype)
+
+
+def ones(shape, device=None, dtype=singa.kFloat32):
+    t = Tensor(_as_shape(shape), device, dtype)
+    t.set_value(1)
+    return t
+
+
+def zeros_like(t):
+    return Tensor(t.shape, t.device, t.dtype)
+
+
+def ones_like(t):
+    ret = Tensor(t.shape, t.device, t.dtype)
+    ret.set_value(1)
+    return ret
+
+
+def random(shape, device=None):
+    """Uniform values in [0, 1)."""
+    t = Tensor(_as_shape(shape), device)
+    return t.uniform(0.0, 1.0)
+
+
+# -------------------------------------------------------------- shape helpers
+
+def reshape(t, s):
+    return t.reshape(s)
+
+
+def transpose(t, axes=None):
+    return t.transpose(axes)
+
+
+def contiguous(t):
+    return t.contiguous()
+
+
+def repeat(t, repeats, axis=None):
+    reps = [repeats] if isinstance(repeats, int) else list(repeats)
+    return _wrap(singa.Repeat(t.data, reps, axis), t)
+
+
+def concatenate(tensors, axis):
+    """Joins tensors along ``axis``."""
+    return _wrap(singa.ConcatOn([x.data for x in tensors], axis))
+
+
+def copy_data_to_from(dst, src, size, dst_offset=0, src_offset=0):
+    """Copies ``size`` values from src (flat, from src_offset) into dst."""
+    singa.CopyDataToFrom(dst.data, src.data, size, dst_offset, src_offset)
+
+
+# -------------------------------------------------------- element-wise math
+
+def _unary(fn):
+    def f(t):
+        return _wrap(fn(t.data), t)
+    return f
+
+
+abs = _unary(singa.Abs)
+exp = _unary(singa.Exp)
+ceil = _unary(singa.Ceil)
+floor = _unary(singa.Floor)
+log = _unary(singa.Log)
+sigmoid = _unary(singa.Sigmoid)
+sign = _unary(singa.Sign)
+sqrt = _unary(singa.Sqrt)
+square = _unary(singa.Square)
+tanh = _unary(singa.Tanh)
+relu = _unary(singa.ReLU)
+
+
+def _out(ret, value):
+    """Stores ``value`` (a core tensor) in ``ret`` when given, else wraps it."""
+    if ret is None:
+        return _wrap(value)
+    ret.data.CopyData(value)
+    return ret
+
+
+def sum(t, axis=None, out=None):
+    """Sum of the elements along ``axis`` (an int or a tuple of ints).
+
+    Without an axis it sums everything into a Tensor of shape (1, 1), as SINGA's does
+    (``float(tensor.sum(t))`` gives the number). ``out``, when given, receives the result
+    and is returned.
+    """
+    if axis is None:
+        return _out(out, singa.Reshape(singa.ReduceSum(t.data, None, False), [1, 1]))
+    axes = list(axis) if isinstance(axis, (tuple, list)) else axis
+    return _out(out, singa.ReduceSum(t.data, axes, False))
+
+
+def average(t, axis=None):
+    """Mean of all elements (a float) or along ``axis``."""
+    if axis is None:
+        return singa.SumAll(t.data) / max(1, t.size())
+    return _wrap(singa.ReduceMean(t.data, axis, False))
+
+
+def softmax(t, out=None, axis=1):
+    """Softmax along ``axis`` (1 by default, SINGA's convention for (N, C) inputs)."""
+    return _out(out, singa.SoftMax(t.data, axis if t.ndim() > 1 else 0))
+
+
+def pow(t, x, out=None):
+    """t ** x for a float or Tensor exponent."""
+    return _out(out, singa.__pow__(t.data, _operand(x)))
+
+
+def lt(t, x):
+    return t < x
+
+
+def le(t, x):
+    return t <= x
+
+
+def gt(t, x):
+    return t > x
+
+
+def ge(t, x):
+    return t >= x
+
+
+def eq(t, x):
+    return t == x
+
+
+def _elementwise(name, fn, lhs, rhs):
+    """fn over two operands, either of which may be a Python number (SINGA's functions
+    take ``2.0 - t`` as well as ``t - 2.0``): a number becomes a 0-d tensor on the other
+    operand's device, which the core broadcasts."""
+    if not isinstance(lhs, Tensor):
+        if not isinstance(rhs, Tensor):
+            raise ArgumentError("{}: at least one operand must be a Tensor, got {} and {}"
+                                .format(name, type(lhs).__name__, type(rhs).__name__))
+        return fn(_scalar_like(lhs, rhs.data), rhs.data)
+    return fn(lhs.data, _operand(rhs))
+
+
+def _scalar_like(x, like):
+    """x as a 0-d tensor of like's dtype and device (float32 when like holds integers
+    and x is not one, so 0.5 is not truncated to 0)."""
+    v = float(x)
+    dt = like.data_type()
+    if dt == singa.kInt and v != int(v):
+        dt = singa.kFloat32
+    s = singa.Tensor([], like.device(), dt)
+    s.SetValue(v)
+    return s
+
+
+def add(lhs, rhs, ret=None):
+    return _out(ret, _elementwise("add", singa.__add__, lhs, rhs))
+
+
+def sub(lhs, rhs, ret=None):
+    return _out(ret, _elementwise("sub", singa.__sub__, lhs, rhs))
+
+
+def eltwise_mult(lhs, rhs, ret=None):
+    return _out(ret, _elementwise("eltwise_mult", singa.__mul__, lhs, rhs))
+
+
+def div(lhs, rhs, ret=None):
+    return _out(ret, _elementwise("div", singa.__div__, lhs, rhs))
+
+
+def mult(A, B, C=None, alpha=1.0, beta=0.0):
+    """Matrix product A @ B, or C = alpha * A @ B + beta * C when C is given."""
+    if C is None:
+        return _wrap(singa.Mult(A.data, B.data))
+    singa.MultWithScale(float(alpha), A.data, B.data, float(beta), C.data)
+    return C
+
+
+def axpy(alpha, x, y):
+    """y += alpha * x (in place); returns y."""
+    singa.Axpy(float(alpha), x.data, y.data)
+    return y
+
+
+def bernoulli(p, t):
+    return t.bernoulli(p)
+
+
+def gaussian(mean, std, t):
+    return t.gaussian(mean, std)
+
+
+def uniform(low, high, t):
+    return t.uniform(low, high)
+
+
+def add_column(alpha, v, beta, M):
+    """M = alpha * v (as a column, broadcast) + beta * M."""
+    singa.AddColumnWithScale(float(alpha), float(beta), v.data, M.data)
+    return M
+
+
+def add_row(alpha, v, beta, M):
+    """M = alpha * v (as a row, broadcast) + beta * M."""
+    singa.AddRowWithScale(float(alpha), float(beta), v.data, M.data)
+    return M
+
+
+def sum_columns(M):
+    """Sums the columns of a matrix: one value per row."""
+    return _wrap(singa.SumColumns(M.data))
+
+
+def sum_rows(M):
+    """Sums the rows of a matrix: one value per column."""
+    return _wrap(singa.SumRows(M.data))
+
+
+def tensordot(A, B, axes=2):
+    """NumPy ``tensordot``: contracts the last ``axes`` axes of A with the first of B
+    (or the explicit axis lists ``axes=(a_axes, b_axes)``)."""
+    if isinstance(axes, int):
+        a_axes = list(range(A.ndim() - axes, A.ndim()))
+        b_axes = list(range(axes))
+    else:
+        a_axes, b_axes = [list(x) if not isinstance(x, int) else [x] for x in axes]
+    if len(a_axes) != len(b_axes):
+        raise ArgumentError("tensordot: {} axes of A {} and {} of B {} to contract; the lists must "
+                         "have the same length".format(len(a_axes), A.shape, len(b_axes), B.shape))
+    a_axes = [a % A.ndim() for a in a_axes]
+    b_axes = [b % B.ndim() for b in b_axes]
+    for a, b in zip(a_axes, b_axes):
+        if A.shape[a] != B.shape[b]:
+            raise ArgumentError("tensordot: shape mismatch on contracted axes: {} (axis {}) vs {} "
+                             "(axis {})".format(A.shape, a, B.shape, b))
+    a_free = [i for i in range(A.ndim()) if i not in a_axes]
+    b_free = [i for i in range(B.ndim()) if i not in b_axes]
+    k = product([A.shape[i] for i in a_axes])
+    a2 = A.transpose(a_free + a_axes).reshape((product([A.shape[i] for i in a_free]), k))
+    b2 = B.transpose(b_axes + b_free).reshape((k, product([B.shape[i] for i in b_free])))
+    out_shape = [A.shape[i] for i in a_free] + [B.shape[i] for i in b_free]
+    return mult(a2, b2).reshape(out_shape)
+
+
+def einsum(ops, *args):
+    """Einstein summation over Tensors (computed with NumPy on the host)."""
+    arrays = [to_numpy_view(a) for a in args]
+    res = np.einsum(ops, *arrays)
+    dev = args[0].device if args else None
+    return from_numpy(np.asarray(res, order="C"), dev)  # 0-d stays 0-d
+
+
+# Bound last on purpose: tensor.py re-exports this module's functions from its own last
+# line, so whichever of the two modules is imported first, every function above exists
+# before the other module asks for it, and these names exist before any function runs.
+from .tensor import Tensor, _as_shape, _operand, _wrap, from_numpy, product, to_numpy_view  # noqa: E402
