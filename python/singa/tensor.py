@@ -14,7 +14,7 @@ from . import singa_wrap as singa
 from .device import get_default_device
 from .errors import ArgumentError
 
-__all__ = ["float32", "float16", "int32", "float64", "Tensor", "set_leaf_creator",
+__all__ = ["float32", "float16", "int32", "float64", "bfloat16", "Tensor", "set_leaf_creator",
            "from_raw_tensor", "from_raw_tensors", "product", "sizeof", "from_numpy",
            "copy_from_numpy", "to_host", "to_numpy", "to_numpy_view", "zeros", "ones",
            "zeros_like", "ones_like", "random", "reshape", "transpose", "contiguous", "repeat",
@@ -28,19 +28,25 @@ float32 = 0
 float16 = 1
 int32 = 2
 float64 = 4
+# Ours (SINGA has none). NumPy has no bfloat16: to_numpy gives float32 (exact), and NumPy
+# data becomes bfloat16 through a dtype=bfloat16 Tensor or as_type(bfloat16).
+bfloat16 = 6
 
 CTensor = singa.Tensor
 
 _NP_TO_DTYPE = {np.dtype(np.float32): float32, np.dtype(np.float16): float16,
                 np.dtype(np.int32): int32, np.dtype(np.float64): float64}
-_DTYPE_TO_NP = {float32: np.float32, float16: np.float16, int32: np.int32, float64: np.float64}
-_DTYPE_NAMES = {float32: "float32", float16: "float16", int32: "int32", float64: "float64"}
+# The NumPy dtype of each dtype's to_numpy arrays.
+_DTYPE_TO_NP = {float32: np.float32, float16: np.float16, int32: np.int32, float64: np.float64,
+                bfloat16: np.float32}
+_DTYPE_NAMES = {float32: "float32", float16: "float16", int32: "int32", float64: "float64",
+                bfloat16: "bfloat16"}
 
 
 def _check_dtype(dtype):
     if dtype not in _DTYPE_TO_NP:
-        raise TypeError("unsupported dtype {!r}; use tensor.float32, float16, int32 or float64"
-                        .format(dtype))
+        raise TypeError("unsupported dtype {!r}; use tensor.float32, float16, bfloat16, int32 "
+                        "or float64".format(dtype))
     return dtype
 
 
@@ -50,7 +56,7 @@ class Tensor(object):
     Args:
         shape: tuple of ints (ignored when ``data`` is given).
         device: a Device; the default (CPU) device when None.
-        dtype: float32 (default), float16, int32 or float64.
+        dtype: float32 (default), float16, bfloat16, int32 or float64.
         data: a NumPy array to copy, or a core tensor to wrap.
         requires_grad: whether autograd should compute a gradient for it.
         stores_grad: whether ``autograd.backward`` yields its gradient (parameters).

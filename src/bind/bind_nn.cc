@@ -31,6 +31,7 @@
 
 #include "bind/def.h"
 #include "cpu/dnnl_nn.h"
+#include "cpu/half_compute.h"
 #include "math/nn.h"
 
 namespace singa {
@@ -61,6 +62,17 @@ void BindNN(py::module_& m) {
         "compiled in), 'reference' (im2col + OpenBLAS and plain loops) or 'dnnl'. Initially "
         "from SINGA_CONV_BACKEND. float64 always runs the reference.");
   DefHost(m, "get_conv_backend", [] { return NNBackendName(GetNNBackend()); });
+  DefHost(m, "half_native", [](int dt) {
+            const DataType d = static_cast<DataType>(dt);
+            if (!IsHalfFloat(d))
+              throw TypeError(Msg("half_native: dtype must be kFloat16 or kBFloat16, got ",
+                                  DataTypeName(d)));
+            return NativeHalf(d);
+          }, py::arg("dtype"),
+          "Whether CPU GEMMs and convolutions on this 16-bit float dtype run oneDNN's native "
+          "primitives (float32 accumulation) rather than float32 copies: oneDNN compiled in, "
+          "the conv backend not 'reference', and AVX512-FP16 (float16) or AVX512-BF16/AMX "
+          "(bfloat16) on this CPU.");
   py::class_<ConvHandle> conv(m, "ConvHandle");
   DefInit(conv, py::init([](const ShapeOf& x, const Ints& kernel_size, const Ints& stride,
                             const Ints& padding, size_t in_channels, size_t out_channels, bool bias,

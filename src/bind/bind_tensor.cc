@@ -23,6 +23,7 @@ static py::dtype DataTypeToNumpy(DataType dt) {
     case kInt: return py::dtype::of<int32_t>();
     case kChar: return py::dtype::of<int8_t>();
     case kFloat16: return py::dtype("float16");
+    case kBFloat16: break;  // NumPy has no bfloat16: ToNumpy widens to float32 first
   }
   throw TypeError("unknown dtype");
 }
@@ -49,6 +50,9 @@ Tensor FromNumpy(py::array arr, std::shared_ptr<Device> dev) {
 }
 
 py::array ToNumpy(const Tensor& t) {
+  // NumPy has no bfloat16, so its arrays are float32 copies (exact: bfloat16 widens
+  // without rounding); they share no memory with the tensor.
+  if (t.data_type() == kBFloat16) return ToNumpy(t.AsType(kFloat32));
   Tensor h = t;
   if (!h.device()->host_memory()) {
     h = Tensor(t.shape(), defaultDevice(), t.data_type());

@@ -23,6 +23,7 @@ PYBIND11_MODULE(singa_wrap, m) {
   m.attr("USE_PYTHON3") = true;
   m.attr("kFloat32") = static_cast<int>(kFloat32);
   m.attr("kFloat16") = static_cast<int>(kFloat16);
+  m.attr("kBFloat16") = static_cast<int>(kBFloat16);
   m.attr("kInt") = static_cast<int>(kInt);
   m.attr("kChar") = static_cast<int>(kChar);
   m.attr("kDouble") = static_cast<int>(kDouble);

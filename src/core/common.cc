@@ -9,6 +9,7 @@ size_t SizeOf(DataType dt) {
     case kInt: return 4;
     case kChar: return 1;
     case kDouble: return 8;
+    case kBFloat16: return 2;
   }
   throw TypeError(Msg("unknown dtype code ", static_cast<int>(dt)));
 }
@@ -20,6 +21,7 @@ const char* DataTypeName(DataType dt) {
     case kInt: return "int32";
     case kChar: return "int8";
     case kDouble: return "float64";
+    case kBFloat16: return "bfloat16";
   }
   return "unknown";
 }

@@ -11,8 +11,18 @@
 
 namespace singa {
 
-// Values match Apache SINGA's DataType enum (0/1/2 are the public Python ones).
-enum DataType { kFloat32 = 0, kFloat16 = 1, kInt = 2, kChar = 3, kDouble = 4 };
+// Values match Apache SINGA's DataType enum (0/1/2 are the public Python ones); 5 is left
+// for SINGA's kUChar. kBFloat16 is ours (SINGA has none).
+enum DataType { kFloat32 = 0, kFloat16 = 1, kInt = 2, kChar = 3, kDouble = 4, kBFloat16 = 6 };
+
+// The 16-bit floats are storage types: every kernel computes on them in float32 (or
+// float32-accumulating oneDNN primitives) and rounds once when it stores.
+inline bool IsHalfFloat(DataType dt) { return dt == kFloat16 || dt == kBFloat16; }
+// The dtype a kernel computes in for values of `dt` (float32 for the 16-bit floats).
+inline DataType ComputeDType(DataType dt) { return IsHalfFloat(dt) ? kFloat32 : dt; }
+// The dtype of an op's result from its operands' dtypes when they are floats: their own
+// dtype when all agree, else float32 (float16 with float32, bfloat16 with float16, ...).
+inline DataType ResultDType(DataType a, DataType b) { return a == b ? a : kFloat32; }
 
 using Shape = std::vector<size_t>;
 using Strides = std::vector<int64_t>;  // in elements, not bytes
@@ -51,5 +61,27 @@ std::string Msg(const Args&... args) {
 // IEEE half <-> float conversion (storage only; arithmetic runs in float32).
 uint16_t FloatToHalf(float f);
 float HalfToFloat(uint16_t h);
+
+// bfloat16 is the top half of a float32: widening is a shift, narrowing rounds to
+// nearest even (NaNs stay NaN: their payload is forced non-zero in the kept bits).
+inline float BFloat16ToFloat(uint16_t b) {
+  uint32_t x = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
+}
+inline uint16_t FloatToBFloat16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 0x40u);
+  x += 0x7fffu + ((x >> 16) & 1u);
+  return static_cast<uint16_t>(x >> 16);
+}
+
+// Contiguous conversions of n values, vectorised (F16C / AVX-512) where the build allows.
+void HalfToFloatN(const uint16_t* src, float* dst, size_t n);
+void FloatToHalfN(const float* src, uint16_t* dst, size_t n);
+void BFloat16ToFloatN(const uint16_t* src, float* dst, size_t n);
+void FloatToBFloat16N(const float* src, uint16_t* dst, size_t n);
 
 }  // namespace singa

@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "cpu/cpu_kernels.h"
 #include "cpu/gemm.h"
+#include "cpu/half_compute.h"
 #include "cpu/iter.h"
 
 namespace singa {
@@ -133,6 +134,10 @@ void BatchedGemm(const GemmCall& g) {
 }
 
 void gemm(const GemmCall& call) {
+  if (IsHalfFloat(call.c.data_type())) {
+    HalfGemm(call);
+    return;
+  }
   SINGA_DISPATCH_FLOAT(call.c.data_type(), "Mult", { BatchedGemm<T>(call); });
 }
 

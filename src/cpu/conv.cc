@@ -1,7 +1,9 @@
-// 2-D convolution on the CPU: oneDNN for float32 when selected, else im2col + GEMM
+// 2-D convolution on the CPU: oneDNN for float32 when selected (and for the 16-bit floats
+// where half_compute.h says so), else im2col + GEMM
 // (OpenBLAS), grouped and depthwise included. Images are processed one at a time:
 // im2col/col2im run on OpenMP threads and each GEMM is split over them (cpu/gemm.h).
 #include "cpu/dnnl_nn.h"
+#include "cpu/half_compute.h"
 #include "cpu/gemm.h"
 #include "cpu/iter.h"
 #include "cpu/cpu_kernels.h"
@@ -178,17 +180,42 @@ void ConvBackwardBRef(const ConvHandle& h, const Tensor& dy, Tensor* db) {
 
 namespace nn {
 
+// 16-bit float operands take oneDNN's native primitive where NativeHalf says so, else
+// run the float32 kernels on widened copies and round the result once.
 void conv_forward(const ConvHandle& h, const Tensor& x, const Tensor& W, const Tensor* b, Tensor* y) {
+  if (IsHalfFloat(x.data_type())) {
+    if (NativeHalf(x.data_type()) && dnnl_nn::ConvForward(h, x, W, b, y)) return;
+    Tensor b32 = b ? b->AsType(kFloat32) : Tensor(Shape{0}, x.device());
+    Tensor y32(y->shape(), y->device(), kFloat32);
+    conv_forward(h, x.AsType(kFloat32), W.AsType(kFloat32), b ? &b32 : nullptr, &y32);
+    y->CopyData(y32);
+    return;
+  }
   if (x.data_type() == kFloat32 && UseDnnl() && dnnl_nn::ConvForward(h, x, W, b, y)) return;
   SINGA_DISPATCH_FLOAT(x.data_type(), "CpuConvForward", ConvForwardRef<T>(h, x, W, b, y));
 }
 
 void conv_backward_data(const ConvHandle& h, const Tensor& dy, const Tensor& W, Tensor* dx) {
+  if (IsHalfFloat(dy.data_type())) {
+    if (NativeHalf(dy.data_type()) && dnnl_nn::ConvBackwardData(h, dy, W, dx)) return;
+    Tensor dx32(dx->shape(), dx->device(), kFloat32);
+    conv_backward_data(h, dy.AsType(kFloat32), W.AsType(kFloat32), &dx32);
+    dx->CopyData(dx32);
+    return;
+  }
   if (dy.data_type() == kFloat32 && UseDnnl() && dnnl_nn::ConvBackwardData(h, dy, W, dx)) return;
   SINGA_DISPATCH_FLOAT(dy.data_type(), "CpuConvBackwardx", ConvBackwardXRef<T>(h, dy, W, dx));
 }
 
 void conv_backward_weights(const ConvHandle& h, const Tensor& dy, const Tensor& x, Tensor* dW) {
+  if (IsHalfFloat(dy.data_type())) {
+    if (x.shape(0) > 0 && NativeHalf(dy.data_type()) && dnnl_nn::ConvBackwardWeights(h, dy, x, dW))
+      return;
+    Tensor dW32(dW->shape(), dW->device(), kFloat32);
+    conv_backward_weights(h, dy.AsType(kFloat32), x.AsType(kFloat32), &dW32);
+    dW->CopyData(dW32);
+    return;
+  }
   if (dy.data_type() == kFloat32 && x.shape(0) > 0 && UseDnnl() &&
       dnnl_nn::ConvBackwardWeights(h, dy, x, dW))
     return;

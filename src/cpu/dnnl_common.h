@@ -5,6 +5,7 @@
 
 #include <dnnl.hpp>
 
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -20,6 +21,12 @@ namespace dn = dnnl;
 using Dims = dn::memory::dims;
 using Tag = dn::memory::format_tag;
 constexpr auto kF32 = dn::memory::data_type::f32;
+using DnType = dn::memory::data_type;
+
+// oneDNN's name for a float dtype the fast paths take (float32, float16, bfloat16).
+inline DnType DnnlType(DataType dt) {
+  return dt == kFloat16 ? DnType::f16 : dt == kBFloat16 ? DnType::bf16 : kF32;
+}
 
 inline dn::engine& Engine() {
   static dn::engine eng(dn::engine::kind::cpu, 0);
@@ -31,15 +38,26 @@ inline dn::stream& Stream() {
   return s;
 }
 
-inline dn::memory::desc Plain(const Dims& d) {
+inline dn::memory::desc Plain(const Dims& d, DnType t = kF32) {
   static const Tag tags[] = {Tag::undef, Tag::a, Tag::ab, Tag::abc, Tag::abcd, Tag::abcde};
-  return dn::memory::desc(d, kF32, tags[d.size()]);
+  return dn::memory::desc(d, t, tags[d.size()]);
 }
 
-inline dn::memory::desc Any(const Dims& d) { return dn::memory::desc(d, kF32, Tag::any); }
+inline dn::memory::desc Any(const Dims& d, DnType t = kF32) {
+  return dn::memory::desc(d, t, Tag::any);
+}
 
 inline dn::memory Mem(const dn::memory::desc& md, const Tensor& t) {
-  return dn::memory(md, Engine(), const_cast<void*>(static_cast<const void*>(t.data<float>())));
+  return dn::memory(md, Engine(), const_cast<void*>(t.raw()));
+}
+
+// For the 16-bit floats only oneDNN's optimised kernels are worth taking: its reference
+// implementations run far below the float32 conversion path. Throwing here inside a
+// Cached build records the geometry as unsupported, so the caller converts instead.
+template <class PrimitiveDesc>
+void RequireOptimised(const PrimitiveDesc& pd, DataType dt) {
+  if (IsHalfFloat(dt) && std::strncmp(pd.impl_info_str(), "ref", 3) == 0)
+    throw dn::error(dnnl_unimplemented, "reference implementation only");
 }
 
 // Reordered operands and workspaces of one call, taken from the device's memory pools
@@ -124,7 +142,7 @@ struct Operand {
   }
 };
 
-inline void* Ptr(const Tensor& t) { return const_cast<void*>(static_cast<const void*>(t.data<float>())); }
+inline void* Ptr(const Tensor& t) { return const_cast<void*>(t.raw()); }
 
 }  // namespace dnnl_nn
 }  // namespace singa

@@ -1,4 +1,5 @@
-// oneDNN convolutions (see dnnl_nn.h).
+// oneDNN convolutions (see dnnl_nn.h), in float32 and, where the CPU computes them
+// natively (NativeHalf, cpu/half_compute.h), float16 and bfloat16.
 //
 // User tensors are plain NCHW (`abcd`). For most convolutions oneDNN chooses blocked
 // internal layouts (format_tag::any) and we reorder into and out of them: on AVX-512 the
@@ -60,25 +61,28 @@ ConvGeom Geometry(const ConvHandle& h, size_t n) {
   return g;
 }
 
-std::vector<int64_t> ConvKey(int kind, const ConvHandle& h, size_t n, bool bias) {
-  return {kind, int64_t(n), int64_t(h.channels), int64_t(h.height), int64_t(h.width),
+std::vector<int64_t> ConvKey(int kind, DataType dt, const ConvHandle& h, size_t n, bool bias) {
+  return {kind, int64_t(dt), int64_t(n), int64_t(h.channels), int64_t(h.height), int64_t(h.width),
           int64_t(h.num_filters), int64_t(h.group), int64_t(h.kernel_h), int64_t(h.kernel_w),
           int64_t(h.stride_h), int64_t(h.stride_w), int64_t(h.dilation_h),
           int64_t(h.dilation_w), int64_t(h.pad_top), int64_t(h.pad_bottom),
           int64_t(h.pad_left), int64_t(h.pad_right), bias};
 }
 
+// Descriptors of dims `d` in dtype `t`, in oneDNN's chosen (blocked) or the plain layout.
+using MdFn = dn::memory::desc (*)(const Dims&, DnType);
+
 dn::convolution_forward::primitive_desc ConvFwdPd(const ConvGeom& g, bool bias,
-                                                  dn::prop_kind prop, bool blocked) {
-  auto md = blocked ? Any : Plain;
+                                                  dn::prop_kind prop, bool blocked, DnType t) {
+  MdFn md = blocked ? Any : Plain;
   if (bias)
     return dn::convolution_forward::primitive_desc(
-        Engine(), prop, dn::algorithm::convolution_direct, md(g.src), md(g.wei), Plain(g.bias),
-        md(g.dst), g.strides, g.dilates, g.pad_l, g.pad_r);
+        Engine(), prop, dn::algorithm::convolution_direct, md(g.src, t), md(g.wei, t),
+        Plain(g.bias, t), md(g.dst, t), g.strides, g.dilates, g.pad_l, g.pad_r);
   return dn::convolution_forward::primitive_desc(Engine(), prop,
-                                                 dn::algorithm::convolution_direct, md(g.src),
-                                                 md(g.wei), md(g.dst), g.strides, g.dilates,
-                                                 g.pad_l, g.pad_r);
+                                                 dn::algorithm::convolution_direct, md(g.src, t),
+                                                 md(g.wei, t), md(g.dst, t), g.strides,
+                                                 g.dilates, g.pad_l, g.pad_r);
 }
 
 struct ConvFwdEntry : Entry {
@@ -102,14 +106,17 @@ struct ConvBwdWeiEntry : Entry {
 bool ConvForward(const ConvHandle& h, const Tensor& x, const Tensor& W, const Tensor* b,
                  Tensor* y) {
   const size_t n = x.shape(0);
-  auto e = Cached<ConvFwdEntry>(ConvKey(kFwd, h, n, b != nullptr), [&](ConvFwdEntry& e) {
+  const DataType dt = x.data_type();
+  const DnType t = DnnlType(dt);
+  auto e = Cached<ConvFwdEntry>(ConvKey(kFwd, dt, h, n, b != nullptr), [&](ConvFwdEntry& e) {
     ConvGeom g = Geometry(h, n);
-    auto pd = ConvFwdPd(g, b != nullptr, dn::prop_kind::forward_training, ConvBlocked(h, kFwd));
+    auto pd = ConvFwdPd(g, b != nullptr, dn::prop_kind::forward_training, ConvBlocked(h, kFwd), t);
+    RequireOptimised(pd, dt);
     e.prim = dn::convolution_forward(pd);
-    e.src.Init(Plain(g.src), pd.src_desc(), true);
-    e.wei.Init(Plain(g.wei), pd.weights_desc(), true);
-    e.dst.Init(Plain(g.dst), pd.dst_desc(), false);
-    e.bias = Plain(g.bias);
+    e.src.Init(Plain(g.src, t), pd.src_desc(), true);
+    e.wei.Init(Plain(g.wei, t), pd.weights_desc(), true);
+    e.dst.Init(Plain(g.dst, t), pd.dst_desc(), false);
+    e.bias = Plain(g.bias, t);
   });
   if (!e->ok) return false;
   Scratch scratch(*x.device());
@@ -126,18 +133,21 @@ bool ConvForward(const ConvHandle& h, const Tensor& x, const Tensor& W, const Te
 
 bool ConvBackwardData(const ConvHandle& h, const Tensor& dy, const Tensor& W, Tensor* dx) {
   const size_t n = dx->shape(0);
-  auto e = Cached<ConvBwdDataEntry>(ConvKey(kBwdData, h, n, false), [&](ConvBwdDataEntry& e) {
+  const DataType dt = dy.data_type();
+  const DnType t = DnnlType(dt);
+  auto e = Cached<ConvBwdDataEntry>(ConvKey(kBwdData, dt, h, n, false), [&](ConvBwdDataEntry& e) {
     ConvGeom g = Geometry(h, n);
     const bool blocked = ConvBlocked(h, kBwdData);
-    auto hint = ConvFwdPd(g, false, dn::prop_kind::forward_training, blocked);
-    auto md = blocked ? Any : Plain;
+    auto hint = ConvFwdPd(g, false, dn::prop_kind::forward_training, blocked, t);
+    MdFn md = blocked ? Any : Plain;
     dn::convolution_backward_data::primitive_desc pd(
-        Engine(), dn::algorithm::convolution_direct, md(g.src), md(g.wei), md(g.dst), g.strides,
-        g.dilates, g.pad_l, g.pad_r, hint);
+        Engine(), dn::algorithm::convolution_direct, md(g.src, t), md(g.wei, t), md(g.dst, t),
+        g.strides, g.dilates, g.pad_l, g.pad_r, hint);
+    RequireOptimised(pd, dt);
     e.prim = dn::convolution_backward_data(pd);
-    e.diff_dst.Init(Plain(g.dst), pd.diff_dst_desc(), true);
-    e.wei.Init(Plain(g.wei), pd.weights_desc(), true);
-    e.diff_src.Init(Plain(g.src), pd.diff_src_desc(), false);
+    e.diff_dst.Init(Plain(g.dst, t), pd.diff_dst_desc(), true);
+    e.wei.Init(Plain(g.wei, t), pd.weights_desc(), true);
+    e.diff_src.Init(Plain(g.src, t), pd.diff_src_desc(), false);
   });
   if (!e->ok) return false;
   Scratch scratch(*dy.device());
@@ -152,18 +162,21 @@ bool ConvBackwardData(const ConvHandle& h, const Tensor& dy, const Tensor& W, Te
 
 bool ConvBackwardWeights(const ConvHandle& h, const Tensor& dy, const Tensor& x, Tensor* dW) {
   const size_t n = x.shape(0);
-  auto e = Cached<ConvBwdWeiEntry>(ConvKey(kBwdWeights, h, n, false), [&](ConvBwdWeiEntry& e) {
+  const DataType dt = dy.data_type();
+  const DnType t = DnnlType(dt);
+  auto e = Cached<ConvBwdWeiEntry>(ConvKey(kBwdWeights, dt, h, n, false), [&](ConvBwdWeiEntry& e) {
     ConvGeom g = Geometry(h, n);
     const bool blocked = ConvBlocked(h, kBwdWeights);
-    auto hint = ConvFwdPd(g, false, dn::prop_kind::forward_training, blocked);
-    auto md = blocked ? Any : Plain;
+    auto hint = ConvFwdPd(g, false, dn::prop_kind::forward_training, blocked, t);
+    MdFn md = blocked ? Any : Plain;
     dn::convolution_backward_weights::primitive_desc pd(
-        Engine(), dn::algorithm::convolution_direct, md(g.src), md(g.wei), md(g.dst), g.strides,
-        g.dilates, g.pad_l, g.pad_r, hint);
+        Engine(), dn::algorithm::convolution_direct, md(g.src, t), md(g.wei, t), md(g.dst, t),
+        g.strides, g.dilates, g.pad_l, g.pad_r, hint);
+    RequireOptimised(pd, dt);
     e.prim = dn::convolution_backward_weights(pd);
-    e.src.Init(Plain(g.src), pd.src_desc(), true);
-    e.diff_dst.Init(Plain(g.dst), pd.diff_dst_desc(), true);
-    e.diff_wei.Init(Plain(g.wei), pd.diff_weights_desc(), false);
+    e.src.Init(Plain(g.src, t), pd.src_desc(), true);
+    e.diff_dst.Init(Plain(g.dst, t), pd.diff_dst_desc(), true);
+    e.diff_wei.Init(Plain(g.wei, t), pd.diff_weights_desc(), false);
   });
   if (!e->ok) return false;
   Scratch scratch(*x.device());

@@ -185,10 +185,35 @@ void where(const Tensor& c, const Tensor& x, const Tensor& y, const Tensor& out)
   });
 }
 
+// Contiguous float32 <-> float16/bfloat16 through the vectorised bulk conversions: every
+// op on 16-bit floats converts its operands this way. False for any other pair or layout.
+template <typename D, typename S>
+bool CopyConverting(const Tensor& dst, const Tensor& src, D* d, const S* s) {
+  constexpr bool widen = std::is_same_v<D, float> && kIsHalfType<S>;
+  constexpr bool narrow = std::is_same_v<S, float> && kIsHalfType<D>;
+  if constexpr (widen || narrow) {
+    if (!dst.IsContiguous() || !src.IsContiguous()) return false;
+    ForFlat(dst.Size(), [&](size_t begin, size_t n) {
+      if constexpr (widen) {
+        const uint16_t* in = &s[begin].bits;
+        if constexpr (std::is_same_v<S, half_t>) HalfToFloatN(in, d + begin, n);
+        else BFloat16ToFloatN(in, d + begin, n);
+      } else {
+        uint16_t* out = &d[begin].bits;
+        if constexpr (std::is_same_v<D, half_t>) FloatToHalfN(s + begin, out, n);
+        else FloatToBFloat16N(s + begin, out, n);
+      }
+    });
+    return true;
+  }
+  return false;
+}
+
 template <typename D, typename S>
 void CopyStrided(const Tensor& dst, const Tensor& src) {
   D* d = dst.data<D>();
   const S* s = src.data<S>();
+  if (CopyConverting<D, S>(dst, src, d, s)) return;
   StridedLoop<2> loop(dst.shape(), {dst.stride(), src.stride()});
   loop.ForRows([&](const std::array<int64_t, 2>& off, size_t n, const std::array<int64_t, 2>& st) {
     D* dp = d + off[0];

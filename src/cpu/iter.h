@@ -11,17 +11,29 @@
 
 namespace singa {
 
-// float16 storage type; arithmetic always goes through float.
+// The 16-bit float storage types; arithmetic always goes through float.
 struct half_t {
   uint16_t bits;
 };
+struct bf16_t {
+  uint16_t bits;
+};
+
+template <typename T>
+constexpr bool kIsHalfType = std::is_same_v<T, half_t> || std::is_same_v<T, bf16_t>;
 
 template <typename D, typename S>
 inline D Cast(S v) {
-  if constexpr (std::is_same_v<S, half_t>) {
+  if constexpr (std::is_same_v<S, D>) {
+    return v;
+  } else if constexpr (std::is_same_v<S, half_t>) {
     return Cast<D>(HalfToFloat(v.bits));
+  } else if constexpr (std::is_same_v<S, bf16_t>) {
+    return Cast<D>(BFloat16ToFloat(v.bits));
   } else if constexpr (std::is_same_v<D, half_t>) {
     return half_t{FloatToHalf(static_cast<float>(v))};
+  } else if constexpr (std::is_same_v<D, bf16_t>) {
+    return bf16_t{FloatToBFloat16(static_cast<float>(v))};
   } else {
     return static_cast<D>(v);
   }
@@ -33,6 +45,7 @@ constexpr DataType DTypeOf() {
   if constexpr (std::is_same_v<T, double>) return kDouble;
   if constexpr (std::is_same_v<T, int32_t>) return kInt;
   if constexpr (std::is_same_v<T, half_t>) return kFloat16;
+  if constexpr (std::is_same_v<T, bf16_t>) return kBFloat16;
   return kChar;
 }
 
@@ -50,12 +63,13 @@ constexpr DataType DTypeOf() {
     SINGA_CASE(kDouble, double, __VA_ARGS__)                                   \
     SINGA_CASE(kInt, int32_t, __VA_ARGS__)                                     \
     SINGA_CASE(kFloat16, half_t, __VA_ARGS__)                                  \
+    SINGA_CASE(kBFloat16, bf16_t, __VA_ARGS__)                                 \
     SINGA_CASE(kChar, int8_t, __VA_ARGS__)                                     \
     default:                                                                   \
       throw TypeError(Msg(fn, ": unsupported dtype ", DataTypeName(dt)));      \
   }
 
-// Arithmetic dtypes (float16 is converted to float32 by the callers first).
+// Arithmetic dtypes (the 16-bit floats are converted to float32 by the callers first).
 #define SINGA_DISPATCH_ARITH(dt, fn, ...)                                      \
   switch (dt) {                                                                \
     SINGA_CASE(kFloat32, float, __VA_ARGS__)                                   \

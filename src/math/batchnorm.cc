@@ -7,6 +7,7 @@
 namespace singa {
 
 using nn_detail::FloatDType;
+using nn_detail::ResultOf;
 using nn_detail::Prepare;
 
 BatchNormHandle::BatchNormHandle(double momentum, const Shape& x_shape) : factor(momentum) {
@@ -59,7 +60,9 @@ std::vector<Tensor> CpuBatchNormForwardTraining(const BatchNormHandle& h, const 
                                                 Tensor* running_mean, Tensor* running_var) {
   const char* fn = "CpuBatchNormForwardTraining";
   CheckSameDevice(fn, {&x_in, &scale_in, &bias_in, running_mean, running_var});
-  DataType dt = FloatDType(x_in, fn);
+  // y has x's dtype; with 16-bit floats the batch statistics stay float32 (backward reads
+  // them, and the running statistics are updated from them in float64).
+  const DataType out = ResultOf(fn, {&x_in, &scale_in, &bias_in}), dt = ComputeDType(out);
   Dims d = CheckX(x_in, h, fn);
   Tensor scale = PerChannel(scale_in, d.C, dt, fn, "scale");
   Tensor bias = PerChannel(bias_in, d.C, dt, fn, "bias");
@@ -75,7 +78,7 @@ std::vector<Tensor> CpuBatchNormForwardTraining(const BatchNormHandle& h, const 
   const double m = double(d.N * d.S);
   UpdateRunning(running_mean, mean, h.factor, 1.0, fn);
   UpdateRunning(running_var, var, h.factor, m > 1 ? m / (m - 1) : 1.0, fn);
-  return {y, mean, var};
+  return {y.AsType(out), mean, var};
 }
 
 Tensor CpuBatchNormForwardInference(const BatchNormHandle& h, const Tensor& x_in,
@@ -83,7 +86,7 @@ Tensor CpuBatchNormForwardInference(const BatchNormHandle& h, const Tensor& x_in
                                     const Tensor& running_mean, const Tensor& running_var) {
   const char* fn = "CpuBatchNormForwardInference";
   CheckSameDevice(fn, {&x_in, &scale_in, &bias_in, &running_mean, &running_var});
-  DataType dt = FloatDType(x_in, fn);
+  const DataType out = ResultOf(fn, {&x_in, &scale_in, &bias_in}), dt = ComputeDType(out);
   Dims d = CheckX(x_in, h, fn);
   Tensor scale = PerChannel(scale_in, d.C, dt, fn, "scale");
   Tensor bias = PerChannel(bias_in, d.C, dt, fn, "bias");
@@ -91,9 +94,9 @@ Tensor CpuBatchNormForwardInference(const BatchNormHandle& h, const Tensor& x_in
   Tensor var = PerChannel(running_var, d.C, dt, fn, "running_var");
   Tensor x = Prepare(x_in, dt);
   Tensor y(x.shape(), x_in.device(), dt);
-  if (y.Size() == 0) return y;
+  if (y.Size() == 0) return y.AsType(out);
   x.device()->kernels().nn.batchnorm_inference(h, x, scale, bias, mean, var, &y);
-  return y;
+  return y.AsType(out);
 }
 
 std::vector<Tensor> CpuBatchNormBackwardx(const BatchNormHandle& h, const Tensor& y_in,
@@ -102,7 +105,11 @@ std::vector<Tensor> CpuBatchNormBackwardx(const BatchNormHandle& h, const Tensor
                                           const Tensor& mean_in, const Tensor& var_in) {
   const char* fn = "CpuBatchNormBackwardx";
   CheckSameDevice(fn, {&y_in, &dy_in, &x_in, &scale_in, &bias_in, &mean_in, &var_in});
-  DataType dt = FloatDType(dy_in, fn);
+  // dx has the dtype of dy and x, dscale and dbias that of scale and bias.
+  const DataType out = ResultOf(fn, {&dy_in, &x_in}), dt = ComputeDType(out);
+  const bool half = IsHalfFloat(out) || IsHalfFloat(scale_in.data_type()) ||
+                    IsHalfFloat(bias_in.data_type());
+  const DataType param = half ? ResultOf(fn, {&scale_in, &bias_in}) : out;
   Dims d = CheckX(x_in, h, fn);
   if (dy_in.shape() != x_in.shape() || y_in.shape() != x_in.shape())
     throw ValueError(Msg(fn, ": y and dy must have x's shape ", ShapeStr(x_in.shape()),
@@ -117,10 +124,10 @@ std::vector<Tensor> CpuBatchNormBackwardx(const BatchNormHandle& h, const Tensor
   if (d.N * d.S == 0) {
     dscale.SetValue(0);
     dbias.SetValue(0);
-    return {dx, dscale, dbias};
+    return {dx.AsType(out), dscale.AsType(param), dbias.AsType(param)};
   }
   x.device()->kernels().nn.batchnorm_backward(h, x, dy, scale, mean, var, &dx, &dscale, &dbias);
-  return {dx, dscale, dbias};
+  return {dx.AsType(out), dscale.AsType(param), dbias.AsType(param)};
 }
 
 }  // namespace singa

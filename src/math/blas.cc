@@ -30,7 +30,11 @@ Tensor Mult(const Tensor& a_in, const Tensor& b_in) {
   if (a_in.nDim() == 0 || b_in.nDim() == 0)
     throw ValueError(Msg("Mult: matmul needs operands with at least 1 dimension, got shapes ",
                          ShapeStr(a_in.shape()), " and ", ShapeStr(b_in.shape())));
-  DataType dt = a_in.data_type() == b_in.data_type() && a_in.data_type() == kDouble ? kDouble : kFloat32;
+  // float64 pairs stay float64 and one 16-bit float dtype stays itself (the device
+  // accumulates in float32); everything else computes in float32.
+  const DataType da = a_in.data_type();
+  const bool keep = da == b_in.data_type() && (da == kDouble || IsHalfFloat(da));
+  DataType dt = keep ? da : kFloat32;
   bool a_vec = a_in.nDim() == 1, b_vec = b_in.nDim() == 1;
   Tensor a = a_vec ? a_in.Unsqueeze(0) : a_in;
   Tensor b = b_vec ? b_in.Unsqueeze(1) : b_in;

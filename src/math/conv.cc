@@ -8,10 +8,22 @@ namespace singa {
 namespace nn_detail {
 
 DataType FloatDType(const Tensor& x, const char* fn) {
-  if (x.data_type() != kFloat32 && x.data_type() != kDouble)
-    throw TypeError(Msg(fn, ": expects float32 or float64 input, got ",
-                        DataTypeName(x.data_type())));
-  return x.data_type();
+  const DataType dt = x.data_type();
+  if (dt != kFloat32 && dt != kDouble && !IsHalfFloat(dt))
+    throw TypeError(Msg(fn, ": expects float32, float64, float16 or bfloat16 input, got ",
+                        DataTypeName(dt)));
+  return dt;
+}
+
+DataType ResultOf(const char* fn, std::initializer_list<const Tensor*> operands) {
+  const DataType first = FloatDType(**operands.begin(), fn);
+  DataType r = first;
+  bool half = false;
+  for (const Tensor* t : operands) {
+    half = half || IsHalfFloat(t->data_type());
+    r = ResultDType(r, t->data_type());
+  }
+  return half ? r : first;
 }
 
 std::pair<size_t, size_t> PairArg(const std::vector<int>& v, const char* fn, const char* what) {
@@ -27,9 +39,9 @@ Tensor Prepare(const Tensor& t, DataType dtype) { return t.AsType(dtype).Contigu
 
 }  // namespace nn_detail
 
-using nn_detail::FloatDType;
 using nn_detail::Prepare;
 using nn_detail::PairArg;
+using nn_detail::ResultOf;
 
 Pad4 ParsePadding(const std::vector<int>& p, const char* fn) {
   for (int v : p)
@@ -105,7 +117,9 @@ Tensor CpuConvForward(const Tensor& x_in, const Tensor& W_in, const Tensor& b_in
   const char* fn = "CpuConvForward";
   if (h.bias_term) CheckSameDevice(fn, {&x_in, &W_in, &b_in});
   else CheckSameDevice(fn, {&x_in, &W_in});
-  DataType dt = FloatDType(x_in, fn);
+  // One 16-bit float dtype throughout reaches the kernel as it is (the device decides how
+  // it computes it); any other mix is converted to the result dtype first.
+  DataType dt = h.bias_term ? ResultOf(fn, {&x_in, &W_in, &b_in}) : ResultOf(fn, {&x_in, &W_in});
   CheckX(x_in, h, fn);
   CheckW(W_in, h, fn);
   if (h.bias_term && b_in.Size() != h.num_filters)
@@ -124,7 +138,7 @@ Tensor CpuConvBackwardx(const Tensor& dy_in, const Tensor& W_in, const Tensor& x
                         const ConvHandle& h) {
   const char* fn = "CpuConvBackwardx";
   CheckSameDevice(fn, {&dy_in, &W_in, &x_in});
-  DataType dt = FloatDType(dy_in, fn);
+  DataType dt = ResultOf(fn, {&dy_in, &W_in});
   CheckX(x_in, h, fn);
   CheckW(W_in, h, fn);
   CheckDy(dy_in, x_in.shape(0), h, fn);
@@ -139,7 +153,7 @@ Tensor CpuConvBackwardW(const Tensor& dy_in, const Tensor& x_in, const Tensor& W
                         const ConvHandle& h) {
   const char* fn = "CpuConvBackwardW";
   CheckSameDevice(fn, {&dy_in, &x_in, &W_in});
-  DataType dt = FloatDType(dy_in, fn);
+  DataType dt = ResultOf(fn, {&dy_in, &x_in});
   CheckX(x_in, h, fn);
   CheckW(W_in, h, fn);
   CheckDy(dy_in, x_in.shape(0), h, fn);
@@ -153,7 +167,7 @@ Tensor CpuConvBackwardW(const Tensor& dy_in, const Tensor& x_in, const Tensor& W
 Tensor CpuConvBackwardb(const Tensor& dy_in, const Tensor& b_in, const ConvHandle& h) {
   const char* fn = "CpuConvBackwardb";
   CheckSameDevice(fn, {&dy_in, &b_in});
-  DataType dt = FloatDType(dy_in, fn);
+  const DataType out = nn_detail::FloatDType(dy_in, fn), dt = ComputeDType(out);
   if (dy_in.nDim() != 4) throw ValueError(Msg(fn, ": dy must be 4-D, got ", ShapeStr(dy_in.shape())));
   CheckDy(dy_in, dy_in.shape(0), h, fn);
   if (b_in.Size() != h.num_filters)
@@ -162,7 +176,7 @@ Tensor CpuConvBackwardb(const Tensor& dy_in, const Tensor& b_in, const ConvHandl
   Tensor dy = Prepare(dy_in, dt);
   Tensor db(b_in.shape(), dy_in.device(), dt);
   dy.device()->kernels().nn.conv_backward_bias(h, dy, &db);
-  return db;
+  return db.AsType(out);
 }
 
 }  // namespace singa

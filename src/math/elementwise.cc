@@ -21,7 +21,7 @@ bool ClosedOnIntegers(Unary op) {
 namespace {
 
 DataType ComputeType(DataType a, DataType b) {
-  if (a == b) return a == kFloat16 || a == kChar ? kFloat32 : a;
+  if (a == b) return IsHalfFloat(a) || a == kChar ? kFloat32 : a;
   return kFloat32;  // mixed dtypes compute in float32 (SINGA's rule)
 }
 
@@ -44,9 +44,9 @@ Tensor DetachFrom(const Tensor& in, const Tensor& out) {
 
 Tensor Apply(Unary op, const Tensor& x, const char* name) {
   DataType dt = x.data_type();
-  if (dt == kFloat16 || dt == kChar) {
+  if (IsHalfFloat(dt) || dt == kChar) {
     Tensor y = Apply(op, x.AsType(kFloat32), name);
-    return dt == kFloat16 ? y.AsType(kFloat16) : y;
+    return IsHalfFloat(dt) ? y.AsType(dt) : y;
   }
   if (dt == kInt && !ClosedOnIntegers(op)) return Apply(op, x.AsType(kFloat32), name);
   Tensor y(x.shape(), x.device(), dt);
@@ -64,7 +64,7 @@ void ApplyInto(Binary op, const Tensor& a, const Tensor& b, Tensor* out, const c
                          " but the output has shape ", ShapeStr(out->shape())));
   if (out->Size() == 0) return;
   DataType dt = out->data_type();
-  if (dt == kFloat16 || dt == kChar) {
+  if (IsHalfFloat(dt) || dt == kChar) {
     Tensor tmp(out->shape(), out->device(), kFloat32);
     ApplyInto(op, a, b, &tmp, name);
     out->CopyData(tmp);
@@ -91,9 +91,10 @@ Tensor Apply(Binary op, const Tensor& a, const Tensor& b, const char* name) {
   DataType ct = ComputeType(a.data_type(), b.data_type());
   Tensor out(shape, a.device(), ct);
   ApplyInto(op, a, b, &out, name);
-  // float16 operands compute in float32 and give float16, comparisons included (as
-  // with a scalar operand, and as SINGA's comparisons keep their operands' dtype).
-  if (a.data_type() == kFloat16 && b.data_type() == kFloat16) return out.AsType(kFloat16);
+  // 16-bit float operands of one dtype compute in float32 and give that dtype, comparisons
+  // included (as with a scalar operand, and as SINGA's comparisons keep their operands' dtype).
+  if (IsHalfFloat(a.data_type()) && a.data_type() == b.data_type())
+    return out.AsType(a.data_type());
   return out;
 }
 
@@ -101,20 +102,22 @@ static Tensor ScalarTensor(double x, DataType like, const std::shared_ptr<Device
   // Integer tensors with a fractional scalar compute in float32.
   DataType dt = like;
   if (dt == kInt && x != std::floor(x)) dt = kFloat32;
-  Tensor s(Shape{}, dev, dt == kFloat16 ? kFloat32 : dt);
+  Tensor s(Shape{}, dev, ComputeDType(dt));
   s.SetValue(x);
   return s;
 }
 
 Tensor ApplyScalar(Binary op, const Tensor& a, double x, const char* name) {
   Tensor s = ScalarTensor(x, a.data_type(), a.device());
-  if (a.data_type() == kFloat16) return Apply(op, a.AsType(kFloat32), s, name).AsType(kFloat16);
+  DataType dt = a.data_type();
+  if (IsHalfFloat(dt)) return Apply(op, a.AsType(kFloat32), s, name).AsType(dt);
   return Apply(op, a, s, name);
 }
 
 Tensor ApplyScalarLeft(Binary op, double x, const Tensor& a, const char* name) {
   Tensor s = ScalarTensor(x, a.data_type(), a.device());
-  if (a.data_type() == kFloat16) return Apply(op, s, a.AsType(kFloat32), name).AsType(kFloat16);
+  DataType dt = a.data_type();
+  if (IsHalfFloat(dt)) return Apply(op, s, a.AsType(kFloat32), name).AsType(dt);
   return Apply(op, s, a, name);
 }
 
@@ -157,6 +160,8 @@ Tensor Where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Tensor x = a.AsType(dt).Broadcast(shape).Contiguous();
   Tensor y = b.AsType(dt).Broadcast(shape).Contiguous();
   out.device()->kernels().elementwise.where(c, x, y, out);
+  if (IsHalfFloat(a.data_type()) && a.data_type() == b.data_type())
+    return out.AsType(a.data_type());
   return out;
 }
 

@@ -6,7 +6,9 @@
 //
 // Unless an entry says otherwise, its tensors are on the device the table belongs to,
 // outputs are pre-allocated and written through their data pointers, and float kernels
-// take float32 or float64.
+// take float32 or float64. GEMM and the three convolution kernels also take float16 or
+// bfloat16 (every operand of that one dtype) and accumulate in float32; every other
+// kernel gets the 16-bit floats widened to float32 by its entry point.
 #pragma once
 
 #include <cstdint>

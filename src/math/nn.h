@@ -5,6 +5,8 @@
 // raise ValueError, operands on different devices DeviceError, naming the op.
 #pragma once
 
+#include <initializer_list>
+
 #include <utility>
 #include <vector>
 
@@ -95,7 +97,12 @@ Tensor CpuLRNBackward(const Tensor& dy, const Tensor& x, const Tensor& y, size_t
 namespace nn_detail {
 // Contiguous and of `dtype`: t itself or a converted copy.
 Tensor Prepare(const Tensor& t, DataType dtype);
+// x's dtype when it is a float (float32, float64, float16, bfloat16), else TypeError.
 DataType FloatDType(const Tensor& x, const char* fn);
+// The dtype of an op's result over float operands: without a 16-bit float among them the
+// first operand's (the others are converted to it); with one, ResultDType of them all
+// (one 16-bit float dtype throughout keeps it, any mix computes and returns float32).
+DataType ResultOf(const char* fn, std::initializer_list<const Tensor*> operands);
 // (h, w) from 1 or 2 positive ints.
 std::pair<size_t, size_t> PairArg(const std::vector<int>& v, const char* fn, const char* what);
 }  // namespace nn_detail

@@ -6,6 +6,7 @@
 namespace singa {
 
 using nn_detail::FloatDType;
+using nn_detail::ResultOf;
 using nn_detail::PairArg;
 using nn_detail::Prepare;
 
@@ -49,20 +50,21 @@ void CheckX(const Tensor& x, const PoolingHandle& h, const char* fn) {
 
 Tensor CpuPoolingForward(const PoolingHandle& h, const Tensor& x_in) {
   const char* fn = "CpuPoolingForward";
-  DataType dt = FloatDType(x_in, fn);
+  // The 16-bit floats pool in float32 and round once (as every nn entry point here does).
+  const DataType out = FloatDType(x_in, fn), dt = ComputeDType(out);
   CheckX(x_in, h, fn);
   Tensor x = Prepare(x_in, dt);
   Tensor y({x.shape(0), h.channels, h.pooled_height, h.pooled_width}, x_in.device(), dt);
-  if (y.Size() == 0) return y;
+  if (y.Size() == 0) return y.AsType(out);
   x.device()->kernels().nn.pool_forward(h, x, &y);
-  return y;
+  return y.AsType(out);
 }
 
 Tensor CpuPoolingBackward(const PoolingHandle& h, const Tensor& dy_in, const Tensor& x_in,
                           const Tensor& y_in) {
   const char* fn = "CpuPoolingBackward";
   CheckSameDevice(fn, {&dy_in, &x_in, &y_in});
-  DataType dt = FloatDType(dy_in, fn);
+  const DataType out = ResultOf(fn, {&dy_in, &x_in}), dt = ComputeDType(out);
   CheckX(x_in, h, fn);
   Shape ys{x_in.shape(0), h.channels, h.pooled_height, h.pooled_width};
   if (dy_in.shape() != ys || y_in.shape() != ys)
@@ -70,9 +72,9 @@ Tensor CpuPoolingBackward(const PoolingHandle& h, const Tensor& dy_in, const Ten
                          ShapeStr(dy_in.shape()), " and ", ShapeStr(y_in.shape())));
   Tensor dy = Prepare(dy_in, dt), x = Prepare(x_in, dt);
   Tensor dx(x.shape(), x_in.device(), dt);
-  if (dx.Size() == 0) return dx;
+  if (dx.Size() == 0) return dx.AsType(out);
   dx.device()->kernels().nn.pool_backward(h, dy, x, &dx);
-  return dx;
+  return dx.AsType(out);
 }
 
 }  // namespace singa

@@ -32,9 +32,9 @@ Shape ReducedShape(const Shape& s, const std::vector<bool>& red, bool keepdims) 
 Tensor Reduce(ReduceKind kind, const Tensor& in, const std::vector<int64_t>& axes,
               bool keepdims, const char* fn) {
   DataType dt = in.data_type();
-  if (dt == kFloat16 || dt == kChar) {
+  if (IsHalfFloat(dt) || dt == kChar) {
     Tensor r = Reduce(kind, in.AsType(kFloat32), axes, keepdims, fn);
-    return dt == kFloat16 ? r.AsType(kFloat16) : r;
+    return IsHalfFloat(dt) ? r.AsType(dt) : r;
   }
   if (dt != kFloat32 && dt != kDouble && dt != kInt)
     throw TypeError(Msg(fn, ": unsupported dtype ", DataTypeName(dt)));
@@ -62,15 +62,19 @@ Tensor ReduceMin(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim
 }
 
 Tensor ReduceMean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims) {
-  Tensor src = x.data_type() == kInt ? x.AsType(kFloat32) : x;
+  // A 16-bit float sum is divided before it is rounded to its dtype.
+  const DataType dt = x.data_type();
+  Tensor src = dt == kInt || IsHalfFloat(dt) ? x.AsType(kFloat32) : x;
   Tensor s = ReduceSum(src, axes, keepdims);
-  if (s.Size() == 0) return s;
+  if (s.Size() == 0) return IsHalfFloat(dt) ? s.AsType(dt) : s;
   double count = static_cast<double>(x.Size() / s.Size());
-  return ApplyScalar(Binary::kDiv, s, count, "Average");
+  Tensor mean = ApplyScalar(Binary::kDiv, s, count, "Average");
+  return IsHalfFloat(dt) ? mean.AsType(dt) : mean;
 }
 
 double SumAll(const Tensor& x) {
-  Tensor s = ReduceSum(x.data_type() == kFloat32 ? x.AsType(kDouble) : x, {}, false);
+  const bool widen = x.data_type() == kFloat32 || IsHalfFloat(x.data_type());
+  Tensor s = ReduceSum(widen ? x.AsType(kDouble) : x, {}, false);
   return OnHost(s.AsType(kDouble)).data<double>()[0];
 }
 
@@ -112,7 +116,7 @@ Tensor SoftmaxImpl(const Tensor& in, int64_t axis, bool log, const char* fn) {
   Tensor y(x.shape(), x.device(), x.data_type());
   if (x.Size() == 0) return y;
   x.device()->kernels().reduce.softmax(x, ax, log, y);
-  return dt == kFloat16 ? y.AsType(kFloat16) : y;
+  return IsHalfFloat(dt) ? y.AsType(dt) : y;
 }
 
 }  // namespace
@@ -125,6 +129,9 @@ Tensor SoftMaxBackward(const Tensor& dy, int64_t axis, const Tensor& y) {
   if (dy.shape() != y.shape())
     throw ValueError(Msg("SoftMaxBackward: dy ", ShapeStr(dy.shape()), " and y ",
                          ShapeStr(y.shape()), " differ in shape"));
+  // 16-bit floats: one rounding at the end, not one per step.
+  if (IsHalfFloat(y.data_type()) && dy.data_type() == y.data_type())
+    return SoftMaxBackward(dy.AsType(kFloat32), axis, y.AsType(kFloat32)).AsType(y.data_type());
   // dx = y * (dy - sum(dy * y, axis))
   size_t ax = NormalizeAxis(axis, y.nDim(), "SoftMaxBackward");
   Tensor prod = Apply(Binary::kMul, dy, y, "SoftMaxBackward");
@@ -188,12 +195,14 @@ Tensor SoftmaxCrossEntropyBwd(const Tensor& pin, const Tensor& t) {
   CheckProbShape(pin, t, "SoftmaxCrossEntropyBwd");
   DataType dt = pin.data_type() == kDouble ? kDouble : kFloat32;
   Tensor g = pin.AsType(dt).Clone();
+  // The gradient of 16-bit float logits has their dtype (the loss itself is float32).
+  const DataType out = IsHalfFloat(pin.data_type()) ? pin.data_type() : dt;
   if (IsIndexLabels(g, t)) {
     Tensor idx = LabelIndices(g, t, "SoftmaxCrossEntropyBwd");
     g.device()->kernels().reduce.subtract_at_labels(g, idx);
-    return g;
+    return g.AsType(out);
   }
-  return Apply(Binary::kSub, g, t, "SoftmaxCrossEntropyBwd");
+  return Apply(Binary::kSub, g, t.AsType(dt), "SoftmaxCrossEntropyBwd").AsType(out);
 }
 
 }  // namespace singa

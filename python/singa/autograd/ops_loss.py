@@ -20,6 +20,21 @@ __all__ = ["SoftMaxCrossEntropy", "CrossEntropy", "BinaryCrossEntropy", "MeanSqu
            "mse_loss", "ranking_loss"]
 
 
+_HALVES = (singa.kFloat16, singa.kBFloat16)
+
+
+def _float32_loss(loss):
+    """Losses of 16-bit float predictions are float32 (a mean of many terms)."""
+    return loss.AsType(singa.kFloat32) if loss.data_type() in _HALVES else loss
+
+
+def _grad_as(dx, like):
+    """dx in the 16-bit float dtype of the prediction ``like`` (the float32 loss's dy would
+    otherwise promote it): gradients have their input's dtype."""
+    dt = like.data_type()
+    return dx.AsType(dt) if dt in _HALVES and dx.data_type() != dt else dx
+
+
 def _targets(t):
     return t.data if isinstance(t, Tensor) else t
 
@@ -118,7 +133,7 @@ class SoftMaxCrossEntropy(Operation):
         n = self.p.shape()[0]
         dx = singa.SoftmaxCrossEntropyBwd(self.p, self.t)
         # dy scales the gradient (SINGA ignores it; we do not).
-        return _scaled(dx, dy, 1.0 / n)
+        return _grad_as(_scaled(dx, dy, 1.0 / n), self.p)
 
 
 class CrossEntropy(_TargetLoss):
@@ -137,7 +152,7 @@ class CrossEntropy(_TargetLoss):
         if t.nDim() == 1 or (t.nDim() == 2 and t.shape()[1] == 1 and c != 1):
             t = singa.OneHot(singa.Reshape(t, [n]), c, 1.0, 0.0, y.data_type())
         dx = singa.Neg(t.AsType(y.data_type()) / y)
-        return self._gradients(_scaled(dx, dy, 1.0 / n))
+        return self._gradients(_grad_as(_scaled(dx, dy, 1.0 / n), y))
 
 
 class BinaryCrossEntropy(_TargetLoss):
@@ -155,13 +170,13 @@ class BinaryCrossEntropy(_TargetLoss):
         loss = singa.Reshape(singa.MultFloat(singa.ReduceSum(pos + neg, None, False), -1.0 / n),
                              [1])
         self.save(xc=xc, t=t, n=n)
-        return loss
+        return _float32_loss(loss)
 
     def backward(self, dy=1.0):
         # d/dx = (x - t) / (x (1 - x)) / n
         num = self.xc - self.t
         den = self.xc * singa.RSubFloat(1.0, self.xc)
-        return self._gradients(_scaled(num / den, dy, 1.0 / self.n))
+        return self._gradients(_grad_as(_scaled(num / den, dy, 1.0 / self.n), self.xc))
 
 
 class MeanSquareError(_TargetLoss):
@@ -172,10 +187,10 @@ class MeanSquareError(_TargetLoss):
         check_same_shape("MeanSquareError", x, t, "predictions and targets")
         err = x - t
         self.save(err=err)
-        return singa.Reshape(singa.ReduceMean(singa.Square(err), None, False), [1])
+        return _float32_loss(singa.Reshape(singa.ReduceMean(singa.Square(err), None, False), [1]))
 
     def backward(self, dy=1.0):
-        dx = _scaled(self.err, dy, 2.0 / self.err.Size())
+        dx = _grad_as(_scaled(self.err, dy, 2.0 / self.err.Size()), self.err)
         return self._gradients(dx, singa.Neg(dx))
 
 
@@ -193,11 +208,11 @@ class RankingLoss(Operation):
         active = singa.GTFloat(margin, 0.0)
         n = _batch_size(pos)
         self.save(active=active, n=n)
-        return singa.Reshape(singa.MultFloat(singa.ReduceSum(margin * active, None, False),
-                                             1.0 / n), [1])
+        return _float32_loss(singa.Reshape(
+            singa.MultFloat(singa.ReduceSum(margin * active, None, False), 1.0 / n), [1]))
 
     def backward(self, dy=1.0):
-        g = _scaled(self.active, dy, 1.0 / self.n)
+        g = _grad_as(_scaled(self.active, dy, 1.0 / self.n), self.active)
         return singa.Neg(g), g
 
 

@@ -18,8 +18,14 @@ from ..tensor import Tensor
 
 __all__ = ["Layer", "observe_calls", "layer_label"]
 
-_FLOAT_DTYPES = tuple(getattr(tensor_mod, n) for n in ("float16", "bfloat16", "float32", "float64")
-                      if hasattr(tensor_mod, n))
+_FLOAT_DTYPES = (tensor_mod.float32, tensor_mod.float16, tensor_mod.bfloat16, tensor_mod.float64)
+
+
+def _param_dtype(x):
+    """The dtype of parameters made for input ``x``: its own when it is a float (SINGA's
+    layers use ``dtype=x.dtype``, so float16 and bfloat16 inputs train in that dtype),
+    else float32."""
+    return x.dtype if x.dtype in _FLOAT_DTYPES else tensor_mod.float32
 
 
 class Layer(object):
@@ -171,14 +177,27 @@ class Layer(object):
             sub._set_mode(mode, seen)
 
     # ---- helpers for subclasses ----
-    def _new_param(self, attr, shape, device=None, init=None):
+    def _new_param(self, attr, shape, device=None, init=None, dtype=None):
         """Creates a trainable Tensor attribute named ``attr``, filled in place by
-        ``init`` (a function of singa.initializer) when given."""
+        ``init`` (a function of singa.initializer) when given, then converted to
+        ``dtype`` (so a 16-bit parameter holds the float32 draw, rounded once)."""
         t = Tensor(tuple(shape), device, requires_grad=True, stores_grad=True, name=attr)
         if init is not None:
             init(t)
+        if dtype is not None and dtype != t.dtype:
+            t.to_type(dtype)
         setattr(self, attr, t)
         return t
+
+    def _adopt_input_dtype(self, x, attrs):
+        """Converts, in place, the tensors named ``attrs`` that a constructor made before
+        any input to the dtype parameters made for ``x`` would have (run once, from the
+        first ``initialize``), so ``Linear(in, out)`` on float16 input trains in float16 too."""
+        dtype = _param_dtype(x)
+        for attr in attrs:
+            t = getattr(self, attr, None)
+            if t is not None and t.dtype != dtype:
+                t.to_type(dtype)
 
     def __repr__(self):
         return "{}()".format(type(self).__name__)

@@ -5,7 +5,7 @@ input-too-small check."""
 from .. import autograd
 from .. import singa_wrap as singa
 from ..initializer import glorot_with_fans, zeros
-from .base import Layer, _check_x, _mismatch
+from .base import Layer, _check_x, _mismatch, _param_dtype
 
 __all__ = ["Conv2d", "SeparableConv2d"]
 
@@ -116,7 +116,7 @@ class Conv2d(Layer):
         if self.in_channels is not None:
             self._create(int(self.in_channels), None)
 
-    def _create(self, in_channels, device):
+    def _create(self, in_channels, device, dtype=None):
         if in_channels % self.group:
             raise ValueError("Conv2d: in_channels {} is not divisible by group {}".format(
                 in_channels, self.group))
@@ -127,15 +127,18 @@ class Conv2d(Layer):
         # SINGA's fans for a conv weight: every input channel (whatever the grouping)
         # times the kernel area in, the output channels out
         glorot_with_fans(W, in_channels * kh * kw, self.nb_kernels)
+        if dtype is not None and dtype != W.dtype:
+            W.to_type(dtype)
         if self.bias:
-            self._new_param("b", (self.nb_kernels,), device, init=zeros)
+            self._new_param("b", (self.nb_kernels,), device, init=zeros, dtype=dtype)
 
     def initialize(self, x):
         _check_x(self, x, (4,))
         if getattr(self, "W", None) is None:
-            self._create(x.shape[1], x.device)
+            self._create(x.shape[1], x.device, _param_dtype(x))
         else:
             self._check_channels(x)
+            self._adopt_input_dtype(x, ("W", "b"))
 
     def _check_channels(self, x):
         if x.shape[1] != self.in_channels:

@@ -6,7 +6,7 @@ from .. import autograd
 from .. import tensor as tensor_mod
 from ..tensor import Tensor
 from ..initializer import glorot, normal, uniform_range, zeros
-from .base import Layer, _mismatch
+from .base import Layer, _mismatch, _param_dtype
 
 __all__ = ["Linear", "Gemm", "Embedding"]
 
@@ -32,17 +32,18 @@ class Linear(Layer):
         if self.in_features is not None:
             self._create(int(self.in_features), None)
 
-    def _create(self, in_features, device):
+    def _create(self, in_features, device, dtype=None):
         self.in_features = in_features
-        self._new_param("W", (in_features, self.out_features), device, init=glorot)
+        self._new_param("W", (in_features, self.out_features), device, init=glorot, dtype=dtype)
         if self.bias:
-            self._new_param("b", (self.out_features,), device, init=zeros)
+            self._new_param("b", (self.out_features,), device, init=zeros, dtype=dtype)
 
     def initialize(self, x):
         if getattr(self, "W", None) is None:
-            self._create(x.shape[-1], x.device)
+            self._create(x.shape[-1], x.device, _param_dtype(x))
         else:
             self._check(x)
+            self._adopt_input_dtype(x, ("W", "b"))
 
     def _check(self, x):
         if not x.shape or x.shape[-1] != self.in_features:
@@ -82,9 +83,11 @@ class Gemm(Layer):
         shape = ((self.nb_kernels, self.in_features) if self.transB
                  else (self.in_features, self.nb_kernels))
         # glorot's fans of a 2-D weight sum to in + out whichever way W is stored
-        self._new_param("W", shape, x.device, init=glorot)
+        dtype = _param_dtype(x)
+        self._new_param("W", shape, x.device, init=glorot, dtype=dtype)
         if self.bias:
-            self._new_param("b", self.bias_shape or (1, self.nb_kernels), x.device, init=zeros)
+            self._new_param("b", self.bias_shape or (1, self.nb_kernels), x.device, init=zeros,
+                            dtype=dtype)
 
     def forward(self, x):
         b = self.b if self.bias else None

@@ -4,7 +4,7 @@ from .. import autograd
 from .. import singa_wrap as singa
 from ..initializer import ones, zeros
 from ..tensor import Tensor
-from .base import Layer, _check_x, _mismatch
+from .base import Layer, _check_x, _mismatch, _param_dtype
 
 __all__ = ["BatchNorm2d", "LRN"]
 
@@ -33,17 +33,22 @@ class BatchNorm2d(Layer):
         if self.channels is not None:
             self._create(self.channels, None)
 
-    def _create(self, c, device):
+    def _create(self, c, device, dtype=None):
         self.channels = c
-        self._new_param("scale", (c,), device, init=ones)
-        self._new_param("bias", (c,), device, init=zeros)
+        self._new_param("scale", (c,), device, init=ones, dtype=dtype)
+        self._new_param("bias", (c,), device, init=zeros, dtype=dtype)
         self.running_mean = zeros(Tensor((c,), device, requires_grad=False, name="running_mean"))
         self.running_var = ones(Tensor((c,), device, requires_grad=False, name="running_var"))
+        if dtype is not None:
+            self.running_mean.to_type(dtype)
+            self.running_var.to_type(dtype)
 
     def initialize(self, x):
         _check_x(self, x, (2, 4))
         if getattr(self, "scale", None) is None:
-            self._create(x.shape[1], x.device)
+            self._create(x.shape[1], x.device, _param_dtype(x))
+        else:
+            self._adopt_input_dtype(x, ("scale", "bias", "running_mean", "running_var"))
 
     def forward(self, x):
         _check_x(self, x, (2, 4))
