@@ -4,7 +4,7 @@
   readers ``read_idx_images`` / ``read_idx_labels``.
 - CIFAR-10: ``load_cifar10``, ``read_cifar10_batch``, ``cifar10_class_names``.
 - Iteration: ``DataLoader`` and ``minibatches`` (seeded shuffling, background
-  prefetch).
+  prefetch); SINGA's ``ImageBatchIter`` over a list file of images.
 
 Data are looked up in ``data_dir`` if given, else ``$SINGA_DATA_DIR``, else the
 ``examples/data/`` folder bundled with the repository. Malformed or corrupted
@@ -18,6 +18,7 @@ from ._common import (DataError, DataNotFoundError, ENV_VAR, KNOWN_SHA256,
                       find_data_dir, to_float32)
 from .cifar10 import (CLASS_NAMES as CIFAR10_CLASSES, cifar10_class_names,
                       load_cifar10, read_cifar10_batch)
+from .image_iter import ImageBatchIter
 from .loader import BatchIterator, DataLoader, minibatches
 from .mnist import (load_mnist, load_mnist_float, mnist_split, read_idx_images,
                     read_idx_labels, read_mnist_pair)
@@ -28,7 +29,7 @@ __all__ = [
     "load_mnist", "load_mnist_float", "mnist_split", "read_idx_images",
     "read_idx_labels", "read_mnist_pair",
     "load_cifar10", "read_cifar10_batch", "cifar10_class_names", "CIFAR10_CLASSES",
-    "DataLoader", "BatchIterator", "minibatches",
+    "DataLoader", "BatchIterator", "minibatches", "ImageBatchIter",
 ]
 
 # Macrobatch shards on disk and the streaming loader over them.
