@@ -15,7 +15,8 @@ import os
 from collections import namedtuple
 
 __all__ = ["Knob", "PYTHON_KNOBS", "FLUSH_DENORMALS", "DATA_DIR", "CLASSIC_WORKSPACE",
-           "flush_denormals", "data_dir", "classic_workspace", "core_knobs", "knobs"]
+           "CUDA_FALLBACK", "CUDA_FALLBACK_VALUES", "flush_denormals", "data_dir",
+           "classic_workspace", "cuda_fallback", "core_knobs", "knobs"]
 
 Knob = namedtuple("Knob", "name default meaning read_by")
 Knob.__doc__ = """One environment variable: its name, its default (None: unset), what it
@@ -24,6 +25,8 @@ means, and who reads it ("Python" or "core")."""
 FLUSH_DENORMALS = "SINGA_FLUSH_DENORMALS"
 DATA_DIR = "SINGA_DATA_DIR"
 CLASSIC_WORKSPACE = "SINGA_CLASSIC_WORKSPACE"
+CUDA_FALLBACK = "SINGA_CUDA_FALLBACK"
+CUDA_FALLBACK_VALUES = ("cpu",)
 
 PYTHON_KNOBS = (
     Knob(FLUSH_DENORMALS, "1",
@@ -36,6 +39,11 @@ PYTHON_KNOBS = (
          "where the classic API's datasets put job workspaces; unset: "
          "examples/classic/workspace of a source checkout, else a temporary folder",
          "Python"),
+    Knob(CUDA_FALLBACK, None,
+         "`cpu`: where no GPU is usable (a CPU-only build, or no GPU on the machine), every "
+         "`singa.device.create_cuda_gpu*` call returns the CPU device, with one warning per "
+         "process; unset: those calls raise RuntimeError; any other value is an error; "
+         "read at each such call", "Python"),
 )
 
 
@@ -58,6 +66,17 @@ def data_dir():
 def classic_workspace():
     """The folder named by ``SINGA_CLASSIC_WORKSPACE``, or None."""
     return _value(CLASSIC_WORKSPACE)
+
+
+def cuda_fallback():
+    """What ``create_cuda_gpu*`` returns where no GPU is usable: ``"cpu"`` (the CPU
+    device) or None (unset: they raise). Other values raise ValueError naming the
+    allowed ones, so a typo does not silently keep the default."""
+    value = _value(CUDA_FALLBACK)
+    if value is None or value in CUDA_FALLBACK_VALUES:
+        return value
+    raise ValueError("{}={!r}: the allowed values are {} (or leave it unset)".format(
+        CUDA_FALLBACK, value, ", ".join(repr(v) for v in CUDA_FALLBACK_VALUES)))
 
 
 def core_knobs():

@@ -178,6 +178,7 @@ class _RecordingOptimizer(object):
     def __call__(self, loss):
         if self._own_method("__call__"):
             return self._optimizer(loss)
+        singa.GraphMarkBackward()  # where time profiles split forward from backward
         for p, g in autograd.backward(loss):
             self.update(p, g)
         self.step()
@@ -222,5 +223,6 @@ class _RecordingOptimizer(object):
             bound = self._optimizer.bind_update(param)
         finally:
             singa.GraphPause(False)
-        singa.GraphCallback(bound, [grad.data])
+        # the name labels the update in time profiles (Device.PrintTimeProfiling)
+        singa.GraphCallback(bound, [grad.data], type(self._optimizer).__name__ + ".update")
         object.__setattr__(self, "_graph_updates", self._graph_updates + 1)

@@ -19,7 +19,7 @@ from builtins import list as VecTensor
 import collections.abc
 import numpy
 import typing
-__all__: list[str] = ['Abs', 'Acos', 'Acosh', 'AdaGradUpdate', 'AdamUpdate', 'Add', 'AddColumn', 'AddColumnWithScale', 'AddFloat', 'AddFloatWithRet', 'AddRow', 'AddRowWithScale', 'AddWithRet', 'And', 'AndFloat', 'AndFloatWithRet', 'AndWithRet', 'ArgMax', 'Asin', 'Asinh', 'Atan', 'Atanh', 'Average', 'Axpy', 'BatchNormHandle', 'Bernoulli', 'Broadcast', 'Ceil', 'Clip', 'ConcatOn', 'Contiguous', 'ConvHandle', 'CopyDataToFrom', 'Cos', 'Cosh', 'CpuBatchNormBackwardx', 'CpuBatchNormForwardInference', 'CpuBatchNormForwardTraining', 'CpuConvBackwardW', 'CpuConvBackwardb', 'CpuConvBackwardx', 'CpuConvForward', 'CpuLRNBackward', 'CpuLRNForward', 'CpuPoolingBackward', 'CpuPoolingForward', 'CrossEntropyFwd', 'DefaultTranspose', 'Device', 'DeviceError', 'Div', 'DivColumn', 'DivFloat', 'DivFloatWithRet', 'DivRow', 'DivWithRet', 'DropoutForward', 'EQ', 'EQFloat', 'EQFloatWithRet', 'EQWithRet', 'EltwiseMax', 'EltwiseMaxWithRet', 'EltwiseMin', 'EltwiseMinWithRet', 'EltwiseMult', 'EltwiseMultWithRet', 'Erf', 'Exp', 'Floor', 'GE', 'GEFloat', 'GEFloatWithRet', 'GEWithRet', 'GT', 'GTFloat', 'GTFloatWithRet', 'GTWithRet', 'GatherElements', 'Gaussian', 'GetDefaultDevice', 'Graph', 'GraphBegin', 'GraphCallback', 'GraphEnd', 'GraphPause', 'GraphRecording', 'LE', 'LEFloat', 'LEFloatWithRet', 'LEWithRet', 'LT', 'LTFloat', 'LTFloatWithRet', 'LTWithRet', 'Log', 'LogSoftMax', 'MaxFloat', 'MaxFloatWithRet', 'MinFloat', 'MinFloatWithRet', 'Mish', 'Mult', 'MultColumn', 'MultFloat', 'MultFloatWithRet', 'MultRow', 'MultWithScale', 'Neg', 'Not', 'OneHot', 'Or', 'OrFloat', 'OrFloatWithRet', 'OrWithRet', 'Pad', 'Platform', 'PoolingHandle', 'Pow', 'PowFloat', 'PowFloatWithRet', 'PowWithRet', 'RDivFloat', 'RMSPropUpdate', 'RPowFloat', 'RSubFloat', 'ReLU', 'ReLUBackward', 'Reciprocal', 'ReduceMax', 'ReduceMean', 'ReduceMin', 'ReduceSum', 'Repeat', 'Reshape', 'Round', 'RoundE', 'SGDUpdate', 'ScatterElements', 'SetFlushDenormals', 'Sigmoid', 'Sign', 'Sin', 'Sinh', 'SizeOf', 'SliceOn', 'SoftMax', 'SoftMaxBackward', 'SoftPlus', 'SoftSign', 'SoftmaxCrossEntropyBwd', 'Sqrt', 'Square', 'Sub', 'SubFloat', 'SubFloatWithRet', 'SubWithRet', 'Sum', 'SumAll', 'SumAsFloat', 'SumColumns', 'SumRows', 'SumToShape', 'Take', 'Tan', 'Tanh', 'Tensor', 'Tile', 'Transpose', 'USE_CUDA', 'USE_DIST', 'USE_DNNL', 'USE_PYTHON3', 'Uniform', 'VecTensor', 'Where', 'Xor', 'XorFloat', 'XorFloatWithRet', 'XorWithRet', 'binding_kinds', 'config_knobs', 'fma_peak_gflops', 'fma_peak_lanes', 'from_numpy', 'get_conv_backend', 'get_gemm_backend', 'get_num_threads', 'half_native', 'kBFloat16', 'kChar', 'kCpp', 'kCuda', 'kDouble', 'kFloat16', 'kFloat32', 'kFloat64', 'kInt', 'openblas_corename', 'set_conv_backend', 'set_gemm_backend', 'set_num_threads', 'to_numpy']
+__all__: list[str] = ['Abs', 'Acos', 'Acosh', 'AdaGradUpdate', 'AdamUpdate', 'Add', 'AddColumn', 'AddColumnWithScale', 'AddFloat', 'AddFloatWithRet', 'AddRow', 'AddRowWithScale', 'AddWithRet', 'And', 'AndFloat', 'AndFloatWithRet', 'AndWithRet', 'ArgMax', 'Asin', 'Asinh', 'Atan', 'Atanh', 'Average', 'Axpy', 'BatchNormHandle', 'Bernoulli', 'Broadcast', 'Ceil', 'Clip', 'ConcatOn', 'Contiguous', 'ConvHandle', 'CopyDataToFrom', 'Cos', 'Cosh', 'CpuBatchNormBackwardx', 'CpuBatchNormForwardInference', 'CpuBatchNormForwardTraining', 'CpuConvBackwardW', 'CpuConvBackwardb', 'CpuConvBackwardx', 'CpuConvForward', 'CpuLRNBackward', 'CpuLRNForward', 'CpuPoolingBackward', 'CpuPoolingForward', 'CrossEntropyFwd', 'DefaultTranspose', 'Device', 'DeviceError', 'Div', 'DivColumn', 'DivFloat', 'DivFloatWithRet', 'DivRow', 'DivWithRet', 'DropoutForward', 'EQ', 'EQFloat', 'EQFloatWithRet', 'EQWithRet', 'EltwiseMax', 'EltwiseMaxWithRet', 'EltwiseMin', 'EltwiseMinWithRet', 'EltwiseMult', 'EltwiseMultWithRet', 'Erf', 'Exp', 'Floor', 'GE', 'GEFloat', 'GEFloatWithRet', 'GEWithRet', 'GT', 'GTFloat', 'GTFloatWithRet', 'GTWithRet', 'GatherElements', 'Gaussian', 'GetDefaultDevice', 'Graph', 'GraphBegin', 'GraphCallback', 'GraphEnd', 'GraphMarkBackward', 'GraphPause', 'GraphRecording', 'LE', 'LEFloat', 'LEFloatWithRet', 'LEWithRet', 'LT', 'LTFloat', 'LTFloatWithRet', 'LTWithRet', 'Log', 'LogSoftMax', 'MaxFloat', 'MaxFloatWithRet', 'MinFloat', 'MinFloatWithRet', 'Mish', 'Mult', 'MultColumn', 'MultFloat', 'MultFloatWithRet', 'MultRow', 'MultWithScale', 'Neg', 'Not', 'OneHot', 'Or', 'OrFloat', 'OrFloatWithRet', 'OrWithRet', 'Pad', 'Platform', 'PoolingHandle', 'Pow', 'PowFloat', 'PowFloatWithRet', 'PowWithRet', 'RDivFloat', 'RMSPropUpdate', 'RPowFloat', 'RSubFloat', 'ReLU', 'ReLUBackward', 'Reciprocal', 'ReduceMax', 'ReduceMean', 'ReduceMin', 'ReduceSum', 'Repeat', 'Reshape', 'Round', 'RoundE', 'SGDUpdate', 'ScatterElements', 'SetFlushDenormals', 'Sigmoid', 'Sign', 'Sin', 'Sinh', 'SizeOf', 'SliceOn', 'SoftMax', 'SoftMaxBackward', 'SoftPlus', 'SoftSign', 'SoftmaxCrossEntropyBwd', 'Sqrt', 'Square', 'Sub', 'SubFloat', 'SubFloatWithRet', 'SubWithRet', 'Sum', 'SumAll', 'SumAsFloat', 'SumColumns', 'SumRows', 'SumToShape', 'Take', 'Tan', 'Tanh', 'Tensor', 'Tile', 'Transpose', 'USE_CUDA', 'USE_DIST', 'USE_DNNL', 'USE_PYTHON3', 'Uniform', 'VecTensor', 'Where', 'Xor', 'XorFloat', 'XorFloatWithRet', 'XorWithRet', 'binding_kinds', 'config_knobs', 'fma_peak_gflops', 'fma_peak_lanes', 'from_numpy', 'get_conv_backend', 'get_gemm_backend', 'get_num_threads', 'half_native', 'kBFloat16', 'kChar', 'kCpp', 'kCuda', 'kDouble', 'kFloat16', 'kFloat32', 'kFloat64', 'kInt', 'openblas_corename', 'set_conv_backend', 'set_gemm_backend', 'set_num_threads', 'to_numpy']
 class DeviceError(RuntimeError):
     pass
 class Device:
@@ -30,7 +30,9 @@ class Device:
     def EnableGraph(self, enable: bool) -> None:
         ...
     def PrintTimeProfiling(self) -> None:
-        ...
+        """
+        Prints TimeProfile() (nothing at verbosity 0, as SINGA).
+        """
     def ResetGraph(self) -> None:
         ...
     def ResetPeak(self) -> None:
@@ -44,11 +46,19 @@ class Device:
     def SetRandSeed(self, seed: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     def SetSkipIteration(self, skip: typing.SupportsInt | typing.SupportsIndex) -> None:
-        ...
+        """
+        The first `skip` iterations of each graph (its recording included) are not timed (default 5).
+        """
     def SetVerbosity(self, verbosity: typing.SupportsInt | typing.SupportsIndex) -> None:
-        ...
+        """
+        0: no timing; 1 or 2: time each kernel of this device's replayed graphs, reported by PrintTimeProfiling per kernel type (1) or per graph node (2).
+        """
     def Sync(self) -> None:
         ...
+    def TimeProfile(self) -> str:
+        """
+        The table PrintTimeProfiling prints: mean times per iteration of the timed graphs; '' at verbosity 0.
+        """
     def __eq__(self, arg0: Device) -> bool:
         ...
     def __hash__(self) -> int:
@@ -83,6 +93,10 @@ class Device:
         """
         Sets every kernel call count to 0.
         """
+    def skip_iteration(self) -> int:
+        ...
+    def verbosity(self) -> int:
+        ...
 class Platform:
     @staticmethod
     def CreateCudaGPU(id: typing.SupportsInt | typing.SupportsIndex = 0) -> Device:
@@ -454,6 +468,14 @@ class Graph:
         """
     def __len__(self) -> int:
         ...
+    def iterations(self) -> int:
+        """
+        Steps this graph ran: its recording and every replay.
+        """
+    def node_names(self) -> list[str]:
+        """
+        The kernel (binding) name of every recorded node, in replay order.
+        """
     def released_blocks(self) -> int:
         """
         Intermediates freed during each replay (known after the first Run).
@@ -463,6 +485,10 @@ class Graph:
     def size(self) -> int:
         """
         Number of recorded kernel calls.
+        """
+    def timed_iterations(self) -> int:
+        """
+        Replays that were timed (Device.SetVerbosity > 0, past Device.SetSkipIteration).
         """
     def why_not(self) -> str:
         ...
@@ -630,13 +656,17 @@ def GraphBegin() -> None:
     """
     Starts recording kernels on this thread into a new Graph.
     """
-def GraphCallback(fn: collections.abc.Callable, tensors: collections.abc.Sequence[Tensor]) -> None:
+def GraphCallback(fn: collections.abc.Callable, tensors: collections.abc.Sequence[Tensor], name: str = 'GraphCallback') -> None:
     """
-    Records a node that calls fn(*tensors) with the GIL held when the graph is replayed (nothing is called now). Graph mode applies the optimizer's updates this way, so a gradient is freed as soon as its update has run.
+    Records a node that calls fn(*tensors) with the GIL held when the graph is replayed (nothing is called now); `name` labels it in time profiles. Graph mode applies the optimizer's updates this way, so a gradient is freed as soon as its update has run.
     """
 def GraphEnd() -> Graph:
     """
     Stops recording and returns the Graph.
+    """
+def GraphMarkBackward() -> None:
+    """
+    While a graph records: the kernels recorded from now on are the backward pass (time profiles split forward from backward there). Does nothing otherwise.
     """
 def GraphPause(paused: bool) -> None:
     """

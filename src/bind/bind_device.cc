@@ -28,11 +28,23 @@ void BindDevice(py::module_& m) {
   // to run or drop; they stay callable for SINGA scripts.
   DefHost(dev, "RunGraph", [](Device&, bool) {}, py::arg("serial") = false);
   DefHost(dev, "ResetGraph", [](Device&) {});
-  DefHost(dev, "SetVerbosity", &Device::SetVerbosity, py::arg("verbosity"));
-  DefHost(dev, "SetSkipIteration", [](Device&, int) {}, py::arg("skip"));
+  // Time profiling times the kernels of replayed graphs (core/graph.h), the work SINGA
+  // buffers; eager kernels are never timed, so verbosity 0 costs nothing.
+  DefHost(dev, "SetVerbosity", &Device::SetVerbosity, py::arg("verbosity"),
+          "0: no timing; 1 or 2: time each kernel of this device's replayed graphs, reported "
+          "by PrintTimeProfiling per kernel type (1) or per graph node (2).");
+  DefHost(dev, "verbosity", &Device::verbosity);
+  DefHost(dev, "SetSkipIteration", &Device::SetSkipIteration, py::arg("skip"),
+          "The first `skip` iterations of each graph (its recording included) are not timed "
+          "(default 5).");
+  DefHost(dev, "skip_iteration", &Device::skip_iteration);
+  DefHost(dev, "TimeProfile", &Device::TimeProfile,
+          "The table PrintTimeProfiling prints: mean times per iteration of the timed graphs; "
+          "'' at verbosity 0.");
   DefHost(dev, "PrintTimeProfiling", [](Device& d) {
-    py::print("singa: kernels are not timed; no time profile was recorded on", d.name());
-  });
+    const std::string text = d.TimeProfile();
+    if (!text.empty()) py::print(text, py::arg("end") = "", py::arg("flush") = true);
+  }, "Prints TimeProfile() (nothing at verbosity 0, as SINGA).");
   DefHost(dev, "bytes_in_use", &Device::bytes_in_use);
   DefHost(dev, "peak_bytes", &Device::peak_bytes);
   DefHost(dev, "ResetPeak", &Device::ResetPeak);

@@ -14,13 +14,24 @@ void BindGraph(py::module_& m) {
   DefHost(graph, "replayable", &Graph::replayable);
   DefHost(graph, "why_not", &Graph::why_not);
   DefHost(graph, "__len__", &Graph::size);
+  DefHost(graph, "node_names", &Graph::node_names,
+          "The kernel (binding) name of every recorded node, in replay order.");
+  DefHost(graph, "iterations", [](const Graph& g) { return g.times().iterations; },
+          "Steps this graph ran: its recording and every replay.");
+  DefHost(graph, "timed_iterations", [](const Graph& g) { return g.times().timed; },
+          "Replays that were timed (Device.SetVerbosity > 0, past Device.SetSkipIteration).");
   DefHost(m, "GraphBegin", [] { GraphRecorder::Begin(std::make_shared<Graph>()); },
           "Starts recording kernels on this thread into a new Graph.");
   DefHost(m, "GraphEnd", &GraphRecorder::End, "Stops recording and returns the Graph.");
   DefHost(m, "GraphPause", &GraphRecorder::Pause, py::arg("paused"),
           "Pauses (True) or resumes (False) recording on this thread.");
+  DefHost(m, "GraphMarkBackward", [] {
+    if (Graph* g = GraphRecorder::Current()) g->MarkBackward();
+  }, "While a graph records: the kernels recorded from now on are the backward pass (time "
+     "profiles split forward from backward there). Does nothing otherwise.");
   DefHost(m, "GraphRecording", [] { return GraphRecorder::Current() != nullptr; });
-  DefHost(m, "GraphCallback", [](py::function fn, const std::vector<Tensor>& tensors) {
+  DefHost(m, "GraphCallback", [](py::function fn, const std::vector<Tensor>& tensors,
+                                  const std::string& name) {
     Graph* g = GraphRecorder::Current();
     if (g == nullptr) throw ValueError("GraphCallback: no graph is being recorded on this thread");
     // The graph may be dropped by code that does not hold the GIL.
@@ -30,16 +41,16 @@ void BindGraph(py::module_& m) {
     });
     graphed_detail::Blocks blocks;
     graphed_detail::Collect(tensors, &blocks);
-    g->Add([call, tensors] {
+    g->Add(name, [call, tensors] {
       py::gil_scoped_acquire gil;
       py::tuple args(tensors.size());
       for (size_t i = 0; i < tensors.size(); ++i) args[i] = py::cast(tensors[i]);
       (*call)(*args);
     }, blocks, blocks.size());
-  }, py::arg("fn"), py::arg("tensors"),
+  }, py::arg("fn"), py::arg("tensors"), py::arg("name") = "GraphCallback",
      "Records a node that calls fn(*tensors) with the GIL held when the graph is replayed "
-     "(nothing is called now). Graph mode applies the optimizer's updates this way, so a "
-     "gradient is freed as soon as its update has run.");
+     "(nothing is called now); `name` labels it in time profiles. Graph mode applies the "
+     "optimizer's updates this way, so a gradient is freed as soon as its update has run.");
 }
 
 }  // namespace singa

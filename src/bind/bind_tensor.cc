@@ -163,7 +163,8 @@ void BindTensor(py::module_& m) {
   // ---- views ----
   // SINGA's member Reshape changes this tensor's shape: a view when contiguous, else a
   // copy, which the recorded Reshape kernel repeats on replay.
-  static const auto reshape = Graphed([](const Tensor& x, const Shape& shape) { return x.Reshape(shape); });
+  static const auto reshape =
+      Graphed("Tensor.Reshape", [](const Tensor& x, const Shape& shape) { return x.Reshape(shape); });
   DefRecorded(t, "Reshape", CallsRecorded([](Tensor& x, const std::vector<int64_t>& shape) -> Tensor& {
                 Shape s = InferShape(shape, x.Size(), "Reshape");
                 x = reshape(x, s);

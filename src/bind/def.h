@@ -65,11 +65,12 @@ def_detail::CallsRecorded<std::decay_t<F>> CallsRecorded(F&& body) {
 
 template <typename Scope, typename F, typename... Extra>
 Scope& DefRecorded(Scope& scope, const char* name, F&& f, const Extra&... extra) {
-  RegisterBinding(def_detail::Qualified(scope, name), BindingKind::kRecorded);
+  const std::string qualified = def_detail::Qualified(scope, name);
+  RegisterBinding(qualified, BindingKind::kRecorded);
   if constexpr (def_detail::IsCallsRecorded<std::decay_t<F>>::value)
     scope.def(name, std::forward<F>(f).fn, extra...);
   else
-    scope.def(name, Graphed(std::forward<F>(f)), extra...);
+    scope.def(name, Graphed(qualified, std::forward<F>(f)), extra...);
   return scope;
 }
 

@@ -1,4 +1,4 @@
-// Graphed(f): a binding that also records itself into the active graph (core/graph.h).
+// Graphed(name, f): a binding that also records itself into the active graph (core/graph.h).
 // Bindings get it through DefRecorded, NotGraphed through DefNotReplayable (bind/def.h).
 //
 // Arguments are captured by value (a Tensor copy shares its Block, so a replay reads
@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -73,8 +74,8 @@ Blocks CollectAll(const Tuple& saved) {
 }
 
 template <typename R, typename... A>
-auto Wrap(std::function<R(A...)> fn) {
-  return [fn](A... args) -> R {
+auto Wrap(std::string name, std::function<R(A...)> fn) {
+  return [name, fn](A... args) -> R {
     Graph* g = GraphRecorder::Current();
     if (g == nullptr) return fn(std::forward<A>(args)...);
     auto saved = std::make_tuple(std::decay_t<A>(args)...);
@@ -82,12 +83,12 @@ auto Wrap(std::function<R(A...)> fn) {
     const size_t first_output = blocks.size();
     if constexpr (std::is_void_v<R>) {
       fn(std::forward<A>(args)...);
-      g->Add([fn, saved]() mutable { std::apply(fn, saved); }, blocks, first_output);
+      g->Add(name, [fn, saved]() mutable { std::apply(fn, saved); }, blocks, first_output);
     } else {
       R out = fn(std::forward<A>(args)...);
       R recorded = out;
       Collect(recorded, &blocks);
-      g->Add([fn, saved, recorded]() mutable { Adopt(recorded, std::apply(fn, saved)); },
+      g->Add(name, [fn, saved, recorded]() mutable { Adopt(recorded, std::apply(fn, saved)); },
              blocks, first_output);
       return out;
     }
@@ -96,10 +97,11 @@ auto Wrap(std::function<R(A...)> fn) {
 
 }  // namespace graphed_detail
 
+// `name` labels the recorded nodes in time profiles (Device.PrintTimeProfiling).
 template <typename F>
-auto Graphed(F f) {
+auto Graphed(std::string name, F f) {
   using Function = typename graphed_detail::Signature<std::decay_t<F>>::Function;
-  return graphed_detail::Wrap(Function(f));
+  return graphed_detail::Wrap(std::move(name), Function(f));
 }
 
 namespace graphed_detail {

@@ -3,6 +3,8 @@
 #include <cstring>
 #include <new>
 
+#include "core/graph.h"
+#include "core/time_profile.h"
 #include "cpu/cpu_device.h"
 #include "cpu/test_device.h"
 
@@ -59,6 +61,44 @@ void Device::Released(size_t size) { in_use_.fetch_sub(size); }
 void Device::SetRandSeed(uint64_t seed) {
   seed_ = seed;
   counter_.store(0);
+}
+
+void Device::SetVerbosity(int v) {
+  if (v < 0 || v > 2)
+    throw ValueError(Msg("Device.SetVerbosity(", v, "): verbosity must be 0 (no timing), 1 (mean "
+                         "time per kernel type) or 2 (mean time per graph node)"));
+  verbosity_.store(v, std::memory_order_relaxed);
+}
+
+void Device::SetSkipIteration(int skip) {
+  if (skip < 0)
+    throw ValueError(Msg("Device.SetSkipIteration(", skip,
+                         "): the number of iterations to skip cannot be negative"));
+  skip_.store(skip, std::memory_order_relaxed);
+}
+
+void Device::AddTimedGraph(std::weak_ptr<Graph> graph) {
+  std::lock_guard<std::mutex> lock(timed_mu_);
+  timed_graphs_.push_back(std::move(graph));
+}
+
+std::string Device::TimeProfile() {
+  const int v = verbosity();
+  if (v == 0) return "";
+  std::vector<GraphTimes> times;
+  {
+    std::lock_guard<std::mutex> lock(timed_mu_);
+    size_t kept = 0;
+    for (auto& weak : timed_graphs_) {
+      auto g = weak.lock();
+      if (!g) continue;  // its model let go of it
+      times.push_back(g->times());
+      if (&timed_graphs_[kept] != &weak) timed_graphs_[kept] = std::move(weak);
+      ++kept;
+    }
+    timed_graphs_.resize(kept);
+  }
+  return FormatTimeProfile(name(), v, skip_iteration(), times);
 }
 
 std::shared_ptr<Device> Platform::GetDefaultDevice() {

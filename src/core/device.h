@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +20,7 @@ namespace singa {
 enum LangType { kCpp = 0, kCuda = 1 };
 
 class Device;
+class Graph;
 struct KernelTable;
 
 // A reference-counted span of device memory. Either allocated by a Device (and counted
@@ -36,6 +38,7 @@ class Block {
   void* data() const { return ptr_; }
   size_t size() const { return size_; }
   bool borrowed() const { return static_cast<bool>(release_); }
+  const std::shared_ptr<Device>& owner() const { return owner_; }
   // Exchanges the memory (and ownership) of two blocks: graph replay moves a freshly
   // computed result into the block every recorded consumer refers to.
   void SwapData(Block& other) {
@@ -111,8 +114,21 @@ class Device : public std::enable_shared_from_this<Device> {
   // flag, which is kept so scripts that toggle it behave identically.
   void EnableGraph(bool enable) { graph_enabled_ = enable; }
   bool graph_enabled() const { return graph_enabled_; }
-  void SetVerbosity(int v) { verbosity_ = v; }
-  int verbosity() const { return verbosity_; }
+
+  // Time profiling of replayed graphs (core/graph.h), SINGA's semantics: verbosity 0
+  // times nothing, 1 reports the mean time per iteration of each kernel type, 2 of each
+  // node; the first `skip` iterations of a graph (its recording included) are not
+  // timed. Eager kernels are never timed.
+  void SetVerbosity(int v);
+  int verbosity() const { return verbosity_.load(std::memory_order_relaxed); }
+  void SetSkipIteration(int skip);
+  int skip_iteration() const { return skip_.load(std::memory_order_relaxed); }
+  // A graph's first timed replay registers it here (held weakly: a graph dropped by its
+  // model leaves the report).
+  void AddTimedGraph(std::weak_ptr<Graph> graph);
+  // The report PrintTimeProfiling prints: empty at verbosity 0, else the timings of
+  // every live graph of this device, or a line that says why there are none.
+  std::string TimeProfile();
 
  protected:
   virtual void* Malloc(size_t size) = 0;
@@ -129,7 +145,10 @@ class Device : public std::enable_shared_from_this<Device> {
   uint64_t seed_ = 0x5eed;
   std::atomic<uint64_t> counter_{0};
   bool graph_enabled_ = false;
-  int verbosity_ = 0;
+  std::atomic<int> verbosity_{0};
+  std::atomic<int> skip_{5};  // SINGA's default
+  std::mutex timed_mu_;
+  std::vector<std::weak_ptr<Graph>> timed_graphs_;
 };
 
 // Registry of devices: the CPU, test devices and (in CUDA builds) GPUs.

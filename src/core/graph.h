@@ -9,10 +9,18 @@
 // holds. A replay frees each one right after its last reader; its producer allocates it
 // again on the next replay, so a step holds its activations and gradients only while
 // they are live, as eager execution does.
+//
+// Time profiling (SINGA's Device.SetVerbosity): a graph belongs to the device of the
+// first block it captured. While that device's verbosity is above 0, a replay past the
+// device's skip count times each node (the recording step counts as the first
+// iteration, as SINGA's first buffered step does); Device::TimeProfile reports the means.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -20,16 +28,39 @@
 namespace singa {
 
 class Block;
+class Device;
 
-class Graph {
+// The timings of one graph: per node its kernel's name and the seconds summed over the
+// timed iterations.
+struct GraphTimes {
+  std::vector<std::string> names;
+  std::vector<double> seconds;
+  long iterations = 0;  // steps this graph ran: its recording and every replay
+  long timed = 0;       // replays that were timed
+  // The first node of the backward pass, or -1 when the step did not say where it is.
+  long backward_from = -1;
+};
+
+class Graph : public std::enable_shared_from_this<Graph> {
  public:
-  // `blocks`: the blocks of the tensors the node captured, its arguments' first, then
-  // from index `first_output` on those of the tensors it returned.
-  void Add(std::function<void()> run, const std::vector<std::shared_ptr<Block>>& blocks,
-           size_t first_output);
+  // `name`: the kernel's binding name, which time profiles report. `blocks`: the blocks
+  // of the tensors the node captured, its arguments' first, then from index
+  // `first_output` on those of the tensors it returned.
+  void Add(const std::string& name, std::function<void()> run,
+           const std::vector<std::shared_ptr<Block>>& blocks, size_t first_output);
   // Runs every node in recording order, freeing intermediates after their last use.
   void Run();
   size_t size() const { return nodes_.size(); }
+  // The kernel name of every node, in recording order.
+  std::vector<std::string> node_names() const;
+  GraphTimes times() const;
+  // Notes that the nodes recorded from now on belong to the backward pass (the first
+  // call counts), so profiles can split forward from backward time as SINGA's do.
+  void MarkBackward() {
+    if (backward_from_ < 0) backward_from_ = static_cast<long>(nodes_.size());
+  }
+  // The device whose verbosity decides whether replays are timed (nullptr: none yet).
+  Device* device() const { return device_.get(); }
   // Intermediates freed during each replay (known after the first Run).
   size_t released_blocks() const;
   // A step that did something the graph cannot repeat (e.g. built a tensor from a NumPy
@@ -55,8 +86,14 @@ class Graph {
   // A block only the graph holds, first produced by a node: dead between replays.
   bool Internal(Block* b, const Use& use) const;
   void PlanReleases();
+  void ReleaseAfter(size_t node);
+  void RunTimed();
 
   std::vector<std::function<void()>> nodes_;
+  std::vector<uint32_t> node_name_;  // per node, an index into names_
+  std::vector<std::string> names_;   // each kernel name once
+  std::unordered_map<std::string, uint32_t> name_index_;
+  std::shared_ptr<Device> device_;
   std::unordered_map<Block*, Use> uses_;
   std::vector<Block*> pending_;  // produced blocks not freed yet, while recording
   size_t adds_since_scan_ = 0;
@@ -68,6 +105,11 @@ class Graph {
   std::vector<std::vector<Release>> release_after_;  // per node
   bool planned_ = false;
   std::string why_not_;
+  std::atomic<long> iterations_{1};  // the recording step was the first
+  mutable std::mutex times_mu_;  // a report may read while another thread replays
+  std::vector<double> seconds_;  // per node, summed over the timed replays
+  long timed_ = 0;
+  long backward_from_ = -1;
 };
 
 // The recorder of the calling thread.
