@@ -2,11 +2,15 @@
 
 A checkpoint is a zip holding ``tensor_dict.npz`` (the arrays) and
 ``states_attr.json`` (per array: ``state_type``, ``shape``, ``dtype``, plus our
-``np_dtype`` and ``sha256``). Apache SINGA's ``Model.load_states`` reads these
-two members and ignores the extra attributes. A third member,
+``np_dtype`` and ``sha256``). In the default ``"verified"`` format a third member,
 ``checkpoint_meta.json``, holds the format version and a checksum over all
 arrays, so that any truncation or corruption is detected before anything is
-restored.
+restored. Apache SINGA's ``Model.load_states`` extracts the zip into a temporary
+directory and removes exactly its two files before removing the directory, so a
+third member makes it fail after loading: ``format="singa"`` writes the two
+members only (per array ``state_type``, ``shape`` and ``dtype`` as SINGA writes
+them), which SINGA loads; such files, and SINGA's own, load here unverified (they
+carry no checksums; the zip's CRC-32 still catches damaged members).
 
 Writing goes to a temporary file in the target directory, which is flushed,
 fsync'ed and renamed over the target, and the directory is fsync'ed: a crash
@@ -23,13 +27,15 @@ import zipfile
 import numpy as np
 
 __all__ = ["TENSOR_DICT_FILENAME", "STATES_ATTR_FILENAME", "META_FILENAME", "FORMAT", "VERSION",
-           "CheckpointError", "atomic_write", "save", "load"]
+           "FORMATS", "CheckpointError", "atomic_write", "save", "load"]
 
 TENSOR_DICT_FILENAME = "tensor_dict.npz"
 STATES_ATTR_FILENAME = "states_attr.json"
 META_FILENAME = "checkpoint_meta.json"
 FORMAT = "singa-checkpoint"
 VERSION = 1
+FORMATS = ("verified", "singa")  # save(format=...): ours (checksummed), Apache SINGA's
+_SINGA_ATTRS = ("state_type", "shape", "dtype")
 
 
 class CheckpointError(ValueError):
@@ -73,7 +79,7 @@ def atomic_write(fpath, write):
         os.close(dfd)
 
 
-def save(fpath, arrays, attrs, meta=None):
+def save(fpath, arrays, attrs, meta=None, format="verified"):
     """Writes a checkpoint atomically.
 
     Args:
@@ -81,7 +87,11 @@ def save(fpath, arrays, attrs, meta=None):
         arrays: {name: NumPy array}.
         attrs: {name: dict of JSON attributes} (e.g. ``state_type``), one per array.
         meta: optional extra JSON-serialisable information stored in the meta member.
+        format: ``"verified"`` (ours: checksums and ``meta``) or ``"singa"`` (Apache
+            SINGA's two members and attributes only; ``meta`` is not stored).
     """
+    if format not in FORMATS:
+        raise ValueError("checkpoint: format must be one of {}, got {!r}".format(FORMATS, format))
     # np.asarray keeps 0-d arrays 0-d (ascontiguousarray would make them 1-d)
     arrays = {k: np.asarray(v, order="C") for k, v in arrays.items()}
     for k, v in arrays.items():
@@ -100,6 +110,9 @@ def save(fpath, arrays, attrs, meta=None):
     header = {"format": FORMAT, "version": VERSION, "num_arrays": len(arrays),
               "sha256": total.hexdigest(), "meta": meta or {}}
 
+    if format == "singa":
+        full_attrs = {k: {a: v for a, v in at.items() if a in _SINGA_ATTRS}
+                      for k, at in full_attrs.items()}
     npz = io.BytesIO()
     np.savez(npz, **arrays)
 
@@ -109,7 +122,8 @@ def save(fpath, arrays, attrs, meta=None):
                              compresslevel=1) as zf:
             zf.writestr(TENSOR_DICT_FILENAME, npz.getvalue())
             zf.writestr(STATES_ATTR_FILENAME, json.dumps(full_attrs))
-            zf.writestr(META_FILENAME, json.dumps(header))
+            if format == "verified":
+                zf.writestr(META_FILENAME, json.dumps(header))
 
     atomic_write(fpath, write)
 

@@ -43,11 +43,12 @@ from . import autograd
 from . import checkpoint
 from . import device as device_mod
 from . import fit as fit_mod
+from . import singa_wrap as singa
 from . import summary as summary_mod
 from . import tensor as tensor_mod
 from .checkpoint import CheckpointError
 from .graph import GraphError, GraphStep
-from .layer import Layer
+from .layer import LSTM, Layer
 from .tensor import Tensor
 
 __all__ = ["Model", "CheckpointError", "GraphError"]
@@ -131,8 +132,7 @@ class Model(Layer):
         ``forward`` otherwise."""
         if not self._initialized:
             self._name_layers()
-            self.initialize(*args, **kwargs)
-            self._initialized = True
+            self._initialize_at_first_forward()
         self.device_check(*args)
         if self.training and self.graph_mode:
             out = self._graph_step(self, args, kwargs)
@@ -143,6 +143,34 @@ class Model(Layer):
         if not self.compiled:
             self._name_states()
         return out
+
+    def _initialize_at_first_forward(self):
+        """Arranges for ``initialize`` to run with the arguments of the first
+        ``forward`` call, as SINGA does: ``model(x, y)`` runs ``train_one_batch(x, y)``,
+        whose ``self.forward(x)`` initializes with ``x`` alone. An instance attribute
+        shadows ``forward`` until that first call (then it is removed), so nothing
+        changes for a model that keeps Layer's no-op ``initialize``."""
+        if type(self).initialize is Layer.initialize:
+            self._initialized = True
+            return
+        if "forward" in vars(self):
+            return  # already armed (a step that never reached forward)
+
+        def first_forward(*inputs, **kwargs):
+            del self.forward
+            if not self._initialized:
+                # parameters are made once, outside any recorded graph
+                recording = singa.GraphRecording()
+                if recording:
+                    singa.GraphPause(True)
+                try:
+                    self.initialize(*inputs, **kwargs)
+                finally:
+                    if recording:
+                        singa.GraphPause(False)
+                self._initialized = True
+            return self.forward(*inputs, **kwargs)
+        self.forward = first_forward
 
     def forward(self, *inputs, **kwargs):
         raise NotImplementedError("{} does not implement forward".format(type(self).__name__))
@@ -171,11 +199,24 @@ class Model(Layer):
         self._graph_step.strict = bool(strict)
 
     # ---- checkpoints ----
-    def save_states(self, fpath, aux_states={}):
+    def save_states(self, fpath, aux_states={}, format="verified"):
         """Saves parameters, states, optimizer states and ``aux_states`` (a dict of
         Tensors, arrays or numbers) to ``fpath`` atomically (see singa.checkpoint).
-        An existing file is replaced only once the new one is complete."""
+        An existing file is replaced only once the new one is complete.
+
+        Args:
+            format: ``"verified"`` (the default: checksummed, verified on loading) or
+                ``"singa"``: the layout Apache SINGA's ``Model.load_states`` reads,
+                with SINGA's names for the states (an LSTM's ``Wx_i`` ... ``Bh_g``).
+                Optimizer states are kept in both (SINGA's loader skips them).
+        """
+        if format not in checkpoint.FORMATS:
+            raise ValueError("Model.save_states: format must be one of {}, got {!r}".format(
+                checkpoint.FORMATS, format))
         states = self.get_states()
+        if format == "singa":
+            to_singa = {own: theirs for theirs, own in self._singa_state_names().items()}
+            states = {to_singa.get(k, k): v for k, v in states.items()}
         if not states:
             raise ValueError("Model.save_states: the model has no parameters yet; call "
                              "compile() or run a batch first")
@@ -200,11 +241,33 @@ class Model(Layer):
                 arrays[key] = np.asarray(v)
                 attrs[key] = {"state_type": self.OPT_STATE_TYPE, "shape": list(np.shape(v))}
             meta["optimizer"] = type(self.optimizer).__name__
-        checkpoint.save(fpath, arrays, attrs, meta)
+        checkpoint.save(fpath, arrays, attrs, meta, format=format)
+
+    def _singa_state_names(self):
+        """{SINGA's state name: ours} where the two differ: SINGA's LSTM names its
+        gates' weights ``Wx_i, Wx_f, Wx_o, Wx_g`` (and Wh_, Bx_, Bh_), ours are lists
+        ``Wx.0`` ... ``Wx.3`` in gate order i, f, g (the cell candidate), o."""
+        names = {}
+        stack, seen = [("", self)], {id(self)}
+        while stack:
+            prefix, lay = stack.pop()
+            for attr, sub in lay.sublayers():
+                if id(sub) in seen:
+                    continue
+                seen.add(id(sub))
+                path = prefix + attr
+                if isinstance(sub, LSTM):
+                    for group in ("Wx", "Wh", "Bx", "Bh"):
+                        for i, gate in enumerate("ifgo"):
+                            names["{}.{}_{}".format(path, group, gate)] = \
+                                "{}.{}.{}".format(path, group, i)
+                stack.append((path + Layer.sep, sub))
+        return names
 
     def load_states(self, fpath):
-        """Restores what :meth:`save_states` wrote, after verifying the file and that
-        it matches this model (same state names and shapes). Optimizer states are
+        """Restores what :meth:`save_states` wrote (in either format) or Apache SINGA's
+        ``save_states`` wrote, after verifying the file (checksums where it has them) and
+        that it matches this model (same state names and shapes). Optimizer states are
         restored into ``self.optimizer`` when one is set.
 
         Returns:
@@ -214,6 +277,11 @@ class Model(Layer):
         """
         arrays, attrs, meta = checkpoint.load(fpath)
         own = self.get_states()
+        # files written in SINGA's format (by SINGA or by us) use SINGA's LSTM names
+        renames = {k: v for k, v in self._singa_state_names().items()
+                   if k in arrays and k not in own and v in own}
+        arrays = {renames.get(k, k): a for k, a in arrays.items()}
+        attrs = {renames.get(k, k): a for k, a in attrs.items()}
         if not own:
             raise CheckpointError("Model.load_states: the model has no parameters yet; call "
                                   "compile() before loading {!r}".format(fpath))

@@ -1,7 +1,12 @@
 """Optimizers and hyper-parameter schedules (SINGA's ``singa.opt``).
 
 Every hyper-parameter may be a float or a schedule (a :class:`DecayScheduler`, or
-any callable ``step -> value``). Per-parameter state (momentum buffers, moment
+any callable ``step -> value``). As in SINGA, a scheduler called with the step as a
+(1,) Tensor returns a (1,) Tensor, and a user's scheduler only needs to override
+``call(step)``; called with a plain number it returns a float. ``step_counter`` and
+``lr_value`` are (1,) Tensors kept current by ``step()`` and ``set_states`` (updated
+in place, so a recorded graph that reads them sees each step's value); they also
+read as plain numbers (``float``, ``int``, comparisons, ``%f``). Per-parameter state (momentum buffers, moment
 estimates) lives in a dict keyed by the parameter Tensor itself, so two layers
 that both call their weight ``W`` never share state; checkpoints
 (:meth:`Optimizer.get_states`) use parameter names instead.
@@ -33,16 +38,44 @@ __all__ = ["DecayScheduler", "Constant", "ExponentialDecay", "StepSchedule", "Sc
 # ------------------------------------------------------------------ schedules
 
 class DecayScheduler(object):
-    """Base of schedules: ``sched(step, epoch=0)`` returns the value at that step."""
+    """Base of schedules: the value of a hyper-parameter at a step.
+
+    ``sched(step)`` with ``step`` a (1,) Tensor returns ``call(step)``, a (1,) Tensor
+    (SINGA's protocol: extend a schedule by overriding ``call``); with a plain number,
+    ``sched(step, epoch=0)`` returns a float. The schedules here compute in
+    ``value(step, epoch)`` (plain numbers, used on every update); a subclass that
+    overrides only ``call`` is evaluated through it.
+    """
 
     def __init__(self, init_value):
         self.init_value = _check_number("init_value", init_value)
 
     def __call__(self, step, epoch=0):
+        if isinstance(step, Tensor):
+            out = self.call(step)
+            if not isinstance(out, Tensor) or out.size() != 1:
+                raise TypeError("{}.call(step) must return a (1,) Tensor, got {!r}".format(
+                    type(self).__name__, out))
+            return out
         return float(self.value(_as_int(step), _as_int(epoch)))
 
+    def call(self, step):
+        """The value at ``step`` (a (1,) Tensor) as a (1,) float32 Tensor on its device."""
+        if type(self).value is DecayScheduler.value:
+            raise NotImplementedError("{} overrides neither call(step) nor value(step, epoch)"
+                                      .format(type(self).__name__))
+        out = Tensor((1,), step.device, requires_grad=False)
+        out.set_value(self.value(_as_int(step), 0))
+        return out
+
     def value(self, step, epoch):
-        raise NotImplementedError
+        """The value at ``step`` (and ``epoch``), a plain number."""
+        if type(self).call is DecayScheduler.call:
+            raise NotImplementedError("{} overrides neither call(step) nor value(step, epoch)"
+                                      .format(type(self).__name__))
+        t = Tensor((1,), requires_grad=False)
+        t.set_value(step)
+        return _first(self.call(t))
 
 
 class Constant(DecayScheduler):
@@ -115,10 +148,82 @@ def Schedule(step_config, change, init_value=1.0, by="epoch"):
     return StepSchedule(init_value, step_config, change, by=by)
 
 
+def _first(t):
+    """The first element of a Tensor, as a float."""
+    return float(singa.to_numpy(t.data).reshape(-1)[0])
+
+
 def _as_int(v):
     if isinstance(v, Tensor):
-        return int(tensor_mod.to_numpy(v).reshape(-1)[0])
+        return int(_first(v))
+    if isinstance(v, np.ndarray):
+        return int(v.reshape(-1)[0])
     return int(v)
+
+
+class _NumberTensor(Tensor):
+    """A (1,) Tensor that also reads as a Python number.
+
+    SINGA's ``step_counter`` and ``lr_value`` are (1,) Tensors, while code written
+    for plain numbers (``float(opt.lr_value)``, ``opt.step_counter >= 2``,
+    ``'%f' % lr``) keeps working: ``float``/``int``/``bool``/``format`` read the value,
+    and arithmetic and comparisons return (1,) Tensors of this kind, so their truth
+    is their value (a plain Tensor of one element would be truthy whatever it holds).
+    """
+
+    __hash__ = Tensor.__hash__
+
+    def __float__(self):
+        return _first(self)
+
+    def __int__(self):
+        return int(_first(self))
+
+    def __bool__(self):
+        return _first(self) != 0.0
+
+    def __format__(self, spec):
+        return format(_first(self), spec)
+
+
+def _number_result(name):
+    base = getattr(Tensor, name)
+
+    def op(self, *args):
+        if args and not isinstance(args[0], (numbers.Real, Tensor, np.ndarray)):
+            return NotImplemented  # e.g. pytest.approx: let the other side compare
+        out = base(self, *args)
+        if type(out) is Tensor and out.size() == 1:
+            out.__class__ = _NumberTensor
+        return out
+    op.__name__ = name
+    return op
+
+
+for _name in ("__add__", "__sub__", "__mul__", "__truediv__", "__floordiv__", "__pow__",
+              "__radd__", "__rsub__", "__rmul__", "__rtruediv__", "__rpow__", "__neg__",
+              "__abs__", "__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__"):
+    setattr(_NumberTensor, _name, _number_result(_name))
+
+
+def _number_tensor(value, dtype=tensor_mod.float32):
+    t = _NumberTensor((1,), dtype=dtype, requires_grad=False)
+    t.set_value(value)
+    return t
+
+
+class _unrecorded(object):
+    """Pauses graph recording for writes to the hyper-parameter tensors (they are
+    set between steps, never replayed), restoring the caller's state after."""
+
+    def __enter__(self):
+        self.paused = singa.GraphRecording()
+        if self.paused:
+            singa.GraphPause(True)
+
+    def __exit__(self, *exc):
+        if self.paused:
+            singa.GraphPause(False)
 
 
 def _check_number(name, v):
@@ -151,8 +256,9 @@ def _evaluate(sched, step, epoch):
     if type(sched) is Constant:  # the common case, on every update of every parameter
         return sched.init_value
     if isinstance(sched, DecayScheduler):
-        return sched(step, epoch)
-    return float(sched(step))
+        return float(sched.value(step, epoch))
+    v = sched(step)
+    return _first(v) if isinstance(v, Tensor) else float(v)
 
 
 # ------------------------------------------------------- pure update functions
@@ -162,30 +268,48 @@ def _evaluate(sched, step, epoch):
 # in-place kernel, which is why they take no Python Tensors: graph replay calls them
 # on every step for every parameter.
 
+_NATIVE_UPDATE_DTYPES = (tensor_mod.float32, tensor_mod.float64)
+
+
+def _fused(kernel, p, g, states, *hyper):
+    """Runs a fused update kernel; float16 (and other narrow float) parameters go
+    through float32 copies of p, g and the state, written back after, because the
+    kernels compute in float32 or float64 only."""
+    if p.data_type() in _NATIVE_UPDATE_DTYPES:
+        kernel(p, g, *states, *hyper)
+        return
+    f32 = tensor_mod.float32
+    wide = [t.AsType(f32) if t is not None else None for t in (p, g) + tuple(states)]
+    kernel(*wide, *hyper)
+    for t, w in zip((p,) + tuple(states), wide[:1] + wide[2:]):
+        if t is not None:
+            t.CopyData(w.AsType(t.data_type()))
+
+
 def sgd_update(p, g, buf, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
     """SGD step in place. With g' = g + weight_decay * p: buf = momentum * buf +
     (1 - dampening) * g'; the step is buf (g' + momentum * buf with nesterov) and
     p -= lr * step. ``buf`` None: no momentum buffer (the step is g')."""
-    singa.SGDUpdate(p, g, buf, lr, momentum, dampening, weight_decay, nesterov)
+    _fused(singa.SGDUpdate, p, g, (buf,), lr, momentum, dampening, weight_decay, nesterov)
 
 
 def rmsprop_update(p, g, running_average, lr, rho, epsilon, weight_decay=0.0):
     """RMSProp step in place: v = rho * v + (1 - rho) * g'^2; p -= lr * g' / sqrt(v + epsilon),
     with g' = g + weight_decay * p and v the ``running_average``."""
-    singa.RMSPropUpdate(p, g, running_average, lr, rho, epsilon, weight_decay)
+    _fused(singa.RMSPropUpdate, p, g, (running_average,), lr, rho, epsilon, weight_decay)
 
 
 def adagrad_update(p, g, history, lr, epsilon, weight_decay=0.0):
     """AdaGrad step in place: h += g'^2; p -= lr * g' / sqrt(h + epsilon), with
     g' = g + weight_decay * p and h the ``history``."""
-    singa.AdaGradUpdate(p, g, history, lr, epsilon, weight_decay)
+    _fused(singa.AdaGradUpdate, p, g, (history,), lr, epsilon, weight_decay)
 
 
 def adam_update(p, g, m, v, lr, beta_1, beta_2, epsilon, weight_decay, step):
     """Adam step number ``step`` (>= 1) in place, bias-corrected: m = b1*m + (1-b1)*g',
     v = b2*v + (1-b2)*g'^2, p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) +
     epsilon), with g' = g + weight_decay * p."""
-    singa.AdamUpdate(p, g, m, v, lr, beta_1, beta_2, epsilon, weight_decay, step)
+    _fused(singa.AdamUpdate, p, g, (m, v), lr, beta_1, beta_2, epsilon, weight_decay, step)
 
 
 # ------------------------------------------------------------------ optimizers
@@ -195,9 +319,15 @@ class Optimizer(object):
 
     Args:
         lr: learning rate, a float or a schedule.
+        dtype: the dtype of the hyper-parameter tensors (``lr_value``); SINGA's
+            ``dtype=tensor.float16`` optimizer updates float16 parameters. Per-parameter
+            state is kept in each parameter's dtype (which is ``dtype`` in SINGA, where
+            the two must agree); float16 parameters are updated through float32.
 
     Attributes:
-        step_counter: number of completed ``step()`` calls (schedules read it).
+        step_counter: a (1,) float32 Tensor, the number of completed ``step()`` calls
+            (schedules read it); assignable from a number.
+        lr_value: a (1,) Tensor in ``dtype``, the learning rate at the current step.
         epoch: the current epoch, set by the training loop for epoch schedules.
     """
 
@@ -205,12 +335,44 @@ class Optimizer(object):
 
     def __init__(self, lr, dtype=tensor_mod.float32):
         self.lr = _hyper("lr", lr)
+        if dtype not in (tensor_mod.float32, tensor_mod.float16, tensor_mod.float64) and \
+                getattr(tensor_mod, "bfloat16", None) != dtype:
+            raise ValueError("{}: dtype must be a floating-point dtype of singa.tensor, got {!r}"
+                             .format(type(self).__name__, dtype))
         self.dtype = dtype
-        self.step_counter = 0
+        self._step = 0
+        self._step_tensor = _number_tensor(0.0)
+        self._lr_tensor = _number_tensor(0.0, dtype)
+        self._lr_written = None
         self.epoch = 0
         self._states = {}      # param Tensor -> {slot: CTensor}
         self._pending = {}     # param name -> {slot: ndarray}, from set_states
         self._config = {}      # param Tensor -> {'lr_mult': .., 'wd_mult': ..}
+
+    # ---- the step counter and the learning rate as SINGA's (1,) Tensors ----
+    @property
+    def step_counter(self):
+        return self._step_tensor
+
+    @step_counter.setter
+    def step_counter(self, value):
+        # the same tensor is updated in place: a recorded graph may read it
+        self._step = int(_first(value) if isinstance(value, Tensor) else value)
+        with _unrecorded():
+            self._step_tensor.set_value(self._step)
+
+    @property
+    def lr_value(self):
+        """The learning rate at the current step (and epoch), as a (1,) Tensor."""
+        self._refresh_lr()
+        return self._lr_tensor
+
+    def _refresh_lr(self):
+        v = self.value(self.lr)
+        if v != self._lr_written:
+            with _unrecorded():
+                self._lr_tensor.set_value(v)
+            self._lr_written = v
 
     # ---- driving ----
     def __call__(self, loss):
@@ -224,8 +386,10 @@ class Optimizer(object):
         self(loss)
 
     def step(self):
-        """Advances the step counter (call once per iteration, after the updates)."""
-        self.step_counter += 1
+        """Advances the step counter (call once per iteration, after the updates) and
+        brings ``lr_value`` to the new step's learning rate."""
+        self.step_counter = self._step + 1
+        self._refresh_lr()
 
     def update(self, param, grad):
         """Updates ``param`` in place from its gradient ``grad``."""
@@ -276,11 +440,7 @@ class Optimizer(object):
         """The value of a hyper-parameter (float or schedule) at the current step."""
         if type(sched) is Constant:  # most hyper-parameters, read on every update
             return sched.init_value
-        return _evaluate(sched, self.step_counter, self.epoch)
-
-    @property
-    def lr_value(self):
-        return self.value(self.lr)
+        return _evaluate(sched, self._step, self.epoch)
 
     # ---- per-parameter settings ----
     def set_param_config(self, param, lr_mult=None, wd_mult=None):
@@ -326,7 +486,7 @@ class Optimizer(object):
             names: optional ``{param: name}`` (e.g. a model's dotted names); by default
                 each parameter's ``.name``, which must then be unique.
         """
-        states = {"step_counter": int(self.step_counter), "epoch": int(self.epoch)}
+        states = {"step_counter": int(self._step), "epoch": int(self.epoch)}
         seen = {}
         for param, st in self._states.items():
             name = names.get(param) if names is not None else param.name
@@ -353,8 +513,9 @@ class Optimizer(object):
             params: optional ``{name: param}``; without it each state is bound when a
                 parameter of that ``.name`` is first updated.
         """
-        self.step_counter = int(states.get("step_counter", 0))
+        self.step_counter = _as_int(states.get("step_counter", 0))
         self.epoch = int(states.get("epoch", 0))
+        self._refresh_lr()
         self._states = {}
         self._pending = {}
         for key, arr in states.items():
@@ -443,11 +604,12 @@ class AdaGrad(Optimizer):
 
 class Adam(Optimizer):
     """Adam with bias correction: m = b1*m + (1-b1)*g', v = b2*v + (1-b2)*g'^2,
-    p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + epsilon), t = step_counter + 1."""
+    p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + epsilon), t = step_counter + 1.
+    The default learning rate is SINGA's (0.1)."""
 
     _slots = ("m", "v")
 
-    def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0,
+    def __init__(self, lr=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0,
                  dtype=tensor_mod.float32):
         super(Adam, self).__init__(lr, dtype)
         self.beta_1 = _hyper("beta_1", beta_1, 0.0, 1.0)
@@ -459,7 +621,7 @@ class Adam(Optimizer):
         lr = self.value(self.lr) * lr_mult
         wd = self.value(self.weight_decay) * wd_mult
         adam_update(p, g, state["m"], state["v"], lr, self.value(self.beta_1),
-                    self.value(self.beta_2), self.value(self.epsilon), wd, self.step_counter + 1)
+                    self.value(self.beta_2), self.value(self.epsilon), wd, self._step + 1)
 
 
 def _overrides(opt, base, *methods):
@@ -496,19 +658,23 @@ class MultiOptimizer(Optimizer):
                 raise ValueError("MultiOptimizer: {!r} maps to {!r}, not an optimizer".format(k, o))
         self.optimizers = dict(optimizers)
         self._route = {}
-        self._step_counter = 0
+        self.dtype = self.optimizers["default"].dtype
+        self._step = 0
+        self._step_tensor = _number_tensor(0.0)
+        self._lr_tensor = _number_tensor(0.0, self.dtype)
+        self._lr_written = None
         self._epoch = 0
 
     # step and epoch are forwarded so schedules of every member see the same clock
     @property
     def step_counter(self):
-        return self._step_counter
+        return self._step_tensor
 
     @step_counter.setter
     def step_counter(self, v):
-        self._step_counter = v
+        Optimizer.step_counter.fset(self, v)
         for o in self.optimizers.values():
-            o.step_counter = v
+            o.step_counter = self._step
 
     @property
     def epoch(self):
@@ -523,9 +689,6 @@ class MultiOptimizer(Optimizer):
     @property
     def lr(self):
         return self.optimizers["default"].lr
-
-    def step(self):
-        self.step_counter = self._step_counter + 1
 
     def _match(self, key, name, param):
         if callable(key):
@@ -566,7 +729,7 @@ class MultiOptimizer(Optimizer):
         self.optimizer_for(param).set_param_config(param, lr_mult, wd_mult)
 
     def get_states(self, names=None):
-        states = {"step_counter": int(self.step_counter), "epoch": int(self.epoch)}
+        states = {"step_counter": int(self._step), "epoch": int(self.epoch)}
         for key, o in self._string_keyed():
             for k, v in o.get_states(names).items():
                 if "/" in k:
@@ -574,12 +737,13 @@ class MultiOptimizer(Optimizer):
         return states
 
     def set_states(self, states, params=None):
-        self.step_counter = int(states.get("step_counter", 0))
+        self.step_counter = _as_int(states.get("step_counter", 0))
         self.epoch = int(states.get("epoch", 0))
+        self._refresh_lr()
         for key, o in self._string_keyed():
             sub = {k.split("|", 1)[1]: v for k, v in states.items()
                    if k.startswith(key + "|")}
-            sub["step_counter"], sub["epoch"] = self.step_counter, self.epoch
+            sub["step_counter"], sub["epoch"] = self._step, self.epoch
             o.set_states(sub)
             if params is not None:
                 for name, p in params.items():

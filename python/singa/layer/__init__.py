@@ -14,13 +14,13 @@ from .conv import _check_spatial, _handle_pads, _pads, _pair  # noqa: F401  (as 
 from .linear import Embedding, Gemm, Linear
 from .norm import LRN, BatchNorm2d
 from .pool import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d, Pooling2d
-from .rnn import LSTM, RNN
+from .rnn import LSTM, RNN, RNN_Base
 from .simple import (Add, BinaryCrossEntropy, Cat, CrossEntropy, Dropout, Flatten,
                      MeanSquareError, ReLU, Reshape, Sigmoid, SoftMax, SoftMaxCrossEntropy,
                      Tanh)
 
 __all__ = ["Layer", "Linear", "Gemm", "Embedding", "Conv2d", "SeparableConv2d", "BatchNorm2d",
-           "Pooling2d", "MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d", "RNN", "LSTM",
+           "Pooling2d", "MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d", "RNN_Base", "RNN", "LSTM",
            "Dropout", "LRN", "ReLU", "Sigmoid", "Tanh", "Add", "Flatten", "SoftMax",
            "SoftMaxCrossEntropy", "MeanSquareError", "CrossEntropy", "BinaryCrossEntropy",
            "Cat", "Reshape", "observe_calls", "layer_label"]

@@ -18,6 +18,9 @@ from ..tensor import Tensor
 
 __all__ = ["Layer", "observe_calls", "layer_label"]
 
+_FLOAT_DTYPES = tuple(getattr(tensor_mod, n) for n in ("float16", "bfloat16", "float32", "float64")
+                      if hasattr(tensor_mod, n))
+
 
 class Layer(object):
     """Base class of layers.
@@ -68,6 +71,40 @@ class Layer(object):
         for x in inputs:
             if isinstance(x, Tensor) and x.device != dev:
                 x.to_device(dev)
+
+    def dtype_check(self, *inputs):
+        """Converts (in place) every floating-point Tensor among ``inputs`` to the dtype
+        of the first one, as SINGA's layers do before computing (``dtype_check(x,
+        self.W, self.b)`` makes float32 parameters float16 for a float16 ``x``).
+        Integer Tensors (indices, labels) and other values are left as they are."""
+        first = next((t for t in inputs if isinstance(t, Tensor)), None)
+        if first is None or first.dtype not in _FLOAT_DTYPES:
+            return
+        for t in inputs:
+            if isinstance(t, Tensor) and t.dtype != first.dtype and t.dtype in _FLOAT_DTYPES:
+                t.to_type(first.dtype)
+
+    def register_layers(self, *layers):
+        """Adds sub-layers under generated names, as SINGA's ``register_layers``:
+        ``register_layers(l1, l2)`` names them ``<Class>_<position>`` (``Linear_0``,
+        ``ReLU_1``), ``register_layers(OrderedDict(name=layer, ...))`` uses the keys.
+        They become attributes, so their parameters are named ``Linear_0.W`` etc."""
+        if len(layers) == 1 and isinstance(layers[0], dict):
+            items = list(layers[0].items())
+        else:
+            items = [("{}_{}".format(type(v).__name__, i), v) for i, v in enumerate(layers)]
+        for name, value in items:
+            if not isinstance(value, Layer):
+                raise TypeError("{}.register_layers: {!r} is a {}, not a Layer".format(
+                    type(self).__name__, name, type(value).__name__))
+            if not isinstance(name, str) or not name.isidentifier():
+                raise ValueError("{}.register_layers: layer name {!r} is not an identifier"
+                                 .format(type(self).__name__, name))
+            held = vars(self).get(name)
+            if held is not None and held is not value:
+                raise ValueError("{}.register_layers: {!r} is already an attribute ({})"
+                                 .format(type(self).__name__, name, type(held).__name__))
+            setattr(self, name, value)
 
     # ---- discovery ----
     def _walk_tensors(self, params_only=False, prefix="", seen=None):

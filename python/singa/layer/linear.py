@@ -1,6 +1,10 @@
 """Dense layers: Linear, Gemm (ONNX's Gemm with a learned weight) and Embedding."""
 
+import numpy as np
+
 from .. import autograd
+from .. import tensor as tensor_mod
+from ..tensor import Tensor
 from ..initializer import glorot, normal, uniform_range, zeros
 from .base import Layer, _mismatch
 
@@ -103,6 +107,34 @@ class Embedding(Layer):
             uniform_range(self.W, -1.0, 1.0)
         else:
             normal(self.W, 0.0, 1.0)
+
+    def from_pretrained(self, W, freeze=True):
+        """Takes the table ``W`` (a Tensor or NumPy array, (input_dim, output_dim), or
+        another shape, which then becomes this layer's) as the embedding weights.
+
+        Args:
+            W: the pretrained table.
+            freeze: keep it fixed: W then gets no gradient and no optimizer update,
+                and stays in ``get_states()`` (checkpoints) but leaves ``get_params()``.
+        Returns:
+            self.
+        """
+        arr = tensor_mod.to_numpy(W) if isinstance(W, Tensor) else np.asarray(W)
+        if arr.ndim != 2:
+            raise ValueError("Embedding.from_pretrained: W must be 2-D (input_dim, "
+                             "output_dim), got shape {}".format(arr.shape))
+        if arr.dtype.kind != "f":
+            raise ValueError("Embedding.from_pretrained: W must hold floats, got dtype {}"
+                             .format(arr.dtype))
+        if tuple(arr.shape) != tuple(self.W.shape):
+            self.input_dim, self.output_dim = int(arr.shape[0]), int(arr.shape[1])
+            self._new_param("W", arr.shape, self.W.device)
+        self.W.copy_from_numpy(arr)
+        trainable = not freeze
+        self.W.requires_grad = self.W.stores_grad = trainable
+        # a frozen table is a state, not a parameter: saved, never updated
+        self._state_names = () if trainable else ("W",)
+        return self
 
     def forward(self, x):
         return autograd.embedding(x, self.W)

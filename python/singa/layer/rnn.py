@@ -5,7 +5,7 @@ from ..initializer import recurrent_uniform, zeros
 from ..tensor import Tensor
 from .base import Layer
 
-__all__ = ["RNN", "LSTM"]
+__all__ = ["RNN_Base", "RNN", "LSTM"]
 
 
 def _seq(xs, name):
@@ -21,7 +21,16 @@ def _seq(xs, name):
     return xs
 
 
-class _Recurrent(Layer):
+class RNN_Base(Layer):
+    """SINGA's base of recurrent layers: a subclass computes one time step in
+    ``step_forward`` (and the sequence in ``forward``)."""
+
+    def step_forward(self, *args, **kwargs):
+        raise NotImplementedError("{} does not implement step_forward".format(
+            type(self).__name__))
+
+
+class _Recurrent(RNN_Base):
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0, bidirectional=False):
         super(_Recurrent, self).__init__()

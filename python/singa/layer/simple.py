@@ -20,7 +20,7 @@ class Dropout(Layer):
         self.ratio = float(ratio)
 
     def forward(self, x):
-        return autograd.dropout(x, self.ratio)
+        return autograd.dropout(x, ratio=self.ratio)
 
 
 class ReLU(Layer):
