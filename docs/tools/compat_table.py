@@ -162,8 +162,9 @@ def compare(singa_params, sig):
     singa_star = {p["kind"] for p in singa_params} & {"var_positional", "var_keyword"}
     our_star = ({"var_positional"} if var_pos else set()) | ({"var_keyword"} if var_kw else set())
     if extra or our_star - singa_star:
-        more = [p.name for p in extra] + sorted(
-            ("*args" if s == "var_positional" else "**kwargs") for s in our_star - singa_star)
+        more = [p.name for p in extra] + [
+            text for kind, text in (("var_positional", "*args"), ("var_keyword", "**kwargs"))
+            if kind in our_star - singa_star]
         return "extended", "also takes " + ", ".join(more)
     return "same", ""
 
