@@ -1,9 +1,10 @@
 """Compare Apache SINGA 5.1's public Python names with this package's.
 
 The facts about SINGA live in tests/data/singa_5_1_names.json (names and call signatures per
-module). For every name this imports ``singa.<module>``, looks the name up and, where SINGA's
-signature is known, checks with ``inspect.signature`` that ours accepts every call SINGA's
-accepts:
+module, and the public members of each class). For every name this imports ``singa.<module>``,
+looks the name up (a member as ``Class.member`` on our class, inherited members included) and,
+where SINGA's signature is known, checks with ``inspect.signature`` that ours accepts every call
+SINGA's accepts:
 
 - ``same``: present, and takes exactly SINGA's parameters;
 - ``extended``: present, takes SINGA's parameters and optional ones of its own;
@@ -15,6 +16,7 @@ Usage::
     python docs/tools/compat_table.py            # rewrite the table in docs/compat.md
     python docs/tools/compat_table.py --check    # exit 1 when docs/compat.md is out of date
     python docs/tools/compat_table.py --summary  # per module: SINGA names, present, missing
+                                                 # (module-level names + class members)
 
 Run it from the tree root with the package importable (``PYTHONPATH=python``).
 """
@@ -160,8 +162,9 @@ def compare(singa_params, sig):
     singa_star = {p["kind"] for p in singa_params} & {"var_positional", "var_keyword"}
     our_star = ({"var_positional"} if var_pos else set()) | ({"var_keyword"} if var_kw else set())
     if extra or our_star - singa_star:
-        more = [p.name for p in extra] + sorted(
-            ("*args" if s == "var_positional" else "**kwargs") for s in our_star - singa_star)
+        more = [p.name for p in extra] + [
+            text for kind, text in (("var_positional", "*args"), ("var_keyword", "**kwargs"))
+            if kind in our_star - singa_star]
         return "extended", "also takes " + ", ".join(more)
     return "same", ""
 
@@ -208,26 +211,139 @@ def _equal_constant(value, obj):
 
 
 def rows(facts):
-    """Yield (module, row, status, note) for every SINGA name, modules in the facts' order."""
+    """Yield (module, row, status, note) for every SINGA name, modules in the facts' order; a
+    class's own members follow it as rows named ``Class.member`` (their ``member_of`` is set)."""
+    members = member_facts(facts)
     for module, entry in facts["modules"].items():
         for row in entry["names"]:
             status, note = status_of(module, row)
+            if row["kind"] == "class" and status != "missing":
+                note = "; ".join(filter(None, [note, inherited_note(module, row, members)]))
             yield module, row, status, note
+            for member in row.get("members", ()):
+                status, note = member_status(module, row["name"], member)
+                yield module, dict(member, name=row["name"] + "." + member["name"],
+                                   member_of=row["name"]), status, note
 
 
 def summary(facts):
-    lines = ["{:<12} {:>6} {:>8} {:>8}".format("module", "SINGA", "present", "missing")]
-    totals = [0, 0, 0]
+    """Per module: SINGA names (module-level + class members), present, missing, and the same
+    split into module-level names and members."""
+    head = ("module", "SINGA", "present", "missing", "names", "present", "members", "present")
+    fmt = "{:<12} {:>6} {:>8} {:>8} {:>6} {:>8} {:>8} {:>8}"
+    lines = [fmt.format(*head)]
     per = {}
-    for module, _row, status, _note in rows(facts):
-        counts = per.setdefault(module, [0, 0, 0])
+    for module, row, status, _note in rows(facts):
+        counts = per.setdefault(module, [0] * 7)
+        present = status != "missing"
         counts[0] += 1
-        counts[1 if status != "missing" else 2] += 1
+        counts[1 if present else 2] += 1
+        part = 5 if row.get("member_of") else 3
+        counts[part] += 1
+        counts[part + 1] += present
+    totals = [0] * 7
     for module, counts in per.items():
-        lines.append("{:<12} {:>6} {:>8} {:>8}".format(module, *counts))
+        lines.append(fmt.format(module, *counts))
         totals = [a + b for a, b in zip(totals, counts)]
-    lines.append("{:<12} {:>6} {:>8} {:>8}".format("total", *totals))
+    lines.append(fmt.format("total", *totals))
     return "\n".join(lines)
+
+
+def member_facts(facts):
+    """{"module.Class": {member name: member fact}} for every SINGA class."""
+    return {"{}.{}".format(module, row["name"]): {m["name"]: m for m in row["members"]}
+            for module, entry in facts["modules"].items() for row in entry["names"]
+            if row["kind"] == "class"}
+
+
+def _our_class(module, class_name):
+    try:
+        mod = importlib.import_module("singa." + module)
+    except ImportError:
+        return None
+    cls = getattr(mod, class_name, None)
+    return cls if inspect.isclass(cls) else None
+
+
+def _our_member(cls, name):
+    """(kind, signature or None) of cls.name here, kind one of method, classmethod,
+    staticmethod, property, attribute; None when there is no such member."""
+    try:
+        raw = inspect.getattr_static(cls, name)
+    except AttributeError:
+        return None
+    if isinstance(raw, property):
+        return "property", None
+    if isinstance(raw, staticmethod):
+        return "staticmethod", our_signature(raw.__func__)
+    if isinstance(raw, classmethod):
+        return "classmethod", our_signature(getattr(cls, name))
+    if inspect.isfunction(raw):
+        sig = our_signature(raw)
+        if sig is not None:
+            params = list(sig.parameters.values())
+            # the instance fills the first positional parameter; a bare *args takes it instead
+            if params and params[0].kind in _POSITIONAL:
+                sig = sig.replace(parameters=params[1:])
+        return "method", sig
+    if callable(raw) or inspect.ismethoddescriptor(raw):
+        # a C++ binding, or a callable object stored on the class
+        return "method", None
+    return "attribute", None
+
+
+_CALLABLE_KINDS = {"method", "classmethod", "staticmethod"}
+
+
+def member_status(module, class_name, member):
+    """(status, note) of SINGA's ``class_name.member`` on our class of that name."""
+    cls = _our_class(module, class_name)
+    if cls is None:
+        return "missing", "class {} not here".format(class_name)
+    ours = _our_member(cls, member["name"])
+    if ours is None:
+        return "missing", ""
+    kind, sig = ours
+    singa_kind = member["kind"]
+    if singa_kind in _CALLABLE_KINDS:
+        if kind not in _CALLABLE_KINDS:
+            return "differs", "a {} here, a method in SINGA (SINGA's call {}.{}() fails)".format(
+                kind, class_name, member["name"])
+        if sig is None:
+            return "same", "present; no Python signature to compare here"
+        return compare(member["params"], sig)
+    if singa_kind == "property":
+        if kind in _CALLABLE_KINDS:
+            return "differs", "a method here, a property in SINGA"
+        return "same", ""
+    # a class attribute: its value is what SINGA's scripts read
+    if kind in _CALLABLE_KINDS or kind == "property":
+        return "differs", "a {} here, a class attribute in SINGA".format(kind)
+    value = member.get("value")
+    ours_value = getattr(cls, member["name"])
+    if value is not None and not _equal_constant(value, ours_value):
+        return "differs", "value {!r} here, {!r} in SINGA".format(ours_value, value)
+    return "same", ""
+
+
+def inherited_note(module, row, members):
+    """What goes wrong with the members SINGA's class inherits, checked on our class (which may
+    inherit or override them). A problem the defining base's own row already shows (the member
+    is missing or differs there in the same way) is not repeated here."""
+    problems = []
+    for inherited in row.get("inherited_members", ()):
+        fact = members[inherited["from"]][inherited["name"]]
+        status, note = member_status(module, row["name"], fact)
+        base_module, base_name = inherited["from"].split(".")
+        if (status, note) == member_status(base_module, base_name, fact):
+            continue
+        if status == "missing":
+            problems.append("{} missing".format(inherited["name"]))
+        elif status == "differs":
+            problems.append("{} differs ({})".format(inherited["name"], note))
+    if not problems:
+        return ""
+    return "inherited in SINGA: " + "; ".join(problems)
 
 
 def _cell(text):
@@ -243,25 +359,32 @@ def table(facts):
     for module, entries in by_module.items():
         counts = {s: sum(1 for _r, st, _n in entries if st == s)
                   for s in ("same", "extended", "differs", "missing")}
+        n_members = sum(1 for r, _s, _n in entries if r.get("member_of"))
         out.append("### singa.{}".format(module))
         out.append("")
-        out.append("SINGA: {} names ({}). Here: {} same, {} extended, {} differs, {} missing."
-                   .format(len(entries), facts["modules"][module]["stored_version"],
-                           counts["same"], counts["extended"], counts["differs"],
-                           counts["missing"]))
+        out.append("SINGA: {} names, {} module-level and {} class members ({}). Here: {} same, "
+                   "{} extended, {} differs, {} missing."
+                   .format(len(entries), len(entries) - n_members, n_members,
+                           facts["modules"][module]["stored_version"], counts["same"],
+                           counts["extended"], counts["differs"], counts["missing"]))
         out.append("")
         out.append("| name | kind | SINGA signature | status | note |")
         out.append("| --- | --- | --- | --- | --- |")
         for row, status, note in entries:
-            if status == "missing" and waits_for(module, row["name"]):
-                note = "; ".join(filter(None, [note, "waits for " + waits_for(module,
-                                                                                row["name"])]))
+            owner = row.get("member_of") or row["name"]
+            if status == "missing" and waits_for(module, owner):
+                note = "; ".join(filter(None, [note, "waits for " + waits_for(module, owner)]))
             if row.get("source"):
                 note = "; ".join(filter(None, [note, "SINGA fact taken from " + row["source"]]))
+            if row.get("members_unknown"):
+                note = "; ".join(filter(None, [note, "its own members are not in SINGA's "
+                                               "stored source (not listed)"]))
+            if row.get("deprecated"):
+                note = "; ".join(filter(None, [note, "deprecated in SINGA"]))
             sig = row.get("signature") or ""
             if row["kind"] == "alias":
                 sig = "= {} {}".format(row["alias_of"], sig).strip()
-            elif row["kind"] == "constant":
+            elif row["kind"] in ("constant", "attribute"):
                 sig = "= " + row["expression"]
             out.append("| `{}` | {} | `{}` | {} | {} |".format(
                 row["name"], row["kind"], _cell(sig), status, _cell(note)))
