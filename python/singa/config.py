@@ -15,8 +15,9 @@ import os
 from collections import namedtuple
 
 __all__ = ["Knob", "PYTHON_KNOBS", "FLUSH_DENORMALS", "DATA_DIR", "CLASSIC_WORKSPACE",
-           "CUDA_FALLBACK", "CUDA_FALLBACK_VALUES", "flush_denormals", "data_dir",
-           "classic_workspace", "cuda_fallback", "core_knobs", "knobs"]
+           "CUDA_FALLBACK", "CUDA_FALLBACK_VALUES", "RETAIN_GRAPH", "flush_denormals",
+           "data_dir", "classic_workspace", "cuda_fallback", "retain_graph", "core_knobs",
+           "knobs"]
 
 Knob = namedtuple("Knob", "name default meaning read_by")
 Knob.__doc__ = """One environment variable: its name, its default (None: unset), what it
@@ -27,6 +28,7 @@ DATA_DIR = "SINGA_DATA_DIR"
 CLASSIC_WORKSPACE = "SINGA_CLASSIC_WORKSPACE"
 CUDA_FALLBACK = "SINGA_CUDA_FALLBACK"
 CUDA_FALLBACK_VALUES = ("cpu",)
+RETAIN_GRAPH = "SINGA_RETAIN_GRAPH"
 
 PYTHON_KNOBS = (
     Knob(FLUSH_DENORMALS, "1",
@@ -44,6 +46,12 @@ PYTHON_KNOBS = (
          "`singa.device.create_cuda_gpu*` call returns the CPU device, with one warning per "
          "process; unset: those calls raise RuntimeError; any other value is an error; "
          "read at each such call", "Python"),
+    Knob(RETAIN_GRAPH, "0",
+         "`1`: `autograd.backward` keeps every graph's saved tensors, so one loss can be "
+         "back-propagated again (SINGA keeps them; some of its scripts run backward twice), "
+         "at the cost of holding the saved activations until the loss is dropped; `0`: "
+         "each op's saved tensors are freed as backward passes it; other values are an "
+         "error; read at each backward call without a `retain_graph` argument", "Python"),
 )
 
 
@@ -77,6 +85,18 @@ def cuda_fallback():
         return value
     raise ValueError("{}={!r}: the allowed values are {} (or leave it unset)".format(
         CUDA_FALLBACK, value, ", ".join(repr(v) for v in CUDA_FALLBACK_VALUES)))
+
+
+def retain_graph():
+    """Whether backward keeps the graph for another pass by default (``SINGA_RETAIN_GRAPH``:
+    ``1`` yes, ``0`` or unset no; other values raise ValueError)."""
+    value = _value(RETAIN_GRAPH)
+    if value is None or value == "0":
+        return False
+    if value == "1":
+        return True
+    raise ValueError("{}={!r}: the allowed values are '0' and '1' (or leave it unset)"
+                     .format(RETAIN_GRAPH, value))
 
 
 def core_knobs():

@@ -4,6 +4,7 @@ import itertools
 import weakref
 from collections import deque
 
+from .. import config
 from .. import singa_wrap as singa
 from ..errors import ArgumentError
 from .. import tensor as tensor_mod
@@ -226,14 +227,20 @@ def _accumulate(a, b):
     return singa.__add__(a, b)
 
 
-def backward(y, dy=None):
+def backward(y, dy=None, retain_graph=None):
     """Back-propagates from ``y``; yields ``(param, grad)`` for every tensor with
     ``stores_grad=True`` as soon as its gradient is final.
 
     Args:
         y: the output Tensor (usually the loss).
         dy: the gradient of the objective w.r.t. y; required when y is not a scalar.
+        retain_graph: keep the graph's saved tensors so that ``y`` can be
+            back-propagated again (SINGA always keeps them). None reads the default from
+            ``SINGA_RETAIN_GRAPH`` (off: each op's saved tensors are freed as backward
+            passes it, which keeps backward's memory low).
     """
+    if retain_graph is None:
+        retain_graph = config.retain_graph()
     if not isinstance(y, Tensor):
         raise TypeError("backward: y must be a Tensor, got {}".format(type(y).__name__))
     if dy is None:
@@ -255,7 +262,9 @@ def backward(y, dy=None):
     if not hasattr(op, "src"):
         raise RuntimeError("backward: {} was run without grad mode (autograd.training False, "
                            "or inside no_grad()), or its graph was already used by a backward "
-                           "pass; set autograd.training = True before the forward pass"
+                           "pass; set autograd.training = True before the forward pass, and "
+                           "pass retain_graph=True (or set SINGA_RETAIN_GRAPH=1) to "
+                           "back-propagate one graph twice"
                            .format(op.name))
     deps = infer_dependency(op)
     params = {}  # op -> {output index: the Tensor (stores_grad) whose gradient is yielded}
@@ -281,7 +290,8 @@ def backward(y, dy=None):
             # No gradient reached this op (its outputs fed only ops that pass none back):
             # nothing flows to its inputs either.
             dxs = (None,) * len(srcs)
-        cur._release()
+        if not retain_graph:
+            cur._release()
         for (src_op, x_id, x_param, x_stores), dx in zip(srcs, dxs):
             slot = grads.get(src_op)
             if slot is None:
@@ -329,10 +339,10 @@ def _num_outputs(op):
     return len(meta) if meta is not None else 1
 
 
-def gradients(y, dy=None):
+def gradients(y, dy=None, retain_graph=None):
     """Runs backward and returns ``{id(param): grad}`` for every tensor whose gradient
     ``backward`` yields, keyed by ``id()`` as SINGA's is (``grads[id(w)]``)."""
-    return {id(p): g for p, g in backward(y, dy)}
+    return {id(p): g for p, g in backward(y, dy, retain_graph)}
 
 
 tensor_mod.set_leaf_creator(lambda t: Dummy(t, t.name))
