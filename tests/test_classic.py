@@ -376,6 +376,16 @@ def test_gpu_device_in_cpu_build_raises():
         m.evaluate(_mem(*_blobs(), phase="test"), device=[0])
 
 
+@pytest.mark.skipif(singa_wrap.USE_CUDA, reason="checks the CPU-only build")
+def test_gpu_device_with_the_cuda_fallback_trains_on_the_cpu(monkeypatch):
+    monkeypatch.setenv("SINGA_CUDA_FALLBACK", "cpu")
+    m = Sequential("g", [])
+    m.add(Dense(3))
+    m.compile(loss="categorical_crossentropy")
+    with pytest.warns(RuntimeWarning, match="CPU device is used instead"):
+        m.fit(_mem(*_blobs(), phase="train"), nb_epoch=1, device=[0])
+
+
 def test_cnn_sequential_learns():
     rng = np.random.RandomState(0)
     y = rng.randint(0, 2, 128)

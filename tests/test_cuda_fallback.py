@@ -224,3 +224,12 @@ def test_enable_lazy_alloc_leaves_allocation_at_creation(lazy):
         del t
     finally:
         device.enable_lazy_alloc(False)
+
+
+def test_a_device_compares_unequal_to_anything_but_itself():
+    cpu = device.get_default_device()
+    assert cpu == device.create_cpu_device()
+    assert not (cpu == None)  # noqa: E711 (the comparison itself is under test)
+    assert cpu != None  # noqa: E711
+    assert cpu != "cpu"
+    assert cpu != device.create_test_device()

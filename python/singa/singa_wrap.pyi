@@ -59,7 +59,7 @@ class Device:
         """
         The table PrintTimeProfiling prints: mean times per iteration of the timed graphs; '' at verbosity 0.
         """
-    def __eq__(self, arg0: Device) -> bool:
+    def __eq__(self, arg0: typing.Any) -> typing.Any:
         ...
     def __hash__(self) -> int:
         ...

@@ -62,7 +62,11 @@ void BindDevice(py::module_& m) {
   DefHost(dev, "__repr__", [](const Device& d) {
     return Msg("<singa Device ", d.name(), " id=", d.id(), ">");
   });
-  DefHost(dev, "__eq__", [](const Device& a, const Device& b) { return &a == &b; });
+  // Anything but a Device compares unequal (`dev == None` is False, not a TypeError).
+  DefHost(dev, "__eq__", [](const Device& a, const py::object& b) -> py::object {
+    if (!py::isinstance<Device>(b)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+    return py::bool_(&a == &b.cast<const Device&>());
+  });
   DefHost(dev, "__hash__", [](const Device& d) { return reinterpret_cast<uintptr_t>(&d); });
 
   py::class_<Platform> platform(m, "Platform");

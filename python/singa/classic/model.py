@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import autograd
 from .. import checkpoint as ckpt
+from .. import config
 from .. import device as device_mod
 from .. import singa_wrap
 from .. import tensor as tensor_mod
@@ -49,10 +50,11 @@ def _devices(device):
     if device is None or (isinstance(device, (list, tuple)) and len(device) == 0):
         return None
     ids = list(device) if isinstance(device, (list, tuple)) else [device]
-    if not singa_wrap.USE_CUDA:
+    if not singa_wrap.USE_CUDA and config.cuda_fallback() is None:
         raise RuntimeError("device={} asks for GPU(s), but this singa build has no CUDA "
                            "support (singa_wrap.USE_CUDA is False); leave device unset to "
-                           "train on the CPU".format(ids))
+                           "train on the CPU, or set {}=cpu to run GPU scripts on the "
+                           "CPU".format(ids, config.CUDA_FALLBACK))
     if len(ids) != 1:
         raise RuntimeError("device={}: the number of GPUs must equal the number of workers "
                            "of the Cluster, which is 1".format(ids))
