@@ -112,8 +112,8 @@ class Model(Layer):
         for name, t in self.get_states().items():
             t.name = name
 
-    def _name_layers(self):
-        """Gives every unnamed sub-layer its dotted path as ``name`` (used in errors)."""
+    def _walk_sublayers(self):
+        """Yields ``(dotted path, layer)`` for every sub-layer, each once."""
         stack, seen = [("", self)], {id(self)}
         while stack:
             prefix, lay = stack.pop()
@@ -122,9 +122,14 @@ class Model(Layer):
                     continue
                 seen.add(id(sub))
                 path = prefix + attr
-                if sub.name is None:
-                    sub.name = path
+                yield path, sub
                 stack.append((path + Layer.sep, sub))
+
+    def _name_layers(self):
+        """Gives every unnamed sub-layer its dotted path as ``name`` (used in errors)."""
+        for path, sub in self._walk_sublayers():
+            if sub.name is None:
+                sub.name = path
 
     # ---- running ----
     def __call__(self, *args, **kwargs):
@@ -248,20 +253,12 @@ class Model(Layer):
         gates' weights ``Wx_i, Wx_f, Wx_o, Wx_g`` (and Wh_, Bx_, Bh_), ours are lists
         ``Wx.0`` ... ``Wx.3`` in gate order i, f, g (the cell candidate), o."""
         names = {}
-        stack, seen = [("", self)], {id(self)}
-        while stack:
-            prefix, lay = stack.pop()
-            for attr, sub in lay.sublayers():
-                if id(sub) in seen:
-                    continue
-                seen.add(id(sub))
-                path = prefix + attr
-                if isinstance(sub, LSTM):
-                    for group in ("Wx", "Wh", "Bx", "Bh"):
-                        for i, gate in enumerate("ifgo"):
-                            names["{}.{}_{}".format(path, group, gate)] = \
-                                "{}.{}.{}".format(path, group, i)
-                stack.append((path + Layer.sep, sub))
+        for path, sub in self._walk_sublayers():
+            if isinstance(sub, LSTM):
+                for group in ("Wx", "Wh", "Bx", "Bh"):
+                    for i, gate in enumerate("ifgo"):
+                        names["{}.{}_{}".format(path, group, gate)] = \
+                            "{}.{}.{}".format(path, group, i)
         return names
 
     def load_states(self, fpath):
