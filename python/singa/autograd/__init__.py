@@ -94,6 +94,10 @@ class _NumberedOperations(object):
         text = repr(engine._op_ids)
         return int(text[text.index("(") + 1:text.rindex(")")])
 
+    def __set__(self, op, value):
+        raise AttributeError("op_count is the engine's count of numbered operations; it "
+                             "cannot be set on an operation")
+
 
 Operation.op_count = _NumberedOperations()
 
