@@ -181,17 +181,17 @@ def _gpu_query(what, device_id, binding):
     return query, device_id
 
 
-def get_gpu_mem_size(device_id):
-    """(free, total) bytes of GPU memory; RuntimeError where there is no such GPU."""
-    query, device_id = _gpu_query("get_gpu_mem_size({!r})".format(device_id), device_id,
-                                  "GetGPUMemSize")
+def get_gpu_mem_size(id):  # SINGA's keyword name (shadows the builtin here only)
+    """(free, total) bytes of GPU memory of GPU ``id``; RuntimeError where there is no
+    such GPU."""
+    query, device_id = _gpu_query("get_gpu_mem_size({!r})".format(id), id, "GetGPUMemSize")
     return query(device_id)
 
 
-def device_query(device_id, verbose=False):
-    """A description of the GPU's properties; RuntimeError where there is no such GPU."""
-    query, device_id = _gpu_query("device_query({!r})".format(device_id), device_id,
-                                  "DeviceQuery")
+def device_query(id, verbose=False):  # SINGA's keyword name (shadows the builtin here only)
+    """A description of the properties of GPU ``id``; RuntimeError where there is no
+    such GPU."""
+    query, device_id = _gpu_query("device_query({!r})".format(id), id, "DeviceQuery")
     return query(device_id, bool(verbose))
 
 

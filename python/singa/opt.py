@@ -266,50 +266,35 @@ def _evaluate(sched, step, epoch):
 # p, g and the state tensors are core tensors (singa_wrap.Tensor, a Tensor's .data)
 # of one shape; every hyper-parameter is a plain number. Each call is one fused
 # in-place kernel, which is why they take no Python Tensors: graph replay calls them
-# on every step for every parameter.
-
-_NATIVE_UPDATE_DTYPES = (tensor_mod.float32, tensor_mod.float64)
-
-
-def _fused(kernel, p, g, states, *hyper):
-    """Runs a fused update kernel; float16 (and other narrow float) parameters go
-    through float32 copies of p, g and the state, written back after, because the
-    kernels compute in float32 or float64 only."""
-    if p.data_type() in _NATIVE_UPDATE_DTYPES:
-        kernel(p, g, *states, *hyper)
-        return
-    f32 = tensor_mod.float32
-    wide = [t.AsType(f32) if t is not None else None for t in (p, g) + tuple(states)]
-    kernel(*wide, *hyper)
-    for t, w in zip((p,) + tuple(states), wide[:1] + wide[2:]):
-        if t is not None:
-            t.CopyData(w.AsType(t.data_type()))
+# on every step for every parameter. The kernels take float16 and bfloat16 parameters
+# too: the core does their arithmetic in float32 and stores the results (parameter and
+# state) in the parameter's dtype; a gradient of another dtype is first converted to it.
 
 
 def sgd_update(p, g, buf, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
     """SGD step in place. With g' = g + weight_decay * p: buf = momentum * buf +
     (1 - dampening) * g'; the step is buf (g' + momentum * buf with nesterov) and
     p -= lr * step. ``buf`` None: no momentum buffer (the step is g')."""
-    _fused(singa.SGDUpdate, p, g, (buf,), lr, momentum, dampening, weight_decay, nesterov)
+    singa.SGDUpdate(p, g, buf, lr, momentum, dampening, weight_decay, nesterov)
 
 
 def rmsprop_update(p, g, running_average, lr, rho, epsilon, weight_decay=0.0):
     """RMSProp step in place: v = rho * v + (1 - rho) * g'^2; p -= lr * g' / sqrt(v + epsilon),
     with g' = g + weight_decay * p and v the ``running_average``."""
-    _fused(singa.RMSPropUpdate, p, g, (running_average,), lr, rho, epsilon, weight_decay)
+    singa.RMSPropUpdate(p, g, running_average, lr, rho, epsilon, weight_decay)
 
 
 def adagrad_update(p, g, history, lr, epsilon, weight_decay=0.0):
     """AdaGrad step in place: h += g'^2; p -= lr * g' / sqrt(h + epsilon), with
     g' = g + weight_decay * p and h the ``history``."""
-    _fused(singa.AdaGradUpdate, p, g, (history,), lr, epsilon, weight_decay)
+    singa.AdaGradUpdate(p, g, history, lr, epsilon, weight_decay)
 
 
 def adam_update(p, g, m, v, lr, beta_1, beta_2, epsilon, weight_decay, step):
     """Adam step number ``step`` (>= 1) in place, bias-corrected: m = b1*m + (1-b1)*g',
     v = b2*v + (1-b2)*g'^2, p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) +
     epsilon), with g' = g + weight_decay * p."""
-    _fused(singa.AdamUpdate, p, g, (m, v), lr, beta_1, beta_2, epsilon, weight_decay, step)
+    singa.AdamUpdate(p, g, m, v, lr, beta_1, beta_2, epsilon, weight_decay, step)
 
 
 # ------------------------------------------------------------------ optimizers
@@ -322,7 +307,8 @@ class Optimizer(object):
         dtype: the dtype of the hyper-parameter tensors (``lr_value``); SINGA's
             ``dtype=tensor.float16`` optimizer updates float16 parameters. Per-parameter
             state is kept in each parameter's dtype (which is ``dtype`` in SINGA, where
-            the two must agree); float16 parameters are updated through float32.
+            the two must agree); float16 and bfloat16 parameters are updated in float32
+            arithmetic and stored in their dtype.
 
     Attributes:
         step_counter: a (1,) float32 Tensor, the number of completed ``step()`` calls
@@ -377,9 +363,28 @@ class Optimizer(object):
     # ---- driving ----
     def __call__(self, loss):
         """Back-propagates ``loss``, updates every parameter, then advances one step."""
+        self.call(loss)
+        self.step()
+
+    def call(self, loss):
+        """Back-propagates ``loss`` and updates every parameter, without advancing the
+        step (SINGA's half of ``self(loss)``; call ``step()`` once per iteration after)."""
         for p, g in autograd.backward(loss):
             self.update(p, g)
-        self.step()
+
+    def device_check(self, *inputs):
+        """Moves (in place) every Tensor among ``inputs`` to the device of the first, as
+        SINGA's SGD does with a parameter and its hyper-parameter tensors."""
+        for i, t in enumerate(inputs):
+            if not isinstance(t, Tensor):
+                raise TypeError("{}.device_check: input {} is a {}, not a Tensor"
+                                .format(type(self).__name__, i, type(t).__name__))
+        if len(inputs) < 2 or not singa.USE_CUDA:
+            return  # a CPU-only build has one device: nothing can be elsewhere
+        dev = inputs[0].device
+        for t in inputs[1:]:
+            if t.device != dev:
+                t.to_device(dev)
 
     def backward_and_update(self, loss):
         """SINGA's name for ``self(loss)``."""

@@ -62,7 +62,14 @@ class Tensor(object):
         stores_grad: whether ``autograd.backward`` yields its gradient (parameters).
         creator: the Operation that produced it (``Dummy`` for leaves).
         name: a name, used by layers for parameter names.
+
+    Attributes:
+        tensor_count: (class attribute) how many unnamed Tensors have been made so far,
+            by the constructor or a tensor function; SINGA numbers its ``Dummy#N`` names
+            with it. Operation outputs are not counted (SINGA names them after the op).
     """
+
+    tensor_count = 0
 
     def __init__(self, shape=(), device=None, dtype=float32, data=None, requires_grad=True,
                  stores_grad=False, creator=None, name=None):
@@ -88,6 +95,8 @@ class Tensor(object):
         self.requires_grad = requires_grad
         self.stores_grad = stores_grad
         self.name = name
+        if name is None:
+            Tensor.tensor_count += 1
         self._creator = creator
 
     # ---- attributes ----
@@ -431,6 +440,7 @@ def _wrap(ct, like=None):
     t.stores_grad = False
     t.name = None
     t._creator = None
+    Tensor.tensor_count += 1
     return t
 
 

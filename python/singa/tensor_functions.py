@@ -49,16 +49,18 @@ def random(shape, device=None):
 
 # -------------------------------------------------------------- shape helpers
 
-def reshape(t, s):
-    return t.reshape(s)
+def reshape(tensor, shape):
+    """``tensor.reshape(shape)``: a Tensor of the same values in ``shape``."""
+    return tensor.reshape(shape)
 
 
 def transpose(t, axes=None):
     return t.transpose(axes)
 
 
-def contiguous(t):
-    return t.contiguous()
+def contiguous(tensor):
+    """``tensor.contiguous()``: the values laid out row-major in fresh memory."""
+    return tensor.contiguous()
 
 
 def repeat(t, repeats, axis=None):

@@ -14,7 +14,7 @@ for the current thread.
 import sys
 import types
 
-from . import mode
+from . import engine, mode
 # SINGA's autograd has Tensor and CTensor as attributes (autograd.CTensor in custom ops);
 # they stay out of __all__ so that a star import brings only autograd's own API.
 from ..tensor import Tensor  # noqa: F401
@@ -31,7 +31,7 @@ from .ops_unary import (ReLU, Tanh, Sigmoid, Identity, Cos, Cosh, Acos, Acosh, S
 from .ops_binary import (Less, Greater, Equal, And, Or, Xor, Add, Sub, Mul, Div, Pow, Matmul,
                          PRelu, Embedding, Max, Min, CosSim, Sum, Mean, add, sub, mul, div, pow,
                          matmul, less, greater, equal, _and, _or, _xor, prelu, embedding, max,
-                         min, sum, mean, cossim)
+                         min, sum, mean, cossim, add_all)
 from .ops_activation import (Elu, SeLU, LeakyRelu, HardSigmoid, Clip, SoftMax, elu, selu,
                              leakyrelu, hardsigmoid, clip, softmax)
 from .ops_shape import (Reshape, Flatten, Transpose, Unsqueeze, Squeeze, Expand, Tile, Slice,
@@ -60,7 +60,7 @@ __all__ = ["Operation", "Operator", "Dummy", "backward", "gradients", "infer_dep
            "Less", "Greater", "Equal", "And", "Or", "Xor", "Add", "Sub", "Mul", "Div", "Pow",
            "Matmul", "PRelu", "Embedding", "Max", "Min", "CosSim", "Sum", "Mean", "add", "sub",
            "mul", "div", "pow", "matmul", "less", "greater", "equal", "_and", "_or", "_xor",
-           "prelu", "embedding", "max", "min", "sum", "mean", "cossim", "Elu", "SeLU", "LeakyRelu",
+           "prelu", "embedding", "max", "min", "sum", "mean", "cossim", "add_all", "Elu", "SeLU", "LeakyRelu",
            "HardSigmoid", "Clip", "SoftMax", "elu", "selu", "leakyrelu", "hardsigmoid", "clip",
            "softmax", "Reshape", "Flatten", "Transpose", "Unsqueeze", "Squeeze", "Expand", "Tile",
            "Slice", "Split", "Concat", "Gather", "ScatterElements", "Pad", "UpSample", "Where",
@@ -74,13 +74,32 @@ __all__ = ["Operation", "Operator", "Dummy", "backward", "gradients", "infer_dep
            "binary_cross_entropy", "mse_loss", "ranking_loss", "Gemm", "AddBias", "Dropout",
            "_Conv2d", "_Pooling2d", "_BatchNorm2d", "LRN", "gemm", "add_bias", "dropout", "conv2d",
            "pooling_2d", "batchnorm_2d", "lrn", "Layer", "Linear", "Conv2d", "SeparableConv2d",
-           "BatchNorm2d", "MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d", "Pooling2d", "RNN",
-           "LSTM"]
+           "BatchNorm2d", "MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d", "Pooling2d", "RNN_Base",
+           "RNN", "LSTM"]
 
 # SINGA 2.x scripts build models from `autograd.Layer`, `autograd.Conv2d`, ...;
 # those names resolve to singa.layer on first use (layer imports autograd itself).
 _LAYER_ALIASES = ("Layer", "Linear", "Conv2d", "SeparableConv2d", "BatchNorm2d", "MaxPool2d",
-                  "AvgPool2d", "MaxPool1d", "AvgPool1d", "Pooling2d", "RNN", "LSTM")
+                  "AvgPool2d", "MaxPool1d", "AvgPool1d", "Pooling2d", "RNN_Base", "RNN", "LSTM")
+
+
+class _NumberedOperations(object):
+    """SINGA's class attribute ``Operator.op_count``: how many operations have been
+    numbered so far, i.e. the N that the next operation's default name ``ClassName#N``
+    gets. Read-only: the engine numbers operations with its own ``itertools.count``, whose
+    repr (``count(N)``) shows the next number without using it up; assigning
+    ``Operator.op_count`` replaces this view with a plain number and numbering goes on."""
+
+    def __get__(self, op, cls=None):
+        text = repr(engine._op_ids)
+        return int(text[text.index("(") + 1:text.rindex(")")])
+
+    def __set__(self, op, value):
+        raise AttributeError("op_count is the engine's count of numbered operations; it "
+                             "cannot be set on an operation")
+
+
+Operation.op_count = _NumberedOperations()
 
 
 class _AutogradModule(types.ModuleType):

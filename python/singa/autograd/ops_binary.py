@@ -9,26 +9,33 @@ from .engine import Operation
 __all__ = ["Less", "Greater", "Equal", "And", "Or", "Xor", "Add", "Sub", "Mul", "Div", "Pow",
            "Matmul", "PRelu", "Embedding", "Max", "Min", "CosSim", "Sum", "Mean", "add", "sub",
            "mul", "div", "pow", "matmul", "less", "greater", "equal", "_and", "_or", "_xor", "prelu",
-           "embedding", "max", "min", "sum", "mean", "cossim"]
+           "embedding", "max", "min", "sum", "mean", "cossim", "add_all"]
 
 
-def _nondiff(name, fn, doc):
-    """Builds a comparison/logical Operation class with no gradient."""
-    def forward(self, a, b):
-        return fn(a, b)
+def _nondiff(name, fn, doc, xy=False):
+    """Builds a comparison/logical Operation class with no gradient; its forward's
+    arguments are SINGA's names: x, y for the comparisons (``xy``), a, b otherwise."""
+    if xy:
+        def forward(self, x, y):
+            return fn(x, y)
+    else:
+        def forward(self, a, b):
+            return fn(a, b)
 
     def backward(self, dy):
         return None, None
     return type(name, (Operation,), {"forward": forward, "backward": backward, "__doc__": doc})
 
 
-Less = _nondiff("Less", singa.LT, "1 where a < b, else 0; not differentiable.")
+Less = _nondiff("Less", singa.LT, "1 where x < y, else 0; not differentiable.", xy=True)
 
 
-Greater = _nondiff("Greater", singa.GT, "1 where a > b, else 0; not differentiable.")
+Greater = _nondiff("Greater", singa.GT, "1 where x > y, else 0; not differentiable.",
+                   xy=True)
 
 
-Equal = _nondiff("Equal", singa.EQ, "1 where a == b, else 0; not differentiable.")
+Equal = _nondiff("Equal", singa.EQ, "1 where x == y, else 0; not differentiable.",
+                 xy=True)
 
 
 And = _nondiff("And", singa.And, "Logical and of non-zero elements; not differentiable.")
@@ -224,14 +231,20 @@ class CosSim(Operation):
         if a.shape() != b.shape():
             raise ArgumentError("CosSim: a and b must have the same shape, got {} and {}"
                                 .format(a.shape(), b.shape()))
-        last = [a.nDim() - 1]
-        dot = singa.ReduceSum(a * b, last, False)
-        aa = singa.ReduceSum(a * a, last, False)
-        bb = singa.ReduceSum(b * b, last, False)
+        dot, aa, bb = self.dot(a, b), self.dot(a, a), self.dot(b, b)
         inv = singa.Reciprocal(singa.Sqrt(aa * bb))
         y = dot * inv
         self.save(a=a, b=b, aa=aa, bb=bb, inv=inv, y=y)
         return y
+
+    @classmethod
+    def dot(cls, a, b):
+        """SINGA's helper: the dot products of corresponding rows of core tensors a and b
+        (along the last axis), e.g. shape (batch,) for (batch, n) inputs."""
+        if a.shape() != b.shape():
+            raise ArgumentError("CosSim.dot: a and b must have the same shape, got {} and {}"
+                                .format(a.shape(), b.shape()))
+        return singa.ReduceSum(a * b, [a.nDim() - 1], False)
 
     def backward(self, dy):
         # dy/da = b / (|a||b|) - y a / |a|^2, and symmetrically for b.
@@ -289,8 +302,21 @@ def sub(a, b):
     return Sub()(a, b)[0]
 
 
-def mul(a, b):
-    return Mul()(a, b)[0]
+def mul(x, y):
+    """x * y (element-wise, with broadcasting)."""
+    return Mul()(x, y)[0]
+
+
+def add_all(*xs):
+    """x1 + x2 + ...: the inputs added in order, one Add each (with broadcasting).
+    SINGA's (which asserts more than two inputs) computes the sum and returns None;
+    this returns the sum, and takes one input or more."""
+    if not xs:
+        raise ArgumentError("add_all: needs at least one input")
+    y = xs[0]
+    for x in xs[1:]:
+        y = add(y, x)
+    return y
 
 
 def div(a, b):

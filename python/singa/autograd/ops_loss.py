@@ -2,7 +2,7 @@
 
 As in SINGA, a loss Operation takes its target in the constructor and the predictions
 as its one input (``MeanSquareError(t)(x)``); its ``backward(dy=1.0)`` then returns the
-one gradient dx, with dy a number or a tensor. ``CrossEntropy()(y, t)``,
+one gradient dx, with dy a number or a tensor. ``CrossEntropy()(x, t)``,
 ``BinaryCrossEntropy()(x, t)`` and ``MeanSquareError()(x, t)`` take the target as a
 second input instead and return a gradient for each input.
 """
@@ -137,22 +137,22 @@ class SoftMaxCrossEntropy(Operation):
 
 
 class CrossEntropy(_TargetLoss):
-    """Mean over the batch of -sum(t * log(y)) for probabilities y."""
+    """Mean over the batch of -sum(t * log(x)) for probabilities x."""
 
-    def forward(self, y, t=None):
+    def forward(self, x, t=None):
         t = self._pick_target(t)
-        _check_batch("CrossEntropy", y, t)
-        loss = _batch_mean(singa.CrossEntropyFwd(y, t))
-        self.save(y=y, t=t)
+        _check_batch("CrossEntropy", x, t)
+        loss = _batch_mean(singa.CrossEntropyFwd(x, t))
+        self.save(x=x, t=t)
         return loss
 
     def backward(self, dy=1.0):
-        y, t = self.y, self.t
-        n, c = y.shape()
+        x, t = self.x, self.t
+        n, c = x.shape()
         if t.nDim() == 1 or (t.nDim() == 2 and t.shape()[1] == 1 and c != 1):
-            t = singa.OneHot(singa.Reshape(t, [n]), c, 1.0, 0.0, y.data_type())
-        dx = singa.Neg(t.AsType(y.data_type()) / y)
-        return self._gradients(_grad_as(_scaled(dx, dy, 1.0 / n), y))
+            t = singa.OneHot(singa.Reshape(t, [n]), c, 1.0, 0.0, x.data_type())
+        dx = singa.Neg(t.AsType(x.data_type()) / x)
+        return self._gradients(_grad_as(_scaled(dx, dy, 1.0 / n), x))
 
 
 class BinaryCrossEntropy(_TargetLoss):
@@ -223,8 +223,8 @@ def softmax_cross_entropy(x, t):
 
 # The target gets no gradient from these two, so it goes to the constructor, as in SINGA
 # (``loss.creator.backward()`` returns dx alone).
-def cross_entropy(y, t):
-    return CrossEntropy(t)(y)[0]
+def cross_entropy(x, t):
+    return CrossEntropy(t)(x)[0]
 
 
 def binary_cross_entropy(x, t):

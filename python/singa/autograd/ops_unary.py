@@ -180,27 +180,36 @@ class Atanh(_SavesX):
 
 
 class Abs(_SavesX):
-    """y = |x|."""
+    """y = |a|."""
     fn = staticmethod(singa.Abs)
+
+    def forward(self, a):  # SINGA's argument name (x in the other unary ops)
+        self.save(x=a)
+        return singa.Abs(a)
 
     def dydx(self, x):
         return singa.Sign(x)
 
 
 class Exp(_SavesY):
-    """y = exp(x)."""
+    """y = exp(a)."""
     fn = staticmethod(singa.Exp)
+
+    def forward(self, a):  # SINGA's argument name (x in the other unary ops)
+        y = singa.Exp(a)
+        self.save(y=y)
+        return y
 
     def backward(self, dy):
         return dy * self.y
 
 
 class Sign(Operation):
-    """y = sign(x); its gradient is zero."""
+    """y = sign(a); its gradient is zero."""
 
-    def forward(self, x):
-        self.save(x=x)
-        return singa.Sign(x)
+    def forward(self, a):
+        self.save(x=a)
+        return singa.Sign(a)
 
     def backward(self, dy):
         return full_like(dy, 0.0)
@@ -382,16 +391,16 @@ def atanh(x):
     return Atanh()(x)[0]
 
 
-def abs(x):
-    return Abs()(x)[0]
+def abs(a):
+    return Abs()(a)[0]
 
 
-def exp(x):
-    return Exp()(x)[0]
+def exp(a):
+    return Exp()(a)[0]
 
 
-def sign(x):
-    return Sign()(x)[0]
+def sign(a):
+    return Sign()(a)[0]
 
 
 def softsign(x):

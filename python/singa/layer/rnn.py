@@ -74,10 +74,19 @@ class RNN(_Recurrent):
             self.b = self._b()
             self.b.name = "b"
 
-    def step_forward(self, x, h):
-        y = autograd.add(autograd.matmul(x, self.Wx), autograd.matmul(h, self.Wh))
-        if self.bias:
-            y = autograd.add_bias(y, self.b, axis=0)
+    def step_forward(self, x, h, Wx=None, Wh=None, b=None):
+        """One time step: the next hidden state from input x and hidden state h.
+
+        Wx, Wh, b: the weights to use (SINGA's signature passes them in); each left None
+        is this layer's own. A layer made with bias=False adds a bias only when b is given.
+        """
+        Wx = self.Wx if Wx is None else Wx
+        Wh = self.Wh if Wh is None else Wh
+        if b is None and self.bias:
+            b = self.b
+        y = autograd.add(autograd.matmul(x, Wx), autograd.matmul(h, Wh))
+        if b is not None:
+            y = autograd.add_bias(y, b, axis=0)
         return autograd.tanh(y) if self.nonlinearity == "tanh" else autograd.relu(y)
 
     def forward(self, xs, h0):
