@@ -405,12 +405,16 @@ def test_cnn_sequential_learns():
 
 
 def test_autoencoder_sequential_se_falls():
-    x = (np.random.RandomState(0).rand(200, 20) > 0.5).astype(np.float32)
+    # Four repeated bit patterns: something an 8-unit code can learn (independent random
+    # bits are not, and their error only drifted around 5.0 whichever way the seed fell).
+    rng = np.random.RandomState(0)
+    protos = (rng.rand(4, 20) > 0.5).astype(np.float32)
+    x = protos[rng.randint(0, 4, 200)]
     m = Sequential("ae", [])
     m.add(Autoencoder([16, 8], out_dim=20, activation="sigmoid", param_share=True))
     m.compile(loss="mean_squared_error", optimizer=AdaGrad(lr=0.05))
     res = m.fit(_mem(x, None, "train", 20), nb_epoch=100, disp_freq=10)
-    assert res[99][0]["se"] < res[0][0]["se"]
+    assert res[99][0]["se"] < 0.95 * res[0][0]["se"]
     assert math.isclose(res[0][0]["se"], res[0][0]["loss"] * 20)
 
 

@@ -14,7 +14,7 @@ for the current thread.
 import sys
 import types
 
-from . import engine, mode
+from . import mode
 # SINGA's autograd has Tensor and CTensor as attributes (autograd.CTensor in custom ops);
 # they stay out of __all__ so that a star import brings only autograd's own API.
 from ..tensor import Tensor  # noqa: F401
@@ -81,25 +81,6 @@ __all__ = ["Operation", "Operator", "Dummy", "backward", "gradients", "infer_dep
 # those names resolve to singa.layer on first use (layer imports autograd itself).
 _LAYER_ALIASES = ("Layer", "Linear", "Conv2d", "SeparableConv2d", "BatchNorm2d", "MaxPool2d",
                   "AvgPool2d", "MaxPool1d", "AvgPool1d", "Pooling2d", "RNN_Base", "RNN", "LSTM")
-
-
-class _NumberedOperations(object):
-    """SINGA's class attribute ``Operator.op_count``: how many operations have been
-    numbered so far, i.e. the N that the next operation's default name ``ClassName#N``
-    gets. Read-only: the engine numbers operations with its own ``itertools.count``, whose
-    repr (``count(N)``) shows the next number without using it up; assigning
-    ``Operator.op_count`` replaces this view with a plain number and numbering goes on."""
-
-    def __get__(self, op, cls=None):
-        text = repr(engine._op_ids)
-        return int(text[text.index("(") + 1:text.rindex(")")])
-
-    def __set__(self, op, value):
-        raise AttributeError("op_count is the engine's count of numbered operations; it "
-                             "cannot be set on an operation")
-
-
-Operation.op_count = _NumberedOperations()
 
 
 class _AutogradModule(types.ModuleType):

@@ -32,10 +32,13 @@ class Operation(object):
     # Set by each call (see _do_forward); None when forward is called directly, and
     # save() then follows grad mode.
     _saving = None
+    # SINGA's count of numbered operations: the N of the next default name ``Class#N``.
+    op_count = 0
 
     def __init__(self, name=None):
         self._name = name
         self._id = next(_op_ids)
+        Operation.op_count = self._id + 1
 
     @property
     def name(self):
