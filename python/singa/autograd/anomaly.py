@@ -32,8 +32,12 @@ from .. import singa_wrap as singa
 
 __all__ = ["AnomalyError", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"]
 
+# Innermost frames of the forward traceback in the message: the user's line is among the
+# last few (below it are only singa's own op function and layer forwards).
+_SHOWN_FRAMES = 12
 _FLOAT_TYPES = frozenset((singa.kFloat32, singa.kFloat16, singa.kBFloat16, singa.kDouble))
 # The engine's own frames are left out of forward tracebacks: they are the same for every op.
+_PACKAGE = __name__.rsplit(".", 2)[0]  # "singa"
 _ENGINE_FILE = os.path.join(os.path.dirname(__file__), "engine.py")
 
 
@@ -200,7 +204,12 @@ def _stack_summary(frames):
 def _optimizer_step():
     """(class name, step_counter) of the innermost optimizer on the call stack (its
     update is in progress), else of the ``optimizer`` of the innermost model there."""
-    from ..opt import Optimizer
+    # Read from sys.modules, not imported: opt imports autograd, and without opt loaded
+    # no optimizer exists.
+    opt = sys.modules.get(_PACKAGE + ".opt")
+    if opt is None:
+        return None
+    Optimizer = opt.Optimizer
     model_step = None
     f = sys._getframe(1)
     while f is not None:
@@ -215,8 +224,8 @@ def _optimizer_step():
 
 
 def _label(layer):
-    from ..layer.base import layer_label
-    return layer_label(layer)
+    # layer.base imports autograd; any layer on the stack means it is loaded.
+    return sys.modules[_PACKAGE + ".layer.base"].layer_label(layer)
 
 
 def record_forward(op):
@@ -287,8 +296,12 @@ def _error(op, phase, what, index, t, shapes, cause, layers, stack):
         lines.append("  optimizer: {} at step_counter {}".format(*step))
     if stack is not None:
         lines.append("  forward traceback of {} (most recent call last):".format(name))
+        shown = stack[-_SHOWN_FRAMES:]
+        if len(stack) > len(shown):
+            lines.append("    ... {} outer frames (all in .forward_stack)".format(
+                len(stack) - len(shown)))
         lines.extend("  " + row.rstrip("\n").replace("\n", "\n  ")
-                     for row in stack.format())
+                     for row in traceback.StackSummary.from_list(shown).format())
     elif phase == "backward":
         lines.append("  forward traceback: not kept (its forward ran with anomaly "
                      "detection off)")
