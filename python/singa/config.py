@@ -15,9 +15,9 @@ import os
 from collections import namedtuple
 
 __all__ = ["Knob", "PYTHON_KNOBS", "FLUSH_DENORMALS", "DATA_DIR", "CLASSIC_WORKSPACE",
-           "CUDA_FALLBACK", "CUDA_FALLBACK_VALUES", "RETAIN_GRAPH", "flush_denormals",
-           "data_dir", "classic_workspace", "cuda_fallback", "retain_graph", "core_knobs",
-           "knobs"]
+           "CUDA_FALLBACK", "CUDA_FALLBACK_VALUES", "RETAIN_GRAPH", "DETECT_ANOMALY",
+           "flush_denormals", "data_dir", "classic_workspace", "cuda_fallback", "retain_graph",
+           "detect_anomaly", "core_knobs", "knobs"]
 
 Knob = namedtuple("Knob", "name default meaning read_by")
 Knob.__doc__ = """One environment variable: its name, its default (None: unset), what it
@@ -29,6 +29,7 @@ CLASSIC_WORKSPACE = "SINGA_CLASSIC_WORKSPACE"
 CUDA_FALLBACK = "SINGA_CUDA_FALLBACK"
 CUDA_FALLBACK_VALUES = ("cpu",)
 RETAIN_GRAPH = "SINGA_RETAIN_GRAPH"
+DETECT_ANOMALY = "SINGA_DETECT_ANOMALY"
 
 PYTHON_KNOBS = (
     Knob(FLUSH_DENORMALS, "1",
@@ -52,6 +53,12 @@ PYTHON_KNOBS = (
          "at the cost of holding the saved activations until the loss is dropped; `0`: "
          "each op's saved tensors are freed as backward passes it; other values are an "
          "error; read at each backward call without a `retain_graph` argument", "Python"),
+    Knob(DETECT_ANOMALY, "0",
+         "`1`: every autograd op's outputs and gradients are checked for NaN and Inf, and "
+         "the first one raises `autograd.AnomalyError` naming the op, its layer, the shapes, "
+         "the optimizer step and the op's forward traceback (slower); `0`: no checks; other "
+         "values are an error; read once by `import singa`; `autograd.detect_anomaly()` "
+         "overrides it per thread", "Python"),
 )
 
 
@@ -90,13 +97,23 @@ def cuda_fallback():
 def retain_graph():
     """Whether backward keeps the graph for another pass by default (``SINGA_RETAIN_GRAPH``:
     ``1`` yes, ``0`` or unset no; other values raise ValueError)."""
-    value = _value(RETAIN_GRAPH)
+    return _zero_or_one(RETAIN_GRAPH)
+
+
+def detect_anomaly():
+    """Whether autograd checks every op for NaN and Inf by default (``SINGA_DETECT_ANOMALY``:
+    ``1`` yes, ``0`` or unset no; other values raise ValueError)."""
+    return _zero_or_one(DETECT_ANOMALY)
+
+
+def _zero_or_one(name):
+    value = _value(name)
     if value is None or value == "0":
         return False
     if value == "1":
         return True
     raise ValueError("{}={!r}: the allowed values are '0' and '1' (or leave it unset)"
-                     .format(RETAIN_GRAPH, value))
+                     .format(name, value))
 
 
 def core_knobs():

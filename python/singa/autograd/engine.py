@@ -10,6 +10,8 @@ from ..errors import ArgumentError
 from .. import tensor as tensor_mod
 from ..tensor import Tensor
 from .mode import _active, _defaults, is_grad_enabled
+from . import anomaly
+from .anomaly import watch as _anomaly_watch
 
 __all__ = ["Operation", "Operator", "Dummy", "backward", "gradients", "infer_dependency"]
 
@@ -94,6 +96,10 @@ class Operation(object):
             ys = self.forward(*datas)
         except (ValueError, IndexError) as e:
             raise _named_error(self, "", e, [x.shape for x in xs]) from e
+        if _anomaly_watch.any:
+            anomaly.check_forward(self, xs, ys if isinstance(ys, tuple) else (ys,))
+            if requires_grad:
+                anomaly.record_forward(self)
         if not isinstance(ys, tuple):
             y = _output(ys, requires_grad, self)
             if record:
@@ -115,6 +121,8 @@ class Operation(object):
             raise _named_error(self, ".backward", e, [dy.shape() for dy in dys]) from e
         if not isinstance(dxs, tuple):
             dxs = (dxs,)
+        if _anomaly_watch.any:
+            anomaly.check_backward(self, dys, dxs)
         return dxs
 
     def save(self, **values):

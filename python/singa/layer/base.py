@@ -13,6 +13,8 @@ import numpy as np
 
 from .. import autograd
 from .. import singa_wrap as singa
+from ..autograd import anomaly as _anomaly
+from ..autograd.anomaly import watch as _anomaly_watch
 from .. import tensor as tensor_mod
 from ..tensor import Tensor
 
@@ -46,7 +48,7 @@ class Layer(object):
 
     # ---- calling ----
     def __call__(self, *args, **kwargs):
-        if _observers:
+        if _observers or _anomaly_watch.any:
             return _observed_call(self, args, kwargs)
         try:
             if not getattr(self, "_initialized", False):
@@ -203,7 +205,8 @@ class Layer(object):
         return "{}()".format(type(self).__name__)
 
 
-# ---- call observation (Model.summary) and shape-error context ----
+# ---- call observation (Model.summary, anomaly detection's layer stack) and shape-error
+# context ----
 
 _observers = []     # callbacks f(layer, inputs, output, depth), active inside observe_calls
 _depth = [0]
@@ -227,6 +230,7 @@ class observe_calls(object):
 def _observed_call(layer, args, kwargs):
     depth = _depth[0]
     _depth[0] += 1
+    pushed = _anomaly.push_layer(layer)
     try:
         if not getattr(layer, "_initialized", False):
             layer.initialize(*args, **kwargs)
@@ -238,6 +242,8 @@ def _observed_call(layer, args, kwargs):
         raise
     finally:
         _depth[0] = depth
+        if pushed:
+            _anomaly.pop_layer()
     for fn in list(_observers):
         fn(layer, args, out, depth)
     return out
