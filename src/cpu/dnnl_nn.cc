@@ -220,11 +220,11 @@ bool BatchNormForwardTraining(const BatchNormHandle& h, const Tensor& x, const T
   if (!e->ok) return false;
   Scratch scratch(*x.device());
   e->train.Run({{DNNL_ARG_SRC, Mem(e->data, x)},
-                              {DNNL_ARG_DST, Mem(e->data, *y)},
-                              {DNNL_ARG_SCALE, Mem(e->stat, scale)},
-                              {DNNL_ARG_SHIFT, Mem(e->stat, bias)},
-                              {DNNL_ARG_MEAN, Mem(e->stat, *mean)},
-                              {DNNL_ARG_VARIANCE, Mem(e->stat, *var)}}, scratch);
+                {DNNL_ARG_DST, Mem(e->data, *y)},
+                {DNNL_ARG_SCALE, Mem(e->stat, scale)},
+                {DNNL_ARG_SHIFT, Mem(e->stat, bias)},
+                {DNNL_ARG_MEAN, Mem(e->stat, *mean)},
+                {DNNL_ARG_VARIANCE, Mem(e->stat, *var)}}, scratch);
   Stream().wait();
   return true;
 }
@@ -237,11 +237,11 @@ bool BatchNormForwardInference(const BatchNormHandle& h, const Tensor& x, const 
   if (!e->ok) return false;
   Scratch scratch(*x.device());
   e->infer.Run({{DNNL_ARG_SRC, Mem(e->data, x)},
-                              {DNNL_ARG_DST, Mem(e->data, *y)},
-                              {DNNL_ARG_SCALE, Mem(e->stat, scale)},
-                              {DNNL_ARG_SHIFT, Mem(e->stat, bias)},
-                              {DNNL_ARG_MEAN, Mem(e->stat, mean)},
-                              {DNNL_ARG_VARIANCE, Mem(e->stat, var)}}, scratch);
+                {DNNL_ARG_DST, Mem(e->data, *y)},
+                {DNNL_ARG_SCALE, Mem(e->stat, scale)},
+                {DNNL_ARG_SHIFT, Mem(e->stat, bias)},
+                {DNNL_ARG_MEAN, Mem(e->stat, mean)},
+                {DNNL_ARG_VARIANCE, Mem(e->stat, var)}}, scratch);
   Stream().wait();
   return true;
 }
@@ -254,13 +254,13 @@ bool BatchNormBackward(const BatchNormHandle& h, const Tensor& x, const Tensor& 
   if (!e->ok) return false;
   Scratch scratch(*x.device());
   e->bwd.Run({{DNNL_ARG_SRC, Mem(e->data, x)},
-                            {DNNL_ARG_DIFF_DST, Mem(e->data, dy)},
-                            {DNNL_ARG_SCALE, Mem(e->stat, scale)},
-                            {DNNL_ARG_MEAN, Mem(e->stat, mean)},
-                            {DNNL_ARG_VARIANCE, Mem(e->stat, var)},
-                            {DNNL_ARG_DIFF_SRC, Mem(e->data, *dx)},
-                            {DNNL_ARG_DIFF_SCALE, Mem(e->stat, *dscale)},
-                            {DNNL_ARG_DIFF_SHIFT, Mem(e->stat, *dbias)}}, scratch);
+              {DNNL_ARG_DIFF_DST, Mem(e->data, dy)},
+              {DNNL_ARG_SCALE, Mem(e->stat, scale)},
+              {DNNL_ARG_MEAN, Mem(e->stat, mean)},
+              {DNNL_ARG_VARIANCE, Mem(e->stat, var)},
+              {DNNL_ARG_DIFF_SRC, Mem(e->data, *dx)},
+              {DNNL_ARG_DIFF_SCALE, Mem(e->stat, *dscale)},
+              {DNNL_ARG_DIFF_SHIFT, Mem(e->stat, *dbias)}}, scratch);
   Stream().wait();
   return true;
 }
