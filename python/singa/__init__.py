@@ -39,4 +39,31 @@ singa_wrap.SetFlushDenormals(config.flush_denormals())
 
 __version__ = "0.1.0"
 
-__all__ = ["singa_wrap", "__version__"]
+
+def set_deterministic(on=True):
+    """Asks for bit-identical results from two runs of the same program at the same
+    thread count (with the same ``Device.SetRandSeed`` seed and data order).
+
+    On, oneDNN primitives are built with oneDNN's deterministic attribute where the
+    linked oneDNN has one (3.4 and later; primitives are cached per mode). singa's own
+    kernels sum in a fixed order at a given thread count either way, random fills and
+    dropout masks come from the device's counter-based generator, and oneDNN 3.2's CPU
+    primitives repeat their results, so with the oneDNN this package pins the mode
+    changes no result: it states the requirement, and keeps it on a newer oneDNN.
+    Results still differ between thread counts (``OMP_NUM_THREADS``), since the work
+    is split, and partial sums are combined, per thread.
+
+    Args:
+        on: True or False (a bool; other values raise TypeError).
+    """
+    if not isinstance(on, bool):
+        raise TypeError("set_deterministic: on must be True or False, got {!r}".format(on))
+    singa_wrap.set_deterministic(on)
+
+
+def is_deterministic():
+    """Whether :func:`set_deterministic` switched deterministic mode on (off by default)."""
+    return singa_wrap.is_deterministic()
+
+
+__all__ = ["singa_wrap", "__version__", "set_deterministic", "is_deterministic"]

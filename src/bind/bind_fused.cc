@@ -2,6 +2,7 @@
 #include <optional>
 
 #include "bind/def.h"
+#include "core/config.h"
 #include "cpu/gemm.h"
 #include "math/fused.h"
 #include "math/ops.h"
@@ -45,6 +46,9 @@ void BindFused(py::module_& m) {
   DefHost(m, "get_gemm_backend", &GetGemmBackend);
   DefHost(m, "SetFlushDenormals", &SetFlushDenormals, py::arg("on"),
           "Flush denormal floats to zero on the kernel worker threads.");
+  DefHost(m, "set_deterministic", &SetDeterministic, py::arg("on"),
+          "Deterministic mode of the core (singa.set_deterministic).");
+  DefHost(m, "is_deterministic", &IsDeterministic);
 }
 
 }  // namespace singa

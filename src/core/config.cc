@@ -1,5 +1,6 @@
 #include "core/config.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -52,5 +53,12 @@ std::string ConfigString(const char* name) {
 uint64_t ConfigUnsigned(const char* name) {
   return std::strtoull(ConfigString(name).c_str(), nullptr, 10);
 }
+
+namespace {
+std::atomic<bool> deterministic{false};
+}  // namespace
+
+void SetDeterministic(bool on) { deterministic.store(on); }
+bool IsDeterministic() { return deterministic.load(); }
 
 }  // namespace singa

@@ -24,4 +24,10 @@ std::string ConfigString(const char* name);
 // count, anything else reads as 0.
 uint64_t ConfigUnsigned(const char* name);
 
+// Deterministic mode (singa.set_deterministic): oneDNN primitives are built with its
+// deterministic attribute where the linked oneDNN has one (3.4 and later; primitives are
+// cached per mode). Off by default; a process setting, not an environment knob.
+void SetDeterministic(bool on);
+bool IsDeterministic();
+
 }  // namespace singa

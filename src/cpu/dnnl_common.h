@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/config.h"
 #include "cpu/dnnl_nn.h"
 
 namespace singa {
@@ -78,6 +79,41 @@ class Scratch {
   std::vector<std::shared_ptr<Block>> blocks_;
 };
 
+// The attributes every primitive is built with. Scratchpads are the user's (see Prim):
+// oneDNN's own scratchpad lives in the thread-local storage of the thread that created
+// the primitive, so a cached primitive run from another thread (a model trained in a
+// Python thread after one in the main thread) read an empty scratchpad and crashed in its
+// im2col, and two threads running one primitive at once would share one.
+inline dn::primitive_attr Attr() {
+  dn::primitive_attr attr;
+  attr.set_scratchpad_mode(dn::scratchpad_mode::user);
+#if DNNL_VERSION_MAJOR * 100 + DNNL_VERSION_MINOR >= 304
+  // oneDNN 3.4 added the attribute; 3.2's CPU primitives have no non-deterministic
+  // implementations to rule out (same results at the same thread count, measured).
+  attr.set_deterministic(IsDeterministic());
+#endif
+  return attr;
+}
+
+// A primitive and the scratchpad it needs, served from the call's Scratch.
+template <class P>
+struct Prim {
+  P prim;
+  dn::memory::desc scratchpad;
+
+  template <class PrimitiveDesc>
+  void Init(const PrimitiveDesc& pd) {
+    prim = P(pd);
+    scratchpad = pd.scratchpad_desc();
+  }
+  void Run(std::unordered_map<int, dn::memory> args, Scratch& scratch) const {
+    const size_t bytes = scratchpad.get_size();
+    if (bytes > 0)
+      args.emplace(DNNL_ARG_SCRATCHPAD, dn::memory(scratchpad, Engine(), scratch.Get(bytes)));
+    prim.execute(Stream(), args);
+  }
+};
+
 // A primitive cache keyed by the op's full geometry. Entries are immutable once built;
 // failed creations are cached too (ok == false), so an unsupported case is tried once.
 struct Entry {
@@ -89,7 +125,9 @@ template <class E, class Build>
 std::shared_ptr<E> Cached(const std::vector<int64_t>& key, Build build) {
   static std::mutex mu;
   static std::unordered_map<std::string, std::shared_ptr<Entry>> cache;
+  // The mode is part of the key: a primitive built in one mode is never run in the other.
   std::string k(reinterpret_cast<const char*>(key.data()), key.size() * sizeof(int64_t));
+  k.push_back(IsDeterministic() ? 'd' : 'n');
   {
     std::lock_guard<std::mutex> lock(mu);
     auto it = cache.find(k);
@@ -113,21 +151,21 @@ std::shared_ptr<E> Cached(const std::vector<int64_t>& key, Build build) {
 struct Operand {
   dn::memory::desc user, inner;
   bool reorder = false;
-  dn::reorder r;
+  Prim<dn::reorder> r;
 
   void Init(const dn::memory::desc& u, const dn::memory::desc& in, bool is_input) {
     user = u, inner = in;
     reorder = !(u == in);
     if (reorder)
-      r = is_input ? dn::reorder(dn::reorder::primitive_desc(Engine(), u, Engine(), in))
-                   : dn::reorder(dn::reorder::primitive_desc(Engine(), in, Engine(), u));
+      r.Init(is_input ? dn::reorder::primitive_desc(Engine(), u, Engine(), in, Attr())
+                      : dn::reorder::primitive_desc(Engine(), in, Engine(), u, Attr()));
   }
   // The memory the primitive reads: the user's, or a reordered copy in `scratch`.
   dn::memory In(void* data, Scratch& scratch) const {
     dn::memory um(user, Engine(), data);
     if (!reorder) return um;
     dn::memory im(inner, Engine(), scratch.Get(inner.get_size()));
-    r.execute(Stream(), um, im);  // NOLINT: reorder::execute takes non-const refs
+    r.Run({{DNNL_ARG_FROM, um}, {DNNL_ARG_TO, im}}, scratch);
     return im;
   }
   // The memory the primitive writes; Finish copies it to the user's when reordered.
@@ -135,10 +173,10 @@ struct Operand {
     if (!reorder) return dn::memory(user, Engine(), data);
     return dn::memory(inner, Engine(), scratch.Get(inner.get_size()));
   }
-  void Finish(dn::memory m, void* data) const {
+  void Finish(dn::memory m, void* data, Scratch& scratch) const {
     if (!reorder) return;
     dn::memory um(user, Engine(), data);
-    r.execute(Stream(), m, um);
+    r.Run({{DNNL_ARG_FROM, m}, {DNNL_ARG_TO, um}}, scratch);
   }
 };
 

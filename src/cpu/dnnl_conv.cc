@@ -78,26 +78,26 @@ dn::convolution_forward::primitive_desc ConvFwdPd(const ConvGeom& g, bool bias,
   if (bias)
     return dn::convolution_forward::primitive_desc(
         Engine(), prop, dn::algorithm::convolution_direct, md(g.src, t), md(g.wei, t),
-        Plain(g.bias, t), md(g.dst, t), g.strides, g.dilates, g.pad_l, g.pad_r);
+        Plain(g.bias, t), md(g.dst, t), g.strides, g.dilates, g.pad_l, g.pad_r, Attr());
   return dn::convolution_forward::primitive_desc(Engine(), prop,
                                                  dn::algorithm::convolution_direct, md(g.src, t),
                                                  md(g.wei, t), md(g.dst, t), g.strides,
-                                                 g.dilates, g.pad_l, g.pad_r);
+                                                 g.dilates, g.pad_l, g.pad_r, Attr());
 }
 
 struct ConvFwdEntry : Entry {
-  dn::convolution_forward prim;
+  Prim<dn::convolution_forward> prim;
   Operand src, wei, dst;
   dn::memory::desc bias;
 };
 
 struct ConvBwdDataEntry : Entry {
-  dn::convolution_backward_data prim;
+  Prim<dn::convolution_backward_data> prim;
   Operand diff_dst, wei, diff_src;
 };
 
 struct ConvBwdWeiEntry : Entry {
-  dn::convolution_backward_weights prim;
+  Prim<dn::convolution_backward_weights> prim;
   Operand src, diff_dst, diff_wei;
 };
 
@@ -112,7 +112,7 @@ bool ConvForward(const ConvHandle& h, const Tensor& x, const Tensor& W, const Te
     ConvGeom g = Geometry(h, n);
     auto pd = ConvFwdPd(g, b != nullptr, dn::prop_kind::forward_training, ConvBlocked(h, kFwd), t);
     RequireOptimised(pd, dt);
-    e.prim = dn::convolution_forward(pd);
+    e.prim.Init(pd);
     e.src.Init(Plain(g.src, t), pd.src_desc(), true);
     e.wei.Init(Plain(g.wei, t), pd.weights_desc(), true);
     e.dst.Init(Plain(g.dst, t), pd.dst_desc(), false);
@@ -125,8 +125,8 @@ bool ConvForward(const ConvHandle& h, const Tensor& x, const Tensor& W, const Te
   std::unordered_map<int, dn::memory> args{
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
   if (b) args.emplace(DNNL_ARG_BIAS, Mem(e->bias, *b));
-  e->prim.execute(Stream(), args);
-  e->dst.Finish(dst, Ptr(*y));
+  e->prim.Run(std::move(args), scratch);
+  e->dst.Finish(dst, Ptr(*y), scratch);
   Stream().wait();
   return true;
 }
@@ -142,9 +142,9 @@ bool ConvBackwardData(const ConvHandle& h, const Tensor& dy, const Tensor& W, Te
     MdFn md = blocked ? Any : Plain;
     dn::convolution_backward_data::primitive_desc pd(
         Engine(), dn::algorithm::convolution_direct, md(g.src, t), md(g.wei, t), md(g.dst, t),
-        g.strides, g.dilates, g.pad_l, g.pad_r, hint);
+        g.strides, g.dilates, g.pad_l, g.pad_r, hint, Attr());
     RequireOptimised(pd, dt);
-    e.prim = dn::convolution_backward_data(pd);
+    e.prim.Init(pd);
     e.diff_dst.Init(Plain(g.dst, t), pd.diff_dst_desc(), true);
     e.wei.Init(Plain(g.wei, t), pd.weights_desc(), true);
     e.diff_src.Init(Plain(g.src, t), pd.diff_src_desc(), false);
@@ -153,9 +153,9 @@ bool ConvBackwardData(const ConvHandle& h, const Tensor& dy, const Tensor& W, Te
   Scratch scratch(*dy.device());
   auto ddst = e->diff_dst.In(Ptr(dy), scratch), wei = e->wei.In(Ptr(W), scratch),
        dsrc = e->diff_src.Out(Ptr(*dx), scratch);
-  e->prim.execute(Stream(), {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wei},
-                             {DNNL_ARG_DIFF_SRC, dsrc}});
-  e->diff_src.Finish(dsrc, Ptr(*dx));
+  e->prim.Run({{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, dsrc}},
+              scratch);
+  e->diff_src.Finish(dsrc, Ptr(*dx), scratch);
   Stream().wait();
   return true;
 }
@@ -171,9 +171,9 @@ bool ConvBackwardWeights(const ConvHandle& h, const Tensor& dy, const Tensor& x,
     MdFn md = blocked ? Any : Plain;
     dn::convolution_backward_weights::primitive_desc pd(
         Engine(), dn::algorithm::convolution_direct, md(g.src, t), md(g.wei, t), md(g.dst, t),
-        g.strides, g.dilates, g.pad_l, g.pad_r, hint);
+        g.strides, g.dilates, g.pad_l, g.pad_r, hint, Attr());
     RequireOptimised(pd, dt);
-    e.prim = dn::convolution_backward_weights(pd);
+    e.prim.Init(pd);
     e.src.Init(Plain(g.src, t), pd.src_desc(), true);
     e.diff_dst.Init(Plain(g.dst, t), pd.diff_dst_desc(), true);
     e.diff_wei.Init(Plain(g.wei, t), pd.diff_weights_desc(), false);
@@ -182,9 +182,9 @@ bool ConvBackwardWeights(const ConvHandle& h, const Tensor& dy, const Tensor& x,
   Scratch scratch(*x.device());
   auto src = e->src.In(Ptr(x), scratch), ddst = e->diff_dst.In(Ptr(dy), scratch),
        dwei = e->diff_wei.Out(Ptr(*dW), scratch);
-  e->prim.execute(Stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst},
-                             {DNNL_ARG_DIFF_WEIGHTS, dwei}});
-  e->diff_wei.Finish(dwei, Ptr(*dW));
+  e->prim.Run({{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, dwei}},
+              scratch);
+  e->diff_wei.Finish(dwei, Ptr(*dW), scratch);
   Stream().wait();
   return true;
 }

@@ -104,10 +104,10 @@ namespace {
 
 struct PoolEntry : Entry {
   dn::memory::desc src, dst;
-  dn::pooling_forward fwd;  // inference: no workspace
-  dn::pooling_forward fwd_train;
+  Prim<dn::pooling_forward> fwd;  // inference: no workspace
+  Prim<dn::pooling_forward> fwd_train;
   dn::memory::desc ws;
-  dn::pooling_backward bwd;
+  Prim<dn::pooling_backward> bwd;
 };
 
 std::shared_ptr<PoolEntry> PoolPrims(const PoolingHandle& h, size_t n) {
@@ -126,15 +126,16 @@ std::shared_ptr<PoolEntry> PoolPrims(const PoolingHandle& h, size_t n) {
                : h.count_include_pad ? dn::algorithm::pooling_avg_include_padding
                                      : dn::algorithm::pooling_avg_exclude_padding;
     dn::pooling_forward::primitive_desc inf(Engine(), dn::prop_kind::forward_inference, alg,
-                                            e.src, e.dst, strides, kernel, dil, pl, pr);
-    e.fwd = dn::pooling_forward(inf);
+                                            e.src, e.dst, strides, kernel, dil, pl, pr, Attr());
+    e.fwd.Init(inf);
     dn::pooling_forward::primitive_desc train(Engine(), dn::prop_kind::forward_training, alg,
-                                              e.src, e.dst, strides, kernel, dil, pl, pr);
-    e.fwd_train = dn::pooling_forward(train);
+                                              e.src, e.dst, strides, kernel, dil, pl, pr,
+                                              Attr());
+    e.fwd_train.Init(train);
     e.ws = train.workspace_desc();
     dn::pooling_backward::primitive_desc bwd(Engine(), alg, e.src, e.dst, strides, kernel, dil,
-                                             pl, pr, train);
-    e.bwd = dn::pooling_backward(bwd);
+                                             pl, pr, train, Attr());
+    e.bwd.Init(bwd);
   });
 }
 
@@ -143,7 +144,8 @@ std::shared_ptr<PoolEntry> PoolPrims(const PoolingHandle& h, size_t n) {
 bool PoolForward(const PoolingHandle& h, const Tensor& x, Tensor* y) {
   auto e = PoolPrims(h, x.shape(0));
   if (!e->ok) return false;
-  e->fwd.execute(Stream(), {{DNNL_ARG_SRC, Mem(e->src, x)}, {DNNL_ARG_DST, Mem(e->dst, *y)}});
+  Scratch scratch(*x.device());
+  e->fwd.Run({{DNNL_ARG_SRC, Mem(e->src, x)}, {DNNL_ARG_DST, Mem(e->dst, *y)}}, scratch);
   Stream().wait();
   return true;
 }
@@ -159,11 +161,11 @@ bool PoolBackward(const PoolingHandle& h, const Tensor& dy, const Tensor& x, Ten
     // carry from the forward; recompute it (the forward is cheap next to the conv layers).
     dn::memory ws(e->ws, Engine(), scratch.Get(e->ws.get_size()));
     dn::memory tmp(e->dst, Engine(), scratch.Get(e->dst.get_size()));
-    e->fwd_train.execute(Stream(), {{DNNL_ARG_SRC, Mem(e->src, x)}, {DNNL_ARG_DST, tmp},
-                                    {DNNL_ARG_WORKSPACE, ws}});
+    e->fwd_train.Run({{DNNL_ARG_SRC, Mem(e->src, x)}, {DNNL_ARG_DST, tmp},
+                      {DNNL_ARG_WORKSPACE, ws}}, scratch);
     args.emplace(DNNL_ARG_WORKSPACE, ws);
   }
-  e->bwd.execute(Stream(), args);
+  e->bwd.Run(std::move(args), scratch);
   Stream().wait();
   return true;
 }
@@ -174,8 +176,8 @@ namespace {
 
 struct BNEntry : Entry {
   dn::memory::desc data, stat;
-  dn::batch_normalization_forward train, infer;
-  dn::batch_normalization_backward bwd;
+  Prim<dn::batch_normalization_forward> train, infer;
+  Prim<dn::batch_normalization_backward> bwd;
 };
 
 // On plain NCHW with spatial axes, oneDNN 3.2's batch norm (ncsp_bnorm) measured no faster
@@ -196,15 +198,16 @@ std::shared_ptr<BNEntry> BNPrims(const BatchNormHandle& h, const Tensor& x) {
     const float eps = static_cast<float>(h.eps);
     auto flags = dn::normalization_flags::use_scale | dn::normalization_flags::use_shift;
     dn::batch_normalization_forward::primitive_desc tr(
-        Engine(), dn::prop_kind::forward_training, e.data, e.data, eps, flags);
-    e.train = dn::batch_normalization_forward(tr);
+        Engine(), dn::prop_kind::forward_training, e.data, e.data, eps, flags, Attr());
+    e.train.Init(tr);
     dn::batch_normalization_forward::primitive_desc inf(
         Engine(), dn::prop_kind::forward_inference, e.data, e.data, eps,
-        flags | dn::normalization_flags::use_global_stats);
-    e.infer = dn::batch_normalization_forward(inf);
+        flags | dn::normalization_flags::use_global_stats, Attr());
+    e.infer.Init(inf);
     dn::batch_normalization_backward::primitive_desc bw(Engine(), dn::prop_kind::backward,
-                                                        e.data, e.data, e.data, eps, flags, tr);
-    e.bwd = dn::batch_normalization_backward(bw);
+                                                        e.data, e.data, e.data, eps, flags, tr,
+                                                        Attr());
+    e.bwd.Init(bw);
   });
 }
 
@@ -215,12 +218,13 @@ bool BatchNormForwardTraining(const BatchNormHandle& h, const Tensor& x, const T
   if (!BNUseDnnl(x)) return false;
   auto e = BNPrims(h, x);
   if (!e->ok) return false;
-  e->train.execute(Stream(), {{DNNL_ARG_SRC, Mem(e->data, x)},
-                              {DNNL_ARG_DST, Mem(e->data, *y)},
-                              {DNNL_ARG_SCALE, Mem(e->stat, scale)},
-                              {DNNL_ARG_SHIFT, Mem(e->stat, bias)},
-                              {DNNL_ARG_MEAN, Mem(e->stat, *mean)},
-                              {DNNL_ARG_VARIANCE, Mem(e->stat, *var)}});
+  Scratch scratch(*x.device());
+  e->train.Run({{DNNL_ARG_SRC, Mem(e->data, x)},
+                {DNNL_ARG_DST, Mem(e->data, *y)},
+                {DNNL_ARG_SCALE, Mem(e->stat, scale)},
+                {DNNL_ARG_SHIFT, Mem(e->stat, bias)},
+                {DNNL_ARG_MEAN, Mem(e->stat, *mean)},
+                {DNNL_ARG_VARIANCE, Mem(e->stat, *var)}}, scratch);
   Stream().wait();
   return true;
 }
@@ -231,12 +235,13 @@ bool BatchNormForwardInference(const BatchNormHandle& h, const Tensor& x, const 
   if (!BNUseDnnl(x)) return false;
   auto e = BNPrims(h, x);
   if (!e->ok) return false;
-  e->infer.execute(Stream(), {{DNNL_ARG_SRC, Mem(e->data, x)},
-                              {DNNL_ARG_DST, Mem(e->data, *y)},
-                              {DNNL_ARG_SCALE, Mem(e->stat, scale)},
-                              {DNNL_ARG_SHIFT, Mem(e->stat, bias)},
-                              {DNNL_ARG_MEAN, Mem(e->stat, mean)},
-                              {DNNL_ARG_VARIANCE, Mem(e->stat, var)}});
+  Scratch scratch(*x.device());
+  e->infer.Run({{DNNL_ARG_SRC, Mem(e->data, x)},
+                {DNNL_ARG_DST, Mem(e->data, *y)},
+                {DNNL_ARG_SCALE, Mem(e->stat, scale)},
+                {DNNL_ARG_SHIFT, Mem(e->stat, bias)},
+                {DNNL_ARG_MEAN, Mem(e->stat, mean)},
+                {DNNL_ARG_VARIANCE, Mem(e->stat, var)}}, scratch);
   Stream().wait();
   return true;
 }
@@ -247,14 +252,15 @@ bool BatchNormBackward(const BatchNormHandle& h, const Tensor& x, const Tensor& 
   if (!BNUseDnnl(x)) return false;
   auto e = BNPrims(h, x);
   if (!e->ok) return false;
-  e->bwd.execute(Stream(), {{DNNL_ARG_SRC, Mem(e->data, x)},
-                            {DNNL_ARG_DIFF_DST, Mem(e->data, dy)},
-                            {DNNL_ARG_SCALE, Mem(e->stat, scale)},
-                            {DNNL_ARG_MEAN, Mem(e->stat, mean)},
-                            {DNNL_ARG_VARIANCE, Mem(e->stat, var)},
-                            {DNNL_ARG_DIFF_SRC, Mem(e->data, *dx)},
-                            {DNNL_ARG_DIFF_SCALE, Mem(e->stat, *dscale)},
-                            {DNNL_ARG_DIFF_SHIFT, Mem(e->stat, *dbias)}});
+  Scratch scratch(*x.device());
+  e->bwd.Run({{DNNL_ARG_SRC, Mem(e->data, x)},
+              {DNNL_ARG_DIFF_DST, Mem(e->data, dy)},
+              {DNNL_ARG_SCALE, Mem(e->stat, scale)},
+              {DNNL_ARG_MEAN, Mem(e->stat, mean)},
+              {DNNL_ARG_VARIANCE, Mem(e->stat, var)},
+              {DNNL_ARG_DIFF_SRC, Mem(e->data, *dx)},
+              {DNNL_ARG_DIFF_SCALE, Mem(e->stat, *dscale)},
+              {DNNL_ARG_DIFF_SHIFT, Mem(e->stat, *dbias)}}, scratch);
   Stream().wait();
   return true;
 }
@@ -265,8 +271,8 @@ namespace {
 
 struct LRNEntry : Entry {
   dn::memory::desc data, ws;
-  dn::lrn_forward fwd, fwd_train;
-  dn::lrn_backward bwd;
+  Prim<dn::lrn_forward> fwd, fwd_train;
+  Prim<dn::lrn_backward> bwd;
 };
 
 std::shared_ptr<LRNEntry> LRNPrims(const Tensor& x, size_t size, double alpha, double beta,
@@ -284,18 +290,18 @@ std::shared_ptr<LRNEntry> LRNPrims(const Tensor& x, size_t size, double alpha, d
     auto alg = dn::algorithm::lrn_across_channels;
     const auto ls = static_cast<dn::memory::dim>(size);
     dn::lrn_forward::primitive_desc inf(Engine(), dn::prop_kind::forward_inference, alg, e.data,
-                                        e.data, ls, fa, fb, fk);
+                                        e.data, ls, fa, fb, fk, Attr());
     // On plain NCHW oneDNN 3.2 has only its reference LRN, slower than ours (lrn.cc): use
     // oneDNN only where it has a real kernel.
     if (std::strncmp(inf.impl_info_str(), "ref", 3) == 0) throw dn::error(dnnl_unimplemented, "ref lrn");
-    e.fwd = dn::lrn_forward(inf);
+    e.fwd.Init(inf);
     dn::lrn_forward::primitive_desc tr(Engine(), dn::prop_kind::forward_training, alg, e.data,
-                                       e.data, ls, fa, fb, fk);
-    e.fwd_train = dn::lrn_forward(tr);
+                                       e.data, ls, fa, fb, fk, Attr());
+    e.fwd_train.Init(tr);
     e.ws = tr.workspace_desc();
     dn::lrn_backward::primitive_desc bw(Engine(), alg, e.data, e.data, e.data, ls, fa, fb, fk,
-                                        tr);
-    e.bwd = dn::lrn_backward(bw);
+                                        tr, Attr());
+    e.bwd.Init(bw);
   });
 }
 
@@ -307,7 +313,8 @@ bool LRNForward(const Tensor& x, size_t size, double alpha, double beta, double 
   if (size % 2 == 0) return false;
   auto e = LRNPrims(x, size, alpha, beta, k);
   if (!e->ok) return false;
-  e->fwd.execute(Stream(), {{DNNL_ARG_SRC, Mem(e->data, x)}, {DNNL_ARG_DST, Mem(e->data, *y)}});
+  Scratch scratch(*x.device());
+  e->fwd.Run({{DNNL_ARG_SRC, Mem(e->data, x)}, {DNNL_ARG_DST, Mem(e->data, *y)}}, scratch);
   Stream().wait();
   return true;
 }
@@ -325,11 +332,11 @@ bool LRNBackward(const Tensor& dy, const Tensor& x, size_t size, double alpha, d
     // Some implementations keep the normaliser in a workspace; recompute it from x.
     dn::memory ws(e->ws, Engine(), scratch.Get(e->ws.get_size()));
     dn::memory tmp(e->data, Engine(), scratch.Get(e->data.get_size()));
-    e->fwd_train.execute(Stream(), {{DNNL_ARG_SRC, Mem(e->data, x)}, {DNNL_ARG_DST, tmp},
-                                    {DNNL_ARG_WORKSPACE, ws}});
+    e->fwd_train.Run({{DNNL_ARG_SRC, Mem(e->data, x)}, {DNNL_ARG_DST, tmp},
+                      {DNNL_ARG_WORKSPACE, ws}}, scratch);
     args.emplace(DNNL_ARG_WORKSPACE, ws);
   }
-  e->bwd.execute(Stream(), args);
+  e->bwd.Run(std::move(args), scratch);
   Stream().wait();
   return true;
 }
