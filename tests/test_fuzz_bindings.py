@@ -487,3 +487,33 @@ def test_processes_exit_cleanly_after_fuzzing(seed):
     assert proc.returncode == 0, (proc.returncode, proc.stdout[-2000:], proc.stderr[-4000:])
     assert re.search(r"calls=(\d+)", proc.stdout) and int(
         re.search(r"calls=(\d+)", proc.stdout).group(1)) >= 100
+
+
+EXIT_SCRIPTS = {
+    # a recording graph holds a block borrowing a NumPy array's memory
+    "numpy_block_in_recording": "sw.GraphBegin(); sw.Abs(sw.from_numpy(np.ones((2, 3), np.float32)))",
+    # a recording graph holds a Python callback
+    "callback_in_recording": "sw.GraphBegin(); sw.GraphCallback(lambda *a: None, [sw.from_numpy(np.ones(3, np.float32))])",
+    # the recording is paused, so it does not show in GraphRecording()
+    "paused_recording": "sw.GraphBegin(); sw.Abs(sw.from_numpy(np.ones(4, np.float32))); "
+                        "sw.GraphPause(True)",
+    # a recording started on a thread that has ended
+    "thread_recording": "import threading; th = threading.Thread(target=lambda: (sw.GraphBegin(), "
+                        "sw.Abs(sw.from_numpy(np.ones(2, np.float32))))); th.start(); th.join()",
+    # the default device records graphs of its own
+    "device_graph": "d = sw.GetDefaultDevice(); d.EnableGraph(True); "
+                    "sw.Abs(sw.from_numpy(np.ones(2, np.float32)))",
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXIT_SCRIPTS))
+def test_exit_with_python_objects_held_by_the_core(name):
+    """The exit crash the fuzz found: state the core keeps past the script's end (a
+    thread's recording graph, a device's graph) still held NumPy arrays and callbacks,
+    released after Python was finalized. The process must exit with status 0."""
+    code = "import numpy as np\nfrom singa import singa_wrap as sw\n" + EXIT_SCRIPTS[name] + \
+        "\nprint('script done', flush=True)\n"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    assert "script done" in proc.stdout
