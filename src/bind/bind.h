@@ -29,4 +29,10 @@ Tensor FromNumpy(py::array arr, std::shared_ptr<Device> dev);
 py::array ToNumpy(const Tensor& t);
 DataType NumpyToDataType(const py::dtype& dt);
 
+// Deletes a Python object that C++ state (a borrowed Block, a recorded graph node) holds,
+// taking the GIL. Once the interpreter is finalized the object is left alone instead:
+// such state can outlive Python (a thread_local or static destroyed at process exit), and
+// touching a finalized interpreter crashes the process after the script has ended.
+void ReleasePyObject(py::object* obj);
+
 }  // namespace singa

@@ -20,6 +20,11 @@ void BindGraph(py::module_& m) {
           "Steps this graph ran: its recording and every replay.");
   DefHost(graph, "timed_iterations", [](const Graph& g) { return g.times().timed; },
           "Replays that were timed (Device.SetVerbosity > 0, past Device.SetSkipIteration).");
+  // A graph the main thread still records when the script ends would be destroyed with
+  // the thread's storage, after Python is gone; ending it at Python's exit gives back what
+  // it holds (NumPy arrays, callbacks) while the interpreter still runs.
+  py::module_::import("atexit").attr("register")(
+      py::cpp_function([] { GraphRecorder::End(); }));
   DefHost(m, "GraphBegin", [] { GraphRecorder::Begin(std::make_shared<Graph>()); },
           "Starts recording kernels on this thread into a new Graph.");
   DefHost(m, "GraphEnd", &GraphRecorder::End, "Stops recording and returns the Graph.");
@@ -35,10 +40,8 @@ void BindGraph(py::module_& m) {
     Graph* g = GraphRecorder::Current();
     if (g == nullptr) throw ValueError("GraphCallback: no graph is being recorded on this thread");
     // The graph may be dropped by code that does not hold the GIL.
-    std::shared_ptr<py::function> call(new py::function(std::move(fn)), [](py::function* f) {
-      py::gil_scoped_acquire gil;
-      delete f;
-    });
+    std::shared_ptr<py::function> call(new py::function(std::move(fn)),
+                                       [](py::function* f) { ReleasePyObject(f); });
     graphed_detail::Blocks blocks;
     graphed_detail::Collect(tensors, &blocks);
     g->Add(name, [call, tensors] {

@@ -28,6 +28,12 @@ static py::dtype DataTypeToNumpy(DataType dt) {
   throw TypeError("unknown dtype");
 }
 
+void ReleasePyObject(py::object* obj) {
+  if (!Py_IsInitialized()) return;
+  py::gil_scoped_acquire gil;
+  delete obj;
+}
+
 Tensor FromNumpy(py::array arr, std::shared_ptr<Device> dev) {
   if (!dev) dev = defaultDevice();
   DataType dt = NumpyToDataType(arr.dtype());
@@ -37,10 +43,8 @@ Tensor FromNumpy(py::array arr, std::shared_ptr<Device> dev) {
     // Share the array's memory; the Block keeps the array alive.
     py::object keep = arr;
     auto* holder = new py::object(keep);
-    auto block = dev->BorrowBlock(arr.mutable_data(), arr.nbytes(), [holder] {
-      py::gil_scoped_acquire gil;
-      delete holder;
-    });
+    auto block = dev->BorrowBlock(arr.mutable_data(), arr.nbytes(),
+                                  [holder] { ReleasePyObject(holder); });
     return Tensor(block, dev, dt, shape, ContiguousStrides(shape), 0);
   }
   py::array c = py::array::ensure(arr, py::array::c_style | py::array::forcecast);

@@ -38,7 +38,13 @@ std::string ShapeStr(const Shape& s) {
 
 size_t Product(const Shape& s, size_t begin, size_t end) {
   size_t p = 1;
-  for (size_t i = begin; i < s.size() && i < end; ++i) p *= s[i];
+  bool overflow = false;
+  for (size_t i = begin; i < s.size() && i < end; ++i) {
+    if (s[i] == 0) return 0;  // no elements, however large the other dimensions
+    overflow |= __builtin_mul_overflow(p, s[i], &p);
+  }
+  // A wrapped count would make a tensor whose memory is smaller than its shape says.
+  if (overflow) throw ValueError(Msg("shape ", ShapeStr(s), " has 2^64 or more elements"));
   return p;
 }
 

@@ -2,6 +2,8 @@
 
 #include <cstring>
 #include <new>
+#include <string>
+#include <utility>
 
 #include "core/graph.h"
 #include "core/time_profile.h"
@@ -9,6 +11,19 @@
 #include "cpu/test_device.h"
 
 namespace singa {
+
+namespace {
+// An allocation a device cannot serve: pybind11 raises MemoryError with what(), which
+// names the bytes and the device (a plain std::bad_alloc says neither).
+class OutOfMemory : public std::bad_alloc {
+ public:
+  explicit OutOfMemory(std::string message) : message_(std::move(message)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
+}  // namespace
 
 Block::Block(void* ptr, size_t size, std::shared_ptr<Device> owner, std::function<void()> release)
     : ptr_(ptr), size_(size), owner_(std::move(owner)), release_(std::move(release)) {}
@@ -43,7 +58,8 @@ void Device::CopyFromHost(void* dst, const void* src, size_t bytes) {
 std::shared_ptr<Block> Device::NewBlock(size_t size) {
   void* ptr = size ? Malloc(size) : nullptr;
   if (size && ptr == nullptr)
-    throw std::bad_alloc();
+    throw OutOfMemory(Msg("cannot allocate ", size, " bytes on device ", name(), " (id ", id(),
+                          "): out of memory"));
   size_t now = in_use_.fetch_add(size) + size;
   size_t peak = peak_.load();
   while (now > peak && !peak_.compare_exchange_weak(peak, now)) {

@@ -67,8 +67,12 @@ Tensor::Tensor(const Shape& shape, std::shared_ptr<Device> dev, DataType dtype)
       dtype_(dtype),
       shape_(shape),
       strides_(ContiguousStrides(shape)) {
-  SizeOf(dtype);  // validates the dtype code
-  block_ = device_->NewBlock(Size() * SizeOf(dtype));
+  size_t bytes = 0;
+  // SizeOf also validates the dtype code.
+  if (__builtin_mul_overflow(Size(), SizeOf(dtype), &bytes))
+    throw ValueError(Msg("Tensor", ShapeStr(shape), " of ", DataTypeName(dtype),
+                         ": 2^64 or more bytes"));
+  block_ = device_->NewBlock(bytes);
 }
 
 Tensor::Tensor(std::shared_ptr<Block> block, std::shared_ptr<Device> dev, DataType dtype,
