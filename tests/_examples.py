@@ -1,9 +1,12 @@
-"""Loads an example script as a module, so tests can call its main() and classes."""
+"""Loads a script as a module (an example, or a fixture builder in tests/data), so tests
+can call its functions and classes."""
 
 import importlib.util
 import os
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "examples")
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXAMPLES = os.path.join(HERE, os.pardir, "examples")
+DATA = os.path.join(HERE, "data")
 
 
 def example_path(group, name):
@@ -11,10 +14,18 @@ def example_path(group, name):
     return os.path.join(EXAMPLES, group, name + ".py")
 
 
-def load_example(group, name):
-    """Imports examples/<group>/<name>.py under a private module name."""
-    spec = importlib.util.spec_from_file_location("example_{}_{}".format(group, name),
-                                                  example_path(group, name))
+def _load(path, module_name):
+    spec = importlib.util.spec_from_file_location(module_name, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def load_example(group, name):
+    """Imports examples/<group>/<name>.py under a private module name."""
+    return _load(example_path(group, name), "example_{}_{}".format(group, name))
+
+
+def load_data_script(name):
+    """Imports tests/data/<name>.py (the scripts that build the committed fixtures)."""
+    return _load(os.path.join(DATA, name + ".py"), name)

@@ -9,7 +9,6 @@ The suite runs a fixed-seed sample of positions in every region; the exhaustive 
 over every byte is marked slow and runs with SINGA_SLOW_TESTS=1.
 """
 import contextlib
-import importlib.util
 import io
 import json
 import os
@@ -23,7 +22,8 @@ import pytest
 from singa import checkpoint, tensor
 from singa.checkpoint import CheckpointError
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+from _examples import DATA, load_data_script
+
 V1_FIXTURE = os.path.join(DATA, "ckpt_v1.zip")
 SLOW = pytest.mark.skipif(os.environ.get("SINGA_SLOW_TESTS") != "1",
                           reason="exhaustive sweep: set SINGA_SLOW_TESTS=1")
@@ -31,15 +31,7 @@ MASKS = (0xFF, 0x01, 0x80)  # every bit, the lowest, the highest
 HANG_SECONDS = 10  # one load takes about a millisecond
 
 
-def _fixture_module():
-    spec = importlib.util.spec_from_file_location(
-        "make_checkpoint_v1", os.path.join(DATA, "make_checkpoint_v1.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-fx = _fixture_module()
+fx = load_data_script("make_checkpoint_v1")
 
 
 def _filled_net():

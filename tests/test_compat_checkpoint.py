@@ -8,7 +8,6 @@ read the two members, keep state types 0 and 1, remove the two files, then the
 directory), which is where a file with extra members fails.
 """
 
-import importlib.util
 import json
 import os
 import tempfile
@@ -19,18 +18,11 @@ import pytest
 
 from singa import checkpoint, layer, model, opt, tensor
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+from _examples import DATA, load_data_script
 
 
-def _fixture_module():
-    spec = importlib.util.spec_from_file_location(
-        "make_singa_checkpoints", os.path.join(DATA, "make_singa_checkpoints.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
-
-FIX = _fixture_module()
+FIX = load_data_script("make_singa_checkpoints")
 
 
 class MLP(model.Model):
