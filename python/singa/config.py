@@ -17,7 +17,7 @@ from collections import namedtuple
 __all__ = ["Knob", "PYTHON_KNOBS", "FLUSH_DENORMALS", "DATA_DIR", "CLASSIC_WORKSPACE",
            "CUDA_FALLBACK", "CUDA_FALLBACK_VALUES", "RETAIN_GRAPH", "DETECT_ANOMALY",
            "flush_denormals", "data_dir", "classic_workspace", "cuda_fallback", "retain_graph",
-           "detect_anomaly", "core_knobs", "knobs"]
+           "detect_anomaly", "core_knobs", "knobs", "launcher_variables"]
 
 Knob = namedtuple("Knob", "name default meaning read_by")
 Knob.__doc__ = """One environment variable: its name, its default (None: unset), what it
@@ -114,6 +114,13 @@ def _zero_or_one(name):
         return True
     raise ValueError("{}={!r}: the allowed values are '0' and '1' (or leave it unset)"
                      .format(name, value))
+
+
+def launcher_variables(names):
+    """``{name: value}`` of those of ``names`` that are set. For the variables a job launcher
+    (mpiexec, torchrun) exports to each process it starts: facts about the process rather
+    than settings, so they have no Knob and no README row."""
+    return {name: os.environ[name] for name in names if name in os.environ}
 
 
 def core_knobs():
