@@ -21,7 +21,7 @@ BatchNorm with its running statistics: the model is written for inference.
 
 import numpy as np
 import onnx
-from onnx import helper
+from onnx import helper, numpy_helper
 
 from ..autograd.engine import Dummy
 from ..tensor import Tensor, to_numpy
@@ -47,11 +47,22 @@ def _as_list(ts, what):
     return ts
 
 
+def _unrecorded(op):
+    return ExportError(
+        "to_onnx: {} ({}) has no recorded inputs: the forward ran with nothing recorded "
+        "(autograd.training False, no_grad), or a backward pass has released the graph. Run "
+        "the forward to export with recording on and inference behaviour: `with "
+        "autograd.set_grad_enabled(True), autograd.train(False): y = model.forward(x)`"
+        .format(op.name, type(op).__name__))
+
+
 def _value_key(t):
     """(the op that produced t, which of its outputs t is)."""
     op = t.creator
     if isinstance(op, Dummy):
         return id(op), 0
+    if not hasattr(op, "y_id2idx"):
+        raise _unrecorded(op)
     return id(op), op.y_id2idx[id(t)]
 
 
@@ -160,14 +171,20 @@ class SingaFrontend(object):
                 values[key] = name
                 names_out.append(name)
             cls.singa_op_to_onnx_node(op, ctx, names_in, names_out)
-        graph_outputs = []
-        for t, key, name in zip(ys, out_keys, out_names):
+        for key, name in zip(out_keys, out_names):
             if values[key] != name:
                 ctx.op = None  # an input, a parameter or an output given twice
                 ctx.node("Identity", [values[key]], [name])
-            graph_outputs.append(helper.make_tensor_value_info(
-                name, onnx_dtype(t.dtype), _dims(name, t.shape, dynamic_axes)))
-        _batch_free_reshapes(ctx, inputs, in_names, dynamic_axes)
+        if dynamic_axes is None:
+            # an output's axis 0 is the batch where it follows from the inputs' (not, e.g.,
+            # for a loss)
+            symbolic = _symbolic_batch(ctx, inputs, in_names)
+            out_dims = [_dims(n, t.shape, None) if n in symbolic else list(t.shape)
+                        for t, n in zip(ys, out_names)]
+        else:
+            out_dims = [_dims(n, t.shape, dynamic_axes) for t, n in zip(ys, out_names)]
+        graph_outputs = [helper.make_tensor_value_info(n, onnx_dtype(t.dtype), dims)
+                         for t, n, dims in zip(ys, out_names, out_dims)]
         return helper.make_graph(ctx.nodes, model_name, graph_inputs, graph_outputs,
                                  initializer=ctx.initializers)
 
@@ -175,7 +192,7 @@ class SingaFrontend(object):
     def _topological(cls, ys, values):
         """The operations between the inputs and ys, each after the ones it reads
         (an iterative depth-first walk: deep graphs do not reach the recursion limit)."""
-        order, done, on_stack = [], set(), set()
+        order, done = [], set()
         stack = []
         for t in ys:
             if _value_key(t) not in values:
@@ -186,22 +203,14 @@ class SingaFrontend(object):
                 continue
             if expanded:
                 done.add(id(op))
-                on_stack.discard(id(op))
                 order.append(op)
                 continue
             stack.append((op, True))
-            on_stack.add(id(op))
             if isinstance(op, Dummy):
                 continue
             src = getattr(op, "src", None)
             if src is None:
-                raise ExportError(
-                    "to_onnx: {} ({}) has no recorded inputs: the forward ran with nothing "
-                    "recorded (autograd.training False, no_grad), or a backward pass has "
-                    "released the graph. Run the forward to export with recording on and "
-                    "inference behaviour: `with autograd.set_grad_enabled(True), "
-                    "autograd.train(False): y = model.forward(x)`".format(
-                        op.name, type(op).__name__))
+                raise _unrecorded(op)
             for creator, xid, _, _ in reversed(src):
                 if _src_key(creator, xid) in values or id(creator) in done:
                     continue
@@ -251,42 +260,43 @@ class SingaFrontend(object):
         return ctx.nodes[start:]
 
 
-def _batch_free_reshapes(ctx, inputs, in_names, dynamic_axes):
-    """Reshape targets hold the traced batch size; where a Reshape's input carries the
-    symbolic batch on axis 0 and its target repeats the traced size there, the target
-    says 0 (copy the input's dim) instead, so other batch sizes run."""
-    if dynamic_axes is not None:
-        return
-    batch_sizes = {t.shape[0] for t in inputs if t.ndim() > 0}
-    if len(batch_sizes) != 1:
-        return
-    batch = batch_sizes.pop()
-    graph = helper.make_graph(ctx.nodes, "batch", [
-        helper.make_tensor_value_info(n, onnx_dtype(t.dtype), _dims(n, t.shape, None))
-        for t, n in zip(inputs, in_names)], [], initializer=ctx.initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ctx.opset)])
-    try:
-        inferred = onnx.shape_inference.infer_shapes(model)
-    except Exception:  # noqa: BLE001 (no inference: the traced shapes stay)
-        return
-    symbolic = {n for n in in_names}
-    for vi in inferred.graph.value_info:
-        dims = vi.type.tensor_type.shape.dim
-        if len(dims) and dims[0].dim_param == _BATCH:
-            symbolic.add(vi.name)
+def _symbolic_batch(ctx, inputs, in_names):
+    """The names of the values whose axis 0 is the symbolic batch, by ONNX shape inference
+    over the graph with symbolic inputs. On the way, Reshape targets that hold the traced
+    batch size where their input carries the symbolic one get 0 there instead (copy the
+    input's dim), so that other batch sizes run; inference repeats until none is left,
+    since a rewritten Reshape makes the values after it symbolic too."""
+    sizes = {t.shape[0] for t in inputs if t.ndim() > 0}
+    batch = sizes.pop() if len(sizes) == 1 else None
+    graph_inputs = [helper.make_tensor_value_info(n, onnx_dtype(t.dtype), _dims(n, t.shape, None))
+                    for t, n in zip(inputs, in_names)]
     inits = {init.name: i for i, init in enumerate(ctx.initializers)}
-    for node in ctx.nodes:
-        if node.op_type != "Reshape" or node.input[0] not in symbolic:
-            continue
-        idx = inits.get(node.input[1])
-        if idx is None:
-            continue
-        target = onnx.numpy_helper.to_array(ctx.initializers[idx])
-        if target.size and target[0] == batch:
-            target = target.copy()
-            target[0] = 0
-            ctx.initializers[idx].CopyFrom(onnx.numpy_helper.from_array(target,
-                                                                         node.input[1]))
+    while True:
+        graph = helper.make_graph(ctx.nodes, "batch", graph_inputs, [],
+                                  initializer=ctx.initializers)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ctx.opset)])
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model)
+        except onnx.shape_inference.InferenceError:
+            return set(in_names)
+        symbolic = set(in_names)
+        for vi in inferred.graph.value_info:
+            dims = vi.type.tensor_type.shape.dim
+            if len(dims) and dims[0].dim_param == _BATCH:
+                symbolic.add(vi.name)
+        rewritten = False
+        for node in ctx.nodes if batch is not None else ():
+            idx = inits.get(node.input[1]) if node.op_type == "Reshape" else None
+            if idx is None or node.input[0] not in symbolic:
+                continue
+            target = numpy_helper.to_array(ctx.initializers[idx])
+            if target.size and target[0] == batch:
+                target = target.copy()
+                target[0] = 0
+                ctx.initializers[idx].CopyFrom(numpy_helper.from_array(target, node.input[1]))
+                rewritten = True
+        if not rewritten:
+            return symbolic
 
 
 def to_onnx(inputs, y, model_name="sonnx", opset=None, input_names=None, output_names=None,

@@ -111,7 +111,9 @@ def _cast(op, ctx, inputs, outputs):
 def _onehot(op, ctx, inputs, outputs):
     depth = ctx.constant(np.array(op.depth, np.int64), "depth")
     values = ctx.constant(np.array(op.values, np.float32), "values")
-    ctx.node("OneHot", [inputs[0], depth, values], outputs, axis=op.axis)
+    # onnxruntime implements OneHot for int64 indices with an int64 depth
+    idx = ctx.node("Cast", [inputs[0]], to=TensorProto.INT64)
+    ctx.node("OneHot", [idx, depth, values], outputs, axis=op.axis)
 
 
 def _nonzero(op, ctx, inputs, outputs):
