@@ -272,11 +272,8 @@ def _symbolic_batch(ctx, inputs, in_names):
                     for t, n in zip(inputs, in_names)]
     inits = {init.name: i for i, init in enumerate(ctx.initializers)}
     while True:
-        graph = helper.make_graph(ctx.nodes, "batch", graph_inputs, [],
-                                  initializer=ctx.initializers)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ctx.opset)])
         try:
-            inferred = onnx.shape_inference.infer_shapes(model)
+            inferred = onnx.shape_inference.infer_shapes(ctx.shape_model(graph_inputs))
         except onnx.shape_inference.InferenceError:
             return set(in_names)
         symbolic = set(in_names)

@@ -12,7 +12,7 @@ from ..autograd import ops_activation as act
 from ..autograd import ops_binary as binary
 from ..autograd import ops_loss as loss
 from ..autograd import ops_unary as unary
-from .export_registry import ExportError, register_export
+from .export_registry import register_export
 
 __all__ = ["ONE_TO_ONE"]
 
@@ -237,9 +237,3 @@ register_export(loss.BinaryCrossEntropy, _binary_cross_entropy)
 register_export(loss.MeanSquareError, _mean_square_error)
 register_export(loss.RankingLoss, _ranking_loss)
 
-
-def _unexportable(reason):
-    def export(op, ctx, inputs, outputs):
-        raise ExportError("to_onnx: {} ({}) cannot be exported: {}".format(
-            op.name, type(op).__name__, reason))
-    return export

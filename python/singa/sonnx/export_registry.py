@@ -193,9 +193,21 @@ class ExportContext(object):
     def rank(self, name):
         return len(self.shape(name))
 
+    def shape_model(self, graph_inputs):
+        """A model of the nodes so far for shape inference: large initializers (weights,
+        whose values no shape depends on) are typed inputs, so that no copy of their
+        data is made."""
+        small, typed = [], []
+        for init in self.initializers:
+            if init.data_type == TensorProto.INT64 or np.prod(init.dims) <= 64:
+                small.append(init)
+            else:
+                typed.append(helper.make_tensor_value_info(init.name, init.data_type,
+                                                           list(init.dims)))
+        graph = helper.make_graph(self.nodes, "shapes", list(graph_inputs) + typed, [],
+                                  initializer=small)
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
+
     def _infer(self):
-        graph = helper.make_graph(self.nodes, "shapes", self._static_inputs, [],
-                                  initializer=self.initializers)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
-        inferred = onnx.shape_inference.infer_shapes(model)
+        inferred = onnx.shape_inference.infer_shapes(self.shape_model(self._static_inputs))
         return {vi.name: vi for vi in inferred.graph.value_info}
