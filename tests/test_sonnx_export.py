@@ -352,6 +352,12 @@ def test_dynamic_axis_out_of_range_is_refused():
         sonnx.to_onnx([x], [y], dynamic_axes={"input_0": [5]})
 
 
+def test_dynamic_axes_must_be_a_dict():
+    x, y, _ = _mlp_graph()
+    with pytest.raises(sonnx.export.ExportError, match=r"dynamic_axes must be a dict \{name"):
+        sonnx.to_onnx([x], [y], dynamic_axes=[0])
+
+
 def test_several_outputs_and_an_input_returned_as_is():
     a, b = tensor.from_numpy(A), tensor.from_numpy(B)
     ys = trace(lambda p, q: (autograd.add(p, q), autograd.mul(p, q)), [a, b])

@@ -131,8 +131,8 @@ class SingaFrontend(object):
         if not ys:
             raise ExportError("to_onnx: y is empty; give the output Tensors to export")
         if dynamic_axes is not None and not isinstance(dynamic_axes, dict):
-            raise ExportError("to_onnx: dynamic_axes must be a dict {name: {axis: symbol}} "
-                              "or {name: [axes]}, got {!r}".format(dynamic_axes))
+            raise ExportError("to_onnx: dynamic_axes must be a dict {{name: {{axis: symbol}}}} "
+                              "or {{name: [axes]}}, got {!r}".format(dynamic_axes))
         in_names = _names(input_names, len(inputs), "input_{}", "input_names")
         out_names = _names(output_names, len(ys), "output_{}", "output_names")
         if set(in_names) & set(out_names):
