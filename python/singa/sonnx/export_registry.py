@@ -143,15 +143,13 @@ class ExportContext(object):
 
     def constant(self, value, hint="const", dtype=None):
         """Adds ``value`` (a NumPy array, number or list) as an initializer; returns its
-        name. ``dtype`` is a NumPy dtype (default: the value's; Python ints become int64,
-        floats float32)."""
+        name. ``dtype`` is a NumPy dtype (default: the value's, with float64 made
+        float32, singa's default float)."""
         arr = np.asarray(value)
         if dtype is not None:
             arr = arr.astype(dtype)
         elif arr.dtype == np.float64:
             arr = arr.astype(np.float32)
-        elif arr.dtype == np.int32 and not isinstance(value, np.ndarray):
-            arr = arr.astype(np.int64)
         name = self.temp(hint)
         self.add_initializer(name, arr)
         return name
