@@ -265,6 +265,20 @@ def test_each_supported_opset_loads_and_matches(opset):
     assert worst < 1e-5
 
 
+def test_every_op_case_also_exports_at_the_oldest_supported_opset():
+    for name, fn, xs in UNARY + BINARY + SHAPE + NN:
+        export_and_compare(fn, xs if isinstance(xs, list) else [xs], opset=18)
+
+
+def test_a_float16_graph_exports_with_its_element_type():
+    x = _r(3, 4).astype(np.float16)
+    w = _r(4, 2, seed=1).astype(np.float16)
+    model, _ = export_and_compare(
+        lambda a, b: autograd.clip(autograd.relu(autograd.matmul(a, b)), None, 1.5), [x, w],
+        atol=2e-3, rtol=2e-3)
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
+
+
 @pytest.mark.parametrize("opset", [11, 17, 27, "26", True])
 def test_unsupported_opsets_are_refused(opset):
     x, y, _ = _mlp_graph()
