@@ -388,7 +388,7 @@ def main():
         print("wrote the section of", results)
     doc = args.doc or (None if q else os.path.join(ROOT, "docs", "distributed.md"))
     if doc:
-        dist_model.update_document(doc, res)
+        dist_model.update_document(doc, res, os.path.relpath(args.json, ROOT))
         print("wrote the prediction table of", doc)
     print("results:", args.json)
 
