@@ -283,3 +283,55 @@ def test_two_ranks_under_mpiexec_write_one_set_of_checkpoints(tmp_path):
     assert all(r["steps"] == [5] for r in reports)
     assert len(os.listdir(out_dir)) == 5
     assert res.stdout.count("epoch 1/1: loss") == 1
+
+
+DISTOPT_SCRIPT = textwrap.dedent("""
+    import hashlib, json, sys
+    import numpy as np
+    sys.path.insert(0, sys.argv[2])
+    from singa import callbacks, device, opt, tensor
+    from _models import MLP
+    device.get_default_device().SetRandSeed(3)
+    m = MLP(classes=2)
+    dist = opt.DistOpt(opt.SGD(lr=0.1))
+    m.set_optimizer(dist)
+    m.compile([tensor.from_numpy(np.zeros((2, 5), np.float32))], is_train=True)
+    x = np.random.default_rng(0).standard_normal((48, 5)).astype(np.float32)
+    ck = callbacks.ModelCheckpoint(sys.argv[1], every_n_epochs=1, keep_last=None)
+    h = m.fit((x, (x[:, 0] > 0).astype(np.int32)), epochs=2, batch_size=4,
+              metrics=["accuracy"], callbacks=[ck], verbose=0)
+    params = {k: tensor.to_numpy(v).tolist() for k, v in m.get_params().items()}
+    print(json.dumps({"rank": dist.global_rank, "history": h.history, "params": params,
+                      "saved": len(ck.saved)}))
+""")
+
+
+@pytest.mark.skipif(shutil.which("mpiexec") is None, reason="no mpiexec on PATH")
+def test_two_ranks_with_distopt_train_like_one_process_at_twice_the_batch(tmp_path):
+    pytest.importorskip("mpi4py")
+    if not hasattr(opt, "DistOpt"):
+        pytest.skip("this build has no opt.DistOpt")
+    script = tmp_path / "distfit.py"
+    script.write_text(DISTOPT_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
+    for name in LAUNCHER_VARS:
+        env.pop(name, None)
+    res = subprocess.run(["mpiexec", "-n", "2", sys.executable, str(script),
+                          str(tmp_path / "ck"), os.path.join(ROOT, "tests")], env=env,
+                         capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0, res.stderr
+    ranks = sorted((json.loads(line) for line in res.stdout.splitlines()
+                    if line.startswith("{")), key=lambda d: d["rank"])
+    assert [r["rank"] for r in ranks] == [0, 1] and [r["saved"] for r in ranks] == [2, 0]
+    assert ranks[0]["params"] == ranks[1]["params"]       # identical replicas
+    assert ranks[0]["history"] == ranks[1]["history"]     # epoch figures over both ranks
+    # one process at batch 8 sees what the two ranks saw together
+    x = np.random.default_rng(0).standard_normal((48, 5)).astype(np.float32)
+    one = _model(opt.SGD(lr=0.1))
+    h = one.fit((x, (x[:, 0] > 0).astype(np.int32)), epochs=2, batch_size=8,
+                metrics=["accuracy"], verbose=0)
+    for k, v in _params(one).items():
+        np.testing.assert_allclose(np.asarray(ranks[0]["params"][k], np.float32), v,
+                                   rtol=1e-5, atol=1e-6)
+    for key in ("loss", "accuracy"):
+        np.testing.assert_allclose(ranks[0]["history"][key], h.history[key], rtol=1e-5)
