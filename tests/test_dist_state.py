@@ -106,25 +106,33 @@ class _TwoRankSGD(opt.SGD):
 
 def test_epoch_figures_are_averaged_over_ranks_by_sample_count():
     x, y = _data(32)
-    # the other rank: 96 samples, loss 2.0, accuracy 0.25 ([weight, w*v, has, w*v, has])
-    other = [96.0, 96.0 * 2.0, 1.0, 96.0 * 0.25, 1.0]
+    # the other rank: 96 samples, loss 2.0, accuracy 0.25, as (weight * value, weight)
+    other = [96.0 * 2.0, 96.0, 96.0 * 0.25, 96.0]
     sgd = _TwoRankSGD(other, lr=0.1)
     m = _model(sgd)
     h = m.fit((x, y), epochs=1, batch_size=8, metrics=["accuracy"], verbose=0)
     (mine,) = sgd.reduced
-    assert mine[0] == 16.0 and mine[2] == mine[4] == 1.0   # rank 0's half of 32 samples
-    my_loss, my_acc = mine[1] / 16.0, mine[3] / 16.0
+    assert mine[1] == mine[3] == 16.0          # rank 0's half of the 32 samples
+    my_loss, my_acc = mine[0] / 16.0, mine[2] / 16.0
     assert 0 < my_loss < 2 and my_acc != 0.25
     assert h.history["loss"] == [pytest.approx((16 * my_loss + 96 * 2.0) / 112, rel=1e-5)]
     assert h.history["accuracy"] == [pytest.approx((16 * my_acc + 96 * 0.25) / 112,
                                                    rel=1e-5)]
 
 
+def test_an_epoch_figure_only_some_ranks_have_is_averaged_over_those():
+    x, y = _data(32)
+    sgd = _TwoRankSGD([0.0, 0.0, 0.0, 0.0], lr=0.1)   # the other rank saw no samples
+    h = _model(sgd).fit((x, y), epochs=1, batch_size=8, metrics=["accuracy"], verbose=0)
+    mine = sgd.reduced[0]
+    assert h.history["loss"] == [pytest.approx(mine[0] / mine[1], rel=1e-6)]
+
+
 def test_the_optimizers_rank_wins_over_the_launchers(monkeypatch, tmp_path):
     launched(monkeypatch, 1, 2)   # the launcher says rank 1; the DistOpt says rank 0
     x, y = _data(32)
     ck = callbacks.ModelCheckpoint(tmp_path, every_n_epochs=1)
-    _model(_TwoRankSGD([0.0] * 3, lr=0.1)).fit((x, y), epochs=1, batch_size=8,
+    _model(_TwoRankSGD([0.0] * 2, lr=0.1)).fit((x, y), epochs=1, batch_size=8,
                                                callbacks=[ck], verbose=0)
     # rank 0 of 2 as the DistOpt says: it writes, and reads the first half of the batches
     assert os.listdir(tmp_path) == ["ckpt-000000002.zip"]

@@ -297,18 +297,15 @@ def _epoch_results(model, state, loss_metric):
         return local
     keys = ["loss"] + [m.name for m in state.metrics]
     weight = float(loss_metric.weight)
-    # [weight, then weight * value and 1 (has a value) per key], summed over ranks
-    packed = [weight]
+    # per key (weight * value, weight), 0s where this rank has no value; summed over ranks
+    packed = []
     for k in keys:
-        packed += [weight * local[k], 1.0] if k in local else [0.0, 0.0]
+        packed += [weight * local[k], weight] if k in local else [0.0, 0.0]
     summed = tensor_mod.from_numpy(np.asarray(packed, np.float32))
     all_reduce(summed)
     total = tensor_mod.to_numpy(summed).astype(np.float64)
-    out = {}
-    for i, k in enumerate(keys):
-        if total[2 + 2 * i] > 0 and total[0] > 0:
-            out[k] = float(total[1 + 2 * i] / total[0])
-    return out
+    return {k: float(total[2 * i] / total[2 * i + 1])
+            for i, k in enumerate(keys) if total[2 * i + 1] > 0}
 
 
 def _as_batches(data, batch_size, shuffle, seed, place):
