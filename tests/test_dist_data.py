@@ -5,6 +5,7 @@ number of batches per epoch; the rank and job size default to the launcher's
 environment variables (set here with monkeypatch, or by a real ``mpiexec -n 2``).
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -293,7 +294,6 @@ SCRIPT = textwrap.dedent("""
 
 @pytest.mark.skipif(shutil.which("mpiexec") is None, reason="no mpiexec on PATH")
 def test_two_ranks_under_mpiexec_shard_without_arguments(tmp_path):
-    import json
     script = tmp_path / "shard.py"
     script.write_text(SCRIPT)
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
