@@ -22,7 +22,7 @@ def singa_setup(quick):
     return step, 1
 
 
-def torch_setup(quick):
+def torch_setup(quick, wrap=None):
     import torch
     import torch.nn.functional as F
     from torch import nn
@@ -71,7 +71,8 @@ def torch_setup(quick):
     sgd = torch.optim.SGD([{"params": weights, "lr": 0.01, "weight_decay": 0.0005},
                            {"params": biases, "lr": 0.02, "weight_decay": 0.0}],
                           lr=0.01, momentum=0.9)
-    return torch_model_step(net, sgd, (BATCH, 3, CROP, CROP), CLASSES, nbatches=2), 1
+    return torch_model_step(net, sgd, (BATCH, 3, CROP, CROP), CLASSES, nbatches=2,
+                            wrap=wrap), 1
 
 
 if __name__ == "__main__":

@@ -43,13 +43,15 @@ def singa_model_step(net, optimizer, shape, classes, nbatches=NBATCHES):
     return step, net
 
 
-def torch_model_step(net, optimizer, shape, classes, nbatches=NBATCHES):
-    """step() for a PyTorch module: forward, cross-entropy, backward, optimizer step."""
+def torch_model_step(net, optimizer, shape, classes, nbatches=NBATCHES, wrap=None):
+    """step() for a PyTorch module: forward, cross-entropy, backward, optimizer step;
+    ``wrap(net)`` (e.g. DistributedDataParallel) gives the module the steps run through."""
     import torch
     import torch.nn.functional as F
     xs, ys = _data(shape, nbatches, classes)
     xs, ys = torch.from_numpy(xs), torch.from_numpy(ys).long()
     net.train()
+    net = net if wrap is None else wrap(net)
     pos = [0]
 
     def step():
@@ -69,7 +71,7 @@ def singa_setup(quick):
     return singa_model_step(ex.CifarCNN(CLASSES), sgd, (BATCH, 3, 32, 32), CLASSES)[0], 1
 
 
-def torch_setup(quick):
+def torch_setup(quick, wrap=None):
     import torch
     import torch.nn.functional as F
     from torch import nn
@@ -96,7 +98,7 @@ def torch_setup(quick):
     torch.manual_seed(0)
     net = TorchCifarCNN()
     sgd = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WD)
-    return torch_model_step(net, sgd, (BATCH, 3, 32, 32), CLASSES), 1
+    return torch_model_step(net, sgd, (BATCH, 3, 32, 32), CLASSES, wrap=wrap), 1
 
 
 if __name__ == "__main__":

@@ -49,8 +49,9 @@ def singa_mlp(batch, steps, nbatches):
     return step
 
 
-def torch_mlp(batch, steps, nbatches):
-    """The same network, initialisation and optimizer in PyTorch."""
+def torch_mlp(batch, steps, nbatches, wrap=None):
+    """The same network, initialisation and optimizer in PyTorch; ``wrap(net)`` (e.g.
+    DistributedDataParallel) gives the module the steps run through."""
     import torch
     import torch.nn.functional as F
     from torch import nn
@@ -79,6 +80,7 @@ def torch_mlp(batch, steps, nbatches):
     optim = torch.optim.RMSprop(net.parameters(), lr=LR, alpha=RHO, eps=EPS)
     xs, ys = _data(batch, nbatches)
     xs, ys = torch.from_numpy(xs), torch.from_numpy(ys).long()
+    run = net if wrap is None else wrap(net)
     pos = [0]
 
     def step():
@@ -86,7 +88,7 @@ def torch_mlp(batch, steps, nbatches):
             i = pos[0] % nbatches
             pos[0] += 1
             optim.zero_grad()
-            loss = F.cross_entropy(net(xs[i]), ys[i])
+            loss = F.cross_entropy(run(xs[i]), ys[i])
             loss.backward()
             optim.step()
     return step

@@ -26,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from _harness import dev_python_dir  # noqa: E402  (also puts a dev build on sys.path)
+from dist_model import RESULTS_BEGIN, RESULTS_END  # noqa: E402  (dist.py's section)
 BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 PEAK_GFLOPS = 490.0  # the issue's measured fp32 FMA peak of this machine class (2 cores)
 
@@ -218,8 +219,23 @@ def write_report(path, mach, load_before, load_after, results, gemm, args, blas_
             "best of 5); the issue's {:.0f} GFLOP/s was measured on its own machine.".format(
                 (gemm.get("singa") or {}).get("lanes", 16), PEAK_GFLOPS))
     lines += ["", "Profiles and what dominates each workload: see `benchmarks/README.md`.", ""]
+    text = "\n".join(lines) + _kept_sections(path)
     with open(path, "w") as f:
-        f.write("\n".join(lines))
+        f.write(text)
+
+
+def _kept_sections(path):
+    """Sections other scripts write into the report (dist.py's, between its markers),
+    carried over from the file being replaced."""
+    try:
+        with open(path) as f:
+            old = f.read()
+    except OSError:
+        return ""
+    if RESULTS_BEGIN not in old or RESULTS_END not in old:
+        return ""
+    inner = old.split(RESULTS_BEGIN, 1)[1].split(RESULTS_END, 1)[0]
+    return "\n" + RESULTS_BEGIN + inner + RESULTS_END + "\n"
 
 
 def main():

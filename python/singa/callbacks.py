@@ -14,6 +14,13 @@ A callback sees the model (``self.model``) and the loop's :class:`FitState`
 Callbacks run in order of ``priority`` (lower first; ties keep the given order):
 evaluation (10) adds the ``val_`` metrics, then History (20) records them, then
 user callbacks (50), checkpoints (70) and early stopping (80) see them.
+
+In a data-parallel job only rank 0 writes checkpoints (the replicas hold the same
+parameters and optimizer states) and prints; every rank resumes from the newest
+checkpoint in the directory, which must therefore be visible to all ranks (one
+machine, or a shared file system). A checkpoint records the job size: resuming
+mid-epoch needs the same number of ranks (each rank's place in the epoch depends on
+it), resuming from an epoch's end works with any.
 """
 
 import copy
@@ -76,10 +83,13 @@ class FitState(object):
         loader_state: ``train_data.state_dict()`` after the last finished step
         (kept only when a callback sets ``needs_loader_state``).
         history: the History being filled.
+        rank, world_size: this process's place in a data-parallel job (0 of 1 alone).
     """
 
-    def __init__(self, train_data, epochs, initial_epoch, metrics, history):
+    def __init__(self, train_data, epochs, initial_epoch, metrics, history, rank=0,
+                 world_size=1):
         self.train_data = train_data
+        self.rank, self.world_size = int(rank), int(world_size)
         self.epochs = int(epochs)
         self.epoch = int(initial_epoch)
         self.step_in_epoch = 0
@@ -108,6 +118,7 @@ class FitState(object):
         epoch, step = self.position()
         aux = {"__fit__/epoch": np.int64(epoch), "__fit__/step_in_epoch": np.int64(step),
                "__fit__/global_step": np.int64(self.global_step),
+               "__fit__/world_size": np.int64(self.world_size),
                "__fit__/history": _json_array(self.history.to_dict())}
         if step > 0 and self.loader_state is not None:
             aux["__fit__/loader_state"] = _json_array(self.loader_state)
@@ -121,8 +132,18 @@ class FitState(object):
         if "__fit__/epoch" not in aux:
             raise ValueError("the checkpoint holds no training-loop position (was it written "
                              "by ModelCheckpoint?)")
+        step = int(get("__fit__/step_in_epoch").reshape(-1)[0])
+        saved_size = int(get("__fit__/world_size").reshape(-1)[0]) \
+            if "__fit__/world_size" in aux else 1
+        if step > 0 and saved_size != self.world_size:
+            raise ValueError(
+                "the checkpoint was written at step {} of an epoch by a job of {} rank(s); "
+                "this job has {}. Mid-epoch, each rank's place in the epoch depends on the "
+                "job size: resume with {} rank(s), or from a checkpoint taken at the end "
+                "of an epoch (ModelCheckpoint(every_n_epochs=...)), which any job size can "
+                "resume".format(step, saved_size, self.world_size, saved_size))
         self.epoch = int(get("__fit__/epoch").reshape(-1)[0])
-        self.resume_step = int(get("__fit__/step_in_epoch").reshape(-1)[0])
+        self.resume_step = step
         self.global_step = int(get("__fit__/global_step").reshape(-1)[0])
         if "__fit__/history" in aux:
             self.history.load_dict(_from_json_array(get("__fit__/history")))
@@ -361,7 +382,12 @@ class ModelCheckpoint(Callback):
         return os.path.join(self.directory, "{}-{:09d}.zip".format(self.prefix, global_step))
 
     def save(self):
-        """Writes a checkpoint of the current position now; returns its path."""
+        """Writes a checkpoint of the current position now; returns its path.
+
+        In a data-parallel job only rank 0 writes; the other ranks return None.
+        """
+        if self.state.rank != 0:
+            return None
         os.makedirs(self.directory, exist_ok=True)
         path = self.path_for(self.state.global_step)
         self.model.save_states(path, aux_states=self.state.to_aux())
@@ -389,7 +415,7 @@ class ModelCheckpoint(Callback):
         aux = self.model.load_states(path)
         self.state.restore(aux)
         self.restored_from = path
-        if self.verbose:
+        if self.verbose and self.state.rank == 0:
             print("resumed from {} (epoch {}, step {} of it)".format(
                 path, self.state.epoch + 1, self.state.resume_step), file=sys.stderr)
 
@@ -410,7 +436,8 @@ class ModelCheckpoint(Callback):
     def on_interrupt(self, logs=None):
         if self.save_on_interrupt and self.model.get_states():
             path = self.save()
-            print("saved checkpoint {}".format(path), file=sys.stderr)
+            if path is not None:
+                print("saved checkpoint {}".format(path), file=sys.stderr)
 
 
 class EarlyStopping(Callback):

@@ -1,6 +1,13 @@
 """The training loop behind ``Model.fit`` and ``Model.evaluate``: epochs of
 ``train_one_batch`` over batches, metrics and callbacks, a deferred Ctrl-C, and the
-helpers that turn batches into Tensors."""
+helpers that turn batches into Tensors.
+
+In a data-parallel job (``mpiexec -n N``, one model replica per rank) every rank runs
+this loop in step: arrays given as ``train_data`` are sharded by rank, arrays given as
+``eval_data`` are evaluated whole on every rank (the replicas hold the same parameters,
+so all ranks get the same validation figures), the epoch's training loss and metrics
+are averaged over the ranks when the optimizer can all-reduce (a DistOpt), and only
+rank 0 shows progress bars and prints."""
 
 import signal
 import sys
@@ -13,6 +20,7 @@ from . import autograd
 from . import callbacks as callbacks_mod
 from . import metrics as metrics_mod
 from . import tensor as tensor_mod
+from .dist.env import launch_info
 from .tensor import Tensor
 
 __all__ = ["fit", "evaluate"]
@@ -57,15 +65,20 @@ def fit(model, train_data, epochs=1, eval_data=None, metrics=None, callbacks=Non
     if steps_per_epoch is not None and int(steps_per_epoch) < 1:
         raise ValueError("fit: steps_per_epoch must be >= 1 or None")
     train_metrics = [metrics_mod.get(m) for m in (metrics or [])]
-    train_data = _as_batches(train_data, batch_size, shuffle, seed)
+    rank, world_size = _job_place(model)
+    if rank != 0:
+        verbose = 0
+    train_data = _as_batches(train_data, batch_size, shuffle, seed,
+                             place=(rank, world_size))
     cbs = list(callbacks or [])
     if eval_data is not None:
-        cbs.append(callbacks_mod.EvaluateEvery(_as_batches(eval_data, batch_size, False, 0),
-                                               steps=eval_steps))
+        cbs.append(callbacks_mod.EvaluateEvery(
+            _as_batches(eval_data, batch_size, False, 0, place=(0, 1)), steps=eval_steps))
     history = callbacks_mod.History()
     cbs.append(history)
     cbs.sort(key=lambda c: getattr(c, "priority", 50))
-    state = callbacks_mod.FitState(train_data, epochs, initial_epoch, train_metrics, history)
+    state = callbacks_mod.FitState(train_data, epochs, initial_epoch, train_metrics, history,
+                                   rank=rank, world_size=world_size)
     for cb in cbs:
         cb.set_context(model, state)
     needs_loader_state = any(getattr(c, "needs_loader_state", False) for c in cbs) and \
@@ -184,13 +197,7 @@ def _fit_epoch(model, state, cbs, loss_metric, needs_loader_state, verbose, step
             bar.close()
         if it is not None and it is not data and hasattr(it, "close"):
             it.close()
-    logs = {}
-    if loss_metric.weight:
-        logs["loss"] = loss_metric.result()
-    for m in state.metrics:
-        r = m.result()
-        if r == r:  # skip NaN: no samples this epoch
-            logs[m.name] = r
+    logs = _epoch_results(model, state, loss_metric)
     if model.optimizer is not None:
         try:
             logs["lr"] = float(model.optimizer.lr_value)
@@ -218,7 +225,9 @@ def evaluate(model, data, metrics=None, steps=None, batch_size=None, verbose=0):
     ms = [metrics_mod.get(m) for m in (metrics if metrics is not None else ["accuracy"])]
     for m in ms:
         m.reset()
-    data = _as_batches(data, batch_size, False, 0)
+    if _job_place(model)[0] != 0:
+        verbose = 0
+    data = _as_batches(data, batch_size, False, 0, place=(0, 1))
     if hasattr(data, "set_epoch"):
         data.set_epoch(0)
     dev = model._device()
@@ -257,13 +266,58 @@ def evaluate(model, data, metrics=None, steps=None, batch_size=None, verbose=0):
 
 # ---------------------------------------------------------------- helpers
 
-def _as_batches(data, batch_size, shuffle, seed):
-    """A re-iterable of (x, y) batches from arrays ``(x, y)``; other data as is."""
+def _job_place(model):
+    """``(rank, world_size)`` of this process: the model's DistOpt's when it has one
+    (it may have been given an explicit communicator), else the launcher's."""
+    opt = getattr(model, "optimizer", None)
+    rank, size = getattr(opt, "global_rank", None), getattr(opt, "world_size", None)
+    if isinstance(rank, (int, np.integer)) and isinstance(size, (int, np.integer)):
+        return int(rank), int(size)
+    info = launch_info()
+    return info.rank, info.world_size
+
+
+def _epoch_results(model, state, loss_metric):
+    """The epoch's loss and metrics; over all ranks when the optimizer can all-reduce.
+
+    Each rank's figures are weighted by its sample count, so the result is what one
+    process would report over all the ranks' samples (for metrics that are means
+    over samples). Every rank then holds the same figures, which keeps callbacks
+    that act on them (EarlyStopping) deciding the same on every rank.
+    """
+    local = {}
+    if loss_metric.weight:
+        local["loss"] = loss_metric.result()
+    for m in state.metrics:
+        r = m.result()
+        if r == r:  # skip NaN: no samples this epoch
+            local[m.name] = r
+    all_reduce = getattr(model.optimizer, "all_reduce", None)
+    if state.world_size == 1 or not callable(all_reduce):
+        return local
+    keys = ["loss"] + [m.name for m in state.metrics]
+    weight = float(loss_metric.weight)
+    # per key (weight * value, weight), 0s where this rank has no value; summed over ranks
+    packed = []
+    for k in keys:
+        packed += [weight * local[k], weight] if k in local else [0.0, 0.0]
+    summed = tensor_mod.from_numpy(np.asarray(packed, np.float32))
+    all_reduce(summed)
+    total = tensor_mod.to_numpy(summed).astype(np.float64)
+    return {k: float(total[2 * i] / total[2 * i + 1])
+            for i, k in enumerate(keys) if total[2 * i + 1] > 0}
+
+
+def _as_batches(data, batch_size, shuffle, seed, place):
+    """A re-iterable of (x, y) batches from arrays ``(x, y)``; other data as is.
+
+    Arrays are sharded for ``place``, a ``(rank, world_size)``; ``(0, 1)`` reads all.
+    """
     if isinstance(data, tuple) and len(data) == 2 and all(
             isinstance(a, np.ndarray) for a in data):
         from .data.loader import DataLoader
         return DataLoader(data[0], data[1], batch_size=batch_size or 32, shuffle=shuffle,
-                          seed=seed, dtype=None)
+                          seed=seed, dtype=None, rank=place[0], world_size=place[1])
     if batch_size is not None:
         raise ValueError("batch_size is only used with data given as a tuple of arrays "
                          "(x, y); the batches here come from {}".format(type(data).__name__))

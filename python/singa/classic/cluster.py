@@ -1,9 +1,15 @@
 """Topology (``Cluster``), data-source configuration (``Store``) and the ``Data`` layer.
 
 ``Cluster(workspace)`` names the folder that holds a job's checkpoints
-(``<workspace>/checkpoint/step<N>-worker<K>``) and its log
-(``<workspace>/log/<model name>-worker<K>.log``). Training here runs in one process
-with one worker; asking for more workers or server groups raises ValueError.
+(``<workspace>/checkpoint/step<N>-worker<K>``) and its logs
+(``<workspace>/log/<model name>-worker<K>.log``), and maps the job's workers to the
+processes of a launched job: worker K is rank K of ``mpiexec -n N`` (one worker, rank
+0, without a launcher). SINGA 1.x's workers of one group train synchronously on parts
+of each mini-batch, which is what data-parallel ranks do, so a group of
+``nworkers_per_group`` workers is a job of that many ranks; its asynchronous worker
+groups (``nworker_groups > 1``, with parameter servers) have no counterpart and are
+refused. The replicas hold the same parameters, so worker 0 (the chief) writes the
+checkpoints and each worker writes its own log.
 
 ``Store(path, batch_size, ...)`` + ``Data(load='recordinput', phase=..., conf=store)``
 read the macrobatch shard format of :mod:`singa.data.shards` (``path`` is the shard
@@ -17,6 +23,7 @@ import re
 
 import numpy as np
 
+from ..dist.env import launch_info
 from .layers import Layer
 
 __all__ = ["Cluster", "Store", "Data", "latest_checkpoint", "checkpoint_name"]
@@ -47,26 +54,53 @@ class Cluster(object):
 
     Args:
         workspace: folder for checkpoints and logs (created when needed).
-        nworker_groups, nserver_groups, nworkers_per_group, nservers_per_group,
-        nworkers_per_procs: accepted for compatibility; only a single worker is
-            supported (anything else raises ValueError).
+        nworker_groups: must be 1 (SINGA 1.x's asynchronous groups are not supported).
+        nworkers_per_group: the number of workers, one per rank of the launched job;
+            the default 1 means "as many as the job has ranks". Any other value
+            must equal the job's size (ValueError naming both otherwise).
+        nserver_groups, nservers_per_group, nworkers_per_procs: accepted for
+            compatibility; all-reduce needs no parameter servers, and each process
+            runs one worker.
+        rank, world_size: this process's place, instead of the launcher's
+            (``singa.dist.launch_info``).
+
+    Attributes:
+        worker_id: this process's worker (its rank). nworkers: workers in the job.
+        is_chief: True on worker 0, which writes the checkpoints.
     """
 
     def __init__(self, workspace=None, nworker_groups=1, nserver_groups=1,
-                 nworkers_per_group=1, nservers_per_group=1, nworkers_per_procs=1, **fields):
+                 nworkers_per_group=1, nservers_per_group=1, nworkers_per_procs=1,
+                 rank=None, world_size=None, **fields):
         if workspace is None:
             raise ValueError("Cluster: a workspace folder is required")
         self.workspace = os.fspath(workspace)
-        for k, v in (("nworker_groups", nworker_groups), ("nworkers_per_group",
-                                                           nworkers_per_group)):
-            if int(v) != 1:
-                raise ValueError("Cluster: {}={} is not supported; singa.classic trains "
-                                 "with one worker (use singa.opt.DistOpt for data "
-                                 "parallelism)".format(k, v))
-        self.nworkers = 1
+        if int(nworker_groups) != 1:
+            raise ValueError("Cluster: nworker_groups={} asks for asynchronous worker "
+                             "groups, which singa does not have; its workers train "
+                             "synchronously (all-reduce): set nworkers_per_group to the "
+                             "number of workers instead".format(nworker_groups))
+        if world_size is None:
+            info = launch_info()
+            rank, world_size = info.rank if rank is None else rank, info.world_size
+        if rank is None or not 0 <= int(rank) < int(world_size):
+            raise ValueError("Cluster: rank={} is not a rank of a job of world_size={}"
+                             .format(rank, world_size))
+        wanted = int(nworkers_per_group)
+        if wanted < 1 or (wanted != 1 and wanted != int(world_size)):
+            raise ValueError("Cluster: nworkers_per_group={} asks for {} workers, but this "
+                             "job has {} process(es): one worker runs per process, so "
+                             "launch it with `mpiexec -n {} python ...`".format(
+                                 nworkers_per_group, wanted, world_size, wanted))
+        self.worker_id = int(rank)
+        self.nworkers = int(world_size)
         self.nserver_groups, self.nservers_per_group = int(nserver_groups), \
             int(nservers_per_group)
         self.fields = dict(fields)
+
+    @property
+    def is_chief(self):
+        return self.worker_id == 0
 
     @property
     def checkpoint_dir(self):
@@ -77,16 +111,22 @@ class Cluster(object):
         return os.path.join(self.workspace, "log")
 
     def checkpoint_path(self, step, worker=0):
+        """The checkpoint of ``step``; worker 0's by default, the one the chief writes
+        and every worker loads (the replicas are identical)."""
         return os.path.join(self.checkpoint_dir, checkpoint_name(step, worker))
 
-    def log(self, name, msg, worker=0):
-        """Appends a line to the job's log."""
+    def log(self, name, msg, worker=None):
+        """Appends a line to this worker's log (or ``worker``'s)."""
+        worker = self.worker_id if worker is None else int(worker)
         os.makedirs(self.log_dir, exist_ok=True)
         with open(os.path.join(self.log_dir, "{}-worker{}.log".format(name, worker)), "a") as f:
             f.write(msg.rstrip("\n") + "\n")
 
     def __repr__(self):
-        return "Cluster(workspace={!r})".format(self.workspace)
+        if self.nworkers == 1:
+            return "Cluster(workspace={!r})".format(self.workspace)
+        return "Cluster(workspace={!r}, worker {} of {})".format(
+            self.workspace, self.worker_id, self.nworkers)
 
 
 class Store(object):

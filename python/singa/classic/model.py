@@ -194,6 +194,12 @@ class Model(object):
         self.updater = upd
         if cluster is not None and not isinstance(cluster, Cluster):
             raise TypeError("compile: cluster must be a Cluster, got {!r}".format(cluster))
+        if cluster is not None and cluster.nworkers > 1:
+            # training replicas whose gradients nobody averages would drift apart
+            raise ValueError("compile: {!r} has {} workers, but the classic Model does not "
+                             "average gradients across workers; train data-parallel with "
+                             "singa.model.Model and singa.opt.DistOpt".format(
+                                 cluster, cluster.nworkers))
         self.cluster = cluster
         if loss is not None:
             key = str(loss).lower()

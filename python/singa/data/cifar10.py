@@ -5,6 +5,7 @@ import os
 import numpy as np
 
 from ._common import DataError, DataNotFoundError, find_data_dir, find_file, read_file
+from .sharding import partition_arrays
 
 __all__ = ["RECORD_BYTES", "NUM_CLASSES", "CLASS_NAMES", "read_cifar10_batch", "load_cifar10",
            "cifar10_class_names"]
@@ -56,7 +57,7 @@ def _read_many(paths, verify):
             np.concatenate([p[1] for p in parts]))
 
 
-def load_cifar10(data_dir=None, verify=True):
+def load_cifar10(data_dir=None, verify=True, shard=False, rank=None, world_size=None):
     """Load CIFAR-10 training and test data.
 
     Uses the official ``data_batch_1..5.bin`` / ``test_batch.bin`` when present
@@ -68,6 +69,11 @@ def load_cifar10(data_dir=None, verify=True):
             ``cifar-10-batches-bin/``; default ``$SINGA_DATA_DIR`` or the
             bundled ``examples/data/cifar-10``.
         verify: check SHA-256 checksums of known files.
+        shard: return only this rank's contiguous part of both splits (each rank
+            the same count, the remainder dropped), the rank and job size taken
+            from the launcher (``singa.dist.launch_info``). Off by default: the
+            loaders (DataLoader, ShardLoader) already shard by rank.
+        rank, world_size: shard for this rank of this many (implies ``shard``).
 
     Returns:
         ``(x_train, y_train), (x_test, y_test)``: uint8 images (N, 3, 32, 32)
@@ -79,7 +85,8 @@ def load_cifar10(data_dir=None, verify=True):
         train = [find_file(d, _SUBSET_TRAIN, "CIFAR-10 training batch")]
     test = find_file(d, ["test_batch.bin", "test_batch_first1000.bin"],
                      "CIFAR-10 test batch")
-    return _read_many(train, verify), read_cifar10_batch(test, verify)
+    return partition_arrays((_read_many(train, verify), read_cifar10_batch(test, verify)),
+                            shard, rank, world_size, "load_cifar10")
 
 
 def cifar10_class_names(data_dir=None, verify=True):

@@ -11,6 +11,8 @@ import threading
 
 import numpy as np
 
+from .sharding import resolve_rank
+
 __all__ = ["DataLoader", "BatchIterator", "minibatches"]
 
 _POLL_S = 0.05      # how often a blocked worker checks for a stop request
@@ -136,13 +138,11 @@ class BatchIterator:
             pass
 
 
-def _batches(x, y, order, batch_size, num_batches, dtype, transform):
-    """Yield ``(xb, yb)`` (or ``xb`` when y is None) for one epoch."""
-    for i in range(num_batches):
-        if order is None:
-            idx = slice(i * batch_size, (i + 1) * batch_size)
-        else:
-            idx = order[i * batch_size:(i + 1) * batch_size]
+def _batches(x, y, order, bounds, dtype, transform):
+    """Yield ``(xb, yb)`` (or ``xb`` when y is None) for the ``(start, stop)`` positions
+    of ``order`` (the natural order when None) in ``bounds``."""
+    for start, stop in bounds:
+        idx = slice(start, stop) if order is None else order[start:stop]
         xb = np.array(x[idx], dtype=dtype, order="C", copy=True)
         if transform is not None:
             xb = transform(xb)
@@ -169,10 +169,21 @@ class DataLoader:
         prefetch: batches prepared ahead by a background thread (0: no thread).
         dtype: dtype of the ``x`` batches (default float32; None keeps x's).
         transform: optional ``f(xb) -> xb`` run in the worker on each batch.
+        rank, world_size: the part of each epoch this process reads in a
+            data-parallel job; default the launcher's (``singa.dist.launch_info``),
+            so ``mpiexec -n N`` shards with no change to the script, and a plain
+            run reads everything. Every rank draws the same shuffle; batch k of
+            rank r is the r-th ``batch_size`` samples of the epoch's k-th group of
+            ``batch_size * world_size``, so the ranks' batches k together are the
+            batch k a single process would get with ``batch_size * world_size``.
+            Every rank gets the same number of batches: a short last group is
+            split evenly (unless ``drop_last``) and the at most ``world_size - 1``
+            samples left over are dropped.
     """
 
     def __init__(self, x, y=None, batch_size=64, shuffle=True, seed=0,
-                 drop_last=False, prefetch=2, dtype=np.float32, transform=None):
+                 drop_last=False, prefetch=2, dtype=np.float32, transform=None,
+                 rank=None, world_size=None):
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         if not isinstance(prefetch, (int, np.integer)) or prefetch < 0:
@@ -191,15 +202,32 @@ class DataLoader:
         self.prefetch = int(prefetch)
         self.dtype = dtype
         self.transform = transform
+        self.rank, self.world_size = resolve_rank(rank, world_size, "DataLoader")
         self.epoch = 0
 
     @property
     def num_samples(self):
         return len(self.x)
 
+    def _group_split(self):
+        """(whole groups of batch_size * world_size, per-rank size of the short tail)."""
+        n, g = len(self.x), self.batch_size * self.world_size
+        full = n // g
+        tail = 0 if self.drop_last else (n - full * g) // self.world_size
+        return full, tail
+
     def __len__(self):
-        n, b = len(self.x), self.batch_size
-        return n // b if self.drop_last else -(-n // b)
+        full, tail = self._group_split()
+        return full + (1 if tail else 0)
+
+    def batch_bounds(self):
+        """This rank's ``(start, stop)`` positions in the epoch's order, one per batch."""
+        full, tail = self._group_split()
+        b, r, g = self.batch_size, self.rank, self.batch_size * self.world_size
+        bounds = [(k * g + r * b, k * g + (r + 1) * b) for k in range(full)]
+        if tail:
+            bounds.append((full * g + r * tail, full * g + (r + 1) * tail))
+        return bounds
 
     def set_epoch(self, epoch):
         """Set the epoch the next ``iter()`` will run (e.g. when resuming)."""
@@ -214,7 +242,7 @@ class DataLoader:
 
     def iter_epoch(self, epoch):
         """A BatchIterator over ``epoch`` (does not move the epoch counter)."""
-        gen = _batches(self.x, self.y, self.order(epoch), self.batch_size, len(self),
+        gen = _batches(self.x, self.y, self.order(epoch), self.batch_bounds(),
                        self.dtype, self.transform)
         return BatchIterator(gen, len(self), self.prefetch)
 
@@ -225,12 +253,14 @@ class DataLoader:
 
 
 def minibatches(x, y=None, batch_size=64, shuffle=True, seed=0, epoch=0,
-                drop_last=False, prefetch=2, dtype=np.float32, transform=None):
-    """One epoch of mini-batches: ``DataLoader(...).iter_epoch(epoch)``.
+                drop_last=False, prefetch=2, dtype=np.float32, transform=None,
+                rank=None, world_size=None):
+    """One epoch of mini-batches: ``DataLoader(...).iter_epoch(epoch)`` (sharded by
+    ``rank``/``world_size`` as DataLoader is, by default the launcher's).
 
     Returns:
         a BatchIterator yielding ``(xb, yb)`` (``xb`` when y is None), with len().
     """
     loader = DataLoader(x, y, batch_size, shuffle, seed, drop_last, prefetch,
-                        dtype, transform)
+                        dtype, transform, rank, world_size)
     return loader.iter_epoch(epoch)

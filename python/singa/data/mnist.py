@@ -5,6 +5,7 @@ import os
 import numpy as np
 
 from ._common import DataError, find_data_dir, find_file, read_file, to_float32
+from .sharding import partition_arrays
 
 __all__ = ["IMAGES_MAGIC", "LABELS_MAGIC", "read_idx_images", "read_idx_labels",
            "read_mnist_pair", "load_mnist", "load_mnist_float", "mnist_split"]
@@ -98,7 +99,7 @@ def read_mnist_pair(images_path, labels_path, verify=True):
     return x, y.astype(np.int32)
 
 
-def load_mnist(data_dir=None, verify=True):
+def load_mnist(data_dir=None, verify=True, shard=False, rank=None, world_size=None):
     """Load the MNIST training and test sets.
 
     Args:
@@ -106,6 +107,11 @@ def load_mnist(data_dir=None, verify=True):
             an ``mnist/`` folder; default ``$SINGA_DATA_DIR`` or the bundled
             ``examples/data/mnist``.
         verify: check SHA-256 checksums of the official files.
+        shard: return only this rank's contiguous part of every split (each rank
+            the same count, the remainder dropped), the rank and job size taken
+            from the launcher (``singa.dist.launch_info``). Off by default: the
+            loaders (DataLoader, ShardLoader) already shard by rank.
+        rank, world_size: shard for this rank of this many (implies ``shard``).
 
     Returns:
         ``(x_train, y_train), (x_test, y_test)``: uint8 images (N, 28, 28) and
@@ -118,23 +124,30 @@ def load_mnist(data_dir=None, verify=True):
         out.append(read_mnist_pair(find_file(d, _candidates(img), f"MNIST {part} images"),
                                    find_file(d, _candidates(lab), f"MNIST {part} labels"),
                                    verify))
-    return tuple(out)
+    return partition_arrays(out, shard, rank, world_size, "load_mnist")
 
 
-def load_mnist_float(data_dir=None, verify=True, flatten=False):
+def load_mnist_float(data_dir=None, verify=True, flatten=False, shard=False, rank=None,
+                     world_size=None):
     """Like load_mnist, with float32 images scaled to [0, 1].
 
     Args:
         flatten: return images as (N, 784) instead of (N, 28, 28).
+        shard: return only this rank's contiguous part of every split (each rank
+            the same count, the remainder dropped), the rank and job size taken
+            from the launcher (``singa.dist.launch_info``). Off by default: the
+            loaders (DataLoader, ShardLoader) already shard by rank.
+        rank, world_size: shard for this rank of this many (implies ``shard``).
     """
-    (xtr, ytr), (xte, yte) = load_mnist(data_dir, verify)
+    (xtr, ytr), (xte, yte) = partition_arrays(load_mnist(data_dir, verify), shard, rank,
+                                              world_size, "load_mnist_float")
     if flatten:
         xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
     return (to_float32(xtr), ytr), (to_float32(xte), yte)
 
 
 def mnist_split(data_dir=None, num_valid=10000, normalize=True, flatten=False,
-                verify=True):
+                verify=True, shard=False, rank=None, world_size=None):
     """The Lasagne split: train / validation / test.
 
     The validation set is the last ``num_valid`` samples of the training file,
@@ -146,6 +159,13 @@ def mnist_split(data_dir=None, num_valid=10000, normalize=True, flatten=False,
         normalize: float32 images in [0, 1] (else the raw uint8).
         flatten: images as (N, 784) instead of (N, 28, 28).
         verify: check SHA-256 checksums.
+        shard: return only this rank's contiguous part of every split (each rank
+            the same count, the remainder dropped), the rank and job size taken
+            from the launcher (``singa.dist.launch_info``). Off by default: the
+            loaders (DataLoader, ShardLoader) already shard by rank.
+        rank, world_size: shard for this rank of this many (implies ``shard``).
+            The split is made first, so every rank's validation part comes from
+            the same last ``num_valid`` samples.
 
     Returns:
         ``(x_train, y_train), (x_val, y_val), (x_test, y_test)``.
@@ -159,4 +179,10 @@ def mnist_split(data_dir=None, num_valid=10000, normalize=True, flatten=False,
     if not 0 <= num_valid < len(xtr):
         raise ValueError(f"num_valid must be in [0, {len(xtr)}), got {num_valid}")
     cut = len(xtr) - num_valid
-    return (xtr[:cut], ytr[:cut]), (xtr[cut:], ytr[cut:]), (xte, yte)
+    splits = ((xtr[:cut], ytr[:cut]), (xtr[cut:], ytr[cut:]), (xte, yte))
+    if num_valid == 0:  # an empty validation split has no part to give each rank
+        first, _, last = partition_arrays((splits[0], splits[2]), shard, rank, world_size,
+                                          "mnist_split")
+        return first, splits[1], last
+    return partition_arrays(splits, shard, rank, world_size, "mnist_split")
+

@@ -12,6 +12,11 @@ epoch, first sample position)``. Everything is therefore a function of the
 position in the stream, which is what ``state_dict()`` stores: a loader
 restored from it yields exactly the batches the uninterrupted one would have.
 
+In a data-parallel job every rank draws the same stream and reads its own
+contiguous ``num_samples // world_size`` samples of it (the remainder dropped),
+so a rank loads only the shards its part spans, about ``1 / world_size`` of
+them, and every rank yields the same number of batches.
+
 Threads: one reader loads shards in stream order (blocking while
 ``max_resident_shards`` are resident); ``workers`` threads build batches
 (gather, crop, flip, uint8 -> float32 NCHW, mean subtraction; NumPy releases
@@ -25,6 +30,7 @@ import weakref
 
 import numpy as np
 
+from .sharding import resolve_rank
 from .shards import ShardError, load_index, read_shard, read_shard_header
 
 __all__ = ["ShardLoader", "ShardIterator"]
@@ -65,10 +71,14 @@ class _Plan:
         self.shuffle, self.seed, self.epoch = loader.shuffle, loader.seed, epoch
         self.order = _shard_order(len(counts), self.shuffle, self.seed, epoch)
         self.cum = np.concatenate([[0], np.cumsum(counts[self.order])]).astype(np.int64)
-        n, b = int(self.cum[-1]), loader.batch_size
-        stop = start + (n - start) // b * b if loader.drop_last else n
+        # This rank's samples are [lo, end) of the stream; start counts from lo.
+        lo, b = loader._rank_first, loader.batch_size
+        self.first = lo
+        end = lo + loader.samples_per_rank
+        start += lo
+        stop = start + (end - start) // b * b if loader.drop_last else end
         self.starts = list(range(start, stop, b))
-        self.bounds = [(a, min(a + b, n)) for a in self.starts]
+        self.bounds = [(a, min(a + b, end)) for a in self.starts]
         # How many batches read each shard position (0: never loaded).
         self.refs = {}
         for a, e in self.bounds:
@@ -368,6 +378,11 @@ class ShardLoader:
         train: False selects evaluation: centre crop, no flip, no shuffle.
         prefetch: batches built ahead of the consumer (default 2 * workers).
         verify: check each shard's CRC32 when it is read.
+        rank, world_size: the part of each epoch this process reads in a
+            data-parallel job; default the launcher's (``singa.dist.launch_info``).
+            Every rank draws the same stream and reads its contiguous
+            ``num_samples // world_size`` samples of it; every rank yields the
+            same number of batches.
 
     Yields:
         ``x`` float32 (B, C, h, w) and ``y`` int32 (B,) NumPy arrays.
@@ -379,7 +394,8 @@ class ShardLoader:
 
     def __init__(self, shard_dir, batch_size, shuffle=True, seed=0, crop=224,
                  flip=True, mean_subtract=True, workers=2, max_resident_shards=2,
-                 drop_last=False, train=True, prefetch=None, verify=True):
+                 drop_last=False, train=True, prefetch=None, verify=True,
+                 rank=None, world_size=None):
         self.shard_dir = os.fspath(shard_dir)
         self.index = index = load_index(self.shard_dir)
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -421,16 +437,23 @@ class ShardLoader:
             if head.count != count or head.shape[1:] != self.image_shape:
                 raise ShardError(f"{path}: shard header ({head.shape}) does not match "
                                  f"the index ({count} x {self.image_shape})")
+        self.rank, self.world_size = resolve_rank(rank, world_size, "ShardLoader")
+        self.samples_per_rank = self.num_samples // self.world_size
+        if self.world_size > 1 and self.samples_per_rank == 0:
+            raise ValueError("ShardLoader: {} samples in {} cannot be split over {} ranks"
+                             .format(self.num_samples, self.shard_dir, self.world_size))
+        self._rank_first = self.rank * self.samples_per_rank
         self.epoch = 0
-        self.position = 0        # samples of the current epoch already yielded
+        self.position = 0        # samples of this rank's part of the epoch already yielded
         self._active = None
 
     @property
     def num_samples(self):
+        """Samples in the whole shard set (all ranks together)."""
         return int(self._counts.sum())
 
     def __len__(self):
-        n, b = self.num_samples, self.batch_size
+        n, b = self.samples_per_rank, self.batch_size
         return n // b if self.drop_last else -(-n // b)
 
     def __iter__(self):
@@ -442,12 +465,12 @@ class ShardLoader:
         return it
 
     def _epoch_end(self):
-        n = self.num_samples
+        n = self.samples_per_rank
         return n // self.batch_size * self.batch_size if self.drop_last else n
 
     def _advance(self, plan, k):
         """Called by the iterator when batch k of ``plan`` is handed out."""
-        self.position = plan.bounds[k][1]
+        self.position = plan.bounds[k][1] - plan.first
         if k == len(plan.bounds) - 1:
             self.epoch, self.position = plan.epoch + 1, 0
 
@@ -472,29 +495,38 @@ class ShardLoader:
     def state_dict(self):
         """The position for resuming: a small JSON-serialisable dict.
 
+        ``position`` counts the samples of this rank's part already yielded;
         ``shard_index`` is the position in this epoch's shard order and
-        ``offset`` the number of that shard's samples already yielded.
+        ``offset`` the number of that shard's samples before where this rank
+        resumes. ``rank`` and ``world_size`` record the job it was saved in.
         """
         order = _shard_order(len(self.counts), self.shuffle, self.seed, self.epoch)
         counts = self._counts[order]
         cum = np.concatenate([[0], np.cumsum(counts)])
-        i = int(np.searchsorted(cum, self.position, side="right")) - 1
-        if self.position >= cum[-1]:
+        at = self._rank_first + self.position
+        i = int(np.searchsorted(cum, at, side="right")) - 1
+        if at >= cum[-1]:
             i = len(counts)
-        offset = int(self.position - cum[i]) if i < len(counts) else 0
+        offset = int(at - cum[i]) if i < len(counts) else 0
         return {"version": 1, "epoch": int(self.epoch), "position": int(self.position),
                 "shard_index": i, "offset": offset,
                 "shard_order": [int(v) for v in order],
                 "seed": self.seed, "shuffle": self.shuffle,
                 "batch_size": self.batch_size, "num_samples": self.num_samples,
-                "shards": self._fingerprint()}
+                "shards": self._fingerprint(),
+                "rank": self.rank, "world_size": self.world_size}
 
     def load_state_dict(self, state):
         """Restore a position saved by ``state_dict`` (seed included).
 
+        A state saved by another rank of a job of the same size restores this
+        rank's own part at the same point (the ranks move in step, so rank 0's
+        checkpoint serves all). A job of another size splits the epoch
+        differently, so its state is accepted only at an epoch boundary.
+
         Raises:
-            ValueError: if the state belongs to a different data set or
-                shuffle setting.
+            ValueError: if the state belongs to a different data set, shuffle
+                setting, or (mid-epoch) job size.
         """
         if state.get("shards") != self._fingerprint() or \
                 state.get("num_samples") != self.num_samples:
@@ -502,12 +534,24 @@ class ShardLoader:
         if bool(state.get("shuffle")) != self.shuffle:
             raise ValueError(f"state_dict has shuffle={state.get('shuffle')}, "
                              f"this loader shuffle={self.shuffle}")
-        self._close_active()
-        self.seed, self.epoch = int(state["seed"]), int(state["epoch"])
+        saved_size = int(state.get("world_size", 1))
+        saved_rank = int(state.get("rank", 0))
+        if not 0 <= saved_rank < saved_size:
+            raise ValueError(f"inconsistent state_dict (rank {saved_rank} of {saved_size})")
+        position = int(state.get("position", 0))
+        if saved_size != self.world_size and position != 0:
+            raise ValueError(
+                f"ShardLoader: the state_dict was saved mid-epoch in a job of "
+                f"{saved_size} rank(s), this job has {self.world_size}; the ranks' "
+                f"parts of an epoch differ with the job size, so resume with "
+                f"{saved_size} rank(s) or from a checkpoint taken at an epoch end")
         order = np.asarray(state["shard_order"], np.int64)
         cum = np.concatenate([[0], np.cumsum(self._counts[order])])
         i = int(state["shard_index"])
         pos = int(cum[i]) + int(state["offset"]) if i < len(order) else int(cum[-1])
-        if pos != state.get("position", pos):
+        saved_first = saved_rank * (self.num_samples // saved_size)
+        if "position" in state and pos != saved_first + position:
             raise ValueError("inconsistent state_dict (shard_index/offset vs position)")
-        self.position = pos
+        self._close_active()
+        self.seed, self.epoch = int(state["seed"]), int(state["epoch"])
+        self.position = pos - saved_first
