@@ -5,9 +5,42 @@ SINGA checks its arguments with ``assert``, so scripts written for it catch
 error raised here is both, so either kind of ``except`` clause sees it.
 """
 
+import functools
+
 __all__ = ["ArgumentError"]
 
 
 class ArgumentError(ValueError, AssertionError):
     """An argument a function or Operation cannot accept (a shape, dtype, mode or value
     out of range); the message names the function and what was wrong."""
+
+
+def _argument_errors():
+    # The core's DeviceError (operands on different devices) is an argument error too;
+    # imported here rather than at the top so this module stays importable on its own.
+    from .singa_wrap import DeviceError
+    return (ValueError, TypeError, IndexError, DeviceError)
+
+
+def named_entry(name):
+    """Decorator for a public function that hands its arguments to the core or NumPy:
+    those name their own kernel (``Mult``, ``__add__``) or nothing, so an argument error
+    raised beneath it is raised again, of the same type, with ``name: `` in front."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def entry(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as e:
+                if not isinstance(e, _argument_errors()):
+                    raise
+                msg = str(e)
+                if msg.startswith(name + ":") or msg.startswith(name + " "):
+                    raise
+                try:
+                    renamed = type(e)("{}: {}".format(name, msg))
+                except Exception:
+                    raise e from None
+                raise renamed from e
+        return entry
+    return wrap
