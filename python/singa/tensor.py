@@ -484,11 +484,14 @@ def _tensor_arg(x, what):
 
 
 def _number(x, what):
-    """float(x) for a real number; TypeError naming the argument otherwise (float()
-    would also read a string)."""
-    if isinstance(x, (bool, str, bytes)) or not isinstance(x, (int, float, np.number)):
-        raise TypeError("{} must be a number, got {} {!r}".format(what, type(x).__name__, x))
-    return float(x)
+    """float(x) for a number or anything with a value (a 1-element Tensor); TypeError
+    naming the argument otherwise (float() would also read a string)."""
+    if not isinstance(x, (str, bytes)) and x is not None:
+        try:
+            return float(x)
+        except (TypeError, ValueError):
+            pass
+    raise TypeError("{} must be a number, got {} {!r}".format(what, type(x).__name__, x))
 
 
 def _binary(fn, a, b):
