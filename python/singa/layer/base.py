@@ -15,6 +15,7 @@ from .. import autograd
 from .. import singa_wrap as singa
 from ..autograd import anomaly as _anomaly
 from ..autograd.anomaly import watch as _anomaly_watch
+from ..autograd.mode import flag
 from .. import tensor as tensor_mod
 from ..tensor import Tensor
 
@@ -166,8 +167,9 @@ class Layer(object):
     def train(self, mode=True):
         """Sets training mode on this layer and its sub-layers, and ``autograd.training``
         (which ops such as Dropout and BatchNorm read)."""
-        self._set_mode(bool(mode), set())
-        autograd.training = bool(mode)
+        mode = flag("{}.train".format(type(self).__name__), mode)
+        self._set_mode(mode, set())
+        autograd.training = mode
         return self
 
     def eval(self):
