@@ -7,12 +7,18 @@ error raised here is both, so either kind of ``except`` clause sees it.
 
 import functools
 
-__all__ = ["ArgumentError"]
+__all__ = ["ArgumentError", "ArgumentTypeError"]
 
 
 class ArgumentError(ValueError, AssertionError):
     """An argument a function or Operation cannot accept (a shape, dtype, mode or value
     out of range); the message names the function and what was wrong."""
+
+
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of the wrong type where this package used to raise ValueError: a
+    TypeError, as the rule for types wants (and SINGA raises there), still caught by the
+    ``except ValueError`` clauses written for the earlier behaviour."""
 
 
 def _argument_errors():

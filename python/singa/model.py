@@ -48,7 +48,7 @@ from . import summary as summary_mod
 from . import tensor as tensor_mod
 from .autograd.mode import flag
 from .checkpoint import CheckpointError
-from .errors import ArgumentError, named_entry
+from .errors import ArgumentError, ArgumentTypeError, named_entry
 from .graph import GraphError, GraphStep
 from .layer import LSTM, Layer
 from .tensor import Tensor
@@ -99,7 +99,7 @@ class Model(Layer):
             inputs = [inputs]
         if not isinstance(inputs, (list, tuple)) or not all(isinstance(x, Tensor)
                                                              for x in inputs):
-            raise TypeError("Model.compile: inputs must be a list of Tensors, got {!r}"
+            raise ArgumentTypeError("Model.compile: inputs must be a list of Tensors, got {!r}"
                             .format(inputs))
         if not inputs:
             raise ArgumentError("Model.compile: inputs must be a non-empty list of Tensors, "

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import singa_wrap as singa
 from .device import get_default_device
-from .errors import ArgumentError, named_entry
+from .errors import ArgumentError, ArgumentTypeError, named_entry
 
 __all__ = ["float32", "float16", "int32", "float64", "bfloat16", "Tensor", "set_leaf_creator",
            "from_raw_tensor", "from_raw_tensors", "product", "sizeof", "from_numpy",
@@ -93,7 +93,8 @@ class Tensor(object):
             shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
             if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool)
                        for n in shape):
-                raise TypeError("Tensor: a shape is a tuple of ints, got {!r}".format(shape))
+                raise ArgumentTypeError("Tensor: a shape is a tuple of ints, got {!r}"
+                                        .format(shape))
             self.data = CTensor(list(shape), device, _check_dtype(dtype))
             # Zero-filled, as SINGA's are: a user's tensor never shows stale memory
             # (op outputs are core tensors and skip this).
@@ -470,7 +471,7 @@ def _operand(x):
         return x
     if isinstance(x, (str, bytes)):
         # float() would read "2"; an operand is a Tensor or a number, never text
-        raise TypeError("an operand must be a Tensor or a number, got {} {!r}"
+        raise ArgumentTypeError("an operand must be a Tensor or a number, got {} {!r}"
                         .format(type(x).__name__, x))
     return float(x)
 
@@ -491,7 +492,8 @@ def _number(x, what):
             return float(x)
         except (TypeError, ValueError):
             pass
-    raise TypeError("{} must be a number, got {} {!r}".format(what, type(x).__name__, x))
+    raise ArgumentTypeError("{} must be a number, got {} {!r}".format(
+        what, type(x).__name__, x))
 
 
 def _binary(fn, a, b):

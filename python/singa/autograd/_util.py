@@ -1,7 +1,7 @@
 """Small helpers shared by the operation modules."""
 
 from .. import singa_wrap as singa
-from ..errors import ArgumentError
+from ..errors import ArgumentError, ArgumentTypeError
 from ..tensor import Tensor
 from .engine import Dummy
 
@@ -55,7 +55,7 @@ def as_float(op, what, x):
     """float(x) for an Operation's numeric parameter; TypeError naming the op otherwise
     (float() would read a string, and its ValueError would blame the value's format)."""
     if isinstance(x, (str, bytes)) or x is None:
-        raise TypeError("{}: {} must be a number, got {!r}".format(op, what, x))
+        raise ArgumentTypeError("{}: {} must be a number, got {!r}".format(op, what, x))
     return float(x)
 
 

@@ -16,6 +16,7 @@ from .. import singa_wrap as singa
 from ..autograd import anomaly as _anomaly
 from ..autograd.anomaly import watch as _anomaly_watch
 from ..autograd.mode import flag
+from ..errors import ArgumentTypeError
 from .. import tensor as tensor_mod
 from ..tensor import Tensor
 
@@ -340,7 +341,7 @@ def _size(who, what, v, minimum=1):
     """int(v) for a layer's size argument; TypeError for a non-number (int() would read
     a string), ValueError below ``minimum``, both naming the layer."""
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer, float)):
-        raise TypeError("{}: {} must be an int, got {!r}".format(who, what, v))
+        raise ArgumentTypeError("{}: {} must be an int, got {!r}".format(who, what, v))
     if v != int(v) or v < minimum:
         raise ValueError("{}: {} must be an int >= {}, got {!r}".format(who, what, minimum, v))
     return int(v)
