@@ -11,6 +11,8 @@ import threading
 
 import numpy as np
 
+from ..errors import named_entry
+
 __all__ = ["DataLoader", "BatchIterator", "minibatches"]
 
 _POLL_S = 0.05      # how often a blocked worker checks for a stop request
@@ -67,6 +69,8 @@ class BatchIterator:
     """
 
     def __init__(self, batches, length, prefetch=2):
+        if not hasattr(batches, "__iter__"):
+            raise TypeError(f"BatchIterator: batches must be iterable, got {batches!r}")
         self._len = length
         self._done = False
         self.thread = None
@@ -171,6 +175,7 @@ class DataLoader:
         transform: optional ``f(xb) -> xb`` run in the worker on each batch.
     """
 
+    @named_entry("DataLoader")
     def __init__(self, x, y=None, batch_size=64, shuffle=True, seed=0,
                  drop_last=False, prefetch=2, dtype=np.float32, transform=None):
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -224,6 +229,7 @@ class DataLoader:
         return it
 
 
+@named_entry("minibatches")
 def minibatches(x, y=None, batch_size=64, shuffle=True, seed=0, epoch=0,
                 drop_last=False, prefetch=2, dtype=np.float32, transform=None):
     """One epoch of mini-batches: ``DataLoader(...).iter_epoch(epoch)``.

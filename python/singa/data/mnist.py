@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 
+from ..errors import named_entry
 from ._common import DataError, find_data_dir, find_file, read_file, to_float32
 
 __all__ = ["IMAGES_MAGIC", "LABELS_MAGIC", "read_idx_images", "read_idx_labels",
@@ -133,6 +134,7 @@ def load_mnist_float(data_dir=None, verify=True, flatten=False):
     return (to_float32(xtr), ytr), (to_float32(xte), yte)
 
 
+@named_entry("mnist_split")
 def mnist_split(data_dir=None, num_valid=10000, normalize=True, flatten=False,
                 verify=True):
     """The Lasagne split: train / validation / test.
