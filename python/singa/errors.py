@@ -7,6 +7,8 @@ error raised here is both, so either kind of ``except`` clause sees it.
 
 import functools
 
+from .singa_wrap import DeviceError
+
 __all__ = ["ArgumentError", "ArgumentTypeError"]
 
 
@@ -21,11 +23,9 @@ class ArgumentTypeError(TypeError, ValueError):
     ``except ValueError`` clauses written for the earlier behaviour."""
 
 
-def _argument_errors():
-    # The core's DeviceError (operands on different devices) is an argument error too;
-    # imported here rather than at the top so this module stays importable on its own.
-    from .singa_wrap import DeviceError
-    return (ValueError, TypeError, IndexError, DeviceError)
+# the kinds of error a wrong argument raises; the core's DeviceError (operands on
+# different devices) is one of them
+_ARGUMENT_ERRORS = (ValueError, TypeError, IndexError, DeviceError)
 
 
 def named_entry(name):
@@ -37,9 +37,7 @@ def named_entry(name):
         def entry(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
-            except Exception as e:
-                if not isinstance(e, _argument_errors()):
-                    raise
+            except _ARGUMENT_ERRORS as e:
                 msg = str(e)
                 if msg.startswith(name + ":") or msg.startswith(name + " "):
                     raise

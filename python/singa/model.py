@@ -100,7 +100,7 @@ class Model(Layer):
         if not isinstance(inputs, (list, tuple)) or not all(isinstance(x, Tensor)
                                                              for x in inputs):
             raise ArgumentTypeError("Model.compile: inputs must be a list of Tensors, got {!r}"
-                            .format(inputs))
+                                    .format(inputs))
         if not inputs:
             raise ArgumentError("Model.compile: inputs must be a non-empty list of Tensors, "
                                 "got {!r}".format(inputs))

@@ -472,7 +472,7 @@ def _operand(x):
     if isinstance(x, (str, bytes)):
         # float() would read "2"; an operand is a Tensor or a number, never text
         raise ArgumentTypeError("an operand must be a Tensor or a number, got {} {!r}"
-                        .format(type(x).__name__, x))
+                                .format(type(x).__name__, x))
     return float(x)
 
 
@@ -632,7 +632,7 @@ def copy_from_numpy(data, np_array, offset=0):
 
 def to_host(t):
     """A copy of t on the CPU."""
-    ret = Tensor.clone(_tensor_arg_of("to_host", t))
+    ret = _tensor_arg_of("to_host", t).clone()
     ret.to_host()
     return ret
 

@@ -21,25 +21,25 @@ __all__ = ["zeros", "ones", "zeros_like", "ones_like", "random", "reshape", "tra
 
 # singa.kFloat32 is tensor.float32 (the class's module cannot be imported from here
 # before these definitions: see the import at the bottom).
-@named_entry('zeros')
+@named_entry("zeros")
 def zeros(shape, device=None, dtype=singa.kFloat32):
     return Tensor(_as_shape(shape), device, dtype)
 
 
-@named_entry('ones')
+@named_entry("ones")
 def ones(shape, device=None, dtype=singa.kFloat32):
     t = Tensor(_as_shape(shape), device, dtype)
     t.set_value(1)
     return t
 
 
-@named_entry('zeros_like')
+@named_entry("zeros_like")
 def zeros_like(t):
     _tensor_arg(t, "t")
     return Tensor(t.shape, t.device, t.dtype)
 
 
-@named_entry('ones_like')
+@named_entry("ones_like")
 def ones_like(t):
     _tensor_arg(t, "t")
     ret = Tensor(t.shape, t.device, t.dtype)
@@ -47,7 +47,7 @@ def ones_like(t):
     return ret
 
 
-@named_entry('random')
+@named_entry("random")
 def random(shape, device=None):
     """Uniform values in [0, 1)."""
     t = Tensor(_as_shape(shape), device)
@@ -56,27 +56,27 @@ def random(shape, device=None):
 
 # -------------------------------------------------------------- shape helpers
 
-@named_entry('reshape')
+@named_entry("reshape")
 def reshape(tensor, shape):
     """``tensor.reshape(shape)``: a Tensor of the same values in ``shape``."""
     _tensor_arg(tensor, "tensor")
     return tensor.reshape(shape)
 
 
-@named_entry('transpose')
+@named_entry("transpose")
 def transpose(t, axes=None):
     _tensor_arg(t, "t")
     return t.transpose(axes)
 
 
-@named_entry('contiguous')
+@named_entry("contiguous")
 def contiguous(tensor):
     """``tensor.contiguous()``: the values laid out row-major in fresh memory."""
     _tensor_arg(tensor, "tensor")
     return tensor.contiguous()
 
 
-@named_entry('repeat')
+@named_entry("repeat")
 def repeat(t, repeats, axis=None):
     reps = [repeats] if isinstance(repeats, int) else list(repeats)
     if any(isinstance(r, int) and r < 0 for r in reps):
@@ -84,14 +84,14 @@ def repeat(t, repeats, axis=None):
     return _wrap(singa.Repeat(_tensor_arg(t, "t"), reps, axis), t)
 
 
-@named_entry('concatenate')
+@named_entry("concatenate")
 def concatenate(tensors, axis):
     """Joins tensors along ``axis``."""
     return _wrap(singa.ConcatOn([_tensor_arg(x, "tensors[{}]".format(i))
                                  for i, x in enumerate(tensors)], axis))
 
 
-@named_entry('copy_data_to_from')
+@named_entry("copy_data_to_from")
 def copy_data_to_from(dst, src, size, dst_offset=0, src_offset=0):
     """Copies ``size`` values from src (flat, from src_offset) into dst."""
     for what, n in (("size", size), ("dst_offset", dst_offset), ("src_offset", src_offset)):
@@ -132,7 +132,7 @@ def _out(ret, value):
     return ret
 
 
-@named_entry('sum')
+@named_entry("sum")
 def sum(t, axis=None, out=None):
     """Sum of the elements along ``axis`` (an int or a tuple of ints).
 
@@ -147,7 +147,7 @@ def sum(t, axis=None, out=None):
     return _out(out, singa.ReduceSum(t.data, axes, False))
 
 
-@named_entry('average')
+@named_entry("average")
 def average(t, axis=None):
     """Mean of all elements (a float) or along ``axis``."""
     _tensor_arg(t, "t")
@@ -156,43 +156,43 @@ def average(t, axis=None):
     return _wrap(singa.ReduceMean(t.data, axis, False))
 
 
-@named_entry('softmax')
+@named_entry("softmax")
 def softmax(t, out=None, axis=1):
     """Softmax along ``axis`` (1 by default, SINGA's convention for (N, C) inputs)."""
     return _out(out, singa.SoftMax(_tensor_arg(t, "t"), axis if t.ndim() > 1 else 0))
 
 
-@named_entry('pow')
+@named_entry("pow")
 def pow(t, x, out=None):
     """t ** x for a float or Tensor exponent."""
     return _out(out, singa.__pow__(_tensor_arg(t, "t"), _operand(x)))
 
 
-@named_entry('lt')
+@named_entry("lt")
 def lt(t, x):
     _tensor_arg(t, "t")
     return t < x
 
 
-@named_entry('le')
+@named_entry("le")
 def le(t, x):
     _tensor_arg(t, "t")
     return t <= x
 
 
-@named_entry('gt')
+@named_entry("gt")
 def gt(t, x):
     _tensor_arg(t, "t")
     return t > x
 
 
-@named_entry('ge')
+@named_entry("ge")
 def ge(t, x):
     _tensor_arg(t, "t")
     return t >= x
 
 
-@named_entry('eq')
+@named_entry("eq")
 def eq(t, x):
     _tensor_arg(t, "t")
     return t == x
@@ -222,27 +222,27 @@ def _scalar_like(x, like):
     return s
 
 
-@named_entry('add')
+@named_entry("add")
 def add(lhs, rhs, ret=None):
     return _out(ret, _elementwise("add", singa.__add__, lhs, rhs))
 
 
-@named_entry('sub')
+@named_entry("sub")
 def sub(lhs, rhs, ret=None):
     return _out(ret, _elementwise("sub", singa.__sub__, lhs, rhs))
 
 
-@named_entry('eltwise_mult')
+@named_entry("eltwise_mult")
 def eltwise_mult(lhs, rhs, ret=None):
     return _out(ret, _elementwise("eltwise_mult", singa.__mul__, lhs, rhs))
 
 
-@named_entry('div')
+@named_entry("div")
 def div(lhs, rhs, ret=None):
     return _out(ret, _elementwise("div", singa.__div__, lhs, rhs))
 
 
-@named_entry('mult')
+@named_entry("mult")
 def mult(A, B, C=None, alpha=1.0, beta=0.0):
     """Matrix product A @ B, or C = alpha * A @ B + beta * C when C is given."""
     a, b = _tensor_arg(A, "A"), _tensor_arg(B, "B")
@@ -253,32 +253,32 @@ def mult(A, B, C=None, alpha=1.0, beta=0.0):
     return C
 
 
-@named_entry('axpy')
+@named_entry("axpy")
 def axpy(alpha, x, y):
     """y += alpha * x (in place); returns y."""
     singa.Axpy(_number(alpha, "alpha"), _tensor_arg(x, "x"), _tensor_arg(y, "y"))
     return y
 
 
-@named_entry('bernoulli')
+@named_entry("bernoulli")
 def bernoulli(p, t):
     _tensor_arg(t, "t")
     return t.bernoulli(p)
 
 
-@named_entry('gaussian')
+@named_entry("gaussian")
 def gaussian(mean, std, t):
     _tensor_arg(t, "t")
     return t.gaussian(mean, std)
 
 
-@named_entry('uniform')
+@named_entry("uniform")
 def uniform(low, high, t):
     _tensor_arg(t, "t")
     return t.uniform(low, high)
 
 
-@named_entry('add_column')
+@named_entry("add_column")
 def add_column(alpha, v, beta, M):
     """M = alpha * v (as a column, broadcast) + beta * M."""
     singa.AddColumnWithScale(_number(alpha, "alpha"), _number(beta, "beta"),
@@ -286,7 +286,7 @@ def add_column(alpha, v, beta, M):
     return M
 
 
-@named_entry('add_row')
+@named_entry("add_row")
 def add_row(alpha, v, beta, M):
     """M = alpha * v (as a row, broadcast) + beta * M."""
     singa.AddRowWithScale(_number(alpha, "alpha"), _number(beta, "beta"),
@@ -294,19 +294,19 @@ def add_row(alpha, v, beta, M):
     return M
 
 
-@named_entry('sum_columns')
+@named_entry("sum_columns")
 def sum_columns(M):
     """Sums the columns of a matrix: one value per row."""
     return _wrap(singa.SumColumns(_tensor_arg(M, "M")))
 
 
-@named_entry('sum_rows')
+@named_entry("sum_rows")
 def sum_rows(M):
     """Sums the rows of a matrix: one value per column."""
     return _wrap(singa.SumRows(_tensor_arg(M, "M")))
 
 
-@named_entry('tensordot')
+@named_entry("tensordot")
 def tensordot(A, B, axes=2):
     """NumPy ``tensordot``: contracts the last ``axes`` axes of A with the first of B
     (or the explicit axis lists ``axes=(a_axes, b_axes)``)."""
@@ -343,7 +343,7 @@ def tensordot(A, B, axes=2):
     return mult(a2, b2).reshape(out_shape)
 
 
-@named_entry('einsum')
+@named_entry("einsum")
 def einsum(ops, *args):
     """Einstein summation over Tensors (computed with NumPy on the host)."""
     cores = [_tensor_arg(a, "operand {}".format(i)) for i, a in enumerate(args)]

@@ -1,6 +1,8 @@
 """Neural-network operations: gemm, bias, dropout, convolution, pooling,
 batch normalisation and local response normalisation."""
 
+import functools
+
 import numpy as np
 
 from .. import singa_wrap as singa
@@ -123,12 +125,17 @@ class Dropout(Operation):
         return dy if self.mask is None else dy * self.mask
 
 
+@functools.lru_cache(maxsize=None)
+def _handle_classes(kind):
+    # looked up once per kind: an op is built on every conv/pool/batchnorm call
+    return tuple(getattr(singa, n) for n in dir(singa) if n.endswith(kind))
+
+
 def _handle(op, handle, kind):
     """handle when it is one of the core's ``*{kind}`` classes (ConvHandle, and in a CUDA
     build its cuDNN twin); TypeError naming the op otherwise, rather than the kernel's
     list of overloads at the first call."""
-    kinds = tuple(getattr(singa, n) for n in dir(singa) if n.endswith(kind))
-    if not isinstance(handle, kinds):
+    if not isinstance(handle, _handle_classes(kind)):
         raise TypeError("{}: handle must be a singa_wrap.{}, got {}".format(
             op, kind, type(handle).__name__))
     return handle

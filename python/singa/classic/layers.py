@@ -689,9 +689,9 @@ class LabelInput(Dummy):
     def Feed(self, data, aux_data=None):
         y = np.asarray(data)
         if y.dtype.kind not in "biuf":
-            raise ArgumentTypeError("{} (LabelInput): labels must be numbers, got dtype {} "
-                                    "({!r})"
-                            .format(self.name, y.dtype, y.reshape(-1)[:3].tolist()))
+            raise ArgumentTypeError(
+                "{} (LabelInput): labels must be numbers, got dtype {} ({!r})".format(
+                    self.name, y.dtype, y.reshape(-1)[:3].tolist()))
         y = y.reshape(-1).astype(np.int32)
         self.output = tensor_mod.from_numpy(y)
         self.output.requires_grad = False
