@@ -2,6 +2,7 @@
 of range or of the wrong type, schedules, updates with mismatched tensors, and the pure
 update functions on the core tensors."""
 
+import numpy as np
 import pytest
 
 from singa import opt, tensor
@@ -11,6 +12,13 @@ from _bad_input import DEVICES, Bad, arr, check, check_coverage, on_other, param
 
 def param(*shape):
     t = arr(*shape)
+    t.requires_grad = t.stores_grad = True
+    t.name = "w"
+    return t
+
+
+def param_of_ints():
+    t = arr(2, 3, dtype=np.int32)
     t.requires_grad = t.stores_grad = True
     t.name = "w"
     return t
@@ -58,6 +66,9 @@ CASES = [
         ValueError, r"\(3, 2\).*'w'.*\(2, 3\)"),
     Bad("SGD", "gradient on other device",
         lambda: update_with(opt.SGD(0.1), param(2, 3), on_other(2, 3)), RuntimeError, DEVICES,
+        who=r"SGD"),
+    Bad("SGD", "int32 parameter", lambda: update_with(opt.SGD(0.1), param_of_ints(),
+                                                      arr(2, 3)), TypeError, r"int32",
         who=r"SGD"),
     Bad("SGD", "None gradient", lambda: update_with(opt.SGD(0.1), param(2, 3), None),
         TypeError, r"NoneType"),

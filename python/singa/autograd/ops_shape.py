@@ -5,7 +5,7 @@ import builtins
 import numpy as np
 
 from .. import singa_wrap as singa
-from ..errors import ArgumentError
+from ..errors import ArgumentError, ArgumentTypeError
 from .. import tensor as tensor_mod
 from ..tensor import Tensor
 from ._util import is_constant, sum_to, zeros
@@ -272,7 +272,13 @@ def _index_tensor(indices, like):
         return indices.data.AsType(singa.kInt)
     if isinstance(indices, singa.Tensor):
         return indices.AsType(singa.kInt)
-    arr = np.ascontiguousarray(np.asarray(indices, dtype=np.int32))
+    given = np.asarray(indices)
+    if given.dtype.kind not in "biuf" or (given.dtype.kind == "f" and
+                                          np.any(given != np.floor(given))):
+        # int32 conversion would truncate 0.5 to 0 and fail on text without the values
+        raise ArgumentTypeError("indices must be integers, got {} {}".format(
+            given.dtype, given.reshape(-1)[:4].tolist()))
+    arr = np.ascontiguousarray(given.astype(np.int32))
     return singa.from_numpy(arr, like.device())
 
 
