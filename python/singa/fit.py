@@ -61,9 +61,11 @@ def fit(model, train_data, epochs=1, eval_data=None, metrics=None, callbacks=Non
         the History (``history.history[key]`` per epoch).
     """
     if int(epochs) < 0 or int(initial_epoch) < 0:
-        raise ValueError("fit: epochs and initial_epoch must be >= 0")
+        raise ValueError("fit: epochs and initial_epoch must be >= 0, got {} and {}".format(
+            epochs, initial_epoch))
     if steps_per_epoch is not None and int(steps_per_epoch) < 1:
-        raise ValueError("fit: steps_per_epoch must be >= 1 or None")
+        raise ValueError("fit: steps_per_epoch must be >= 1 or None, got {}".format(
+            steps_per_epoch))
     train_metrics = [metrics_mod.get(m) for m in (metrics or [])]
     rank, world_size = _job_place(model)
     if rank != 0:

@@ -46,7 +46,9 @@ from . import fit as fit_mod
 from . import singa_wrap as singa
 from . import summary as summary_mod
 from . import tensor as tensor_mod
+from .autograd.mode import flag
 from .checkpoint import CheckpointError
+from .errors import ArgumentError, ArgumentTypeError, named_entry
 from .graph import GraphError, GraphStep
 from .layer import LSTM, Layer
 from .tensor import Tensor
@@ -77,6 +79,9 @@ class Model(Layer):
     def set_optimizer(self, optimizer):
         """The optimizer ``train_one_batch`` uses (as ``self.optimizer``); its states
         are saved with the model."""
+        if optimizer is not None and not callable(optimizer):
+            raise TypeError("Model.set_optimizer: optimizer must be an Optimizer (callable as "
+                            "optimizer(loss)) or None, got {!r}".format(optimizer))
         self.optimizer = optimizer
 
     def compile(self, inputs, is_train=True, use_graph=False, sequential=False, strict=False):
@@ -92,8 +97,13 @@ class Model(Layer):
         """
         if isinstance(inputs, Tensor):
             inputs = [inputs]
-        if not inputs or not all(isinstance(x, Tensor) for x in inputs):
-            raise ValueError("Model.compile: inputs must be a non-empty list of Tensors")
+        if not isinstance(inputs, (list, tuple)) or not all(isinstance(x, Tensor)
+                                                             for x in inputs):
+            raise ArgumentTypeError("Model.compile: inputs must be a list of Tensors, got {!r}"
+                                    .format(inputs))
+        if not inputs:
+            raise ArgumentError("Model.compile: inputs must be a non-empty list of Tensors, "
+                                "got {!r}".format(inputs))
         self.graph(use_graph, sequential, strict)
         self._name_layers()
         # Nothing is recorded, and the forward behaves as at inference: no running
@@ -199,9 +209,9 @@ class Model(Layer):
             strict: a step that cannot be replayed raises ``GraphError`` instead of
                 running eagerly with a RuntimeWarning.
         """
-        self.graph_mode = bool(mode)
-        self.sequential = bool(sequential)
-        self._graph_step.strict = bool(strict)
+        self.graph_mode = flag("Model.graph", mode)
+        self.sequential = flag("Model.graph", sequential)
+        self._graph_step.strict = flag("Model.graph", strict)
 
     # ---- checkpoints ----
     def save_states(self, fpath, aux_states={}, format="verified"):
@@ -330,6 +340,7 @@ class Model(Layer):
             return t.device
         return device_mod.get_default_device()
 
+    @named_entry("Model.fit")
     def fit(self, train_data, epochs=1, eval_data=None, metrics=None, callbacks=None,
             steps_per_epoch=None, initial_epoch=0, verbose=1, batch_size=None, shuffle=True,
             seed=0, eval_steps=None):
@@ -339,11 +350,13 @@ class Model(Layer):
                            steps_per_epoch, initial_epoch, verbose, batch_size, shuffle, seed,
                            eval_steps)
 
+    @named_entry("Model.evaluate")
     def evaluate(self, data, metrics=None, steps=None, batch_size=None, verbose=0):
         """Runs ``forward`` in evaluation mode over ``data`` and returns ``{metric name:
         value}``. See :func:`singa.fit.evaluate`."""
         return fit_mod.evaluate(self, data, metrics, steps, batch_size, verbose)
 
+    @named_entry("Model.summary")
     def summary(self, inputs, print_fn=print):
         """Prints each layer's output shape and parameter count for an input and returns
         the rows, leaving the model unchanged. See :func:`singa.summary.summary`."""

@@ -28,6 +28,7 @@ import numpy as np
 from . import autograd
 from . import singa_wrap as singa
 from . import tensor as tensor_mod
+from .errors import ArgumentTypeError
 from .tensor import Tensor
 
 __all__ = ["DecayScheduler", "Constant", "ExponentialDecay", "StepSchedule", "Schedule",
@@ -227,7 +228,9 @@ class _unrecorded(object):
 
 
 def _check_number(name, v):
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise ArgumentTypeError("{} must be a finite number, got {!r}".format(name, v))
+    if not math.isfinite(v):
         raise ValueError("{} must be a finite number, got {!r}".format(name, v))
     return float(v)
 
@@ -404,6 +407,10 @@ class Optimizer(object):
         """SINGA's signature; the state is keyed by ``param_value`` itself."""
         p = param_value.data if isinstance(param_value, Tensor) else param_value
         g = param_grad.data if isinstance(param_grad, Tensor) else param_grad
+        if not isinstance(p, singa.Tensor) or not isinstance(g, singa.Tensor):
+            raise TypeError("{}: parameter {!r} and its gradient must be Tensors, got {} and {}"
+                            .format(type(self).__name__, param_name, type(p).__name__,
+                                    type(g).__name__))
         if tuple(p.shape()) != tuple(g.shape()):
             raise ValueError("{}: gradient of shape {} does not match parameter {!r} of shape {}"
                              .format(type(self).__name__, g.shape(), param_name, p.shape()))

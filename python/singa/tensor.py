@@ -12,7 +12,7 @@ import numpy as np
 
 from . import singa_wrap as singa
 from .device import get_default_device
-from .errors import ArgumentError
+from .errors import ArgumentError, ArgumentTypeError, named_entry
 
 __all__ = ["float32", "float16", "int32", "float64", "bfloat16", "Tensor", "set_leaf_creator",
            "from_raw_tensor", "from_raw_tensors", "product", "sizeof", "from_numpy",
@@ -75,6 +75,9 @@ class Tensor(object):
                  stores_grad=False, creator=None, name=None):
         if device is None:
             device = get_default_device()
+        elif not isinstance(device, singa.Device):
+            raise TypeError("Tensor: device must be a Device (e.g. device.get_default_device()), "
+                            "got {!r}".format(device))
         if isinstance(data, np.ndarray):
             self.data = CTensor(list(data.shape), device, _check_dtype(dtype))
             copy_from_numpy(self.data, data)
@@ -87,7 +90,11 @@ class Tensor(object):
             raise TypeError("Tensor: data must be a NumPy array or a core tensor, got {}"
                             .format(type(data).__name__))
         else:
-            shape = tuple(shape) if isinstance(shape, (tuple, list)) else (int(shape),)
+            shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+            if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool)
+                       for n in shape):
+                raise ArgumentTypeError("Tensor: a shape is a tuple of ints, got {!r}"
+                                        .format(shape))
             self.data = CTensor(list(shape), device, _check_dtype(dtype))
             # Zero-filled, as SINGA's are: a user's tensor never shows stale memory
             # (op outputs are core tensors and skip this).
@@ -451,6 +458,9 @@ def set_leaf_creator(factory):
     """Registers ``factory(tensor) -> Operation``, the creator of leaf tensors
     (``autograd`` registers its ``Dummy`` when it is imported)."""
     global _leaf_creator
+    if factory is not None and not callable(factory):
+        raise TypeError("set_leaf_creator: factory must be callable (or None), got {!r}"
+                        .format(factory))
     _leaf_creator = factory
 
 
@@ -459,7 +469,31 @@ def _operand(x):
         return x.data
     if isinstance(x, CTensor):
         return x
+    if isinstance(x, (str, bytes)):
+        # float() would read "2"; an operand is a Tensor or a number, never text
+        raise ArgumentTypeError("an operand must be a Tensor or a number, got {} {!r}"
+                                .format(type(x).__name__, x))
     return float(x)
+
+
+def _tensor_arg(x, what):
+    """x's core tensor; TypeError naming the argument when x is no Tensor (the callers'
+    named_entry puts the function's name in front)."""
+    if isinstance(x, Tensor):
+        return x.data
+    raise TypeError("{} must be a singa Tensor, got {}".format(what, type(x).__name__))
+
+
+def _number(x, what):
+    """float(x) for a number or anything with a value (a 1-element Tensor); TypeError
+    naming the argument otherwise (float() would also read a string)."""
+    if not isinstance(x, (str, bytes)) and x is not None:
+        try:
+            return float(x)
+        except (TypeError, ValueError):
+            pass
+    raise ArgumentTypeError("{} must be a number, got {} {!r}".format(
+        what, type(x).__name__, x))
 
 
 def _binary(fn, a, b):
@@ -535,6 +569,9 @@ def _index(ct, key):
 
 def from_raw_tensor(t):
     """Wraps a core tensor in a Tensor."""
+    if not isinstance(t, CTensor):
+        raise TypeError("from_raw_tensor: t must be a core tensor (singa_wrap.Tensor), got {}"
+                        .format(type(t).__name__))
     return _wrap(t)
 
 
@@ -542,6 +579,7 @@ def from_raw_tensors(tt):
     return [from_raw_tensor(t) for t in tt]
 
 
+@named_entry("product")
 def product(shape):
     """Number of elements of a shape."""
     n = 1
@@ -550,6 +588,7 @@ def product(shape):
     return n
 
 
+@named_entry("sizeof")
 def sizeof(dtype):
     """Bytes per element of ``dtype``."""
     return singa.SizeOf(dtype)
@@ -580,6 +619,9 @@ def from_numpy(np_array, dev=None):
 
 def copy_from_numpy(data, np_array, offset=0):
     """Copies array values into core tensor ``data`` (flat, from ``offset``)."""
+    if not isinstance(data, CTensor):
+        raise TypeError("copy_from_numpy: data must be a core tensor (singa_wrap.Tensor), "
+                        "got {}".format(type(data).__name__))
     a = np.ascontiguousarray(np.asarray(np_array))
     if a.size + offset > data.Size():
         raise ArgumentError("copy_from_numpy: {} values at offset {} do not fit a tensor of {}"
@@ -590,7 +632,7 @@ def copy_from_numpy(data, np_array, offset=0):
 
 def to_host(t):
     """A copy of t on the CPU."""
-    ret = t.clone()
+    ret = _tensor_arg_of("to_host", t).clone()
     ret.to_host()
     return ret
 
@@ -598,13 +640,19 @@ def to_host(t):
 def to_numpy(t):
     """A NumPy copy of t's values: later changes to t (an optimizer step) do not show
     in it, as in SINGA."""
-    return singa.to_numpy(t.data).copy()
+    return singa.to_numpy(_tensor_arg_of("to_numpy", t).data).copy()
 
 
 def to_numpy_view(t):
     """A NumPy array sharing t's memory (no copy; a host-memory device only): it changes
     when t does. For internal paths that read values once."""
-    return singa.to_numpy(t.data)
+    return singa.to_numpy(_tensor_arg_of("to_numpy_view", t).data)
+
+
+def _tensor_arg_of(function, t):
+    if not isinstance(t, Tensor):
+        raise TypeError("{}: t must be a singa Tensor, got {}".format(function, type(t).__name__))
+    return t
 
 
 # SINGA's name for a Tensor that a graph is built on before its values are known.

@@ -1,12 +1,12 @@
 """Small helpers shared by the operation modules."""
 
 from .. import singa_wrap as singa
-from ..errors import ArgumentError
+from ..errors import ArgumentError, ArgumentTypeError
 from ..tensor import Tensor
 from .engine import Dummy
 
 __all__ = ["sum_to", "full_like", "zeros", "check_same_shape", "is_float", "is_constant",
-           "axis_helper", "back_broadcast", "ctensor2numpy"]
+           "as_float", "axis_helper", "back_broadcast", "ctensor2numpy"]
 
 CTensor = singa.Tensor
 
@@ -51,11 +51,35 @@ def is_constant(t):
     return not t.stores_grad and (c is None or isinstance(c, Dummy))
 
 
+def as_float(op, what, x):
+    """float(x) for an Operation's numeric parameter; TypeError naming the op otherwise
+    (float() would read a string, and its ValueError would blame the value's format)."""
+    if isinstance(x, (str, bytes)) or x is None:
+        raise ArgumentTypeError("{}: {} must be a number, got {!r}".format(op, what, x))
+    return float(x)
+
+
+def _shape_arg(function, what, shape):
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError("{}: {} must be a shape (a tuple of ints), got {!r}".format(
+            function, what, shape))
+    return shape
+
+
+def _core_arg(function, x):
+    if not isinstance(x, CTensor):
+        raise TypeError("{}: x must be a core tensor (singa_wrap.Tensor, e.g. a Tensor's "
+                        ".data), got {}".format(function, type(x).__name__))
+    return x
+
+
 # SINGA's public helpers for custom Operations.
 
 def axis_helper(y_shape, x_shape):
     """The axes of y_shape along which a tensor of x_shape was broadcast to it (NumPy
     rules: shapes align on the right), as a tuple."""
+    _shape_arg("axis_helper", "y_shape", y_shape)
+    _shape_arg("axis_helper", "x_shape", x_shape)
     offset = len(y_shape) - len(x_shape)
     return tuple(i for i, n in enumerate(y_shape)
                  if i < offset or x_shape[i - offset] != n)
@@ -63,6 +87,7 @@ def axis_helper(y_shape, x_shape):
 
 def back_broadcast(y_shape, x_shape, x):
     """Core tensor x of y_shape summed back to x_shape (the gradient of a broadcast)."""
+    _core_arg("back_broadcast", x)
     if tuple(y_shape) != tuple(x.shape()):
         raise ArgumentError("back_broadcast: x has shape {}, not y_shape {}"
                             .format(x.shape(), tuple(y_shape)))
@@ -71,4 +96,4 @@ def back_broadcast(y_shape, x_shape, x):
 
 def ctensor2numpy(x):
     """A NumPy copy of core tensor x's values."""
-    return singa.to_numpy(singa.Contiguous(x)).copy()
+    return singa.to_numpy(singa.Contiguous(_core_arg("ctensor2numpy", x))).copy()

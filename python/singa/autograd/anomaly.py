@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import config
 from .. import singa_wrap as singa
+from .mode import flag
 
 __all__ = ["AnomalyError", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"]
 
@@ -111,8 +112,9 @@ def is_anomaly_enabled():
 def set_detect_anomaly(mode):
     """Sets the process-wide default (every thread without a ``detect_anomaly`` block of
     its own follows it); the environment's ``SINGA_DETECT_ANOMALY`` sets it at import."""
+    mode = flag("set_detect_anomaly", mode)
     with _lock:
-        _default[0] = bool(mode)
+        _default[0] = mode
         _refresh_watch()
 
 
@@ -122,7 +124,7 @@ class detect_anomaly(object):
     checked block). Blocks nest; each restores what it found."""
 
     def __init__(self, mode=True):
-        self._mode = bool(mode)
+        self._mode = flag("detect_anomaly", mode)
         self._saved = []
 
     def __enter__(self):

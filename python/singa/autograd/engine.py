@@ -94,7 +94,7 @@ class Operation(object):
         self._saving = requires_grad
         try:
             ys = self.forward(*datas)
-        except (ValueError, IndexError) as e:
+        except (ValueError, IndexError, TypeError, singa.DeviceError) as e:
             raise _named_error(self, "", e, [x.shape for x in xs]) from e
         if _anomaly_watch.any:
             anomaly.check_forward(self, xs, ys if isinstance(ys, tuple) else (ys,))
@@ -117,7 +117,7 @@ class Operation(object):
     def _do_backward(self, *dys):
         try:
             dxs = self.backward(*dys)
-        except (ValueError, IndexError) as e:
+        except (ValueError, IndexError, TypeError, singa.DeviceError) as e:
             raise _named_error(self, ".backward", e, [dy.shape() for dy in dys]) from e
         if not isinstance(dxs, tuple):
             dxs = (dxs,)
@@ -218,6 +218,9 @@ class Dummy(Operation):
 def infer_dependency(op):
     """Counts, for every operation reachable from ``op``, how many times an
     operation downstream lists it as a source."""
+    if not isinstance(op, Operation):
+        raise TypeError("infer_dependency: op must be an Operation (a tensor's creator), got {}"
+                        .format(type(op).__name__))
     counts = {op: 0}
     queue = deque([op])
     while queue:

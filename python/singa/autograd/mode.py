@@ -16,6 +16,8 @@ override. Assigning ``autograd.training = b`` (SINGA's switch) sets both default
 import functools
 import threading
 
+import numpy as np
+
 __all__ = ["is_grad_enabled", "is_train_mode", "set_defaults", "no_grad", "set_grad_enabled",
            "train", "reset_thread_overrides"]
 
@@ -41,6 +43,15 @@ _defaults = _Defaults()
 _local = _Overrides()
 _active = _Active()
 _active_lock = threading.Lock()
+
+
+def flag(function, mode):
+    """bool(mode) for a bool or an int; TypeError naming ``function`` otherwise, since
+    bool() of a string or None would turn ``"off"`` on and ``None`` off without a word."""
+    if isinstance(mode, (bool, int, np.bool_)):
+        return bool(mode)
+    raise TypeError("{}: mode must be a bool, got {} {!r}".format(
+        function, type(mode).__name__, mode))
 
 
 def _override(switch, value):
@@ -82,7 +93,7 @@ class _ThreadOverride(object):
     _switch = None
 
     def __init__(self, mode):
-        self._mode = bool(mode)
+        self._mode = flag(type(self).__name__, mode)
         self._saved = []
 
     def __enter__(self):

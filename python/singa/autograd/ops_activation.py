@@ -2,7 +2,7 @@
 
 from .. import singa_wrap as singa
 from ..errors import ArgumentError
-from ._util import full_like
+from ._util import as_float, full_like
 from .engine import Operation
 
 __all__ = ["Elu", "SeLU", "LeakyRelu", "HardSigmoid", "Clip", "SoftMax", "elu", "selu",
@@ -16,7 +16,7 @@ class Elu(Operation):
 
     def __init__(self, alpha=1.0):
         super().__init__()
-        self.alpha = float(alpha)
+        self.alpha = as_float("Elu", "alpha", alpha)
 
     def forward(self, x):
         pos = singa.GTFloat(x, 0.0)
@@ -38,7 +38,7 @@ class SeLU(Elu):
 
     def __init__(self, alpha=1.67326, gamma=1.0507):
         super().__init__(alpha)
-        self.gamma = float(gamma)
+        self.gamma = as_float("SeLU", "gamma", gamma)
 
 
 class LeakyRelu(Operation):
@@ -46,7 +46,7 @@ class LeakyRelu(Operation):
 
     def __init__(self, a=0.01):
         super().__init__()
-        self.a = float(a)
+        self.a = as_float("LeakyRelu", "a", a)
 
     def forward(self, x):
         pos = singa.GTFloat(x, 0.0)
@@ -63,7 +63,8 @@ class HardSigmoid(Operation):
 
     def __init__(self, alpha=0.2, gamma=0.5):
         super().__init__()
-        self.alpha, self.gamma = float(alpha), float(gamma)
+        self.alpha = as_float("HardSigmoid", "alpha", alpha)
+        self.gamma = as_float("HardSigmoid", "gamma", gamma)
 
     def forward(self, x):
         z = singa.AddFloat(singa.MultFloat(x, self.alpha), self.gamma)
@@ -80,8 +81,8 @@ class Clip(Operation):
 
     def __init__(self, min=None, max=None):
         super().__init__()
-        self.min = -float("inf") if min is None else float(min)
-        self.max = float("inf") if max is None else float(max)
+        self.min = -float("inf") if min is None else as_float("Clip", "min", min)
+        self.max = float("inf") if max is None else as_float("Clip", "max", max)
         if self.min > self.max:
             raise ArgumentError("Clip: min {} is greater than max {}".format(min, max))
 

@@ -1,12 +1,14 @@
 """Neural-network operations: gemm, bias, dropout, convolution, pooling,
 batch normalisation and local response normalisation."""
 
+import functools
+
 import numpy as np
 
 from .. import singa_wrap as singa
 from ..errors import ArgumentError
 from ..tensor import Tensor
-from ._util import sum_to
+from ._util import as_float, sum_to
 from .engine import Operation
 from .mode import is_train_mode
 from .ops_spatial import pad
@@ -24,7 +26,7 @@ class Gemm(Operation):
 
     def __init__(self, alpha=1.0, beta=1.0, transA=0, transB=0):
         super().__init__()
-        self.alpha, self.beta = float(alpha), float(beta)
+        self.alpha, self.beta = as_float("Gemm", "alpha", alpha), as_float("Gemm", "beta", beta)
         self.transA, self.transB = bool(transA), bool(transB)
 
     def forward(self, A, B, C=None):
@@ -123,12 +125,28 @@ class Dropout(Operation):
         return dy if self.mask is None else dy * self.mask
 
 
+@functools.lru_cache(maxsize=None)
+def _handle_classes(kind):
+    # looked up once per kind: an op is built on every conv/pool/batchnorm call
+    return tuple(getattr(singa, n) for n in dir(singa) if n.endswith(kind))
+
+
+def _handle(op, handle, kind):
+    """handle when it is one of the core's ``*{kind}`` classes (ConvHandle, and in a CUDA
+    build its cuDNN twin); TypeError naming the op otherwise, rather than the kernel's
+    list of overloads at the first call."""
+    if not isinstance(handle, _handle_classes(kind)):
+        raise TypeError("{}: handle must be a singa_wrap.{}, got {}".format(
+            op, kind, type(handle).__name__))
+    return handle
+
+
 class _Conv2d(Operation):
     """2-D convolution described by a ``singa_wrap.ConvHandle``."""
 
     def __init__(self, handle, odd_padding=(0, 0, 0, 0)):
         super().__init__()
-        self.handle = handle
+        self.handle = _handle("_Conv2d", handle, "ConvHandle")
         self.odd_padding = tuple(odd_padding)
 
     def forward(self, x, W, b=None):
@@ -159,7 +177,7 @@ class _Pooling2d(Operation):
 
     def __init__(self, handle, odd_padding=(0, 0, 0, 0)):
         super().__init__()
-        self.handle = handle
+        self.handle = _handle("_Pooling2d", handle, "PoolingHandle")
         self.odd_padding = tuple(odd_padding)
 
     def forward(self, x):
@@ -179,7 +197,7 @@ class _BatchNorm2d(Operation):
 
     def __init__(self, handle, running_mean, running_var, name=None):
         super().__init__(name)
-        self.handle = handle
+        self.handle = _handle("_BatchNorm2d", handle, "BatchNormHandle")
         self.running_mean = _data(running_mean)
         self.running_var = _data(running_var)
 

@@ -5,7 +5,7 @@ import builtins
 import numpy as np
 
 from .. import singa_wrap as singa
-from ..errors import ArgumentError
+from ..errors import ArgumentError, ArgumentTypeError
 from .. import tensor as tensor_mod
 from ..tensor import Tensor
 from ._util import is_constant, sum_to, zeros
@@ -100,7 +100,7 @@ class Unsqueeze(Operation):
 
     def forward(self, x):
         n = x.nDim() + len(self.axis)
-        axes = sorted(a % n for a in self.axis)
+        axes = sorted(_axes_list(self.axis, n))
         shape = list(x.shape())
         for a in axes:
             shape.insert(a, 1)
@@ -163,6 +163,8 @@ class Tile(Operation):
     def __init__(self, repeats):
         super().__init__()
         self.repeats = [repeats] if isinstance(repeats, int) else list(repeats)
+        if any(r < 0 for r in self.repeats):
+            raise ArgumentError("Tile: repeats must be >= 0, got {}".format(self.repeats))
 
     def forward(self, x):
         self.save(xshape=x.shape())
@@ -222,7 +224,7 @@ class Split(Operation):
         self.axis, self.parts, self.num_output = axis, parts, num_output
 
     def forward(self, x):
-        axis = self.axis % x.nDim()
+        axis = _axes_list(self.axis, x.nDim())[0]
         n = x.shape()[axis]
         parts = self.parts
         if parts is None:
@@ -253,7 +255,7 @@ class Concat(Operation):
     def forward(self, *xs):
         if not xs:
             raise ArgumentError("Concat: needs at least one input")
-        axis = self.axis % xs[0].nDim()
+        axis = _axes_list(self.axis, xs[0].nDim())[0]
         self.save(sizes=[x.shape()[axis] for x in xs], used_axis=axis)
         return singa.ConcatOn(list(xs), axis)
 
@@ -270,7 +272,13 @@ def _index_tensor(indices, like):
         return indices.data.AsType(singa.kInt)
     if isinstance(indices, singa.Tensor):
         return indices.AsType(singa.kInt)
-    arr = np.ascontiguousarray(np.asarray(indices, dtype=np.int32))
+    given = np.asarray(indices)
+    if given.dtype.kind not in "biuf" or (given.dtype.kind == "f" and
+                                          np.any(given != np.floor(given))):
+        # int32 conversion would truncate 0.5 to 0 and fail on text without the values
+        raise ArgumentTypeError("indices must be integers, got {} {}".format(
+            given.dtype, given.reshape(-1)[:4].tolist()))
+    arr = np.ascontiguousarray(given.astype(np.int32))
     return singa.from_numpy(arr, like.device())
 
 
@@ -293,7 +301,7 @@ class Gather(Operation):
 
     def forward(self, x):
         idx = _index_tensor(self.indices, x)
-        axis = self.axis % x.nDim()
+        axis = _axes_list(self.axis, x.nDim())[0]
         self.save(idx=idx, xshape=x.shape(), used_axis=axis)
         return singa.Take(x, idx, axis)
 
@@ -401,11 +409,13 @@ class OneHot(Operation):
     def __init__(self, axis, depth, values):
         super().__init__()
         self.axis, self.depth, self.values = axis, int(depth), list(values)
+        if self.depth < 1:
+            raise ArgumentError("OneHot: depth must be >= 1, got {}".format(depth))
 
     def forward(self, indices):
         y = singa.OneHot(indices, self.depth, float(self.values[1]), float(self.values[0]), 0)
         nd = y.nDim()
-        axis = self.axis % nd if self.axis < 0 else self.axis
+        axis = _axes_list(self.axis, nd)[0]
         if axis != nd - 1:
             perm = list(range(nd - 1))
             perm.insert(axis, nd - 1)

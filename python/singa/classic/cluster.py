@@ -38,6 +38,8 @@ def checkpoint_name(step, worker=0):
 def latest_checkpoint(folder, worker=0):
     """The path of the highest-step checkpoint of ``worker`` in ``folder`` (or in
     ``folder/checkpoint``), or None."""
+    if not isinstance(folder, (str, bytes, os.PathLike)):
+        raise TypeError("latest_checkpoint: folder must be a path, got {!r}".format(folder))
     best = None
     for d in (folder, os.path.join(folder, "checkpoint")):
         if not os.path.isdir(d):

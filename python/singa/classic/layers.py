@@ -21,6 +21,7 @@ from .. import autograd
 from .. import layer as nn
 from .. import singa_wrap as singa
 from .. import tensor as tensor_mod
+from ..errors import ArgumentTypeError
 from ..tensor import Tensor
 from .parameter import split_param_kwargs
 
@@ -130,6 +131,9 @@ class Layer(object):
 
     # ---- calling ----
     def __call__(self, x):
+        if not isinstance(x, Tensor):
+            raise TypeError("{} ({}): the input must be a singa Tensor, got {}".format(
+                self.name, type(self).__name__, type(x).__name__))
         if not self.built:
             self.build(tuple(x.shape[1:]), x.device)
         return self.forward(x)
@@ -665,6 +669,9 @@ class ImageInput(Dummy):
 
     def __init__(self, height=None, width=None, nb_channel=1, name=None):
         super(ImageInput, self).__init__(name)
+        for what, n in (("height", height), ("width", width), ("nb_channel", nb_channel)):
+            if n is not None and int(n) < 1:
+                raise ValueError("ImageInput: {} must be >= 1, got {}".format(what, n))
         self.height, self.width, self.nb_channel = height, width, int(nb_channel)
 
     def Feed(self, data, aux_data=None):
@@ -680,7 +687,12 @@ class LabelInput(Dummy):
     kind = "label"
 
     def Feed(self, data, aux_data=None):
-        y = np.asarray(data).reshape(-1).astype(np.int32)
+        y = np.asarray(data)
+        if y.dtype.kind not in "biuf":
+            raise ArgumentTypeError(
+                "{} (LabelInput): labels must be numbers, got dtype {} ({!r})".format(
+                    self.name, y.dtype, y.reshape(-1)[:3].tolist()))
+        y = y.reshape(-1).astype(np.int32)
         self.output = tensor_mod.from_numpy(y)
         self.output.requires_grad = False
         self.aux_data = y

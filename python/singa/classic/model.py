@@ -33,6 +33,7 @@ from .. import config
 from .. import device as device_mod
 from .. import singa_wrap
 from .. import tensor as tensor_mod
+from ..errors import ArgumentTypeError
 from .cluster import Cluster, Data, latest_checkpoint
 from .layers import Activation, Autoencoder, Dummy, Layer, Loss, RBM, _WithActivation
 from .updater import SGD, Updater
@@ -59,6 +60,19 @@ def _devices(device):
         raise RuntimeError("device={}: the number of GPUs must equal the number of workers "
                            "of the Cluster, which is 1".format(ids))
     return device_mod.create_cuda_gpu_on(int(ids[0]))
+
+
+def _data_arg(what, data, default, missing):
+    """``data``, or ``default`` (the Data given to ``add``) when it is None. A value of
+    another kind (e.g. a NumPy array instead of X_train) is an ArgumentTypeError (a
+    TypeError, and the ValueError that a missing Data has always been)."""
+    data = data if data is not None else default
+    if data is None:
+        raise ValueError(missing)
+    if not isinstance(data, Data):
+        raise ArgumentTypeError("{}: data must be a classic Data (e.g. X_train), got {}"
+                                .format(what, type(data).__name__))
+    return data
 
 
 def _param_key(i, layer, pname):
@@ -115,6 +129,10 @@ def save_model_parameter(step, fout, neuralnet):
     """Saves the parameters of ``neuralnet`` (a list of layers) to ``fout``, atomically.
 
     The file is a singa checkpoint (see singa.checkpoint) keyed by layer position."""
+    for i, lay in enumerate(neuralnet):
+        if not isinstance(lay, Layer):
+            raise TypeError("save_model_parameter: neuralnet[{}] is a {}, not a classic Layer"
+                            .format(i, type(lay).__name__))
     arrays, attrs = _collect_arrays(neuralnet)
     ckpt.save(fout, arrays, attrs, meta={"step": int(step), "api": "singa.classic"})
 
@@ -432,15 +450,15 @@ class Sequential(Model):
             raise ValueError("Sequential.fit: alg must be 'bp' (use Energy for 'cd'), got "
                              "{!r}".format(alg))
         self._set_device(device)
-        data = data if data is not None else self.train_data
-        if not isinstance(data, Data):
-            raise ValueError("fit: no training data; pass X_train or add a Data layer")
+        data = _data_arg("fit", data, self.train_data,
+                         "fit: no training data; pass X_train or add a Data layer")
         self.train_data = data
         if validate_data is not None:
             self.valid_data = validate_data
         nb_epoch = int(nb_epoch)
         if nb_epoch < 0:
-            raise ValueError("fit: nb_epoch (training steps) must be >= 0")
+            raise ValueError("fit: nb_epoch (training steps) must be >= 0, got {}".format(
+                nb_epoch))
         disp = int(disp_freq) if disp_freq is not None else max(1, nb_epoch // 20)
         val = None
         if self.valid_data is not None:
@@ -471,9 +489,8 @@ class Sequential(Model):
             the test results ``{step: [dict]}``.
         """
         self._set_device(device)
-        data = data if data is not None else self.test_data
-        if not isinstance(data, Data):
-            raise ValueError("evaluate: no test data; pass X_test or add a Data layer")
+        data = _data_arg("evaluate", data, self.test_data,
+                         "evaluate: no test data; pass X_test or add a Data layer")
         self.test_data = data
         bs = int(batch_size or data.batch_size)
         steps = int(test_steps) if test_steps else max(1, data.num_samples() // bs)
@@ -562,9 +579,8 @@ class Energy(Model):
             raise ValueError("Energy.fit: alg must be 'cd', got {!r}".format(alg))
         self._check_ready()
         self._set_device(device)
-        data = data if data is not None else self.train_data
-        if not isinstance(data, Data):
-            raise ValueError("fit: no training data; pass X_train or add a Data layer")
+        data = _data_arg("fit", data, self.train_data,
+                         "fit: no training data; pass X_train or add a Data layer")
         self.train_data = data
         rbm = self._rbm()
         nb_epoch = int(nb_epoch)
@@ -610,9 +626,7 @@ class Energy(Model):
                  checkpoint_path=None, device=None, **fields):
         """The top level's reconstruction error on ``test_steps`` batches of ``data``."""
         self._set_device(device)
-        data = data if data is not None else self.test_data
-        if not isinstance(data, Data):
-            raise ValueError("evaluate: no test data")
+        data = _data_arg("evaluate", data, self.test_data, "evaluate: no test data")
         rbm = self._rbm()
         bs = int(batch_size or data.batch_size)
         steps = int(test_steps) if test_steps else max(1, data.num_samples() // bs)

@@ -9,6 +9,7 @@ import zlib
 import numpy as np
 
 from .. import config
+from ..errors import named_entry
 
 __all__ = ["ENV_VAR", "KNOWN_SHA256", "DataError", "DataNotFoundError", "sha256_bytes",
            "check_sha256", "read_file", "to_float32", "find_data_dir", "find_file"]
@@ -96,8 +97,11 @@ def read_file(path, verify=True):
     return raw
 
 
+@named_entry("to_float32")
 def to_float32(images, scale=1.0 / 255.0):
     """uint8 images -> float32 array scaled to [0, 1] (a new contiguous array)."""
+    if isinstance(scale, (str, bytes)):
+        raise TypeError("scale must be a number, got {!r}".format(scale))
     out = np.array(images, dtype=np.float32, order="C")
     out *= np.float32(scale)  # in place: one pass and one allocation fewer
     return out

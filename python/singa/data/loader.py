@@ -11,6 +11,7 @@ import threading
 
 import numpy as np
 
+from ..errors import named_entry
 from .sharding import resolve_rank
 
 __all__ = ["DataLoader", "BatchIterator", "minibatches"]
@@ -69,6 +70,8 @@ class BatchIterator:
     """
 
     def __init__(self, batches, length, prefetch=2):
+        if not hasattr(batches, "__iter__"):
+            raise TypeError(f"BatchIterator: batches must be iterable, got {batches!r}")
         self._len = length
         self._done = False
         self.thread = None
@@ -181,6 +184,7 @@ class DataLoader:
             samples left over are dropped.
     """
 
+    @named_entry("DataLoader")
     def __init__(self, x, y=None, batch_size=64, shuffle=True, seed=0,
                  drop_last=False, prefetch=2, dtype=np.float32, transform=None,
                  rank=None, world_size=None):
@@ -252,6 +256,7 @@ class DataLoader:
         return it
 
 
+@named_entry("minibatches")
 def minibatches(x, y=None, batch_size=64, shuffle=True, seed=0, epoch=0,
                 drop_last=False, prefetch=2, dtype=np.float32, transform=None,
                 rank=None, world_size=None):

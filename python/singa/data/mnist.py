@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 
+from ..errors import named_entry
 from ._common import DataError, find_data_dir, find_file, read_file, to_float32
 from .sharding import partition_arrays
 
@@ -146,6 +147,7 @@ def load_mnist_float(data_dir=None, verify=True, flatten=False, shard=False, ran
     return (to_float32(xtr), ytr), (to_float32(xte), yte)
 
 
+@named_entry("mnist_split")
 def mnist_split(data_dir=None, num_valid=10000, normalize=True, flatten=False,
                 verify=True, shard=False, rank=None, world_size=None):
     """The Lasagne split: train / validation / test.

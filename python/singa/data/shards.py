@@ -57,6 +57,7 @@ import zlib
 import numpy as np
 
 from ..checkpoint import atomic_write
+from ..errors import named_entry
 from ._common import DataError
 
 __all__ = [
@@ -215,6 +216,7 @@ def _atomic_write(path, chunks):
     atomic_write(path, write)
 
 
+@named_entry("write_shard")
 def write_shard(path, images, labels):
     """Write one shard file atomically.
 

@@ -28,6 +28,7 @@ import warnings
 
 import numpy as np
 
+from ..errors import named_entry
 from ._common import DataError
 from .shards import (FORMAT_VERSION, INDEX_NAME, RESIZE_MODES, BadImageWarning, _atomic_write,
                      _pil, load_image, read_shard, read_shard_header, scan_image_tree,
@@ -180,6 +181,7 @@ def _check_common(shard_size, stop_after):
         raise ValueError(f"stop_after must be >= 0, got {stop_after}")
 
 
+@named_entry("write_shards")
 def write_shards(image_dir, out_dir, size=256, shard_size=1024, workers=None,
                  shuffle=True, seed=0, resize="crop", stop_after=None,
                  verify_existing=True, progress=True, prefix="shard"):
@@ -269,6 +271,7 @@ def write_shards(image_dir, out_dir, size=256, shard_size=1024, workers=None,
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+@named_entry("write_shards_from_arrays")
 def write_shards_from_arrays(images, labels, out_dir, shard_size=1024, classes=None,
                              channels_first=False, shuffle=False, seed=0,
                              stop_after=None, verify_existing=True, progress=True,

@@ -15,10 +15,15 @@ from .. import autograd
 from .. import singa_wrap as singa
 from ..autograd import anomaly as _anomaly
 from ..autograd.anomaly import watch as _anomaly_watch
+from ..autograd.mode import flag
+from ..errors import ArgumentTypeError
 from .. import tensor as tensor_mod
 from ..tensor import Tensor
 
 __all__ = ["Layer", "observe_calls", "layer_label"]
+
+# what a layer call reports with the layer and its input shapes in front
+_ARGUMENT_ERRORS = (ValueError, TypeError, IndexError, singa.DeviceError)
 
 _FLOAT_DTYPES = (tensor_mod.float32, tensor_mod.float16, tensor_mod.bfloat16, tensor_mod.float64)
 
@@ -56,7 +61,7 @@ class Layer(object):
                 self._initialized = True
             self.device_check(*args)
             return self.forward(*args, **kwargs)
-        except ValueError as e:
+        except _ARGUMENT_ERRORS as e:
             _add_layer_context(e, self, args)
             raise
 
@@ -163,8 +168,9 @@ class Layer(object):
     def train(self, mode=True):
         """Sets training mode on this layer and its sub-layers, and ``autograd.training``
         (which ops such as Dropout and BatchNorm read)."""
-        self._set_mode(bool(mode), set())
-        autograd.training = bool(mode)
+        mode = flag("{}.train".format(type(self).__name__), mode)
+        self._set_mode(mode, set())
+        autograd.training = mode
         return self
 
     def eval(self):
@@ -217,6 +223,9 @@ class observe_calls(object):
     call made inside the block (``depth`` 0 for the outermost layer call)."""
 
     def __init__(self, fn):
+        if not callable(fn):
+            raise TypeError("observe_calls: fn must be callable as fn(layer, inputs, output, "
+                            "depth), got {!r}".format(fn))
         self.fn = fn
 
     def __enter__(self):
@@ -237,7 +246,7 @@ def _observed_call(layer, args, kwargs):
             layer._initialized = True
         layer.device_check(*args)
         out = layer.forward(*args, **kwargs)
-    except ValueError as e:
+    except _ARGUMENT_ERRORS as e:
         _add_layer_context(e, layer, args)
         raise
     finally:
@@ -267,7 +276,7 @@ def _shapes(args):
 
 
 def _add_layer_context(e, layer, args):
-    """Prefixes a ValueError raised inside a layer with the layer and its input shape
+    """Prefixes an argument error raised inside a layer with the layer and its input shape
     (once: the innermost layer names itself)."""
     if getattr(e, "_singa_layer", False):
         return
@@ -328,7 +337,27 @@ def _assign(targets, values, what):
         dst.copy_from_numpy(arr)
 
 
+def _size(who, what, v, minimum=1):
+    """int(v) for a layer's size argument; TypeError for a non-number (int() would read
+    a string), ValueError below ``minimum``, both naming the layer."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer, float)):
+        raise ArgumentTypeError("{}: {} must be an int, got {!r}".format(who, what, v))
+    if v != int(v) or v < minimum:
+        raise ValueError("{}: {} must be an int >= {}, got {!r}".format(who, what, minimum, v))
+    return int(v)
+
+
+def _tensor_input(layer, x):
+    """TypeError naming the layer when x is no Tensor (it would fail later on x.shape)."""
+    if not isinstance(x, Tensor):
+        e = TypeError("{}: the input must be a singa Tensor, got {}".format(
+            layer_label(layer), type(x).__name__))
+        e._singa_layer = True
+        raise e
+
+
 def _check_x(layer, x, ndim):
+    _tensor_input(layer, x)
     if x.ndim() not in ndim:
         raise _mismatch(layer, x, "a {}-D input".format(" or ".join(str(n) for n in ndim)),
                         " ({}-D)".format(x.ndim()))

@@ -5,17 +5,22 @@ input-too-small check."""
 from .. import autograd
 from .. import singa_wrap as singa
 from ..initializer import glorot_with_fans, zeros
-from .base import Layer, _check_x, _mismatch, _param_dtype
+from .base import Layer, _check_x, _mismatch, _param_dtype, _size
 
 __all__ = ["Conv2d", "SeparableConv2d"]
 
 
-def _pair(v, name):
+def _pair(v, name, who):
+    """(v, v) for an int, else v's 2 ints; each >= 1 (a kernel size, stride or dilation)."""
     if isinstance(v, int):
-        return (v, v)
-    v = tuple(int(i) for i in v)
+        v = (v, v)
+    elif isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
+        raise TypeError("{}: {} must be an int or 2 ints, got {!r}".format(who, name, v))
+    v = tuple(_size(who, name, i) if not isinstance(i, int) else i for i in v)
     if len(v) != 2:
-        raise ValueError("{} must be an int or 2 ints, got {}".format(name, v))
+        raise ValueError("{}: {} must be an int or 2 ints, got {}".format(who, name, v))
+    if min(v) < 1:
+        raise ValueError("{}: {} must be >= 1, got {}".format(who, name, v))
     return v
 
 
@@ -38,8 +43,10 @@ def _same_pads(in_size, k, s, d, lower):
     return (big, small) if lower else (small, big)
 
 
-def _pads(pad_mode, padding, x_hw, kernel, stride, dilation=(1, 1)):
+def _pads(pad_mode, padding, x_hw, kernel, stride, dilation=(1, 1), who="Conv2d"):
     """[top, bottom, left, right] for a pad mode."""
+    if not isinstance(pad_mode, str):
+        raise TypeError("{}: pad_mode must be a string, got {!r}".format(who, pad_mode))
     mode = pad_mode.upper()
     if mode == "NOTSET":
         if isinstance(padding, int):
@@ -49,7 +56,8 @@ def _pads(pad_mode, padding, x_hw, kernel, stride, dilation=(1, 1)):
             return [p[0], p[0], p[1], p[1]]
         if len(p) == 4:
             return list(p)
-        raise ValueError("padding must be an int, 2 ints or 4 ints, got {}".format(padding))
+        raise ValueError("{}: padding must be an int, 2 ints or 4 ints, got {}".format(
+            who, padding))
     if mode == "VALID":
         return [0, 0, 0, 0]
     if mode in ("SAME_UPPER", "SAME_LOWER"):
@@ -57,8 +65,8 @@ def _pads(pad_mode, padding, x_hw, kernel, stride, dilation=(1, 1)):
         t, b = _same_pads(x_hw[0], kernel[0], stride[0], dilation[0], lower)
         l, r = _same_pads(x_hw[1], kernel[1], stride[1], dilation[1], lower)
         return [t, b, l, r]
-    raise ValueError("pad_mode must be NOTSET, SAME_UPPER, SAME_LOWER or VALID, got {!r}"
-                     .format(pad_mode))
+    raise ValueError("{}: pad_mode must be NOTSET, SAME_UPPER, SAME_LOWER or VALID, got {!r}"
+                     .format(who, pad_mode))
 
 
 def _handle_pads(p):
@@ -95,10 +103,10 @@ class Conv2d(Layer):
                 raise TypeError("Conv2d: too many positional arguments")
         if kwargs:
             raise TypeError("Conv2d: unexpected arguments {}".format(sorted(kwargs)))
-        self.nb_kernels = int(nb_kernels)
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _pair(stride, "stride")
-        self.dilation = _pair(dilation, "dilation")
+        self.nb_kernels = _size("Conv2d", "nb_kernels", nb_kernels)
+        self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d")
+        self.stride = _pair(stride, "stride", "Conv2d")
+        self.dilation = _pair(dilation, "dilation", "Conv2d")
         self.padding = padding if isinstance(padding, int) else tuple(padding)
         self.group = int(group)
         self.bias = bias
@@ -186,7 +194,10 @@ class SeparableConv2d(Layer):
                 padding = args[2]
             if len(args) > 3:
                 bias = args[3]
-        self.nb_kernels, self.kernel_size = nb_kernels, kernel_size
+        self.nb_kernels = _size("SeparableConv2d", "nb_kernels", nb_kernels)
+        _pair(kernel_size, "kernel_size", "SeparableConv2d")
+        _pair(stride, "stride", "SeparableConv2d")
+        self.kernel_size = kernel_size
         self.stride, self.padding, self.bias = stride, padding, bias
         self.in_channels = in_channels
         if in_channels is not None:

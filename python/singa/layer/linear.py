@@ -6,7 +6,7 @@ from .. import autograd
 from .. import tensor as tensor_mod
 from ..tensor import Tensor
 from ..initializer import glorot, normal, uniform_range, zeros
-from .base import Layer, _mismatch, _param_dtype
+from .base import Layer, _mismatch, _param_dtype, _size, _tensor_input
 
 __all__ = ["Linear", "Gemm", "Embedding"]
 
@@ -27,10 +27,10 @@ class Linear(Layer):
             self.in_features, out_features = out_features, args[0]
         elif "in_features" in kwargs:
             self.in_features = kwargs.pop("in_features")
-        self.out_features = int(out_features)
+        self.out_features = _size("Linear", "out_features", out_features)
         self.bias = bias
         if self.in_features is not None:
-            self._create(int(self.in_features), None)
+            self._create(_size("Linear", "in_features", self.in_features), None)
 
     def _create(self, in_features, device, dtype=None):
         self.in_features = in_features
@@ -39,6 +39,7 @@ class Linear(Layer):
             self._new_param("b", (self.out_features,), device, init=zeros, dtype=dtype)
 
     def initialize(self, x):
+        _tensor_input(self, x)
         if getattr(self, "W", None) is None:
             self._create(x.shape[-1], x.device, _param_dtype(x))
         else:
@@ -72,13 +73,14 @@ class Gemm(Layer):
     def __init__(self, nb_kernels, alpha=1.0, beta=1.0, transA=False, transB=True, bias=True,
                  bias_shape=None):
         super(Gemm, self).__init__()
-        self.nb_kernels = nb_kernels
+        self.nb_kernels = _size("Gemm", "nb_kernels", nb_kernels)
         self.alpha, self.beta = alpha, beta
         self.transA, self.transB = int(transA), int(transB)
         self.bias = bias
         self.bias_shape = bias_shape
 
     def initialize(self, x):
+        _tensor_input(self, x)
         self.in_features = x.shape[0] if self.transA else x.shape[-1]
         shape = ((self.nb_kernels, self.in_features) if self.transB
                  else (self.in_features, self.nb_kernels))
@@ -103,9 +105,10 @@ class Embedding(Layer):
 
     def __init__(self, input_dim, output_dim, initializer="gaussian"):
         super(Embedding, self).__init__()
-        self.input_dim, self.output_dim = input_dim, output_dim
+        self.input_dim = _size("Embedding", "input_dim", input_dim)
+        self.output_dim = _size("Embedding", "output_dim", output_dim)
         self.initializer = initializer
-        self._new_param("W", (input_dim, output_dim))
+        self._new_param("W", (self.input_dim, self.output_dim))
         if initializer == "uniform":
             uniform_range(self.W, -1.0, 1.0)
         else:

@@ -4,7 +4,7 @@ from .. import autograd
 from .. import singa_wrap as singa
 from ..initializer import ones, zeros
 from ..tensor import Tensor
-from .base import Layer, _check_x, _mismatch, _param_dtype
+from .base import Layer, _check_x, _mismatch, _param_dtype, _size
 
 __all__ = ["BatchNorm2d", "LRN"]
 
@@ -27,7 +27,7 @@ class BatchNorm2d(Layer):
         if not 0.0 <= momentum <= 1.0:
             raise ValueError("BatchNorm2d: momentum must be in [0, 1], got {}".format(momentum))
         self.momentum = float(momentum)
-        self.channels = int(args[0]) if args else None
+        self.channels = _size("BatchNorm2d", "num_features", args[0]) if args else None
         self._handle = None
         self._handle_key = None
         if self.channels is not None:
@@ -69,7 +69,7 @@ class LRN(Layer):
 
     def __init__(self, size=5, alpha=1e-4, beta=0.75, k=1.0):
         super(LRN, self).__init__()
-        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+        self.size, self.alpha, self.beta, self.k = _size("LRN", "size", size), alpha, beta, k
 
     def forward(self, x):
         return autograd.lrn(x, self.size, self.alpha, self.beta, self.k)

@@ -18,19 +18,21 @@ class Pooling2d(Layer):
 
     def __init__(self, kernel_size, stride=None, padding=0, is_max=True, pad_mode="NOTSET"):
         super(Pooling2d, self).__init__()
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = self.kernel_size if stride is None else _pair(stride, "stride")
+        who = type(self).__name__
+        self.kernel_size = _pair(kernel_size, "kernel_size", who)
+        self.stride = self.kernel_size if stride is None else _pair(stride, "stride", who)
         self.padding = padding if isinstance(padding, int) else tuple(padding)
         self.is_max = is_max
         self.pad_mode = pad_mode
-        _pads(pad_mode, self.padding, (1, 1), self.kernel_size, self.stride)
+        _pads(pad_mode, self.padding, (1, 1), self.kernel_size, self.stride, who=who)
         self._handle = None
         self._handle_key = None
 
     def _get_handle(self, x):
         key = tuple(x.shape)
         if self._handle_key != key:
-            pads = _pads(self.pad_mode, self.padding, key[2:], self.kernel_size, self.stride)
+            pads = _pads(self.pad_mode, self.padding, key[2:], self.kernel_size, self.stride,
+                         who=type(self).__name__)
             _check_spatial(self, x, pads, self.kernel_size, self.stride)
             self._handle = singa.PoolingHandle(x.data, list(self.kernel_size), list(self.stride),
                                                _handle_pads(pads), bool(self.is_max))

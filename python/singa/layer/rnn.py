@@ -3,7 +3,7 @@
 from .. import autograd
 from ..initializer import recurrent_uniform, zeros
 from ..tensor import Tensor
-from .base import Layer
+from .base import Layer, _size
 
 __all__ = ["RNN_Base", "RNN", "LSTM"]
 
@@ -15,6 +15,9 @@ def _seq(xs, name):
             raise ValueError("{}: a Tensor input must be (seq_len, batch, features), got {}"
                              .format(name, xs.shape))
         return [autograd.squeeze(p, 0) for p in autograd.split(xs, 0, [1] * xs.shape[0])]
+    if not isinstance(xs, (list, tuple)) or not all(isinstance(x, Tensor) for x in xs):
+        raise TypeError("{}: the input must be a list of Tensors or a (seq_len, batch, "
+                        "features) Tensor, got {!r}".format(name, xs))
     xs = list(xs)
     if not xs:
         raise ValueError("{}: empty input sequence".format(name))
@@ -38,7 +41,9 @@ class _Recurrent(RNN_Base):
             raise NotImplementedError("{}: only num_layers=1, unidirectional, sequence-first "
                                       "is implemented; stack layers for depth"
                                       .format(type(self).__name__))
-        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        who = type(self).__name__
+        self.input_size = _size(who, "input_size", input_size)
+        self.hidden_size = _size(who, "hidden_size", hidden_size)
         self.num_layers, self.bias = num_layers, bias
         self.dropout = dropout
 
