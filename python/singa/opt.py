@@ -32,7 +32,7 @@ from .tensor import Tensor
 
 __all__ = ["DecayScheduler", "Constant", "ExponentialDecay", "StepSchedule", "Schedule",
            "Optimizer", "SGD", "RMSProp", "AdaGrad", "Adam", "MultiOptimizer",
-           "sgd_update", "rmsprop_update", "adagrad_update", "adam_update"]
+           "sgd_update", "rmsprop_update", "adagrad_update", "adam_update", "DistOpt"]
 
 
 # ------------------------------------------------------------------ schedules
@@ -763,3 +763,8 @@ class MultiOptimizer(Optimizer):
         # callable keys get stable names from their position in the mapping
         return [(k if isinstance(k, str) else "rule{}".format(i), o)
                 for i, (k, o) in enumerate(self.optimizers.items())]
+
+
+# Data-parallel training (imported last: it builds on the classes above). mpi4py itself
+# is imported only when a DistOpt is made.
+from .dist.distopt import DistOpt  # noqa: E402
