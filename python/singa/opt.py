@@ -765,6 +765,10 @@ class MultiOptimizer(Optimizer):
                 for i, (k, o) in enumerate(self.optimizers.items())]
 
 
-# Data-parallel training (imported last: it builds on the classes above). mpi4py itself
-# is imported only when a DistOpt is made.
-from .dist.distopt import DistOpt  # noqa: E402
+def __getattr__(name):
+    # DistOpt lives in singa.dist, which builds on this module: it is looked up on first
+    # use. (mpi4py itself is imported only when a DistOpt is made.)
+    if name == "DistOpt":
+        from .dist.distopt import DistOpt
+        return DistOpt
+    raise AttributeError("module {!r} has no attribute {!r}".format(__name__, name))
