@@ -16,7 +16,7 @@ from collections import namedtuple
 
 __all__ = ["Knob", "PYTHON_KNOBS", "FLUSH_DENORMALS", "DATA_DIR", "CLASSIC_WORKSPACE",
            "CUDA_FALLBACK", "CUDA_FALLBACK_VALUES", "RETAIN_GRAPH", "DETECT_ANOMALY",
-           "DIST_TIMEOUT", "DIST_TIMEOUT_DEFAULT", "dist_timeout", "flush_denormals", "data_dir", "classic_workspace", "cuda_fallback", "retain_graph",
+           "DIST_TIMEOUT", "DIST_TIMEOUT_DEFAULT", "dist_timeout", "launcher_environment", "flush_denormals", "data_dir", "classic_workspace", "cuda_fallback", "retain_graph",
            "detect_anomaly", "core_knobs", "knobs"]
 
 Knob = namedtuple("Knob", "name default meaning read_by")
@@ -127,6 +127,13 @@ def dist_timeout():
         raise ValueError("{}={!r}: it must be a positive number of seconds".format(
             DIST_TIMEOUT, value))
     return seconds
+
+
+def launcher_environment():
+    """The process environment, for ``singa.dist.env``: the rank variables an MPI or
+    torchrun launcher exports belong to the launcher, not to singa, so they are not
+    knobs (README's table lists singa's own)."""
+    return os.environ
 
 
 def _zero_or_one(name):

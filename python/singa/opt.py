@@ -30,7 +30,8 @@ from . import singa_wrap as singa
 from . import tensor as tensor_mod
 from .tensor import Tensor
 
-__all__ = ["DecayScheduler", "Constant", "ExponentialDecay", "StepSchedule", "Schedule",
+# DistOpt comes from the module __getattr__ at the end
+__all__ = ["DecayScheduler", "Constant", "ExponentialDecay", "StepSchedule", "Schedule",  # noqa: F822
            "Optimizer", "SGD", "RMSProp", "AdaGrad", "Adam", "MultiOptimizer",
            "sgd_update", "rmsprop_update", "adagrad_update", "adam_update", "DistOpt"]
 

@@ -6,7 +6,7 @@ import, so data sharding and rank-0-only output work the same whether or not the
 creates a communicator, and a plain ``python script.py`` is rank 0 of 1.
 """
 
-import os
+from .. import config
 
 __all__ = ["LaunchInfo", "launch_info", "is_rank0"]
 
@@ -54,7 +54,7 @@ def launch_info(environ=None):
     Without a launcher (a plain ``python script.py``) it is rank 0 of 1. The local rank and
     size default to the global ones when a launcher exports only those.
     """
-    environ = os.environ if environ is None else environ
+    environ = config.launcher_environment() if environ is None else environ
     for rank_var, size_var, local_var, local_size_var in _LAUNCHERS:
         rank, size = _int_var(rank_var, environ), _int_var(size_var, environ)
         if rank is None or size is None:
