@@ -13,7 +13,8 @@ from launch import run_ranks  # noqa: E402
 CHECKS = ["attributes", "all_reduce_sums_in_place", "all_reduce_of_a_strided_view",
           "fused_all_reduce_with_staging", "all_reduce_half_sends_float16",
           "sparsification_top_k", "sparsification_threshold",
-          "sparsification_residual_and_fused", "broadcast_and_barrier", "bad_arguments_raise"]
+          "sparsification_residual_and_fused", "broadcast_and_barrier",
+          "gradients_are_sent_during_backward", "bad_arguments_raise"]
 
 
 @pytest.fixture(scope="module")

@@ -216,6 +216,11 @@ class _RecordingOptimizer(object):
         object.__setattr__(self, "_graph_steps", self._graph_steps + 1)
         self._optimizer.step()
 
+    def run_eagerly(self, reason):
+        """Marks the recorded step as one to run eagerly, for ``reason`` (an optimizer
+        that records through this stand-in and knows its step cannot be replayed)."""
+        object.__setattr__(self, "_graph_hidden", reason)
+
     def _own_method(self, name):
         """Whether the optimizer's class defines ``name`` itself; its updates then
         happen out of this stand-in's sight (noted, so the step runs eagerly)."""

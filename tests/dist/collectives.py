@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from singa import dist, opt, singa_wrap, tensor
+from singa import autograd, dist, layer, opt, singa_wrap, tensor
 
 
 def rank_values(rank, shape, seed):
@@ -126,6 +126,29 @@ def main():
     np.testing.assert_array_equal(arr, rank_values(0, (2, 2), 9))
     dist.barrier()
     ok("broadcast_and_barrier")
+
+    # each gradient is sent the moment backward yields it (threshold 0: no fusing)
+    yielded, started_at = [0], []
+    real_backward, real_start = autograd.backward, d.communicator.start_all_reduce
+
+    def counting_backward(loss):
+        for pair in real_backward(loss):
+            yielded[0] += 1
+            yield pair
+
+    def recording_start(*args, **kwargs):
+        started_at.append(yielded[0])
+        return real_start(*args, **kwargs)
+    autograd.backward, d.communicator.start_all_reduce = counting_backward, recording_start
+    autograd.training = True
+    l1, l2 = layer.Linear(5), layer.Linear(3)
+    x = tensor.from_numpy(rank_values(0, (4, 6), 40))
+    y = tensor.from_numpy(np.eye(3, dtype=np.float32)[[0, 1, 2, 0]])
+    d.backward_and_update(autograd.softmax_cross_entropy(l2(autograd.relu(l1(x))), y),
+                          threshold=0)
+    autograd.backward, d.communicator.start_all_reduce = real_backward, real_start
+    assert started_at == [1, 2, 3, 4], started_at  # not all after the last gradient
+    ok("gradients_are_sent_during_backward")
 
     for kwargs, word in (({"nccl_id": object()}, "nccl_id"), ({"world_size": 3}, "world_size"),
                          ({"local_rank": 5}, "local_rank"), ({"buffSize": 0}, "buffSize")):

@@ -294,6 +294,11 @@ class DistOpt(Optimizer):
         the parameters over the ranks (chunks of more than ``threshold`` elements, or one
         large parameter); the chunk advances each step, round robin (``self.partial``)."""
         _check_threshold(threshold)
+        recorder = graph_mod.recording_for(self)
+        if recorder is not None:
+            recorder.run_eagerly("DistOpt.backward_and_partial_update averages parameters "
+                                 "outside the optimizer's updates; it runs with graph mode "
+                                 "off (as in SINGA: compile with use_graph=False)")
         self._begin_step()
         self.partial += 1
         chunk, chosen, pending, size = 0, [], [], 0
