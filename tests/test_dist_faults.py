@@ -35,3 +35,9 @@ def test_the_timeout_comes_from_the_environment_when_not_given():
                                extra_env={"SINGA_DIST_TIMEOUT": "1.5"})
     assert code != 0
     assert "timed out after 1.5 s" in err, err[-3000:]
+
+
+def test_a_caught_timeout_still_ends_the_job_at_exit():
+    code, out, err = run_ranks("faults.py", ["catch", "1"], timeout=60)
+    assert "rank 0 caught:" in out and "rank(s) 1 did not arrive" in out
+    assert code != 0

@@ -1,10 +1,12 @@
 """Launched by tests/test_dist_faults.py under ``mpiexec -n 2``: rank 1 fails at the
 second training step while rank 0 goes on to the step's all-reduce.
 
-Usage: python faults.py kill|hang TIMEOUT
+Usage: python faults.py kill|hang|catch TIMEOUT
   kill: rank 1 dies (SIGKILL); the launcher must end the job with a non-zero exit.
   hang: rank 1 stops taking part (sleeps); rank 0 must raise DistTimeoutError within
         TIMEOUT seconds and the job must end.
+  catch: as hang, but rank 0 catches the error and returns normally: the job must
+        still end (rank 1 is still asleep).
 """
 
 import os
@@ -14,7 +16,7 @@ import time
 
 import numpy as np
 
-from singa import autograd, layer, opt, tensor
+from singa import autograd, dist, layer, opt, tensor
 
 
 def main():
@@ -33,7 +35,13 @@ def main():
             if mode == "kill":
                 os.kill(os.getpid(), signal.SIGKILL)
             time.sleep(600)
-        d.backward_and_update(loss)
+        try:
+            d.backward_and_update(loss)
+        except dist.DistTimeoutError as e:
+            if mode != "catch":
+                raise
+            print("rank 0 caught:", e, flush=True)
+            return
         print("rank", d.global_rank, "finished step", step, flush=True)
 
 

@@ -15,6 +15,7 @@ any rank aborts the whole job (MPI_Abort), so one failing rank never leaves the 
 hanging.
 """
 
+import atexit
 import sys
 import threading
 import time
@@ -223,6 +224,8 @@ class Communicator(object):
         return sorted(r for r in others if answers.get(r) != seq)
 
     def _raise_timeout(self, name, seq, missing):
+        global _timed_out
+        _timed_out = True  # even if the caller catches it, the job ends at exit
         step = "step {}".format(self.step) if self.step is not None else "outside a step"
         raise DistTimeoutError(
             "singa.dist: {} (collective #{}, {}) on rank {} of {} timed out after {:g} s: "
@@ -241,17 +244,26 @@ def _nbytes(array):
 
 _hook_lock = threading.Lock()
 _hook_installed = False
+_timed_out = False  # a collective of this process timed out
 
 
 def _abort_on_uncaught_exception(comm):
-    """Makes an uncaught exception on this rank end the whole job: MPI_Finalize at exit
-    would otherwise wait for ranks that wait for this one."""
+    """Makes an uncaught exception on this rank, or an exit after a timed-out
+    collective, end the whole job: MPI_Finalize at exit would otherwise wait for ranks
+    that wait for this one (or that hang)."""
     global _hook_installed
     with _hook_lock:
         if _hook_installed:
             return
         _hook_installed = True
     previous = sys.excepthook
+
+    def abort_after_timeout():
+        if _timed_out:
+            sys.stderr.flush()
+            comm.Abort(1)
+    # atexit runs before mpi4py's MPI_Finalize, which is registered at the C level
+    atexit.register(abort_after_timeout)
 
     def hook(kind, value, tb):
         previous(kind, value, tb)

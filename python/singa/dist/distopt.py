@@ -148,6 +148,9 @@ class DistOpt(Optimizer):
     def step(self):
         self.opt.step()
 
+    def value(self, sched):
+        return self.opt.value(sched)
+
     def get_states(self, names=None):
         return self.opt.get_states(names)
 
@@ -252,6 +255,11 @@ class DistOpt(Optimizer):
     def __call__(self, loss):
         self.backward_and_update(loss)
 
+    def call(self, loss):
+        """``backward_and_update`` without advancing the step (call ``step()`` after)."""
+        self._dense_step(loss, _DEFAULT_THRESHOLD, half=False, clip_value=None,
+                         advance=False)
+
     def backward_and_update(self, loss, threshold=_DEFAULT_THRESHOLD):
         """Back-propagates ``loss``, sums the gradients over the ranks (fused in buckets
         of more than ``threshold`` elements, sent while backward runs), updates every
@@ -334,7 +342,7 @@ class DistOpt(Optimizer):
         self._bucket_no = 0
         self.communicator.step = self.opt._step
 
-    def _dense_step(self, loss, threshold, half, clip_value):
+    def _dense_step(self, loss, threshold, half, clip_value, advance=True):
         _check_threshold(threshold)
         self._begin_step()
         recorder = graph_mod.recording_for(self)
@@ -361,7 +369,7 @@ class DistOpt(Optimizer):
             self.communicator.progress()
         if pending:
             self._bucket(pending, half, recorder)
-        self._finish(plist, recorder)
+        self._finish(plist, recorder, advance)
 
     def _next_key(self):
         self._bucket_no += 1
@@ -387,17 +395,14 @@ class DistOpt(Optimizer):
             self._sparse(list(tensors), residual, spars, topK)
         _run(recorder, reduce, cores, "DistOpt.sparsification")
 
-    def _finish(self, plist, recorder):
+    def _finish(self, plist, recorder, advance=True):
         grads = [g.data for _, g in plist]
         _run(recorder, lambda *tensors: self.wait(), grads, "DistOpt.wait")
-        if recorder is None:
-            for p, g in plist:
-                self.update(p, g)
-            self.opt.step()
-        else:
-            for p, g in plist:
-                recorder.update(p, g)  # graph mode records the bound update
-            recorder.step()
+        target = self if recorder is None else recorder  # graph mode binds its updates
+        for p, g in plist:
+            target.update(p, g)
+        if advance:
+            target.step()
 
     def _start_fused(self, cores, half, key, scale=None):
         """Starts the sum of ``cores`` over the ranks: in their own memory when that is
