@@ -30,6 +30,7 @@ _PROBE_TAG, _REPLY_TAG = 101, 102
 # How long a rank that timed out keeps listening for the other ranks' answers: a rank
 # blocked in a wait answers within one poll, so this only has to cover the network.
 _PROBE_GRACE_S = 2.0
+_OUTPUT_GRACE_S = 0.2
 
 
 class DistTimeoutError(RuntimeError):
@@ -260,8 +261,7 @@ def _abort_on_uncaught_exception(comm):
 
     def abort_after_timeout():
         if _timed_out:
-            sys.stderr.flush()
-            comm.Abort(1)
+            _abort(comm)
     # atexit runs before mpi4py's MPI_Finalize, which is registered at the C level
     atexit.register(abort_after_timeout)
 
@@ -269,10 +269,17 @@ def _abort_on_uncaught_exception(comm):
         previous(kind, value, tb)
         if issubclass(kind, (KeyboardInterrupt, SystemExit)):
             return
-        sys.stderr.flush()
-        sys.stdout.flush()
-        comm.Abort(1)
+        _abort(comm)
     sys.excepthook = hook
+
+
+def _abort(comm):
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # a moment for the launcher to forward what was just printed (the error): MPI_Abort
+    # has it tear down the job's output pipes with the processes
+    time.sleep(_OUTPUT_GRACE_S)
+    comm.Abort(1)
 
 
 _shared = None
