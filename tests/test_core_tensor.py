@@ -18,7 +18,7 @@ DTYPES = [(sw.kFloat32, np.float32), (sw.kDouble, np.float64), (sw.kInt, np.int3
 
 
 def test_constants():
-    assert sw.USE_CUDA is False and sw.USE_DIST is False
+    assert sw.USE_CUDA is False and sw.USE_DIST is True
     assert (sw.kFloat32, sw.kFloat16, sw.kInt) == (0, 1, 2)
     assert sw.VecTensor([1, 2]) == [1, 2]
     for code, npdt in DTYPES:

@@ -26,6 +26,7 @@ LAZY_IMPORTS = {
     ("classic/cluster.py", "_store_batches", "data"): "shards only when a job uses them",
     ("fit.py", "_as_batches", "data.loader"): "arrays given to fit are batched on demand",
     ("config.py", "core_knobs", "singa_wrap"): "the core's knobs, read after the extension loads",
+    ("opt.py", "__getattr__", "dist.distopt"): "DistOpt builds on opt (SINGA's opt.DistOpt)",
 }
 
 

@@ -16,8 +16,9 @@ from collections import namedtuple
 
 __all__ = ["Knob", "PYTHON_KNOBS", "FLUSH_DENORMALS", "DATA_DIR", "CLASSIC_WORKSPACE",
            "CUDA_FALLBACK", "CUDA_FALLBACK_VALUES", "RETAIN_GRAPH", "DETECT_ANOMALY",
-           "flush_denormals", "data_dir", "classic_workspace", "cuda_fallback", "retain_graph",
-           "detect_anomaly", "core_knobs", "knobs", "launcher_variables"]
+           "DIST_TIMEOUT", "DIST_TIMEOUT_DEFAULT", "dist_timeout", "flush_denormals", "data_dir",
+           "classic_workspace", "cuda_fallback", "retain_graph", "detect_anomaly", "core_knobs",
+           "knobs", "launcher_variables"]
 
 Knob = namedtuple("Knob", "name default meaning read_by")
 Knob.__doc__ = """One environment variable: its name, its default (None: unset), what it
@@ -30,6 +31,8 @@ CUDA_FALLBACK = "SINGA_CUDA_FALLBACK"
 CUDA_FALLBACK_VALUES = ("cpu",)
 RETAIN_GRAPH = "SINGA_RETAIN_GRAPH"
 DETECT_ANOMALY = "SINGA_DETECT_ANOMALY"
+DIST_TIMEOUT = "SINGA_DIST_TIMEOUT"
+DIST_TIMEOUT_DEFAULT = 300.0
 
 PYTHON_KNOBS = (
     Knob(FLUSH_DENORMALS, "1",
@@ -59,6 +62,11 @@ PYTHON_KNOBS = (
          "the optimizer step and the op's forward traceback (slower); `0`: no checks; other "
          "values are an error; read once by `import singa`; `autograd.detect_anomaly()` "
          "overrides it per thread", "Python"),
+    Knob(DIST_TIMEOUT, "300",
+         "seconds a rank of a distributed job (`singa.opt.DistOpt`, `singa.dist`) waits in "
+         "one collective for the other ranks before it raises `singa.dist.DistTimeoutError` "
+         "naming the ranks that did not arrive (and the job ends); a positive number; read "
+         "when a communicator is created without a `timeout` argument", "Python"),
 )
 
 
@@ -104,6 +112,22 @@ def detect_anomaly():
     """Whether autograd checks every op for NaN and Inf by default (``SINGA_DETECT_ANOMALY``:
     ``1`` yes, ``0`` or unset no; other values raise ValueError)."""
     return _zero_or_one(DETECT_ANOMALY)
+
+
+def dist_timeout():
+    """Seconds a collective waits for the other ranks (``SINGA_DIST_TIMEOUT``, default
+    300); a value that is not a positive number raises ValueError."""
+    value = _value(DIST_TIMEOUT)
+    if value is None:
+        return DIST_TIMEOUT_DEFAULT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError("{}={!r}: it must be a positive number of seconds".format(
+            DIST_TIMEOUT, value))
+    return seconds
 
 
 def _zero_or_one(name):

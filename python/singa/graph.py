@@ -32,7 +32,21 @@ from . import singa_wrap as singa
 from .opt import Optimizer
 from .tensor import Tensor
 
-__all__ = ["GraphStep", "GraphError"]
+__all__ = ["GraphStep", "GraphError", "recording_for"]
+
+_recording = None  # the _RecordingOptimizer of the step being recorded, if any
+
+
+def recording_for(optimizer):
+    """The stand-in recording a step for ``optimizer`` right now, or None.
+
+    An optimizer whose class sets ``records_graph_steps = True`` (singa.opt.DistOpt)
+    drives backward itself: graph mode hands its calls straight to it, and it records
+    its own work through the stand-in, ``update(param, grad)`` for each update (which
+    graph mode binds and replays) and ``step()``, plus any ``GraphCallback`` it needs.
+    """
+    r = _recording
+    return r if r is not None and r._optimizer is optimizer else None
 
 
 class GraphError(RuntimeError):
@@ -95,15 +109,18 @@ class GraphStep(object):
         return self._outputs
 
     def _record(self, model, args, key):
+        global _recording
         self.reset()
         optimizer = model.optimizer
         stand_in = None if optimizer is None else _RecordingOptimizer(optimizer)
         if stand_in is not None:
             model.optimizer = stand_in
         singa.GraphBegin()
+        _recording = stand_in
         try:
             out = model.train_one_batch(*args)
         finally:
+            _recording = None
             graph = singa.GraphEnd()
             if stand_in is not None:
                 model.optimizer = optimizer
@@ -199,12 +216,19 @@ class _RecordingOptimizer(object):
         object.__setattr__(self, "_graph_steps", self._graph_steps + 1)
         self._optimizer.step()
 
+    def run_eagerly(self, reason):
+        """Marks the recorded step as one to run eagerly, for ``reason`` (an optimizer
+        that records through this stand-in and knows its step cannot be replayed)."""
+        object.__setattr__(self, "_graph_hidden", reason)
+
     def _own_method(self, name):
         """Whether the optimizer's class defines ``name`` itself; its updates then
         happen out of this stand-in's sight (noted, so the step runs eagerly)."""
         opt = self._optimizer
         if isinstance(opt, Optimizer) and getattr(type(opt), name) is getattr(Optimizer, name):
             return False
+        if getattr(type(opt), "records_graph_steps", False):
+            return True  # it records its updates through this stand-in (recording_for)
         object.__setattr__(self, "_graph_hidden", "{}.{} is its own, so graph mode cannot "
                            "see the updates it makes".format(type(opt).__name__, name))
         return True

@@ -31,9 +31,10 @@ from . import tensor as tensor_mod
 from .errors import ArgumentTypeError
 from .tensor import Tensor
 
-__all__ = ["DecayScheduler", "Constant", "ExponentialDecay", "StepSchedule", "Schedule",
+# DistOpt comes from the module __getattr__ at the end
+__all__ = ["DecayScheduler", "Constant", "ExponentialDecay", "StepSchedule", "Schedule",  # noqa: F822
            "Optimizer", "SGD", "RMSProp", "AdaGrad", "Adam", "MultiOptimizer",
-           "sgd_update", "rmsprop_update", "adagrad_update", "adam_update"]
+           "sgd_update", "rmsprop_update", "adagrad_update", "adam_update", "DistOpt"]
 
 
 # ------------------------------------------------------------------ schedules
@@ -770,3 +771,12 @@ class MultiOptimizer(Optimizer):
         # callable keys get stable names from their position in the mapping
         return [(k if isinstance(k, str) else "rule{}".format(i), o)
                 for i, (k, o) in enumerate(self.optimizers.items())]
+
+
+def __getattr__(name):
+    # DistOpt lives in singa.dist, which builds on this module: it is looked up on first
+    # use. (mpi4py itself is imported only when a DistOpt is made.)
+    if name == "DistOpt":
+        from .dist.distopt import DistOpt
+        return DistOpt
+    raise AttributeError("module {!r} has no attribute {!r}".format(__name__, name))

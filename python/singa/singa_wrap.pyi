@@ -997,7 +997,7 @@ def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None:
 def to_numpy(tensor: Tensor) -> numpy.ndarray:
     ...
 USE_CUDA: bool = False
-USE_DIST: bool = False
+USE_DIST: bool = True
 USE_DNNL: bool = True
 USE_PYTHON3: bool = True
 kBFloat16: int = 6

@@ -118,7 +118,7 @@ void CopyFromHost(Tensor& t, py::array arr, size_t num, size_t offset) {
 }  // namespace
 
 void BindTensor(py::module_& m) {
-  py::class_<Tensor> t(m, "Tensor");
+  py::class_<Tensor> t(m, "Tensor", py::buffer_protocol());
   DefInit(t, py::init<>());
   DefInit(t, py::init([](const std::vector<int64_t>& shape, std::optional<std::shared_ptr<Device>> dev,
                          int dt) {
@@ -226,6 +226,25 @@ void BindTensor(py::module_& m) {
   DefHost(t, "GetValue", [](const Tensor& x) { return py::array(ToNumpy(x).attr("copy")()); },
           "A NumPy copy of the values");
   DefHost(t, "numpy", &ToNumpy, "A NumPy view sharing this tensor's memory (a copy off the host)");
+  // The buffer protocol (memoryview, mpi4py) reads and writes the tensor's own memory.
+  // The exported view goes through a NumPy view whose capsule holds the tensor's block,
+  // so the memory outlives a later rebinding of this tensor (ResetLike, ToType). Only
+  // what a consumer can use in place is exported: a copy would silently drop writes.
+  t.def_buffer([](Tensor& x) -> py::buffer_info {
+    if (!x.device()->host_memory())
+      throw py::buffer_error(Msg("Tensor buffer: the tensor of shape ", ShapeStr(x.shape()),
+                                 " lives on ", x.device()->name(), ", not in host memory"));
+    if (x.data_type() == kBFloat16)
+      throw py::buffer_error(Msg("Tensor buffer: bfloat16 has no buffer-protocol format "
+                                 "(tensor of shape ", ShapeStr(x.shape()), ")"));
+    if (!x.IsContiguous())
+      throw py::buffer_error(Msg("Tensor buffer: the view of shape ", ShapeStr(x.shape()),
+                                 " is not contiguous; export x.Contiguous() instead"));
+    if (x.Size() && x.raw() == nullptr)
+      throw py::buffer_error(Msg("Tensor buffer: the tensor of shape ", ShapeStr(x.shape()),
+                                 " holds no memory (an intermediate freed by graph replay)"));
+    return py::array(ToNumpy(x)).request(true);
+  });
 
   // ---- in-place arithmetic ----
   DefRecorded(t, "__iadd__", [](Tensor& a, const Tensor& b) -> Tensor& { ApplyInPlace(Binary::kAdd, &a, b, "__iadd__"); return a; }, NoGIL());

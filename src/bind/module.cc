@@ -18,7 +18,9 @@ PYBIND11_MODULE(singa_wrap, m) {
   });
 
   m.attr("USE_CUDA") = Platform::UsesCuda();
-  m.attr("USE_DIST") = false;
+  // Data-parallel training (singa.opt.DistOpt) runs over MPI through mpi4py, on the
+  // buffer protocol of core tensors, so every build has it (mpi4py is the `mpi` extra).
+  m.attr("USE_DIST") = true;
   // USE_DNNL is set by BindNN (bind_nn.cc), which knows whether oneDNN was compiled in.
   m.attr("USE_PYTHON3") = true;
   m.attr("kFloat32") = static_cast<int>(kFloat32);
