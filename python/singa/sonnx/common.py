@@ -1,0 +1,97 @@
+"""What every part of the importer shares: node and attribute views, dtype maps and
+the errors an import raises."""
+
+import numpy as np
+
+from .. import tensor as tensor_mod
+from ..errors import ArgumentError
+
+__all__ = ["OnnxNode", "OnnxAttributes", "onnx_type_to_singa_type",
+           "NP_TYPE_TO_SINGA_SUPPORT_TYPE", "UnsupportedOperatorError", "OnnxImportError"]
+
+# NumPy dtypes the core stores as they are (tensor.from_numpy takes exactly these).
+NP_TYPE_TO_SINGA_SUPPORT_TYPE = {
+    np.dtype(np.float32): tensor_mod.float32,
+    np.dtype(np.float16): tensor_mod.float16,
+    np.dtype(np.float64): tensor_mod.float64,
+    np.dtype(np.int32): tensor_mod.int32,
+}
+
+
+class OnnxImportError(ArgumentError):
+    """An ONNX graph that cannot be imported or run as given (bad attribute, missing
+    constant input, unsupported dtype), with the node it concerns in the message."""
+
+
+class UnsupportedOperatorError(OnnxImportError):
+    """A graph uses operators the importer has no handler for.
+
+    Attributes:
+        missing: list of (op_type, opset, node_name) for every unsupported node.
+    """
+
+    def __init__(self, missing):
+        self.missing = list(missing)
+        lines = ["  {} (opset {}) at node {!r}".format(op, ver, name or "<unnamed>")
+                 for op, ver, name in self.missing]
+        super().__init__("sonnx: {} node(s) use operators singa cannot import:\n{}".format(
+            len(self.missing), "\n".join(lines)))
+
+
+def onnx_type_to_singa_type(onnx_type):
+    """The singa dtype (tensor.float32, ...) for an ONNX TensorProto element type.
+
+    Raises:
+        TypeError: for element types the core has no dtype for (int64, bool, strings, ...).
+    """
+    from onnx import helper
+    np_type = np.dtype(helper.tensor_dtype_to_np_dtype(onnx_type))
+    if np_type not in NP_TYPE_TO_SINGA_SUPPORT_TYPE:
+        raise TypeError("ONNX element type {} ({}) has no singa dtype; singa stores "
+                        "float32, float16, float64 and int32".format(onnx_type, np_type))
+    return NP_TYPE_TO_SINGA_SUPPORT_TYPE[np_type]
+
+
+class OnnxAttributes(dict):
+    """A node's attributes as Python values (ints, floats, strings as str, tensors as
+    NumPy arrays, lists of those)."""
+
+    @classmethod
+    def from_onnx(cls, attributes):
+        from onnx import helper, numpy_helper
+        out = cls()
+        for attr in attributes:
+            value = helper.get_attribute_value(attr)
+            if isinstance(value, bytes):
+                value = value.decode("utf-8")
+            elif isinstance(value, list) and value and isinstance(value[0], bytes):
+                value = [v.decode("utf-8") for v in value]
+            elif hasattr(value, "data_type") and hasattr(value, "dims"):
+                value = numpy_helper.to_array(value)
+            out[attr.name] = value
+        return out
+
+
+class OnnxNode(object):
+    """One ONNX node: its op type, name, inputs and outputs (names; "" marks an omitted
+    optional one), attributes, domain and the opset version it is read under."""
+
+    def __init__(self, node, opset=None):
+        self.name = str(node.name)
+        self.op_type = str(node.op_type)
+        self.domain = str(node.domain)
+        self.inputs = list(node.input)
+        self.outputs = list(node.output)
+        self.attrs = OnnxAttributes.from_onnx(node.attribute)
+        self.opset = opset
+        self.node = node
+
+    def getattr(self, name, default=None):
+        return self.attrs.get(name, default)
+
+    def describe(self):
+        return "{} (node {!r}, opset {})".format(self.op_type, self.name or "<unnamed>",
+                                                 self.opset)
+
+    def error(self, message):
+        return OnnxImportError("{}: {}".format(self.describe(), message))
