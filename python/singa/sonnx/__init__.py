@@ -28,7 +28,8 @@ cpu_dev = _device.get_default_device()
 
 
 def __getattr__(name):
-    # The GPU device is created only when asked for: import must work without a driver.
+    # The GPU device is created only when asked for (import must work without a driver);
+    # as in SINGA it is None where there is no GPU.
     if name == "gpu_dev":
-        return _device.create_cuda_gpu()
+        return _device.create_cuda_gpu() if _device.get_num_gpus() > 0 else None
     raise AttributeError("module 'singa.sonnx' has no attribute {!r}".format(name))

@@ -116,8 +116,10 @@ class SingaBackend(Backend):
         return cls.prepare(model, device, **kwargs).run(inputs)
 
     @classmethod
-    def run_node(cls, node, inputs, device="CPU", outputs_info=None, **kwargs):
-        """Runs one NodeProto on ``inputs`` (arrays in the node's input order)."""
+    def run_node(cls, node, inputs, device="CPU", outputs_info=None, opset_version=None,
+                 **kwargs):
+        """Runs one NodeProto on ``inputs`` (arrays in the node's input order) under
+        ``opset_version`` (onnx's newest by default); returns the outputs as arrays."""
         from onnx import helper
         arrays = [np.asarray(x) for x in inputs]
         names = [n for n in node.input if n]
@@ -125,8 +127,7 @@ class SingaBackend(Backend):
             n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape) for n, a in zip(names, arrays)]
         graph_outputs = [helper.make_empty_tensor_value_info(n) for n in node.output if n]
         graph = helper.make_graph([node], "run_node", graph_inputs, graph_outputs)
-        opset = kwargs.get("opset_version")
-        opsets = [helper.make_opsetid("", opset)] if opset else None
+        opsets = [helper.make_opsetid("", opset_version)] if opset_version else None
         model = helper.make_model(graph, opset_imports=opsets)
         rep = SingaRep(OnnxGraph(model, _device_for(device)))
         return rep.run(dict(zip(names, arrays)))

@@ -85,6 +85,12 @@ class OnnxNode(object):
         self.attrs = OnnxAttributes.from_onnx(node.attribute)
         self.opset = opset
         self.node = node
+        # Set by the graph: which outputs a later node or the graph's outputs read.
+        self.used_outputs = [bool(name) for name in self.outputs]
+
+    def uses_output(self, i):
+        """Whether output i is named and read (an unread mask needs no computing)."""
+        return i < len(self.used_outputs) and self.used_outputs[i]
 
     def getattr(self, name, default=None):
         return self.attrs.get(name, default)

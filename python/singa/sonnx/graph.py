@@ -108,6 +108,10 @@ class OnnxGraph(object):
                    if n.domain not in _ONNX_DOMAINS or n.op_type not in HANDLERS]
         if missing:
             raise UnsupportedOperatorError(missing)
+        used = {name for n in self.nodes for name in n.inputs}
+        used.update(o.name for o in graph.output)
+        for n in self.nodes:
+            n.used_outputs = [bool(name) and name in used for name in n.outputs]
         from onnx import numpy_helper
         self.initializers = {}
         for init in graph.initializer:
@@ -159,6 +163,10 @@ class OnnxGraph(object):
     def _feed(self, name, x):
         if isinstance(x, Tensor):
             return _Value(name, tensor=x)
+        if isinstance(x, (list, tuple, dict)) or x is None:
+            raise OnnxImportError("sonnx: graph input {!r} is a {} (ONNX sequence, map or "
+                                  "optional values are not supported)".format(
+                                      name, type(x).__name__))
         array = np.asarray(x)
         value = _Value(name, host=array)
         if array.dtype != np.int64:
@@ -181,7 +189,7 @@ class OnnxGraph(object):
                                       .format(name, self.input_names))
             env[name] = self._feed(name, feeds[name])
         nodes = self.nodes if last_layers is None else self.nodes[:last_layers]
-        if not nodes:
+        if not nodes and last_layers is not None:
             raise OnnxImportError("sonnx: last_layers={} leaves no node to run".format(
                 last_layers))
         for node in nodes:

@@ -8,6 +8,7 @@ import numpy as np
 from .. import autograd
 from .. import singa_wrap as singa
 from ..autograd import Operation
+from ..tensor import _DTYPE_TO_NP, Tensor
 from .registry import register
 
 __all__ = ["Affine", "ReduceExtremum", "LogSoftMax", "ThresholdedRelu", "Shrink"]
@@ -257,8 +258,7 @@ def _reduce(node, ins):
     elif op == "ReduceLogSumExp":
         # Shifted by the (constant) maximum so that exp cannot overflow.
         with autograd.no_grad():
-            shift = ReduceExtremum(axes, True)(x)[0]
-        shift.requires_grad = False
+            shift = Tensor(data=ReduceExtremum(axes, True)(x)[0].data, requires_grad=False)
         total = autograd.reduce_sum(autograd.exp(autograd.sub(x, shift)), axes, 1)
         y = autograd.add(autograd.log(total), shift)
         return y if keep else autograd.squeeze(y, axes)
@@ -279,7 +279,6 @@ def _gemm(node, ins):
 
 def _host_const(array, like):
     """A constant Tensor of ``like``'s dtype and device holding ``array``."""
-    from ..tensor import _DTYPE_TO_NP, Tensor
     return Tensor(device=like.device, data=np.ascontiguousarray(
         array.astype(_DTYPE_TO_NP[like.dtype])), dtype=like.dtype, requires_grad=False)
 

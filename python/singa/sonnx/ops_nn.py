@@ -81,7 +81,7 @@ def _pool(node, ins, is_max):
     strides, dilations, begin, end = _spatial(node, ins, x, kernel)
     if any(d != 1 for d in dilations):
         raise node.error("dilated pooling is not supported")
-    if len([o for o in node.outputs if o]) > 1:
+    if node.uses_output(1):
         raise node.error("the Indices output is not supported")
     x, one_d = _as_2d(node, x, node.op_type)
     if one_d:
@@ -132,7 +132,7 @@ def _global_maxpool(node, ins):
 @register("BatchNormalization")
 def _batchnorm(node, ins):
     x, scale, bias, mean, var = (ins.t(i) for i in range(5))
-    if node.getattr("training_mode", 0) or len([o for o in node.outputs if o]) > 1:
+    if node.getattr("training_mode", 0) or node.uses_output(1) or node.uses_output(2):
         raise node.error("training_mode outputs (running mean/var) are not supported; "
                          "singa updates the running statistics in place when training")
     shape = list(x.shape)
@@ -164,7 +164,7 @@ def _lrn(node, ins):
 
 @register("Dropout")
 def _dropout(node, ins):
-    if len([o for o in node.outputs if o]) > 1:
+    if node.uses_output(1):
         raise node.error("the mask output is not supported (it is a bool tensor)")
     if node.opset is not None and node.opset >= 12:
         ratio = float(ins.host(1, "ratio")) if ins.has(1) else 0.5
