@@ -39,6 +39,32 @@ def run_suite(backend, patterns=None):
     return outcome
 
 
+_REASONS = [
+    # (pattern in the error line, reason template; {0} is the pattern's first group)
+    (r"^\s+(\S+) \(opset \S+\) at node", "no importer for ONNX operator {0}"),
+    (r"dtype (\S+) has no singa dtype", "{0} tensors: the core has no {0} dtype yet"),
+    (r"element type \d+ \((\S+)\) has no singa dtype",
+     "{0} tensors: the core has no {0} dtype yet"),
+    (r"DESIRED: dtype\('(\w+)'\)",
+     "{0} output: singa returns float 0/1 or int32 until the core has {0}"),
+    (r"must be a constant", "a shape-like input computed inside the graph (int64 shape "
+     "arithmetic needs the core's int64 tensors)"),
+    (r"int64 values outside the int32 range", "int64 values beyond int32 (no core int64 yet)"),
+    (r"sequence, map or optional", "ONNX sequence/optional inputs are not supported"),
+]
+
+
+def failure_reason(error):
+    """A short reason for a failing case, from its error line."""
+    import re
+    for pattern, template in _REASONS:
+        m = re.search(pattern, error)
+        if m:
+            return template.format(*(m.groups() or ("",)))
+    # "package.module.SomeError: message" -> "SomeError: message"
+    return re.sub(r"^[\w.]*\.(\w+Error)", r"\1", error.strip())[:160]
+
+
 def _flatten(suite):
     for item in suite:
         if isinstance(item, unittest.TestSuite):
@@ -52,6 +78,9 @@ def main(argv=None):
     parser.add_argument("--failures", help="write singa's failing cases to this JSON file")
     parser.add_argument("--only", action="append", help="regex of cases to run (repeatable)")
     parser.add_argument("--skip-onnxruntime", action="store_true")
+    parser.add_argument("--write-exclusions", metavar="FILE",
+                        help="write {case: reason} for every case singa fails (the list "
+                             "tests/test_onnx_backend.py excludes)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     os.environ.setdefault("ORT_LOGGING_LEVEL", "3")
@@ -76,6 +105,11 @@ def main(argv=None):
                                                                       secs))
     if "onnxruntime" in counts:
         print("singa / onnxruntime: {:.1%}".format(counts["singa"][0] / counts["onnxruntime"][0]))
+    if args.write_exclusions:
+        with open(args.write_exclusions, "w") as f:
+            json.dump({k: failure_reason(v) for k, v in sorted(singa_outcome.items())
+                       if v is not None}, f, indent=0, sort_keys=True)
+            f.write("\n")
     if args.failures:
         with open(args.failures, "w") as f:
             json.dump({k: v for k, v in sorted(singa_outcome.items()) if v is not None}, f,

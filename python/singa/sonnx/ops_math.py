@@ -123,6 +123,10 @@ def _unary(node, ins):
 @register(*_BINARY)
 def _binary(node, ins):
     a, b = ins.t(0), ins.t(1)
+    if node.op_type == "PRelu" and node.opset is not None and node.opset < 7 and \
+            b.ndim() == 1 and a.ndim() > 2 and b.shape[0] == a.shape[1]:
+        # Before opset 7 a 1-D slope holds one value per channel (axis 1).
+        b = autograd.reshape(b, [b.shape[0]] + [1] * (a.ndim() - 2))
     if node.op_type == "Pow" and b.dtype != a.dtype:
         b = autograd.cast(b, a.dtype)
     return _BINARY[node.op_type](a, b)
@@ -196,6 +200,8 @@ def _clip(node, ins):
     else:
         low = ins.host(1, "min").item() if ins.has(1) else None
         high = ins.host(2, "max").item() if ins.has(2) else None
+    if low is not None and high is not None and low > high:
+        low = high  # ONNX: every value becomes max
     return autograd.clip(ins.t(0), low, high)
 
 
