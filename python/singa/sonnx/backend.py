@@ -116,7 +116,7 @@ class SingaBackend(Backend):
         return cls.prepare(model, device, **kwargs).run(inputs)
 
     @classmethod
-    def run_node(cls, node, inputs, device="CPU", outputs_info=None, opset_version=None,
+    def run_node(cls, node, inputs, device="CPU", opset_version=None, outputs_info=None,
                  **kwargs):
         """Runs one NodeProto on ``inputs`` (arrays in the node's input order) under
         ``opset_version`` (onnx's newest by default); returns the outputs as arrays."""

@@ -57,10 +57,11 @@ class OnnxAttributes(dict):
     NumPy arrays, lists of those)."""
 
     @classmethod
-    def from_onnx(cls, attributes):
+    def from_onnx(cls, args):
+        """The attributes of a NodeProto (its ``attribute`` field)."""
         from onnx import helper, numpy_helper
         out = cls()
-        for attr in attributes:
+        for attr in args:
             value = helper.get_attribute_value(attr)
             if isinstance(value, bytes):
                 value = value.decode("utf-8")
@@ -92,8 +93,9 @@ class OnnxNode(object):
         """Whether output i is named and read (an unread mask needs no computing)."""
         return i < len(self.used_outputs) and self.used_outputs[i]
 
-    def getattr(self, name, default=None):
-        return self.attrs.get(name, default)
+    def getattr(self, key, default=None):
+        """Attribute ``key``, or ``default`` when the node does not set it."""
+        return self.attrs.get(key, default)
 
     def describe(self):
         return "{} (node {!r}, opset {})".format(self.op_type, self.name or "<unnamed>",

@@ -47,13 +47,18 @@ class SONNXModel(Model):
                    for k, v in outs.items())
         return ys[0] if len(ys) == 1 else ys
 
-    def train_one_batch(self, x, y, loss="softmax_cross_entropy"):
-        """One optimisation step on (x, y): forward, the loss (``softmax_cross_entropy``
-        or ``mse_loss``), backward and the optimizer's update. Returns (out, loss)."""
+    def train_one_batch(self, *inputs, loss="softmax_cross_entropy"):
+        """One optimisation step on (x..., y): forward on the graph inputs x..., the loss
+        against the target y (``softmax_cross_entropy`` or ``mse_loss``), backward and
+        the optimizer's update. Returns (out, loss)."""
         if self.optimizer is None:
             raise ValueError("SONNXModel.train_one_batch: set an optimizer first "
                              "(model.set_optimizer(opt.SGD(...)))")
-        out = self.forward(*(x if isinstance(x, (list, tuple)) else [x]))
+        if len(inputs) < 2:
+            raise ValueError("SONNXModel.train_one_batch: give the graph inputs and then "
+                             "the target, got {} argument(s)".format(len(inputs)))
+        y = inputs[-1]
+        out = self.forward(*inputs[:-1])
         if isinstance(out, tuple):
             out = out[0]
         if loss == "softmax_cross_entropy":

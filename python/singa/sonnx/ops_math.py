@@ -319,3 +319,55 @@ class Shrink(Operation):
 @register("Shrink")
 def _shrink(node, ins):
     return Shrink(node.getattr("lambd", 0.5), node.getattr("bias", 0.0))(ins.t(0))[0]
+
+
+@register("ReduceProd")
+def _reduce_prod(node, ins):
+    # The product of the slices along each axis: the gradient (products of the others)
+    # comes from Mul's, and zeros need no special case.
+    x = ins.t(0)
+    axes = _reduce_axes(node, ins, x.ndim(), 18)
+    if axes is None:
+        return autograd.identity(x)
+    y = x
+    for a in axes:
+        n = y.shape[a]
+        if n == 0:  # the empty product is 1
+            shape = list(y.shape)
+            shape[a] = 1
+            y = _host_const(np.ones(shape), y)
+            continue
+        parts = autograd.split(y, a, [1] * n) if n > 1 else [y]
+        acc = parts[0]
+        for part in parts[1:]:
+            acc = autograd.mul(acc, part)
+        y = acc
+    if not node.getattr("keepdims", 1):
+        y = autograd.reshape(y, [s for i, s in enumerate(x.shape) if i not in axes])
+    return y
+
+
+@register("Hardmax")
+def _hardmax(node, ins):
+    x = ins.t(0)
+    axis = _softmax_axis(node, x.ndim())
+    if (node.opset or 13) < 13:
+        flat = autograd.flatten(x, axis)
+        return autograd.reshape(_one_hot_max(flat, 1), list(x.shape))
+    return _one_hot_max(x, axis)
+
+
+def _one_hot_max(x, axis):
+    """1 at the first maximum along ``axis``, 0 elsewhere (no gradient flows)."""
+    moved = singa.Contiguous(singa.Transpose(x.data, [i for i in range(x.ndim()) if i != axis]
+                                             + [axis])) if axis != x.ndim() - 1 else x.data
+    n = moved.shape()[-1]
+    rows = singa.Reshape(moved, [int(moved.Size() // max(n, 1)), n])
+    index = singa.ArgMax(rows, 1)
+    onehot = singa.OneHot(index, n, 1.0, 0.0, x.dtype)
+    onehot = singa.Reshape(onehot, list(moved.shape()))
+    if axis != x.ndim() - 1:
+        order = [i for i in range(x.ndim()) if i != axis] + [axis]
+        back = [order.index(i) for i in range(x.ndim())]
+        onehot = singa.Contiguous(singa.Transpose(onehot, back))
+    return Tensor(data=onehot, requires_grad=False)

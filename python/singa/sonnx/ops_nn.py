@@ -5,6 +5,7 @@ from .. import autograd
 from .. import singa_wrap as singa
 from ..autograd import Operation
 from .ops_math import ReduceExtremum, affine
+from .ops_window import window_pool
 from .registry import register
 
 __all__ = ["ConvTranspose2d"]
@@ -79,10 +80,11 @@ def _pool(node, ins, is_max):
     x = ins.t(0)
     kernel = list(node.getattr("kernel_shape"))
     strides, dilations, begin, end = _spatial(node, ins, x, kernel)
-    if any(d != 1 for d in dilations):
-        raise node.error("dilated pooling is not supported")
     if node.uses_output(1):
         raise node.error("the Indices output is not supported")
+    if any(d != 1 for d in dilations) or x.ndim() not in (3, 4) or \
+            (not is_max and node.getattr("ceil_mode", 0)):
+        return window_pool(node, x, "max" if is_max else "avg")
     x, one_d = _as_2d(node, x, node.op_type)
     if one_d:
         kernel, strides, begin, end = [1] + kernel, [1] + strides, [0] + begin, [0] + end
@@ -310,3 +312,33 @@ def _lpnorm(node, ins):
     else:
         raise node.error("p must be 1 or 2, got {}".format(p))
     return autograd.div(x, norm)
+
+
+@register("GroupNormalization")
+def _groupnorm(node, ins):
+    x, scale, bias = ins.t(0), ins.t(1), ins.t(2)
+    groups = node.getattr("num_groups")
+    n, c = x.shape[0], x.shape[1]
+    grouped = autograd.reshape(x, [n, groups, x.size() // (n * groups)])
+    y, _, _ = _normalise(grouped, [2], node.getattr("epsilon", 1e-5))
+    y = autograd.reshape(y, list(x.shape))
+    shape = [1, c] + [1] * (x.ndim() - 2)
+    if (node.opset or 21) < 21:
+        # Before opset 21 scale and bias hold one value per group.
+        scale = autograd.reshape(autograd.expand(autograd.reshape(scale, [groups, 1]),
+                                                 [groups, c // groups]), [c])
+        bias = autograd.reshape(autograd.expand(autograd.reshape(bias, [groups, 1]),
+                                                [groups, c // groups]), [c])
+    return autograd.add(autograd.mul(y, autograd.reshape(scale, shape)),
+                        autograd.reshape(bias, shape))
+
+
+@register("MeanVarianceNormalization")
+def _mvn(node, ins):
+    x = ins.t(0)
+    axes = [a % x.ndim() for a in node.getattr("axes", [0, 2, 3])]
+    # ONNX's function divides by sqrt(var) + 1e-9 (not sqrt(var + eps)).
+    mean = autograd.reduce_mean(x, axes, 1)
+    centred = autograd.sub(x, mean)
+    std = autograd.sqrt(autograd.reduce_mean(autograd.mul(centred, centred), axes, 1))
+    return autograd.div(centred, affine(std, 1.0, 1e-9))

@@ -254,3 +254,23 @@ def _where(node, ins):
 def _depth_space(node, ins):
     fn = autograd.depth_to_space if node.op_type == "DepthToSpace" else autograd.space_to_depth
     return fn(ins.t(0), node.getattr("blocksize"), node.getattr("mode", "DCR"))
+
+
+@register("CenterCropPad")
+def _center_crop_pad(node, ins):
+    x = ins.t(0)
+    shape = _ints(ins.host(1, "shape"))
+    axes = node.getattr("axes")
+    axes = list(range(x.ndim())) if axes is None else [a % x.ndim() for a in axes]
+    y = x
+    for a, want in zip(axes, shape):
+        have = y.shape[a]
+        if want < have:
+            start = (have - want) // 2
+            y = autograd.slice(y, [start], [start + want], [a])
+        elif want > have:
+            pads = [0] * (2 * y.ndim())
+            pads[a] = (want - have) // 2
+            pads[a + y.ndim()] = want - have - pads[a]
+            y = autograd.pad(y, "constant", pads, 0.0)
+    return y if y is not x else autograd.identity(x)
