@@ -65,6 +65,8 @@ CASES = [
     ("Shrink", {"x": np.array([[-1.0, -0.2, 0.1, 0.9]])}, {}, {"lambd": 0.5, "bias": 0.2},
      OPSET),
     ("HardSwish", {"x": np.array([[-4.0, -1.0, 0.5, 2.0, 4.0]])}, {}, {}, OPSET),
+    ("Swish", {"x": _r(3, 4)}, {}, {"alpha": 0.7}, 24),
+    ("SwiGLU", {"a": _r(3, 4), "b": _r(3, 4, seed=1)}, {}, {}, 28),
     ("Gelu", {"x": _r(3, 4)}, {}, {}, 20),
     ("Gelu", {"x": _r(3, 4)}, {}, {"approximate": "tanh"}, 20),
     ("Gemm", {"a": _r(3, 4), "b": _r(5, 4, seed=1), "c": _r(5, seed=2)}, {},

@@ -9,13 +9,9 @@ from ..errors import ArgumentError
 __all__ = ["OnnxNode", "OnnxAttributes", "onnx_type_to_singa_type",
            "NP_TYPE_TO_SINGA_SUPPORT_TYPE", "UnsupportedOperatorError", "OnnxImportError"]
 
-# NumPy dtypes the core stores as they are (tensor.from_numpy takes exactly these).
-NP_TYPE_TO_SINGA_SUPPORT_TYPE = {
-    np.dtype(np.float32): tensor_mod.float32,
-    np.dtype(np.float16): tensor_mod.float16,
-    np.dtype(np.float64): tensor_mod.float64,
-    np.dtype(np.int32): tensor_mod.int32,
-}
+# NumPy dtypes the core stores as they are: singa.tensor's own table, so dtypes the core
+# gains (int64, uint8, bool) are imported natively as soon as tensor.py knows them.
+NP_TYPE_TO_SINGA_SUPPORT_TYPE = dict(tensor_mod._NP_TO_DTYPE)
 
 
 class OnnxImportError(ArgumentError):
@@ -47,8 +43,8 @@ def onnx_type_to_singa_type(onnx_type):
     from onnx import helper
     np_type = np.dtype(helper.tensor_dtype_to_np_dtype(onnx_type))
     if np_type not in NP_TYPE_TO_SINGA_SUPPORT_TYPE:
-        raise TypeError("ONNX element type {} ({}) has no singa dtype; singa stores "
-                        "float32, float16, float64 and int32".format(onnx_type, np_type))
+        raise TypeError("ONNX element type {} ({}) has no singa dtype; singa stores {}".format(
+            onnx_type, np_type, ", ".join(str(d) for d in NP_TYPE_TO_SINGA_SUPPORT_TYPE)))
     return NP_TYPE_TO_SINGA_SUPPORT_TYPE[np_type]
 
 

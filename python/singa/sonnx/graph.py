@@ -20,14 +20,14 @@ def to_tensor(array, device, what="input"):
     """A singa Tensor holding a NumPy array. int64 data (ONNX's index type) is stored as
     int32 when every value fits; other dtypes the core lacks raise OnnxImportError."""
     array = np.asarray(array)
-    if array.dtype == np.int64:
+    if array.dtype == np.int64 and array.dtype not in NP_TYPE_TO_SINGA_SUPPORT_TYPE:
         if array.size and (array.min() < _INT32.min or array.max() > _INT32.max):
             raise OnnxImportError("{}: int64 values outside the int32 range cannot be held "
                                   "until the core has an int64 dtype".format(what))
         array = array.astype(np.int32)
     if array.dtype not in NP_TYPE_TO_SINGA_SUPPORT_TYPE:
-        raise OnnxImportError("{}: dtype {} has no singa dtype (float32, float16, float64, "
-                              "int32)".format(what, array.dtype))
+        raise OnnxImportError("{}: dtype {} has no singa dtype ({})".format(
+            what, array.dtype, ", ".join(str(d) for d in NP_TYPE_TO_SINGA_SUPPORT_TYPE)))
     t = Tensor(device=device, data=np.ascontiguousarray(array),
                dtype=NP_TYPE_TO_SINGA_SUPPORT_TYPE[array.dtype], requires_grad=False)
     return t

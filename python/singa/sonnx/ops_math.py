@@ -178,6 +178,23 @@ def _hardswish(node, ins):
     return autograd.mul(x, autograd.hardsigmoid(x, 1.0 / 6.0, 0.5))
 
 
+def _swish(x, alpha):
+    return autograd.mul(x, autograd.sigmoid(affine(x, alpha)))
+
+
+@register("Swish")
+def _swish_op(node, ins):
+    return _swish(ins.t(0), node.getattr("alpha", 1.0))
+
+
+@register("SwiGLU")
+def _swiglu(node, ins):
+    a, b = ins.t(0), ins.t(1)
+    if a.shape != b.shape:
+        raise node.error("A {} and B {} must have the same shape".format(a.shape, b.shape))
+    return autograd.mul(_swish(a, node.getattr("alpha", 1.0)), b)
+
+
 @register("ThresholdedRelu")
 def _thresholded_relu(node, ins):
     return ThresholdedRelu(node.getattr("alpha", 1.0))(ins.t(0))[0]
