@@ -138,14 +138,14 @@ Tensor ApplyBool(Binary op, const Tensor& a, const Tensor& b, const char* name) 
 }
 
 static Tensor ScalarTensor(double x, DataType like, const std::shared_ptr<Device>& dev) {
-  // A scalar takes the tensor's dtype (as a Python number does in NumPy) when it is a
+  // A scalar takes an integer tensor's dtype (as a Python int does in NumPy) when it is a
   // value of that dtype; other whole numbers are int64 (float32 past int64's range) and
-  // fractional ones float32, so integer and bool tensors promote instead of truncating
-  // the scalar.
+  // fractional ones float32, so integer tensors promote instead of truncating the scalar.
+  // With a bool tensor a whole number is int64 (NumPy's bool + 1 is an integer).
   DataType dt = like;
   if (IsIntegral(dt) || dt == kBool) {
     const bool whole = x == std::floor(x) && std::fabs(x) < 9.2e18;
-    double lo = 0, hi = 1;
+    double lo = 0, hi = -1;  // bool: no value fits
     if (dt == kInt) lo = INT32_MIN, hi = INT32_MAX;
     if (dt == kInt64) lo = -9.2e18, hi = 9.2e18;
     if (dt == kUChar) hi = 255;
@@ -203,7 +203,9 @@ void Axpy(double alpha, const Tensor& x, Tensor* y) {
 Tensor Where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   CheckSameDevice("Where", {&cond, &a, &b});
   Shape shape = BroadcastShapes(BroadcastShapes(cond.shape(), a.shape(), "Where"), b.shape(), "Where");
-  DataType dt = ComputeType(a.data_type(), b.data_type());
+  // A select computes nothing: every dtype (int8 and the 16-bit floats included) is
+  // kept, mixed ones promote.
+  DataType dt = ResultDType(a.data_type(), b.data_type());
   Tensor out(shape, a.device(), dt);
   if (out.Size() == 0) return out;
   // An explicit select: out = b + cond * (a - b) would lose infinities.
@@ -211,8 +213,6 @@ Tensor Where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Tensor x = a.AsType(dt).Broadcast(shape).Contiguous();
   Tensor y = b.AsType(dt).Broadcast(shape).Contiguous();
   out.device()->kernels().elementwise.where(c, x, y, out);
-  if (IsHalfFloat(a.data_type()) && a.data_type() == b.data_type())
-    return out.AsType(a.data_type());
   return out;
 }
 

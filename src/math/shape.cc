@@ -24,7 +24,7 @@ Tensor ConcatOn(const std::vector<Tensor>& ts, int64_t axis) {
       if (i != ax && t.shape(i) != first.shape(i))
         throw ValueError(Msg("ConcatOn: shapes ", ShapeStr(first.shape()), " and ", ShapeStr(t.shape()),
                              " differ outside axis ", ax));
-    if (t.data_type() != dt) dt = kFloat32;
+    dt = ResultDType(dt, t.data_type());
     shape[ax] += t.shape(ax);
   }
   Tensor out(shape, first.device(), dt);
