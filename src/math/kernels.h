@@ -49,7 +49,7 @@ struct GemmCall {
 
 // X(name, signature) per family.
 #define SINGA_ELEMENTWISE_KERNELS(X)                                                     \
-  /* y = op(x): same shape and dtype (int32 only for ops closed on integers) */         \
+  /* y = op(x): same shape and dtype (int32/int64 only for ops closed on integers) */ \
   X(unary, void(Unary op, const Tensor& x, const Tensor& y))                             \
   /* out = a op b: a and b of out's shape (broadcast views) and dtype (float32,         \
      float64, int32, int64), neither overlapping out in another layout */                \

@@ -18,7 +18,7 @@ enum class Unary { SINGA_UNARY_OPS(SINGA_OP_ENUM_ENTRY) };
 enum class Binary { SINGA_BINARY_OPS(SINGA_OP_ENUM_ENTRY) SINGA_BINARY_KERNEL_OPS(SINGA_OP_ENUM_ENTRY) };
 #undef SINGA_OP_ENUM_ENTRY
 
-// Whether `op` maps int32 tensors to int32 tensors (the table's second column).
+// Whether `op` maps integer tensors to their own dtype (the table's second column).
 bool ClosedOnIntegers(Unary op);
 
 // ---- element-wise unary (elementwise.cc) ----
