@@ -100,7 +100,7 @@ void CopyFromHost(Tensor& t, py::array arr, size_t num, size_t offset) {
   py::array c = py::array::ensure(arr, py::array::c_style);
   DataType dt = NumpyToDataType(c.dtype());
   size_t n = num ? num : static_cast<size_t>(c.size());
-  if (n > static_cast<size_t>(c.size()) || offset + n > t.Size())
+  if (n > static_cast<size_t>(c.size()) || n > t.Size() || offset > t.Size() - n)  // no wrap
     throw ValueError(Msg("CopyDataFromHostPtr: copying ", n, " values at offset ", offset,
                          " into a tensor of ", t.Size(), " from an array of ", c.size()));
   if (n == 0) return;

@@ -2,6 +2,7 @@
 // and fills of views (the device's copy/fill kernels); take and scatter/gather check
 // their indices here and run the device's index kernels.
 #include <algorithm>
+#include <cmath>
 
 #include "math/kernels.h"
 #include "math/ops.h"
@@ -90,15 +91,25 @@ Tensor Tile(const Tensor& t, const std::vector<size_t>& reps_in) {
 
 namespace {
 
-// Index tensor as int32 values checked against `limit` (negative indices wrap).
+// Index values checked against `limit` (negative indices wrap), truncated toward zero as
+// a conversion to int would. Float indices are read as float64, not converted to int32:
+// that would wrap (undefined, in fact) past 2^31, and an axis may be longer than that.
 std::vector<int64_t> CheckedIndices(const Tensor& idx, size_t limit, const char* fn) {
-  Tensor ii = OnHost(idx.AsType(kInt).Contiguous());
-  const int32_t* p = ii.data<int32_t>();
+  const bool ints = idx.data_type() == kInt;
+  Tensor ii = OnHost(idx.AsType(ints ? kInt : kDouble).Contiguous());
+  const int32_t* ip = ints ? ii.data<int32_t>() : nullptr;
+  const double* dp = ints ? nullptr : ii.data<double>();
   std::vector<int64_t> out(ii.Size());
+  const double lim = static_cast<double>(limit);
   for (size_t i = 0; i < out.size(); ++i) {
-    int64_t v = p[i];
-    if (v < -static_cast<int64_t>(limit) || v >= static_cast<int64_t>(limit))
-      throw IndexError(Msg(fn, ": index ", v, " is out of bounds for an axis of size ", limit));
+    const double d = ip ? ip[i] : std::trunc(dp[i]);
+    if (!(d >= -lim && d < lim)) {  // NaN fails too
+      const bool whole = std::fabs(d) < 9e18;  // printed as an integer when it is one
+      throw IndexError(whole ? Msg(fn, ": index ", static_cast<int64_t>(d),
+                                   " is out of bounds for an axis of size ", limit)
+                             : Msg(fn, ": index ", d, " is out of bounds for an axis of size ", limit));
+    }
+    const int64_t v = static_cast<int64_t>(d);
     out[i] = v < 0 ? v + static_cast<int64_t>(limit) : v;
   }
   return out;
