@@ -132,7 +132,7 @@ def test_strided_and_transposed_views_past_2_to_31():
     assert every8.shape() == (BIG // 8,)
     got = N(every8.Clone().Slice(0, BIG // 8 - 2, None, 1))
     assert got.tolist() == [0, 8]
-    cols = t.Reshape([BIG // 8, 8]).Transpose()  # (8, 2^28 + 1), strides (1, 8)
+    cols = t.Reshape([BIG // 8, 8]).Transpose([1, 0])  # (8, 2^28 + 1), strides (1, 8)
     assert cols.stride() == (1, 8)
     last_col = cols.Slice(0, 7, 8, 1).Contiguous()  # strided copy reaching offset BIG - 1
     assert N(last_col.Slice(1, BIG // 8 - 1, None, 1)).tolist() == [[8]]
@@ -158,11 +158,11 @@ def test_unary_on_a_tail_view_past_2_to_31():
 
 def test_float16_matmul_with_a_leading_dimension_past_2_to_31():
     t = _big(sw.kFloat16, 0)
+    _tail(t).CopyDataFromHostPtr(TAIL.astype(np.float16))  # row 2^28 below is the tail
+    t.Slice(0, 0, 8, 1).SetValue(1)  # and row 0 is ones
     rows = t.Reshape([BIG // 8, 8])
     a = rows.Slice(0, 0, BIG // 8, 2**28)  # rows 0 and 2^28: row stride 2^31 elements
     assert a.shape() == (2, 8) and a.stride()[0] == 2**31
-    _tail(t).CopyDataFromHostPtr(TAIL.astype(np.float16))  # row 2^28 is the tail
-    rows.Slice(0, 0, 1, 1).SetValue(1)
     b = np.arange(24, dtype=np.float16).reshape(8, 3)
     got = N(sw.Mult(a, sw.from_numpy(b)))
     want = np.stack([np.ones(8), TAIL]).astype(np.float32) @ b.astype(np.float32)
