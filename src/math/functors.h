@@ -19,14 +19,28 @@ namespace fn {
 template <typename T>
 using FloatOf = std::conditional_t<std::is_same_v<T, double>, double, float>;
 
+template <typename T>
+struct Identity {
+  using type = T;
+};
+// The type +, -, * and negation of T are done in: int32 arithmetic wraps around (as
+// NumPy's does) in uint32_t, since signed overflow is undefined behaviour in C++.
+template <typename T>
+using ArithOf = typename std::conditional_t<std::is_integral_v<T>, std::make_unsigned<T>,
+                                            Identity<T>>::type;
+
 // ---- unary ----
 struct Abs {
   template <typename T>
-  SINGA_HD SINGA_INLINE T operator()(T v) const { return static_cast<T>(v < 0 ? -v : v); }
+  SINGA_HD SINGA_INLINE T operator()(T v) const {
+    return v < 0 ? static_cast<T>(-static_cast<ArithOf<T>>(v)) : v;
+  }
 };
 struct Neg {
   template <typename T>
-  SINGA_HD SINGA_INLINE T operator()(T v) const { return static_cast<T>(-v); }
+  SINGA_HD SINGA_INLINE T operator()(T v) const {
+    return static_cast<T>(-static_cast<ArithOf<T>>(v));
+  }
 };
 struct Sign {
   template <typename T>
@@ -38,7 +52,9 @@ struct ReLU {
 };
 struct Square {
   template <typename T>
-  SINGA_HD SINGA_INLINE T operator()(T v) const { return static_cast<T>(v * v); }
+  SINGA_HD SINGA_INLINE T operator()(T v) const {
+    return static_cast<T>(static_cast<ArithOf<T>>(v) * static_cast<ArithOf<T>>(v));
+  }
 };
 struct Not {
   template <typename T>
@@ -113,9 +129,9 @@ SINGA_FLOAT_UNARY(Mish, x * std::tanh(::singa::SoftPlus(x)))
       return static_cast<T>(expr);                             \
     }                                                          \
   };
-SINGA_PLAIN_BINARY(Add, x + y)
-SINGA_PLAIN_BINARY(Sub, x - y)
-SINGA_PLAIN_BINARY(Mul, x * y)
+SINGA_PLAIN_BINARY(Add, ArithOf<T>(x) + ArithOf<T>(y))
+SINGA_PLAIN_BINARY(Sub, ArithOf<T>(x) - ArithOf<T>(y))
+SINGA_PLAIN_BINARY(Mul, ArithOf<T>(x) * ArithOf<T>(y))
 SINGA_PLAIN_BINARY(LT, x < y)
 SINGA_PLAIN_BINARY(LE, x <= y)
 SINGA_PLAIN_BINARY(GT, x > y)
