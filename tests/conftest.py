@@ -6,9 +6,10 @@ package in CI, or ``python/`` when run with ``PYTHONPATH=python`` during develop
 
 ``SINGA_SANITIZED=1`` (set by the ASan/UBSan stage of ``.ci/run``; docs/contributing.md
 says how to run it locally) leaves out the tests that load PyTorch, onnxruntime or MPI:
-those are large prebuilt libraries (and, for MPI, extra processes) that the sanitizers
-do not instrument and the 2-core CI budget cannot afford under ASan. They are found
-without importing them, so a new test file is left out as soon as it names one:
+those are large prebuilt libraries the sanitizers do not instrument (MPI also starts
+processes of its own), so under ASan they would cost minutes of the stage's 2-core budget
+and check none of their own code. They are found without importing them, so a new test
+file is left out as soon as it names one:
 - a test file that imports torch / onnxruntime / mpi4py (``import``, ``from``, or
   ``pytest.importorskip``), directly or through a helper module beside it in tests/,
   or that names an MPI launcher (``mpiexec``, ``mpirun``) outside a docstring, is not
