@@ -11,10 +11,12 @@ namespace singa {
 
 Strides ContiguousStrides(const Shape& shape) {
   Strides st(shape.size());
-  int64_t s = 1;
+  // Unsigned, so a shape too large to allocate (refused once its size is checked) wraps
+  // instead of overflowing a signed product first.
+  uint64_t s = 1;
   for (size_t i = shape.size(); i-- > 0;) {
-    st[i] = s;
-    s *= static_cast<int64_t>(shape[i]);
+    st[i] = static_cast<int64_t>(s);
+    s *= shape[i];
   }
   return st;
 }
