@@ -35,15 +35,16 @@ def last_layer_initializers(model):
 
 def freeze_all_but(net, keep):
     """Stops gradients to every parameter of ``net`` whose initializer is not in
-    ``keep``; returns the names left trainable and the names frozen."""
-    trainable, frozen = [], []
+    ``keep``; returns the names left trainable and {name: Tensor} of the frozen ones
+    (no longer listed by get_params, which names what gets gradients)."""
+    trainable, frozen = [], {}
     for name, t in net.get_params().items():
         init = name.partition(".")[2]  # SONNXModel's params are params.<initializer>
         if init in keep:
             trainable.append(name)
         else:
             t.requires_grad = t.stores_grad = False
-            frozen.append(name)
+            frozen[name] = t
     return trainable, frozen
 
 
@@ -79,6 +80,7 @@ def main(argv=None):
     net.compile([tensor.Tensor((args.batch_size, 3, 32, 32), requires_grad=False)],
                 is_train=True, use_graph=True)
     net.eval()
+    frozen_values = {n: tensor.to_numpy(t).copy() for n, t in frozen.items()}
     before = common.accuracy(net.forward, xte, yte)
     print("imported {} ({} nodes); trainable: {}; frozen: {}".format(
         os.path.basename(args.model), len(onnx_model.graph.node), ", ".join(trainable),
@@ -88,6 +90,9 @@ def main(argv=None):
     _, after = common.train_epochs(net, sgd, xtr, ytr, args.epochs, args.batch_size,
                                    args.max_steps, args.seed + 1, args.no_progress,
                                    "fine-tune", lambda: common.accuracy(net.forward, xte, yte))
+    unchanged = all(np.array_equal(tensor.to_numpy(frozen[n]), v)
+                    for n, v in frozen_values.items())
+    print("frozen parameters unchanged: {}".format("yes" if unchanged else "NO"))
     print("test accuracy: {:.2f}% as imported, {:.2f}% after fine-tuning the last layer"
           .format(100 * before, 100 * after))
     return before, after
