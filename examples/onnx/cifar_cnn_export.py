@@ -47,7 +47,7 @@ def cifar(data_dir=None, quick=False):
     std = xtr.std(axis=(0, 2, 3), keepdims=True)
     xtr, xte = (xtr - mean) / std, (xte - mean) / std
     if quick:
-        xte, yte = xte[:500], yte[:500]
+        xte, yte = xte[:300], yte[:300]
     return np.ascontiguousarray(xtr), ytr, np.ascontiguousarray(xte), yte
 
 
@@ -106,8 +106,8 @@ def parse_args(argv=None):
     p.add_argument("--max-steps", type=int, default=None, help="stop each epoch early")
     p.add_argument("--finetune-epochs", type=int, default=2)
     p.add_argument("--quick", action="store_true",
-                   help="2 epochs of 15 steps, 500 test images, fine-tuning 1 epoch of 10 "
-                        "steps (for tests)")
+                   help="batch 50, 2 epochs of 10 steps, 300 test images, fine-tuning 1 "
+                        "epoch of 6 steps (for tests)")
     p.add_argument("--output", default=None,
                    help="where to write the .onnx file (default: a temporary file)")
     p.add_argument("--no-finetune", action="store_true",
@@ -116,8 +116,8 @@ def parse_args(argv=None):
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     if args.quick:
-        args.epochs, args.max_steps = 2, args.max_steps or 15
-        args.finetune_epochs = 1
+        args.epochs, args.max_steps = 2, args.max_steps or 10
+        args.batch_size, args.finetune_epochs = 50, 1
     return args
 
 

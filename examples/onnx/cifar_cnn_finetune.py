@@ -56,12 +56,12 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=0.002)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-steps", type=int, default=None, help="stop each epoch early")
-    p.add_argument("--quick", action="store_true", help="10 steps an epoch, 500 test images")
+    p.add_argument("--quick", action="store_true", help="6 steps an epoch, 300 test images")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     if args.quick:
-        args.max_steps = args.max_steps or 10
+        args.max_steps = args.max_steps or 6
     return args
 
 
