@@ -30,6 +30,9 @@ class GatherElements(Operation):
         return singa.ScatterElements(dx, self.idx, dy, self.axis, True), None
 
 
+_ONNX_INT64 = 7  # TensorProto.INT64
+
+
 def _ints(array):
     return [int(v) for v in np.asarray(array).reshape(-1)]
 
@@ -188,6 +191,9 @@ def _pad(node, ins):
 @register("Cast")
 def _cast(node, ins):
     x = ins.t(0)
+    if node.getattr("to") == _ONNX_INT64 and np.dtype(np.int64) not in tensor_mod._NP_TO_DTYPE:
+        # The importer's rule for int64 data while the core has no int64: held as int32.
+        return autograd.cast(x, tensor_mod.int32)
     try:
         to = onnx_type_to_singa_type(node.getattr("to"))
     except TypeError as e:
