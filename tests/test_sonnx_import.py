@@ -141,6 +141,14 @@ CASES = [
                                 "e": np.array([0, 10**10], np.int64),
                                 "a": np.array([0, 1], np.int64),
                                 "st": np.array([-1, 2], np.int64)}, {}, OPSET),
+    # Ratios a / b kept away from whole numbers, where the remainder jumps.
+    ("Mod", {"a": np.array([[2.3, -1.7], [0.4, 5.2]]), "b": np.array([[0.9, 0.7], [-1.1, 1.5]])},
+     {}, {"fmod": 1}, OPSET),
+    ("Mod", {"a": np.array([[2.3, -1.7], [0.4, 5.2]]), "b": np.array([0.9, -0.7])},
+     {}, {}, 28),
+    ("CumSum", {"x": _r(3, 4)}, {"axis": np.array(1, np.int64)}, {}, OPSET),
+    ("CumSum", {"x": _r(2, 3, 2)}, {"axis": np.array(-2, np.int64)},
+     {"exclusive": 1, "reverse": 1}, OPSET),
 ]
 
 
@@ -179,6 +187,95 @@ def test_operator_gradient_matches_central_differences(case):
               for k, v in consts.items()}
     rep = sonnx.prepare(_model(op, inputs, consts, dict(attrs), opset=opset))
     gradcheck(lambda *xs: rep.run(list(xs))[0], list(inputs.values()))
+
+
+def _run_one(op, inputs, consts=None, attrs=None, opset=OPSET):
+    model = _model(op, inputs, consts, attrs, opset=opset)
+    return sonnx.prepare(model).run(list(inputs.values()))[0], \
+        ReferenceEvaluator(model).run(None, inputs)[0]
+
+
+@pytest.mark.parametrize("fmod", [0, 1])
+def test_integer_mod_takes_the_sign_onnx_asks_for(fmod):
+    a = np.array([-7, 7, 5, -5, 9, -2147483647], np.int32)
+    b = np.array([3, -3, 5, 2, -4, 10], np.int32)
+    got, expected = _run_one("Mod", {"a": a, "b": b}, attrs={"fmod": fmod})
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(got, np.fmod(a, b) if fmod else np.mod(a, b))
+
+
+def test_integer_mod_broadcasts():
+    a = np.arange(-6, 6, dtype=np.int32).reshape(3, 4)
+    got, _ = _run_one("Mod", {"a": a}, {"b": np.array([4], np.int32)})
+    np.testing.assert_array_equal(got, np.mod(a, 4))
+
+
+@pytest.mark.parametrize("start,limit,delta,dtype", [(1, 10, 3, np.int32),
+                                                     (10, 4, -2, np.int64),
+                                                     (0.5, 2.0, 0.4, np.float32),
+                                                     (3, 3, 1, np.int32)])
+def test_range_gives_the_sequence_of_its_scalar_bounds(start, limit, delta, dtype):
+    consts = {k: np.array(v, dtype) for k, v in (("s", start), ("l", limit), ("d", delta))}
+    model = _model("Range", {}, consts)
+    got = sonnx.prepare(model).run([])[0]
+    np.testing.assert_allclose(got, np.arange(start, limit, delta, dtype=dtype), rtol=1e-6)
+    assert len(got) == len(np.arange(start, limit, delta))
+
+
+def test_range_with_zero_delta_names_the_node():
+    inits = [numpy_helper.from_array(np.array(v, np.float32), k)
+             for k, v in (("s", 0), ("l", 1), ("d", 0))]
+    graph = helper.make_graph([helper.make_node("Range", ["s", "l", "d"], ["y"])], "range0",
+                              [], [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n"])],
+                              inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)],
+                              ir_version=10)
+    with pytest.raises(sonnx.OnnxImportError, match="Range.*delta is 0"):
+        sonnx.prepare(model).run([])
+
+
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+def test_onehot_with_host_depth_and_values(axis):
+    idx = np.array([[0, 2], [1, -1]], np.float32)  # float indices and a negative one
+    consts = {"depth": np.array(3, np.int64), "values": np.array([-1.0, 4.0], np.float32)}
+    got, expected = _run_one("OneHot", {"i": idx}, consts, {"axis": axis})
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_shape_arithmetic_computed_in_the_graph_feeds_reshape():
+    """Shape -> Gather -> Mul -> Concat -> Reshape: the computed shape is read back."""
+    x = _r(2, 3, 4).astype(np.float32)
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("Gather", ["s", "i"], ["dims"]),
+        helper.make_node("ReduceProd", ["dims"], ["flat"], keepdims=1),
+        helper.make_node("Concat", ["neg", "flat"], ["shape"], axis=0),
+        helper.make_node("Reshape", ["x", "shape"], ["y"]),
+    ]
+    inits = [numpy_helper.from_array(np.array([1, 2], np.int64), "i"),
+             numpy_helper.from_array(np.array([-1], np.int64), "neg")]
+    graph = helper.make_graph(nodes, "shape_math",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n"])],
+                              inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)],
+                              ir_version=10)
+    got = sonnx.prepare(model).run([x])[0]
+    np.testing.assert_array_equal(got, x.reshape(2, 12))
+
+
+def test_float_tensor_as_a_shape_names_the_node_and_the_value():
+    x = _r(2, 3).astype(np.float32)
+    nodes = [helper.make_node("Relu", ["x"], ["r"]),
+             helper.make_node("Reshape", ["x", "r"], ["y"])]
+    graph = helper.make_graph(nodes, "bad_shape",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n"])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)],
+                              ir_version=10)
+    with pytest.raises(sonnx.OnnxImportError, match="Reshape.*'r'.*computed float32"):
+        sonnx.prepare(model).run([x])
 
 
 # ----------------------------------------------------------------- the light models
