@@ -40,7 +40,8 @@ READBACK_LIMIT = 1 << 16
 # kernel kill the process.
 ADDRESS_SPACE_HEADROOM = 3 << 30
 
-DTYPES = [sw.kFloat32, sw.kFloat16, sw.kBFloat16, sw.kInt, sw.kChar, sw.kFloat64]
+DTYPES = [sw.kFloat32, sw.kFloat16, sw.kBFloat16, sw.kInt, sw.kChar, sw.kFloat64, sw.kInt64,
+          sw.kUChar, sw.kBool]
 HUGE_INTS = [2**31, 2**45, 2**62, 2**63 - 1, -(2**63), 2**64]
 SPECIAL_FLOATS = [math.nan, math.inf, -math.inf, 1e300, -1e300, 5e-324, -0.0]
 
@@ -243,7 +244,7 @@ def for_type(ptype):
     elif t.startswith("numpy"):
         s = st.builds(lambda shape, dt: np.ones(shape, dt), shapes,
                       st.sampled_from([np.float32, np.float64, np.int32, np.int8, np.float16,
-                                       np.bool_, np.int64, np.complex64]))
+                                       np.bool_, np.int64, np.uint8, np.complex64]))
     elif t == "collections.abc.Callable":
         s = st.just(lambda *a: None)
     elif t in ("ConvHandle", "PoolingHandle", "BatchNormHandle"):

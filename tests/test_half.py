@@ -73,9 +73,11 @@ def test_bfloat16_dtype_constants():
     assert "dtype=bfloat16" in repr(half([1.0], sw.kBFloat16))
 
 
-def test_dtype_code_five_stays_unused():
+def test_unknown_dtype_codes_are_refused():
+    # 5 is SINGA's kUChar (uint8); codes past kBool (8) name no dtype
+    assert sw.kUChar == 5
     with pytest.raises(TypeError, match="dtype"):
-        sw.Tensor([2], None, 5)
+        sw.Tensor([2], None, 9)
 
 
 def test_bfloat16_rounds_to_nearest_even():

@@ -65,7 +65,7 @@ def test_constructor_from_data():
 
 @pytest.mark.parametrize("kwargs,exc,words", [
     ({"data": [1.0, 2.0]}, TypeError, "data must be"),
-    ({"shape": (2,), "dtype": 7}, TypeError, "unsupported dtype"),
+    ({"shape": (2,), "dtype": 99}, TypeError, "unsupported dtype"),
     ({"shape": (2,), "dtype": "float32"}, TypeError, "unsupported dtype"),
 ])
 def test_constructor_rejects_bad_arguments(kwargs, exc, words):

@@ -14,7 +14,8 @@ from . import singa_wrap as singa
 from .device import get_default_device
 from .errors import ArgumentError, ArgumentTypeError, named_entry
 
-__all__ = ["float32", "float16", "int32", "float64", "bfloat16", "Tensor", "set_leaf_creator",
+__all__ = ["float32", "float16", "int32", "float64", "bfloat16", "int64", "uint8", "bool_",
+           "Tensor", "set_leaf_creator",
            "from_raw_tensor", "from_raw_tensors", "product", "sizeof", "from_numpy",
            "copy_from_numpy", "to_host", "to_numpy", "to_numpy_view", "zeros", "ones",
            "zeros_like", "ones_like", "random", "reshape", "transpose", "contiguous", "repeat",
@@ -31,22 +32,36 @@ float64 = 4
 # Ours (SINGA has none). NumPy has no bfloat16: to_numpy gives float32 (exact), and NumPy
 # data becomes bfloat16 through a dtype=bfloat16 Tensor or as_type(bfloat16).
 bfloat16 = 6
+# SINGA's kUChar value; int64 and bool are ours (ONNX graphs use them for shapes, indices
+# and masks). The bool dtype is ``bool_`` (NumPy's spelling) so it does not hide Python's
+# bool in this module; ``tensor.bool`` is the same constant (module __getattr__ below).
+uint8 = 5
+int64 = 7
+bool_ = 8
 
 CTensor = singa.Tensor
 
 _NP_TO_DTYPE = {np.dtype(np.float32): float32, np.dtype(np.float16): float16,
                 np.dtype(np.int32): int32, np.dtype(np.float64): float64}
+# NumPy dtypes the core reads as they are; from_numpy(keep_dtype=True) keeps them.
+_NP_NATIVE = {np.dtype(np.int64): int64, np.dtype(np.uint8): uint8, np.dtype(np.bool_): bool_}
 # The NumPy dtype of each dtype's to_numpy arrays.
 _DTYPE_TO_NP = {float32: np.float32, float16: np.float16, int32: np.int32, float64: np.float64,
-                bfloat16: np.float32}
+                bfloat16: np.float32, int64: np.int64, uint8: np.uint8, bool_: np.bool_}
 _DTYPE_NAMES = {float32: "float32", float16: "float16", int32: "int32", float64: "float64",
-                bfloat16: "bfloat16"}
+                bfloat16: "bfloat16", int64: "int64", uint8: "uint8", bool_: "bool"}
+
+
+def __getattr__(name):
+    if name == "bool":
+        return bool_
+    raise AttributeError("module {!r} has no attribute {!r}".format(__name__, name))
 
 
 def _check_dtype(dtype):
     if dtype not in _DTYPE_TO_NP:
-        raise TypeError("unsupported dtype {!r}; use tensor.float32, float16, bfloat16, int32 "
-                        "or float64".format(dtype))
+        raise TypeError("unsupported dtype {!r}; use tensor.float32, float16, bfloat16, int32, "
+                        "int64, uint8, bool_ or float64".format(dtype))
     return dtype
 
 
@@ -56,7 +71,7 @@ class Tensor(object):
     Args:
         shape: tuple of ints (ignored when ``data`` is given).
         device: a Device; the default (CPU) device when None.
-        dtype: float32 (default), float16, bfloat16, int32 or float64.
+        dtype: float32 (default), float16, bfloat16, int32, int64, uint8, bool_ or float64.
         data: a NumPy array to copy, or a core tensor to wrap.
         requires_grad: whether autograd should compute a gradient for it.
         stores_grad: whether ``autograd.backward`` yields its gradient (parameters).
@@ -182,7 +197,8 @@ class Tensor(object):
     # ---- type and device ----
     def as_type(self, dtype):
         """Returns a copy converted to ``dtype``: a dtype constant, or SINGA's names
-        ``'int'`` (int32) and ``'float'`` (float32)."""
+        ``'int'`` (int32) and ``'float'`` (float32). Floats become integers truncated toward
+        zero (NaN gives 0, int32/int64 saturate) and bools by ``x != 0``."""
         return _wrap(self.data.AsType(_dtype_arg(dtype)), self)
 
     def to_type(self, dtype):
@@ -428,7 +444,8 @@ def _dtype_arg(dtype):
     if isinstance(dtype, str):
         if dtype not in _DTYPE_WORDS:
             raise TypeError("unsupported dtype {!r}; the names accepted are 'int' and 'float' "
-                            "(or use tensor.float32, float16, int32, float64)".format(dtype))
+                            "(or use tensor.float32, float16, int32, int64, uint8, bool_, "
+                            "float64)".format(dtype))
         return _DTYPE_WORDS[dtype]
     return _check_dtype(dtype)
 
@@ -501,12 +518,14 @@ def _binary(fn, a, b):
 
 
 def _lift(x, like):
-    """x as a core tensor: a Tensor's data, or a 0-d tensor on ``like``'s device (int32
-    for an integral number with an int32 ``like``, else float32)."""
+    """x as a core tensor: a Tensor's data, or a 0-d tensor on ``like``'s device (of
+    like's integer dtype for an integral number with an int32/int64/uint8 ``like``, else
+    float32)."""
     if isinstance(x, (Tensor, CTensor)):
         return _operand(x)
     v = float(x)
-    dt = int32 if like.data_type() == int32 and v == int(v) else float32
+    ldt = like.data_type()
+    dt = ldt if ldt in (int32, int64, uint8) and v == int(v) else float32
     s = CTensor([], like.device(), dt)
     s.SetValue(v)
     return s
@@ -516,7 +535,7 @@ def _floordiv(a, b):
     """NumPy's a // b on core tensors: floor(a / b); for integers the truncated quotient
     steps down where a remainder's sign differs from b's."""
     q = singa.__div__(a, b)
-    if q.data_type() != int32:
+    if q.data_type() not in (int32, int64, uint8):
         return singa.Floor(q)
     r = singa.__sub__(a, singa.__mul__(q, b))
     opposite = singa.Xor(singa.LTFloat(r, 0.0), singa.LTFloat(b, 0.0))
@@ -594,9 +613,9 @@ def sizeof(dtype):
     return singa.SizeOf(dtype)
 
 
-def _numpy_compatible(np_array):
+def _numpy_compatible(np_array, keep_dtype=False):
     a = np.asarray(np_array)
-    if a.dtype in _NP_TO_DTYPE:
+    if a.dtype in _NP_TO_DTYPE or keep_dtype and a.dtype in _NP_NATIVE:
         return a
     if a.dtype == np.bool_ or a.dtype.kind == "u" and a.dtype.itemsize <= 2:
         return a.astype(np.float32) if a.dtype == np.bool_ else a.astype(np.int32)
@@ -609,10 +628,13 @@ def _numpy_compatible(np_array):
     raise TypeError("from_numpy: unsupported NumPy dtype {}".format(a.dtype))
 
 
-def from_numpy(np_array, dev=None):
+def from_numpy(np_array, dev=None, keep_dtype=False):
     """A Tensor with the array's values; shares memory when the array is C-contiguous
-    and of a supported dtype (float32, float64, float16, int32)."""
-    a = _numpy_compatible(np_array)
+    and of a supported dtype (float32, float64, float16, int32).
+
+    As in SINGA, other integer arrays become int32 and bool arrays float32; with
+    ``keep_dtype`` int64, uint8 and bool arrays keep their dtype (sharing memory too)."""
+    a = _numpy_compatible(np_array, keep_dtype)
     t = _wrap(singa.from_numpy(a, dev))
     return t
 
@@ -626,7 +648,9 @@ def copy_from_numpy(data, np_array, offset=0):
     if a.size + offset > data.Size():
         raise ArgumentError("copy_from_numpy: {} values at offset {} do not fit a tensor of {}"
                          .format(a.size, offset, data.Size()))
-    a = _numpy_compatible(a)
+    # The core converts to data's dtype; the dtypes it reads natively need no NumPy copy
+    # (nor the int32 range check).
+    a = _numpy_compatible(a, keep_dtype=True)
     data.CopyDataFromHostPtr(a.reshape(-1), a.size, offset)
 
 

@@ -5,6 +5,8 @@ They take and return :class:`~singa.tensor.Tensor` objects and are re-exported b
 this file only keeps tensor.py to one concern (the class and its conversions).
 """
 
+import math
+
 import numpy as np
 
 from . import singa_wrap as singa
@@ -210,13 +212,23 @@ def _elementwise(name, fn, lhs, rhs):
     return fn(lhs.data, _operand(rhs))
 
 
+# The values of each narrow integer dtype; a whole number outside a dtype's range makes
+# an int64 scalar, so the op promotes instead of wrapping it (with bool, every one does:
+# NumPy's bool + 1 is an integer).
+_RANGES = {singa.kBool: (0, -1), singa.kUChar: (0, 255), singa.kInt: (-2**31, 2**31 - 1)}
+
+
 def _scalar_like(x, like):
     """x as a 0-d tensor of like's dtype and device (float32 when like holds integers
-    and x is not one, so 0.5 is not truncated to 0)."""
+    or bools and x is not a whole number, so 0.5 is not truncated to 0; int64 for a whole
+    number outside like's range)."""
     v = float(x)
     dt = like.data_type()
-    if dt == singa.kInt and v != int(v):
+    integral = (singa.kInt, singa.kInt64, singa.kUChar, singa.kBool)
+    if dt in integral and not (math.isfinite(v) and v == int(v)):
         dt = singa.kFloat32
+    elif dt in _RANGES and not _RANGES[dt][0] <= v <= _RANGES[dt][1]:
+        dt = singa.kInt64
     s = singa.Tensor([], like.device(), dt)
     s.SetValue(v)
     return s

@@ -73,6 +73,14 @@ void BindElementwise(py::module_& m) {
     DefRecorded(m, (std::string(b.scalar) + "WithRet").c_str(),
                 [op, name](const Tensor& x, double y, Tensor& ret) { ApplyScalarInto(op, x, y, &ret, name); },
                 py::arg("a"), py::arg("x"), py::arg("ret"), NoGIL());
+    // The comparisons and logic ops also give bool tensors, whatever their operands' dtypes.
+    const bool boolean = op == Binary::kLT || op == Binary::kLE || op == Binary::kGT ||
+                         op == Binary::kGE || op == Binary::kEQ || op == Binary::kAnd ||
+                         op == Binary::kOr || op == Binary::kXor;
+    if (boolean)
+      DefRecorded(m, (std::string(name) + "Bool").c_str(),
+                  [op, name](const Tensor& x, const Tensor& y) { return ApplyBool(op, x, y, name); },
+                  py::arg("a"), py::arg("b"), NoGIL());
     // Operators on the class itself, so CTensors compose naturally in custom ops.
     if (const char* cop = b.class_operator) {
       DefRecorded(tensor, cop, [op, cop](const Tensor& x, const Tensor& y) { return Apply(op, x, y, cop); },
@@ -151,6 +159,9 @@ void BindReductions(py::module_& m) {
   DefHost(m, "SumAll", &SumAll, py::arg("t"), NoGIL());
   DefHost(m, "SumAsFloat", &SumAll, py::arg("t"), NoGIL());
   DefRecorded(m, "ArgMax", &ArgMax, py::arg("t"), py::arg("axis"), NoGIL());
+  DefRecorded(m, "ArgMin", &ArgMin, py::arg("t"), py::arg("axis"), NoGIL());
+  DefRecorded(m, "CumSum", &CumSum, py::arg("t"), py::arg("axis"), py::arg("exclusive") = false,
+              py::arg("reverse") = false, NoGIL());
   DefRecorded(m, "SumToShape", [](const Tensor& t, const std::vector<size_t>& shape) { return SumToShape(t, shape); },
               py::arg("t"), py::arg("shape"), NoGIL());
   DefRecorded(m, "SoftMax", &SoftMax, py::arg("t"), py::arg("axis") = 1, NoGIL());

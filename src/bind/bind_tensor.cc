@@ -12,8 +12,13 @@ DataType NumpyToDataType(const py::dtype& dt) {
   if (dt.is(py::dtype::of<int32_t>())) return kInt;
   if (dt.is(py::dtype::of<int8_t>())) return kChar;
   if (dt.kind() == 'f' && dt.itemsize() == 2) return kFloat16;
+  // By kind and size: NumPy has two 8-byte integer dtypes (long and long long) on Linux.
+  const bool native = dt.attr("isnative").cast<bool>();
+  if (native && dt.kind() == 'i' && dt.itemsize() == 8) return kInt64;
+  if (dt.kind() == 'u' && dt.itemsize() == 1) return kUChar;
+  if (dt.kind() == 'b' && dt.itemsize() == 1) return kBool;
   throw TypeError(Msg("from_numpy: unsupported NumPy dtype ", std::string(py::str(dt)),
-                      " (use float32, float64, float16, int32 or int8)"));
+                      " (use float32, float64, float16, int32, int64, int8, uint8 or bool)"));
 }
 
 static py::dtype DataTypeToNumpy(DataType dt) {
@@ -23,6 +28,9 @@ static py::dtype DataTypeToNumpy(DataType dt) {
     case kInt: return py::dtype::of<int32_t>();
     case kChar: return py::dtype::of<int8_t>();
     case kFloat16: return py::dtype("float16");
+    case kInt64: return py::dtype::of<int64_t>();
+    case kUChar: return py::dtype::of<uint8_t>();
+    case kBool: return py::dtype("bool");
     case kBFloat16: break;  // NumPy has no bfloat16: ToNumpy widens to float32 first
   }
   throw TypeError("unknown dtype");

@@ -28,6 +28,9 @@ PYBIND11_MODULE(singa_wrap, m) {
   m.attr("kBFloat16") = static_cast<int>(kBFloat16);
   m.attr("kInt") = static_cast<int>(kInt);
   m.attr("kChar") = static_cast<int>(kChar);
+  m.attr("kUChar") = static_cast<int>(kUChar);
+  m.attr("kInt64") = static_cast<int>(kInt64);
+  m.attr("kBool") = static_cast<int>(kBool);
   m.attr("kDouble") = static_cast<int>(kDouble);
   m.attr("kFloat64") = static_cast<int>(kDouble);
   m.attr("kCpp") = static_cast<int>(kCpp);

@@ -10,6 +10,9 @@ size_t SizeOf(DataType dt) {
     case kChar: return 1;
     case kDouble: return 8;
     case kBFloat16: return 2;
+    case kUChar: return 1;
+    case kInt64: return 8;
+    case kBool: return 1;
   }
   throw TypeError(Msg("unknown dtype code ", static_cast<int>(dt)));
 }
@@ -22,8 +25,20 @@ const char* DataTypeName(DataType dt) {
     case kChar: return "int8";
     case kDouble: return "float64";
     case kBFloat16: return "bfloat16";
+    case kUChar: return "uint8";
+    case kInt64: return "int64";
+    case kBool: return "bool";
   }
   return "unknown";
+}
+
+DataType ResultDType(DataType a, DataType b) {
+  if (a == b) return a;
+  if (a == kBool) return b;
+  if (b == kBool) return a;
+  auto wide_int = [](DataType d) { return d == kInt || d == kInt64 || d == kUChar; };
+  if (wide_int(a) && wide_int(b)) return SizeOf(a) >= SizeOf(b) ? a : b;
+  return kFloat32;
 }
 
 std::string ShapeStr(const Shape& s) {

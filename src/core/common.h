@@ -11,18 +11,26 @@
 
 namespace singa {
 
-// Values match Apache SINGA's DataType enum (0/1/2 are the public Python ones); 5 is left
-// for SINGA's kUChar. kBFloat16 is ours (SINGA has none).
-enum DataType { kFloat32 = 0, kFloat16 = 1, kInt = 2, kChar = 3, kDouble = 4, kBFloat16 = 6 };
+// Values match Apache SINGA's DataType enum (0/1/2 are the public Python ones; 5 is
+// SINGA's kUChar, uint8). kBFloat16, kInt64 and kBool (one byte holding 0 or 1) are ours.
+enum DataType {
+  kFloat32 = 0, kFloat16 = 1, kInt = 2, kChar = 3, kDouble = 4, kUChar = 5, kBFloat16 = 6,
+  kInt64 = 7, kBool = 8
+};
 
 // The 16-bit floats are storage types: every kernel computes on them in float32 (or
 // float32-accumulating oneDNN primitives) and rounds once when it stores.
 inline bool IsHalfFloat(DataType dt) { return dt == kFloat16 || dt == kBFloat16; }
 // The dtype a kernel computes in for values of `dt` (float32 for the 16-bit floats).
 inline DataType ComputeDType(DataType dt) { return IsHalfFloat(dt) ? kFloat32 : dt; }
-// The dtype of an op's result from its operands' dtypes when they are floats: their own
-// dtype when all agree, else float32 (float16 with float32, bfloat16 with float16, ...).
-inline DataType ResultDType(DataType a, DataType b) { return a == b ? a : kFloat32; }
+inline bool IsIntegral(DataType dt) { return dt == kInt || dt == kChar || dt == kUChar || dt == kInt64; }
+// The dtype of an op's result from its operands' dtypes (the promotion rules):
+//  - both the same: that dtype;
+//  - bool with any other dtype: the other one (bool is below every number, as in NumPy);
+//  - two of int32, int64 and uint8: the wider (int32 with int64 is int64, uint8 with int32
+//    is int32); int8 with another integer, or any other mix (float16 with float32,
+//    float64 with int32, ...): float32, SINGA's rule for mixed dtypes.
+DataType ResultDType(DataType a, DataType b);
 
 using Shape = std::vector<size_t>;
 using Strides = std::vector<int64_t>;  // in elements, not bytes

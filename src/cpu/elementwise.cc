@@ -131,7 +131,7 @@ void RunUnary(Unary op, const Tensor& x, const Tensor& y) {
 #define SINGA_UNARY_CASE(Name, closed)                                                  \
   case Unary::k##Name:                                                                  \
     if constexpr (std::is_integral_v<T> && !(closed))                                   \
-      throw TypeError(#Name ": int32 tensors are computed in float32 by the entry point"); \
+      throw TypeError(#Name ": integer tensors are computed in float32 by the entry point"); \
     else                                                                                \
       UnaryLoop<T>(x, y, fn::Name{});                                                   \
     return;
@@ -175,13 +175,13 @@ void axpy(double alpha, const Tensor& x, const Tensor& y) {
 }
 
 void where(const Tensor& c, const Tensor& x, const Tensor& y, const Tensor& out) {
-  SINGA_DISPATCH_ARITH(out.data_type(), "Where", {
-    const T* cp = c.data<T>();
+  SINGA_DISPATCH_ALL(out.data_type(), "Where", {
+    const bool_t* cp = c.data<bool_t>();
     const T* xp = x.data<T>();
     const T* yp = y.data<T>();
     T* op = out.data<T>();
     const size_t n = out.Size();
-    ParallelFor(NumThreadsFor(n), n, [&](size_t i) { op[i] = cp[i] != 0 ? xp[i] : yp[i]; });
+    ParallelFor(NumThreadsFor(n), n, [&](size_t i) { op[i] = cp[i].v != 0 ? xp[i] : yp[i]; });
   });
 }
 

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cmath>
+#include <limits>
 #include <type_traits>
 
 #include "core/tensor.h"
@@ -18,14 +19,39 @@ struct half_t {
 struct bf16_t {
   uint16_t bits;
 };
+// kBool: one byte read as true when non-zero (a NumPy bool view of other bytes stays
+// defined) and written as 0 or 1. A distinct type so dispatch and Cast tell it from uint8.
+struct bool_t {
+  uint8_t v;
+};
 
 template <typename T>
 constexpr bool kIsHalfType = std::is_same_v<T, half_t> || std::is_same_v<T, bf16_t>;
+
+// Float to integer conversions truncate toward zero (C's and ONNX Cast's rule). A plain
+// cast of NaN or of a value out of the target's range is undefined behaviour, so NaN gives
+// 0, int32 and int64 saturate, and int8/uint8 keep the low byte of the int32 value (as
+// NumPy's conversions do for values in int32's range).
+template <typename D, typename F>
+inline D FloatToInt(F v) {
+  using Wide = std::conditional_t<sizeof(D) >= 8, int64_t, int32_t>;
+  if (!(v == v)) return D(0);
+  constexpr F hi = static_cast<F>(std::numeric_limits<Wide>::max());  // rounds to 2^31 / 2^63
+  constexpr F lo = static_cast<F>(std::numeric_limits<Wide>::min());
+  Wide w = v >= hi ? std::numeric_limits<Wide>::max()
+           : v <= lo ? std::numeric_limits<Wide>::min() : static_cast<Wide>(v);
+  return static_cast<D>(w);
+}
 
 template <typename D, typename S>
 inline D Cast(S v) {
   if constexpr (std::is_same_v<S, D>) {
     return v;
+  } else if constexpr (std::is_same_v<S, bool_t>) {
+    return Cast<D>(static_cast<uint8_t>(v.v != 0));
+  } else if constexpr (std::is_same_v<D, bool_t>) {
+    if constexpr (kIsHalfType<S>) return Cast<bool_t>(Cast<float>(v));
+    else return bool_t{static_cast<uint8_t>(v != 0)};
   } else if constexpr (std::is_same_v<S, half_t>) {
     return Cast<D>(HalfToFloat(v.bits));
   } else if constexpr (std::is_same_v<S, bf16_t>) {
@@ -34,6 +60,8 @@ inline D Cast(S v) {
     return half_t{FloatToHalf(static_cast<float>(v))};
   } else if constexpr (std::is_same_v<D, bf16_t>) {
     return bf16_t{FloatToBFloat16(static_cast<float>(v))};
+  } else if constexpr (std::is_integral_v<D> && std::is_floating_point_v<S>) {
+    return FloatToInt<D>(v);
   } else {
     return static_cast<D>(v);
   }
@@ -46,6 +74,9 @@ constexpr DataType DTypeOf() {
   if constexpr (std::is_same_v<T, int32_t>) return kInt;
   if constexpr (std::is_same_v<T, half_t>) return kFloat16;
   if constexpr (std::is_same_v<T, bf16_t>) return kBFloat16;
+  if constexpr (std::is_same_v<T, int64_t>) return kInt64;
+  if constexpr (std::is_same_v<T, uint8_t>) return kUChar;
+  if constexpr (std::is_same_v<T, bool_t>) return kBool;
   return kChar;
 }
 
@@ -65,16 +96,21 @@ constexpr DataType DTypeOf() {
     SINGA_CASE(kFloat16, half_t, __VA_ARGS__)                                  \
     SINGA_CASE(kBFloat16, bf16_t, __VA_ARGS__)                                 \
     SINGA_CASE(kChar, int8_t, __VA_ARGS__)                                     \
+    SINGA_CASE(kUChar, uint8_t, __VA_ARGS__)                                   \
+    SINGA_CASE(kInt64, int64_t, __VA_ARGS__)                                   \
+    SINGA_CASE(kBool, bool_t, __VA_ARGS__)                                     \
     default:                                                                   \
       throw TypeError(Msg(fn, ": unsupported dtype ", DataTypeName(dt)));      \
   }
 
-// Arithmetic dtypes (the 16-bit floats are converted to float32 by the callers first).
+// Arithmetic dtypes: the callers compute the 16-bit floats (and int8) in float32 and
+// bool and uint8 in int32 first.
 #define SINGA_DISPATCH_ARITH(dt, fn, ...)                                      \
   switch (dt) {                                                                \
     SINGA_CASE(kFloat32, float, __VA_ARGS__)                                   \
     SINGA_CASE(kDouble, double, __VA_ARGS__)                                   \
     SINGA_CASE(kInt, int32_t, __VA_ARGS__)                                     \
+    SINGA_CASE(kInt64, int64_t, __VA_ARGS__)                                   \
     default:                                                                   \
       throw TypeError(Msg(fn, ": unsupported dtype ", DataTypeName(dt)));      \
   }

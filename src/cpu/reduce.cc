@@ -6,6 +6,7 @@
 
 #include "cpu/cpu_kernels.h"
 #include "cpu/iter.h"
+#include "math/functors.h"
 #include "math/vecmath.h"
 
 namespace singa {
@@ -14,13 +15,21 @@ namespace cpu {
 namespace reduce {
 
 // A reduction: `Acc` is the type partial results are combined in (double for sums of
-// floats, so long reductions keep their precision).
+// floats, so long reductions keep their precision). Integer sums and products wrap
+// around on overflow, as NumPy's do.
 template <typename T>
 struct SumOp {
   using Acc = std::conditional_t<std::is_integral_v<T>, int64_t, double>;
   static T init() { return T(0); }
-  static T apply(T a, T b) { return a + b; }
-  static Acc acc(Acc a, Acc b) { return a + b; }
+  static T apply(T a, T b) { return fn::WrapAdd(a, b); }
+  static Acc acc(Acc a, Acc b) { return fn::WrapAdd(a, b); }
+};
+template <typename T>
+struct ProdOp {
+  using Acc = std::conditional_t<std::is_integral_v<T>, int64_t, double>;
+  static T init() { return T(1); }
+  static T apply(T a, T b) { return fn::WrapMul(a, b); }
+  static Acc acc(Acc a, Acc b) { return fn::WrapMul(a, b); }
 };
 template <typename T>
 struct MaxOp {
@@ -60,10 +69,10 @@ typename Op::Acc ReduceRow(const T* p, size_t n) {
       T lane[L] = {};
       size_t full = m / L * L;
       for (size_t i = 0; i < full; i += L)
-        for (size_t j = 0; j < L; ++j) lane[j] += p[c + i + j];
-      for (size_t i = full; i < m; ++i) lane[i - full] += p[c + i];
+        for (size_t j = 0; j < L; ++j) lane[j] = Op::apply(lane[j], p[c + i + j]);
+      for (size_t i = full; i < m; ++i) lane[i - full] = Op::apply(lane[i - full], p[c + i]);
       for (size_t w = L / 2; w > 0; w /= 2)
-        for (size_t j = 0; j < w; ++j) lane[j] += lane[j + w];
+        for (size_t j = 0; j < w; ++j) lane[j] = Op::apply(lane[j], lane[j + w]);
       s = lane[0];
     } else {
       for (size_t i = 0; i < m; ++i) s = Op::apply(s, p[c + i]);
@@ -181,14 +190,17 @@ void reduce(ReduceKind kind, const Tensor& x, const std::vector<bool>& red,
       case ReduceKind::kSum: Reduce<SumOp, T>(x, red, out); break;
       case ReduceKind::kMax: Reduce<MaxOp, T>(x, red, out); break;
       case ReduceKind::kMin: Reduce<MinOp, T>(x, red, out); break;
+      case ReduceKind::kProd: Reduce<ProdOp, T>(x, red, out); break;
     }
   });
 }
 
-void argmax(const Tensor& x, size_t ax, const Tensor& out) {
+// The index of the first maximum (or minimum) of each lane along `ax`.
+template <bool kMin>
+void ArgExtreme(const Tensor& x, size_t ax, const Tensor& out, const char* fn) {
   size_t outer = Product(x.shape(), 0, ax), R = x.shape(ax), inner = Product(x.shape(), ax + 1);
   int32_t* op = out.data<int32_t>();
-  SINGA_DISPATCH_FLOAT(x.data_type(), "ArgMax", {
+  SINGA_DISPATCH_ARITH(x.data_type(), fn, {
     const T* p = x.data<T>();
 _Pragma("omp parallel for num_threads(NumThreadsFor(x.Size())) collapse(2)")
     for (size_t o = 0; o < outer; ++o)
@@ -197,10 +209,33 @@ _Pragma("omp parallel for num_threads(NumThreadsFor(x.Size())) collapse(2)")
         T bv = p[o * R * inner + i];
         for (size_t r = 1; r < R; ++r) {
           T v = p[(o * R + r) * inner + i];
-          if (v > bv) { bv = v; best = r; }
+          if (kMin ? v < bv : v > bv) { bv = v; best = r; }
         }
         op[o * inner + i] = static_cast<int32_t>(best);
       }
+  });
+}
+
+void argmax(const Tensor& x, size_t ax, const Tensor& out) { ArgExtreme<false>(x, ax, out, "ArgMax"); }
+void argmin(const Tensor& x, size_t ax, const Tensor& out) { ArgExtreme<true>(x, ax, out, "ArgMin"); }
+
+void cumsum(const Tensor& x, size_t ax, bool exclusive, bool reverse, const Tensor& out) {
+  size_t outer = Product(x.shape(), 0, ax), R = x.shape(ax), inner = Product(x.shape(), ax + 1);
+  SINGA_DISPATCH_ARITH(x.data_type(), "CumSum", {
+    const T* p = x.data<T>();
+    T* q = out.data<T>();
+    ParallelFor(NumThreadsFor(x.Size()), outer * inner, [&](size_t lane) {
+      size_t o = lane / inner, i = lane % inner;
+      T run = 0;
+      for (size_t k = 0; k < R; ++k) {
+        size_t r = reverse ? R - 1 - k : k;
+        size_t at = (o * R + r) * inner + i;
+        T v = p[at];
+        if (!exclusive) run = fn::WrapAdd(run, v);
+        q[at] = run;
+        if (exclusive) run = fn::WrapAdd(run, v);
+      }
+    });
   });
 }
 

@@ -3,6 +3,7 @@
 
 #include "cpu/cpu_kernels.h"
 #include "cpu/iter.h"
+#include "math/functors.h"
 
 namespace singa {
 namespace cpu {
@@ -51,12 +52,19 @@ void gather_elements(const Tensor& src, const Shape& index_shape,
 void scatter_elements(const Tensor& out, const Shape& index_shape,
                            const std::vector<int64_t>& idx, const Tensor& updates, size_t ax,
                            bool add) {
-  SINGA_DISPATCH_FLOAT(out.data_type(), "ScatterElements", {
+  if (!add) {
+    size_t item = SizeOf(out.data_type());
+    char* op = static_cast<char*>(out.raw());
+    const char* sp = static_cast<const char*>(updates.raw());
+    ForElements(out.shape(), index_shape, ax, idx,
+                [&](size_t d, size_t i) { std::memcpy(op + d * item, sp + i * item, item); });
+    return;
+  }
+  SINGA_DISPATCH_ARITH(out.data_type(), "ScatterElements", {
     T* op = out.data<T>();
     const T* sp = updates.data<T>();
-    ForElements(out.shape(), index_shape, ax, idx, [&](size_t d, size_t i) {
-      if (add) op[d] += sp[i]; else op[d] = sp[i];
-    });
+    ForElements(out.shape(), index_shape, ax, idx,
+                [&](size_t d, size_t i) { op[d] = fn::WrapAdd(op[d], sp[i]); });
   });
 }
 

@@ -20,10 +20,21 @@ bool ClosedOnIntegers(Unary op) {
 
 namespace {
 
+// The dtype a binary op on dtypes a and b gives (before Apply returns 16-bit floats of
+// one dtype in that dtype): ResultDType's promotion (core/common.h), with the 16-bit floats
+// and int8 computed in float32, SINGA's rule.
 DataType ComputeType(DataType a, DataType b) {
-  if (a == b) return IsHalfFloat(a) || a == kChar ? kFloat32 : a;
-  return kFloat32;  // mixed dtypes compute in float32 (SINGA's rule)
+  DataType r = ResultDType(a, b);
+  return IsHalfFloat(r) || r == kChar ? kFloat32 : r;
 }
+
+// The dtype the kernels compute a result of dtype `dt` in: they take float32, float64,
+// int32 and int64; bool and uint8 compute in int32 and keep the low bits (bool: != 0).
+DataType KernelType(DataType dt) {
+  if (dt == kBool || dt == kUChar) return kInt;
+  return IsHalfFloat(dt) || dt == kChar ? kFloat32 : dt;
+}
+
 
 // Operands that all are contiguous with one shape.
 bool SameFlatLayout(const Tensor& out, const Tensor& a, const Tensor& b) {
@@ -48,7 +59,11 @@ Tensor Apply(Unary op, const Tensor& x, const char* name) {
     Tensor y = Apply(op, x.AsType(kFloat32), name);
     return IsHalfFloat(dt) ? y.AsType(dt) : y;
   }
-  if (dt == kInt && !ClosedOnIntegers(op)) return Apply(op, x.AsType(kFloat32), name);
+  if ((IsIntegral(dt) || dt == kBool) && !ClosedOnIntegers(op))
+    return Apply(op, x.AsType(kFloat32), name);
+  if (dt == kBool && op == Unary::kNeg)
+    throw TypeError(Msg(name, ": cannot negate a bool tensor (use Not)"));
+  if (dt == kBool || dt == kUChar) return Apply(op, x.AsType(kInt), name).AsType(dt);
   Tensor y(x.shape(), x.device(), dt);
   if (x.Size() == 0) return y;
   x.device()->kernels().elementwise.unary(op, x, y);
@@ -64,6 +79,15 @@ void ApplyInto(Binary op, const Tensor& a, const Tensor& b, Tensor* out, const c
                          " but the output has shape ", ShapeStr(out->shape())));
   if (out->Size() == 0) return;
   DataType dt = out->data_type();
+  if (dt == kBool || dt == kUChar) {
+    // Computed in the operands' dtype, so a comparison of int64 or float values into a
+    // bool output is exact.
+    DataType kt = KernelType(ComputeType(a.data_type(), b.data_type()));
+    Tensor tmp(out->shape(), out->device(), kt);
+    ApplyInto(op, a, b, &tmp, name);
+    out->CopyData(tmp);
+    return;
+  }
   if (IsHalfFloat(dt) || dt == kChar) {
     Tensor tmp(out->shape(), out->device(), kFloat32);
     ApplyInto(op, a, b, &tmp, name);
@@ -89,6 +113,14 @@ Tensor Apply(Binary op, const Tensor& a, const Tensor& b, const char* name) {
   CheckSameDevice(name, {&a, &b});
   Shape shape = BroadcastShapes(a.shape(), b.shape(), name);
   DataType ct = ComputeType(a.data_type(), b.data_type());
+  if (ct == kBool) {
+    // NumPy's rules for bool operands: + is or, * is and, - has no meaning, / is true
+    // division (float32 here), and the other arithmetic gives int64.
+    if (op == Binary::kSub)
+      throw TypeError(Msg(name, ": cannot subtract bool tensors (use Xor)"));
+    if (op == Binary::kDiv) ct = kFloat32;
+    if (op == Binary::kPow || op == Binary::kMod || op == Binary::kFMod) ct = kInt64;
+  }
   Tensor out(shape, a.device(), ct);
   ApplyInto(op, a, b, &out, name);
   // 16-bit float operands of one dtype compute in float32 and give that dtype, comparisons
@@ -98,10 +130,29 @@ Tensor Apply(Binary op, const Tensor& a, const Tensor& b, const char* name) {
   return out;
 }
 
+Tensor ApplyBool(Binary op, const Tensor& a, const Tensor& b, const char* name) {
+  CheckSameDevice(name, {&a, &b});
+  Tensor out(BroadcastShapes(a.shape(), b.shape(), name), a.device(), kBool);
+  ApplyInto(op, a, b, &out, name);
+  return out;
+}
+
 static Tensor ScalarTensor(double x, DataType like, const std::shared_ptr<Device>& dev) {
-  // Integer tensors with a fractional scalar compute in float32.
+  // A scalar takes an integer tensor's dtype (as a Python int does in NumPy) when it is a
+  // value of that dtype; other whole numbers are int64 (float32 past int64's range) and
+  // fractional ones float32, so integer tensors promote instead of truncating the scalar.
+  // With a bool tensor a whole number is int64 (NumPy's bool + 1 is an integer).
   DataType dt = like;
-  if (dt == kInt && x != std::floor(x)) dt = kFloat32;
+  if (IsIntegral(dt) || dt == kBool) {
+    const bool whole = x == std::floor(x) && std::fabs(x) < 9.2e18;
+    double lo = 0, hi = -1;  // bool: no value fits
+    if (dt == kInt) lo = INT32_MIN, hi = INT32_MAX;
+    if (dt == kInt64) lo = -9.2e18, hi = 9.2e18;
+    if (dt == kUChar) hi = 255;
+    if (dt == kChar) lo = -128, hi = 127;
+    if (!whole) dt = kFloat32;
+    else if (x < lo || x > hi) dt = kInt64;
+  }
   Tensor s(Shape{}, dev, ComputeDType(dt));
   s.SetValue(x);
   return s;
@@ -152,16 +203,16 @@ void Axpy(double alpha, const Tensor& x, Tensor* y) {
 Tensor Where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   CheckSameDevice("Where", {&cond, &a, &b});
   Shape shape = BroadcastShapes(BroadcastShapes(cond.shape(), a.shape(), "Where"), b.shape(), "Where");
-  DataType dt = ComputeType(a.data_type(), b.data_type());
+  // A select computes nothing: every dtype (int8 and the 16-bit floats included) is
+  // kept, mixed ones promote.
+  DataType dt = ResultDType(a.data_type(), b.data_type());
   Tensor out(shape, a.device(), dt);
   if (out.Size() == 0) return out;
   // An explicit select: out = b + cond * (a - b) would lose infinities.
-  Tensor c = cond.AsType(dt).Broadcast(shape).Contiguous();
+  Tensor c = cond.AsType(kBool).Broadcast(shape).Contiguous();
   Tensor x = a.AsType(dt).Broadcast(shape).Contiguous();
   Tensor y = b.AsType(dt).Broadcast(shape).Contiguous();
   out.device()->kernels().elementwise.where(c, x, y, out);
-  if (IsHalfFloat(a.data_type()) && a.data_type() == b.data_type())
-    return out.AsType(a.data_type());
   return out;
 }
 

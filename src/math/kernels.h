@@ -23,7 +23,7 @@
 
 namespace singa {
 
-enum class ReduceKind { kSum, kMax, kMin };
+enum class ReduceKind { kSum, kMax, kMin, kProd };
 
 // One batched GEMM: for each batch index i, c[i] = alpha * op(a[i]) @ op(b[i]) + beta * c[i]
 // with c[i] (M, N) contiguous, the matrices of c stored one after another. a and b are
@@ -49,14 +49,14 @@ struct GemmCall {
 
 // X(name, signature) per family.
 #define SINGA_ELEMENTWISE_KERNELS(X)                                                     \
-  /* y = op(x): same shape and dtype (int32 only for ops closed on integers) */         \
+  /* y = op(x): same shape and dtype (int32/int64 only for ops closed on integers) */ \
   X(unary, void(Unary op, const Tensor& x, const Tensor& y))                             \
   /* out = a op b: a and b of out's shape (broadcast views) and dtype (float32,         \
-     float64, int32), neither overlapping out in another layout */                       \
+     float64, int32, int64), neither overlapping out in another layout */                \
   X(binary, void(Binary op, const Tensor& a, const Tensor& b, const Tensor& out))        \
   /* y += alpha * x: x of y's shape (a broadcast view) and dtype */                      \
   X(axpy, void(double alpha, const Tensor& x, const Tensor& y))                          \
-  /* out = cond != 0 ? a : b, all contiguous with out's shape and dtype */               \
+  /* out = cond ? a : b, cond bool, all contiguous with out's shape, any dtype */       \
   X(where, void(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out)) \
   /* dst = src converted to dst's dtype: same shape, any dtypes and strides; src may    \
      also be any host memory when this device's memory is host memory */                \
@@ -65,12 +65,19 @@ struct GemmCall {
   X(fill, void(const Tensor& t, double value))
 
 #define SINGA_REDUCE_KERNELS(X)                                                          \
-  /* out = the reduction of x (contiguous, float32/float64/int32) over the axes marked   \
+  /* out = the reduction of x (contiguous, float32/float64/int32/int64) over the axes  \
      in `axes`, out contiguous in x's dtype, the kept axes in order */                   \
   X(reduce, void(ReduceKind kind, const Tensor& x, const std::vector<bool>& axes,        \
                  const Tensor& out))                                                     \
-  /* out (int32) = the index of the first maximum along `axis` of x (contiguous) */      \
+  /* out (int32) = the index of the first maximum (minimum) along `axis` of x           \
+     (contiguous, float32/float64/int32/int64) */                                        \
   X(argmax, void(const Tensor& x, size_t axis, const Tensor& out))                       \
+  X(argmin, void(const Tensor& x, size_t axis, const Tensor& out))                       \
+  /* out = the running sum of x along `axis` (both contiguous, one dtype: float32,       \
+     float64, int32, int64), without the current element when exclusive, from the end   \
+     when reverse */                                                                     \
+  X(cumsum, void(const Tensor& x, size_t axis, bool exclusive, bool reverse,             \
+                 const Tensor& out))                                                     \
   /* y = (log_)softmax of x (contiguous) along axis */                                   \
   X(softmax, void(const Tensor& x, size_t axis, bool log, const Tensor& y))              \
   /* loss (N,) = -log p[label] (index_labels: target int32 (N,), labels checked) or     \
@@ -102,7 +109,8 @@ struct GemmCall {
   X(gather_elements, void(const Tensor& src, const Shape& index_shape,                   \
                           const std::vector<int64_t>& indices, size_t axis,              \
                           const Tensor& out))                                            \
-  /* out[..indices[i] on axis..] = (or +=) updates[..i..]; float32/float64 */            \
+  /* out[..indices[i] on axis..] = updates[..i..] (any dtype) or += (float32, float64,  \
+     int32, int64) */                                                                    \
   X(scatter_elements, void(const Tensor& out, const Shape& index_shape,                  \
                            const std::vector<int64_t>& indices, const Tensor& updates,   \
                            size_t axis, bool add))

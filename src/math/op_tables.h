@@ -5,8 +5,9 @@
 #pragma once
 
 // X(Name, closed_on_integers): Unary::kName, functor fn::Name, bound as singa_wrap.Name.
-// An op closed on integers maps int32 tensors to int32 tensors; the others compute
-// int32 (and int8) inputs in float32.
+// An op closed on integers maps int32 and int64 tensors to their own dtype (uint8 and
+// bool ones too, computed in int32; Neg of bool is a TypeError, as in NumPy); the
+// others compute integer and bool inputs in float32.
 #define SINGA_UNARY_OPS(X) \
   X(Abs, true)             \
   X(Ceil, true)            \
@@ -59,7 +60,9 @@
   X(Or, "Or", "__or__", "OrFloat", nullptr)                       \
   X(Xor, "Xor", "__xor__", "XorFloat", nullptr)                   \
   X(Min, "EltwiseMin", "__min__", "MinFloat", nullptr)            \
-  X(Max, "EltwiseMax", "__max__", "MaxFloat", nullptr)
+  X(Max, "EltwiseMax", "__max__", "MaxFloat", nullptr)            \
+  X(Mod, "Mod", "__mod__", "ModFloat", "__mod__")                 \
+  X(FMod, "FMod", "__fmod__", "FModFloat", nullptr)
 
 // X(Name): binary kernels with a binding of their own (argument names of their own, no
 // scalar or operator forms).
@@ -71,4 +74,5 @@
   X(Sum)                    \
   X(Mean)                   \
   X(Max)                    \
-  X(Min)
+  X(Min)                    \
+  X(Prod)

@@ -18,7 +18,7 @@ enum class Unary { SINGA_UNARY_OPS(SINGA_OP_ENUM_ENTRY) };
 enum class Binary { SINGA_BINARY_OPS(SINGA_OP_ENUM_ENTRY) SINGA_BINARY_KERNEL_OPS(SINGA_OP_ENUM_ENTRY) };
 #undef SINGA_OP_ENUM_ENTRY
 
-// Whether `op` maps int32 tensors to int32 tensors (the table's second column).
+// Whether `op` maps integer tensors to their own dtype (the table's second column).
 bool ClosedOnIntegers(Unary op);
 
 // ---- element-wise unary (elementwise.cc) ----
@@ -28,6 +28,9 @@ Tensor Apply(Unary op, const Tensor& x, const char* name);
 Tensor Apply(Binary op, const Tensor& a, const Tensor& b, const char* name);
 // out = a op b written into `out` (shape must equal the broadcast shape).
 void ApplyInto(Binary op, const Tensor& a, const Tensor& b, Tensor* out, const char* name);
+// a op b into a new bool tensor (comparisons of any dtypes, and/or/xor): computed in the
+// operands' promoted dtype, then converted (non-zero is true).
+Tensor ApplyBool(Binary op, const Tensor& a, const Tensor& b, const char* name);
 Tensor ApplyScalar(Binary op, const Tensor& a, double x, const char* name);
 // Scalar on the left: x op a (for rsub, rdiv, rpow).
 Tensor ApplyScalarLeft(Binary op, double x, const Tensor& a, const char* name);
@@ -48,7 +51,13 @@ Tensor ReduceSum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim
 Tensor ReduceMean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims);
 Tensor ReduceMax(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims);
 Tensor ReduceMin(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims);
+Tensor ReduceProd(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims);
+// The index (int32) of the first maximum / minimum along `axis`.
 Tensor ArgMax(const Tensor& x, int64_t axis);
+Tensor ArgMin(const Tensor& x, int64_t axis);
+// Inclusive (or exclusive) cumulative sum along `axis`, optionally from the end (ONNX
+// CumSum); integer and bool inputs sum in int64 except int32, which stays int32.
+Tensor CumSum(const Tensor& x, int64_t axis, bool exclusive, bool reverse);
 double SumAll(const Tensor& x);
 // Sums `dy` down to `shape` (the reverse of broadcasting).
 Tensor SumToShape(const Tensor& dy, const Shape& shape);

@@ -36,7 +36,13 @@ Tensor Reduce(ReduceKind kind, const Tensor& in, const std::vector<int64_t>& axe
     Tensor r = Reduce(kind, in.AsType(kFloat32), axes, keepdims, fn);
     return IsHalfFloat(dt) ? r.AsType(dt) : r;
   }
-  if (dt != kFloat32 && dt != kDouble && dt != kInt)
+  if (dt == kBool || dt == kUChar) {
+    // Sums and products count in int64 (NumPy's sum of bools); max and min keep the dtype.
+    if (kind == ReduceKind::kSum || kind == ReduceKind::kProd)
+      return Reduce(kind, in.AsType(kInt64), axes, keepdims, fn);
+    return Reduce(kind, in.AsType(kInt), axes, keepdims, fn).AsType(dt);
+  }
+  if (dt != kFloat32 && dt != kDouble && dt != kInt && dt != kInt64)
     throw TypeError(Msg(fn, ": unsupported dtype ", DataTypeName(dt)));
   std::vector<bool> red = ReducedAxes(axes, in.nDim(), fn);
   Tensor out(ReducedShape(in.shape(), red, keepdims), in.device(), dt);
@@ -49,6 +55,10 @@ Tensor Reduce(ReduceKind kind, const Tensor& in, const std::vector<int64_t>& axe
 
 Tensor ReduceSum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims) {
   return Reduce(ReduceKind::kSum, x, axes, keepdims, "Sum");
+}
+
+Tensor ReduceProd(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims) {
+  return Reduce(ReduceKind::kProd, x, axes, keepdims, "ReduceProd");
 }
 
 Tensor ReduceMax(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims) {
@@ -64,7 +74,7 @@ Tensor ReduceMin(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim
 Tensor ReduceMean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims) {
   // A 16-bit float sum is divided before it is rounded to its dtype.
   const DataType dt = x.data_type();
-  Tensor src = dt == kInt || IsHalfFloat(dt) ? x.AsType(kFloat32) : x;
+  Tensor src = IsIntegral(dt) || dt == kBool || IsHalfFloat(dt) ? x.AsType(kFloat32) : x;
   Tensor s = ReduceSum(src, axes, keepdims);
   if (s.Size() == 0) return IsHalfFloat(dt) ? s.AsType(dt) : s;
   double count = static_cast<double>(x.Size() / s.Size());
@@ -78,14 +88,37 @@ double SumAll(const Tensor& x) {
   return OnHost(s.AsType(kDouble)).data<double>()[0];
 }
 
-Tensor ArgMax(const Tensor& in, int64_t axis) {
-  size_t ax = NormalizeAxis(axis, in.nDim(), "ArgMax");
-  if (in.shape(ax) == 0) throw ValueError("ArgMax: the reduced axis is empty");
-  Tensor x = in.AsType(in.data_type() == kDouble ? kDouble : kFloat32).Contiguous();
+namespace {
+
+// Integers keep their dtype (int64 indices are exact); the rest compare in float32.
+Tensor ArgExtreme(const Tensor& in, int64_t axis, bool min, const char* fn) {
+  size_t ax = NormalizeAxis(axis, in.nDim(), fn);
+  if (in.shape(ax) == 0) throw ValueError(Msg(fn, ": the reduced axis is empty"));
+  DataType dt = in.data_type();
+  DataType kt = dt == kDouble || dt == kInt || dt == kInt64 ? dt : kFloat32;
+  Tensor x = in.AsType(kt).Contiguous();
   Shape out_shape = x.shape();
   out_shape.erase(out_shape.begin() + static_cast<int64_t>(ax));
   Tensor out(out_shape, x.device(), kInt);
-  x.device()->kernels().reduce.argmax(x, ax, out);
+  if (min) x.device()->kernels().reduce.argmin(x, ax, out);
+  else x.device()->kernels().reduce.argmax(x, ax, out);
+  return out;
+}
+
+}  // namespace
+
+Tensor ArgMax(const Tensor& in, int64_t axis) { return ArgExtreme(in, axis, false, "ArgMax"); }
+Tensor ArgMin(const Tensor& in, int64_t axis) { return ArgExtreme(in, axis, true, "ArgMin"); }
+
+Tensor CumSum(const Tensor& in, int64_t axis, bool exclusive, bool reverse) {
+  size_t ax = NormalizeAxis(axis, in.nDim(), "CumSum");
+  DataType dt = in.data_type();
+  if (IsHalfFloat(dt)) return CumSum(in.AsType(kFloat32), axis, exclusive, reverse).AsType(dt);
+  DataType kt = dt == kChar || dt == kUChar || dt == kBool ? kInt64 : dt;
+  Tensor x = in.AsType(kt).Contiguous();
+  Tensor out(x.shape(), x.device(), kt);
+  if (out.Size() == 0) return out;
+  x.device()->kernels().reduce.cumsum(x, ax, exclusive, reverse, out);
   return out;
 }
 

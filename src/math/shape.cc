@@ -24,7 +24,7 @@ Tensor ConcatOn(const std::vector<Tensor>& ts, int64_t axis) {
       if (i != ax && t.shape(i) != first.shape(i))
         throw ValueError(Msg("ConcatOn: shapes ", ShapeStr(first.shape()), " and ", ShapeStr(t.shape()),
                              " differ outside axis ", ax));
-    if (t.data_type() != dt) dt = kFloat32;
+    dt = ResultDType(dt, t.data_type());
     shape[ax] += t.shape(ax);
   }
   Tensor out(shape, first.device(), dt);
@@ -90,10 +90,11 @@ Tensor Tile(const Tensor& t, const std::vector<size_t>& reps_in) {
 
 namespace {
 
-// Index tensor as int32 values checked against `limit` (negative indices wrap).
+// Index tensor (any integer dtype; int64 is ONNX's) as int64 values checked against
+// `limit` (negative indices count from the end, as NumPy and ONNX allow).
 std::vector<int64_t> CheckedIndices(const Tensor& idx, size_t limit, const char* fn) {
-  Tensor ii = OnHost(idx.AsType(kInt).Contiguous());
-  const int32_t* p = ii.data<int32_t>();
+  Tensor ii = OnHost(idx.AsType(kInt64).Contiguous());
+  const int64_t* p = ii.data<int64_t>();
   std::vector<int64_t> out(ii.Size());
   for (size_t i = 0; i < out.size(); ++i) {
     int64_t v = p[i];
@@ -152,7 +153,9 @@ Tensor ScatterElements(const Tensor& t, const Tensor& indices, const Tensor& src
     throw ValueError(Msg("ScatterElements: updates ", ShapeStr(src.shape()), " and indices ",
                          ShapeStr(indices.shape()), " differ in shape"));
   std::vector<int64_t> idx = CheckedIndices(indices, t.shape(ax), "ScatterElements");
-  DataType dt = t.data_type() == kDouble ? kDouble : kFloat32;
+  // Replacing moves elements of any dtype; adding computes in a kernel dtype.
+  DataType dt = t.data_type();
+  if (add && dt != kDouble && dt != kInt && dt != kInt64) dt = IsIntegral(dt) || dt == kBool ? kInt64 : kFloat32;
   Tensor out = t.AsType(dt).Clone();
   if (!idx.empty())
     t.device()->kernels().shape.scatter_elements(out, indices.shape(), idx,
