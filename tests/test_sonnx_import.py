@@ -18,11 +18,16 @@ OPSET = 21
 # ---------------------------------------------------------------- one-node models
 
 
+# Operators whose every output must be named (the checker refuses fewer).
+_REQUIRED_OUTPUTS = {"TopK": 2}
+
+
 def _model(op, inputs, consts=None, attrs=None, n_out=1, opset=OPSET):
     """A model with one ``op`` node: ``inputs`` (name -> array) are graph inputs and
     ``consts`` initializers, in that order; the outputs' types are the reference
     evaluator's results on ``inputs``."""
     consts = consts or {}
+    n_out = max(n_out, _REQUIRED_OUTPUTS.get(op, 1))
     outs = ["y{}".format(i) for i in range(n_out)]
     node = helper.make_node(op, list(inputs) + list(consts), outs, **(attrs or {}))
 
@@ -149,6 +154,14 @@ CASES = [
     ("CumSum", {"x": _r(3, 4)}, {"axis": np.array(1, np.int64)}, {}, OPSET),
     ("CumSum", {"x": _r(2, 3, 2)}, {"axis": np.array(-2, np.int64)},
      {"exclusive": 1, "reverse": 1}, OPSET),
+    ("TopK", {"x": _r(3, 5)}, {"k": np.array([2], np.int64)}, {"axis": 1}, OPSET),
+    ("TopK", {"x": _r(4, 3)}, {"k": np.array([3], np.int64)}, {"axis": 0, "largest": 0},
+     OPSET),
+    ("RotaryEmbedding", {"x": _r(2, 2, 3, 4), "cos": _r(5, 2, seed=1), "sin": _r(5, 2, seed=2)},
+     {"pos": np.array([[0, 2, 4], [1, 1, 3]], np.int64)}, {}, 23),
+    ("RotaryEmbedding", {"x": _r(1, 3, 12), "cos": _r(1, 3, 1, seed=1),
+                         "sin": _r(1, 3, 1, seed=2)}, {},
+     {"num_heads": 2, "rotary_embedding_dim": 2, "interleaved": 1}, 23),
 ]
 
 
@@ -208,6 +221,53 @@ def test_integer_mod_broadcasts():
     a = np.arange(-6, 6, dtype=np.int32).reshape(3, 4)
     got, _ = _run_one("Mod", {"a": a}, {"b": np.array([4], np.int32)})
     np.testing.assert_array_equal(got, np.mod(a, 4))
+
+
+_F = np.array([[1.0, np.nan, -np.inf], [np.inf, 2.0, 2.0]], np.float32)
+_I64 = np.array([[3, -7, 3], [0, 9, -2]], np.int64)
+_B = np.array([[True, False, True], [False, False, True]])
+# Integer and bool results, checked exactly with their dtype against onnx's reference.
+INT_BOOL_CASES = [
+    ("Less", {"a": _I64, "b": np.array([3], np.int64)}, {}, {}, OPSET),
+    ("GreaterOrEqual", {"a": _F, "b": np.array([2.0], np.float32)}, {}, {}, OPSET),
+    ("Equal", {"a": _I64, "b": _I64[::-1].copy()}, {}, {}, OPSET),
+    ("Xor", {"a": _B, "b": _B[:, ::-1].copy()}, {}, {}, OPSET),
+    ("Not", {"a": _B}, {}, {}, OPSET),
+    ("Where", {"c": _B, "a": _I64, "b": np.array([-1], np.int64)}, {}, {}, OPSET),
+    ("ArgMax", {"x": _I64}, {}, {"axis": 1}, OPSET),
+    ("ArgMax", {"x": np.array([[1.0, 4.0, 4.0], [2.0, 2.0, 2.0]], np.float32)}, {},
+     {"axis": 1, "select_last_index": 1, "keepdims": 0}, OPSET),
+    ("ArgMin", {"x": _I64}, {}, {"axis": 0, "select_last_index": 1}, OPSET),
+    ("IsNaN", {"x": _F}, {}, {}, OPSET),
+    ("IsInf", {"x": _F}, {}, {}, OPSET),
+    ("IsInf", {"x": _F}, {}, {"detect_positive": 0}, OPSET),
+    ("Cast", {"x": np.array([-2.7, 2.7, 0.5, 1e3], np.float32)}, {}, {"to": TensorProto.INT64},
+     OPSET),
+    ("Cast", {"x": _I64}, {}, {"to": TensorProto.BOOL}, OPSET),
+    ("Cast", {"x": _I64}, {}, {"to": TensorProto.UINT8}, OPSET),
+    ("Trilu", {"x": _I64}, {}, {"upper": 0}, OPSET),
+    ("BitShift", {"x": np.array([1, 3, 255, 7], np.uint8), "s": np.array([1, 2, 1, 9], np.uint8)},
+     {}, {"direction": "LEFT"}, OPSET),
+    ("BitShift", {"x": np.array([-17, 17, -1, 5], np.int32),
+                  "s": np.array([2, 3, 40, -1], np.int32)}, {}, {"direction": "RIGHT"}, OPSET),
+    ("BitShift", {"x": np.array([1, -3, 2**40], np.int64), "s": np.array([62, 1, 30], np.int64)},
+     {}, {"direction": "LEFT"}, OPSET),
+    ("Mod", {"a": _I64, "b": np.array([4], np.int64)}, {}, {}, OPSET),
+    ("CumSum", {"x": _I64}, {"axis": np.array(0, np.int64)}, {"reverse": 1}, OPSET),
+    ("TopK", {"x": np.array([[1, 5, 5, 2], [7, 7, 0, 7]], np.int64)},
+     {"k": np.array([3], np.int64)}, {}, OPSET),
+]
+
+
+@pytest.mark.parametrize("case", INT_BOOL_CASES, ids=[_ids(c) for c in INT_BOOL_CASES])
+def test_integer_and_bool_results_match_onnx_reference_exactly(case):
+    op, inputs, consts, attrs, opset = case
+    model = _model(op, inputs, consts, dict(attrs), opset=opset)
+    got = sonnx.prepare(model).run(list(inputs.values()))
+    expected = ReferenceEvaluator(model).run(None, inputs)
+    for g, e in zip(got, expected):
+        assert g.dtype == e.dtype and g.shape == e.shape, (g.dtype, e.dtype, g.shape, e.shape)
+        np.testing.assert_array_equal(g, e)
 
 
 @pytest.mark.parametrize("start,limit,delta,dtype", [(1, 10, 3, np.int32),

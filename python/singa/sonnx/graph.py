@@ -13,7 +13,7 @@ __all__ = ["OnnxGraph", "Inputs", "to_tensor"]
 
 _INT32 = np.iinfo(np.int32)
 # Dtypes whose computed tensors may be read back as shape-like host values.
-_INTEGER_DTYPES = tuple(d for np_type, d in tensor_mod._NP_TO_DTYPE.items()
+_INTEGER_DTYPES = tuple(d for np_type, d in NP_TYPE_TO_SINGA_SUPPORT_TYPE.items()
                         if np_type.kind in "iu")
 # Domains whose operators are ONNX's own (the empty string is the default domain).
 _ONNX_DOMAINS = ("", "ai.onnx")

@@ -1,5 +1,6 @@
-"""Handlers for ONNX's Mod, Range, OneHot and CumSum: remainders, index sequences and
-running sums, each through singa autograd Operations (Range's bounds are host scalars)."""
+"""Handlers for ONNX's Mod, BitShift, Range, OneHot and CumSum: remainders, shifts, index
+sequences and running sums, each through singa autograd Operations (Range's bounds are
+host scalars)."""
 
 import numpy as np
 
@@ -23,19 +24,7 @@ class IntegerMod(Operation):
         self.fmod = bool(fmod)
 
     def forward(self, a, b):
-        native = getattr(singa, "FMod" if self.fmod else "Mod", None)
-        if native is not None:
-            return native(a, b)
-        # A core without integer Mod: the quotient in float64 is exact for int32
-        # operands (|a / b - k| >= 1 / |b| is wider than float64's rounding step).
-        shape = list(np.broadcast_shapes(tuple(a.shape()), tuple(b.shape())))
-        dtype = a.data_type()
-        a64 = singa.Broadcast(a, shape).AsType(tensor_mod.float64)
-        b64 = singa.Broadcast(b, shape).AsType(tensor_mod.float64)
-        ratio = singa.Div(a64, b64)
-        quotient = singa.EltwiseMult(singa.Sign(ratio), singa.Floor(singa.Abs(ratio))) \
-            if self.fmod else singa.Floor(ratio)
-        return singa.Sub(a64, singa.EltwiseMult(quotient, b64)).AsType(dtype)
+        return (singa.FMod if self.fmod else singa.Mod)(a, b)
 
     def backward(self, dy):
         return None, None
@@ -61,10 +50,7 @@ def _mod(node, ins):
         raise node.error("inputs of dtypes {} and {} differ".format(
             tensor_mod._DTYPE_NAMES.get(a.dtype, a.dtype),
             tensor_mod._DTYPE_NAMES.get(b.dtype, b.dtype)))
-    try:
-        return IntegerMod(fmod)(a, b)[0]
-    except TypeError as e:
-        raise node.error(str(e)) from None
+    return IntegerMod(fmod)(a, b)[0]
 
 
 @register("Range")
@@ -115,25 +101,7 @@ class CumSum(Operation):
 
 
 def _cumsum(x, axis, exclusive, reverse):
-    native = getattr(singa, "CumSum", None)
-    if native is not None:
-        return native(x, axis, exclusive, reverse)
-    # Without the core kernel: a matrix product with a triangle of ones along ``axis``
-    # (the triangle is geometry, built from the axis length alone).
-    # y[..., j] = sum_i x[..., i] * m[i, j] with m[i, j] = 1 where i <= j (i < j when
-    # exclusive; mirrored when reverse).
-    n = x.shape()[axis]
-    ones = np.ones((n, n), dtype=tensor_mod._DTYPE_TO_NP[x.data_type()])
-    k = 1 if exclusive else 0
-    tri = np.tril(ones, -k) if reverse else np.triu(ones, k)
-    nd = len(x.shape())
-    perm = [i for i in range(nd) if i != axis] + [axis]
-    moved = singa.Transpose(x, perm).Clone()
-    flat = singa.Reshape(moved, [moved.Size() // n, n])
-    summed = singa.Mult(flat, singa.from_numpy(tri, x.device()))
-    summed = singa.Reshape(summed, [moved.shape()[i] for i in range(nd)])
-    back = [perm.index(i) for i in range(nd)]
-    return singa.Transpose(summed, back).Clone()
+    return singa.CumSum(x, axis, exclusive, reverse)
 
 
 @register("CumSum")
@@ -141,3 +109,47 @@ def _cumsum_node(node, ins):
     x = ins.t(0)
     axis = int(np.asarray(ins.host(1, "axis")).reshape(-1)[0]) % x.ndim()
     return CumSum(axis, node.getattr("exclusive", 0), node.getattr("reverse", 0))(x)[0]
+
+
+class BitShift(Operation):
+    """x << s or x >> s (arithmetic for signed types) on integer tensors, as ONNX
+    defines it for shifts outside [0, width): 0, or -1 for negative x shifted right.
+    Built from exact integer powers of two: x * 2**s wraps like a shift."""
+
+    def __init__(self, left):
+        super().__init__()
+        self.left = bool(left)
+
+    def forward(self, x, s):
+        np_type = np.dtype(tensor_mod._DTYPE_TO_NP[x.data_type()])
+        shape = list(np.broadcast_shapes(tuple(x.shape()), tuple(s.shape())))
+        x = singa.Broadcast(x, shape)
+
+        def const(v):
+            return singa.from_numpy(np.full([1] * len(shape), v, np_type), x.device())
+
+        width = np_type.itemsize * 8
+        valid = singa.AndBool(singa.GEBool(s, const(0)), singa.LTBool(s, const(width)))
+        power = singa.Pow(const(2), singa.Where(valid, s, const(0)))
+        if self.left:
+            return singa.Where(valid, singa.EltwiseMult(x, power), const(0))
+        # floor(x / 2**s): x minus its non-negative remainder divides exactly.
+        shifted = singa.Div(singa.Sub(x, singa.Mod(x, power)), power)
+        negative_fill = const(-1 if np_type.kind == "i" else 0)
+        outside = singa.Where(singa.LTBool(x, const(0)), negative_fill, const(0))
+        return singa.Where(valid, shifted, outside)
+
+    def backward(self, dy):
+        return None, None
+
+
+@register("BitShift")
+def _bitshift(node, ins):
+    x, s = ins.t(0), ins.t(1)
+    if x.dtype in _FLOAT_DTYPES or x.dtype == tensor_mod.bool_:
+        raise node.error("inputs must be integers, got {}".format(
+            tensor_mod._DTYPE_NAMES.get(x.dtype, x.dtype)))
+    direction = node.getattr("direction")
+    if direction not in ("LEFT", "RIGHT"):
+        raise node.error("direction must be 'LEFT' or 'RIGHT', got {!r}".format(direction))
+    return BitShift(direction == "LEFT")(x, s)[0]

@@ -7,7 +7,7 @@ from .. import autograd
 from .. import singa_wrap as singa
 from .. import tensor as tensor_mod
 from ..autograd import Operation
-from .common import onnx_type_to_singa_type
+from .common import NP_TYPE_TO_SINGA_SUPPORT_TYPE, onnx_type_to_singa_type
 from .registry import HostValue, register
 
 __all__ = ["GatherElements"]
@@ -28,9 +28,6 @@ class GatherElements(Operation):
         dx = singa.Tensor(list(self.xshape), dy.device(), dy.data_type())
         dx.SetValue(0.0)
         return singa.ScatterElements(dx, self.idx, dy, self.axis, True), None
-
-
-_ONNX_INT64 = 7  # TensorProto.INT64
 
 
 def _ints(array):
@@ -191,9 +188,6 @@ def _pad(node, ins):
 @register("Cast")
 def _cast(node, ins):
     x = ins.t(0)
-    if node.getattr("to") == _ONNX_INT64 and np.dtype(np.int64) not in tensor_mod._NP_TO_DTYPE:
-        # The importer's rule for int64 data while the core has no int64: held as int32.
-        return autograd.cast(x, tensor_mod.int32)
     try:
         to = onnx_type_to_singa_type(node.getattr("to"))
     except TypeError as e:
@@ -228,7 +222,7 @@ def _constant_of_shape(node, ins):
     value = node.getattr("value")
     value = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)
     try:
-        dtype = tensor_mod._NP_TO_DTYPE[value.dtype]
+        dtype = NP_TYPE_TO_SINGA_SUPPORT_TYPE[value.dtype]
     except KeyError:
         raise node.error("value of dtype {} has no singa dtype".format(value.dtype)) from None
     out = tensor_mod.Tensor(tuple(shape), ins.device, dtype, requires_grad=False)
