@@ -19,7 +19,7 @@ OPSET = 21
 
 
 # Operators whose every output must be named (the checker refuses fewer).
-_REQUIRED_OUTPUTS = {"TopK": 2}
+_REQUIRED_OUTPUTS = {"TopK": 2, "DynamicQuantizeLinear": 3}
 
 
 def _model(op, inputs, consts=None, attrs=None, n_out=1, opset=OPSET):
@@ -256,6 +256,18 @@ INT_BOOL_CASES = [
     ("CumSum", {"x": _I64}, {"axis": np.array(0, np.int64)}, {"reverse": 1}, OPSET),
     ("TopK", {"x": np.array([[1, 5, 5, 2], [7, 7, 0, 7]], np.int64)},
      {"k": np.array([3], np.int64)}, {}, OPSET),
+    ("QuantizeLinear", {"x": np.array([[-300.0, 2.5, 3.5], [0.0, 511.0, 7.2]], np.float32)},
+     {"s": np.array([2.0, 4.0], np.float32), "z": np.array([128, 3], np.uint8)}, {"axis": 0},
+     OPSET),
+    ("QuantizeLinear", {"x": np.array([[-1.0, 1.0, 2.6, 3.0], [5.0, 6.0, 7.0, 8.0]], np.float32)},
+     {"s": np.array([[1.0, 2.0], [0.5, 4.0]], np.float32)}, {"axis": 1, "block_size": 2}, OPSET),
+    ("DequantizeLinear", {"x": np.array([[0, 3, 255], [128, 7, 9]], np.uint8)},
+     {"s": np.array([0.5, 2.0, 1.5], np.float32), "z": np.array([128, 0, 9], np.uint8)},
+     {"axis": 1}, OPSET),
+    ("DequantizeLinear", {"x": np.array([-5, 0, 2 ** 30], np.int32)},
+     {"s": np.array(0.25, np.float32)}, {}, OPSET),
+    ("DynamicQuantizeLinear", {"x": np.array([[-1.5, 0.2, 3.0], [2.9, -0.7, 1.1]], np.float32)},
+     {}, {}, OPSET),
 ]
 
 
