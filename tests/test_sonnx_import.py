@@ -162,6 +162,11 @@ CASES = [
     ("RotaryEmbedding", {"x": _r(1, 3, 12), "cos": _r(1, 3, 1, seed=1),
                          "sin": _r(1, 3, 1, seed=2)}, {},
      {"num_heads": 2, "rotary_embedding_dim": 2, "interleaved": 1}, 23),
+    ("Einsum", {"a": _r(2, 3, 4), "b": _r(2, 4, 2, seed=1)}, {}, {"equation": "bij,bjk->bik"},
+     OPSET),
+    ("Einsum", {"a": _r(2, 3, 3)}, {}, {"equation": "bii->bi"}, OPSET),
+    ("Einsum", {"a": _r(2, 1, 3, 4), "b": _r(4, seed=1)}, {}, {"equation": "...ij,j"}, OPSET),
+    ("Einsum", {"a": _r(3, 4)}, {}, {"equation": "ij->"}, OPSET),
 ]
 
 
@@ -280,6 +285,24 @@ def test_integer_and_bool_results_match_onnx_reference_exactly(case):
     for g, e in zip(got, expected):
         assert g.dtype == e.dtype and g.shape == e.shape, (g.dtype, e.dtype, g.shape, e.shape)
         np.testing.assert_array_equal(g, e)
+
+
+@pytest.mark.parametrize("consts", [{}, {"ratio": np.array(0.0, np.float32),
+                                         "training": np.array(True)}])
+def test_dropout_that_drops_nothing_gives_an_all_true_mask(consts):
+    x = _r(2, 3).astype(np.float32)
+    model = _model("Dropout", {"x": x}, consts, n_out=2, opset=22)
+    y, mask = sonnx.prepare(model).run([x])
+    np.testing.assert_array_equal(y, x)
+    assert mask.dtype == np.bool_ and mask.shape == x.shape and mask.all()
+
+
+def test_dropout_mask_of_a_dropout_that_drops_names_the_node():
+    x = _r(2, 3).astype(np.float32)
+    consts = {"ratio": np.array(0.5, np.float32), "training": np.array(True)}
+    model = _model("Dropout", {"x": x}, consts, n_out=2, opset=22)
+    with pytest.raises(sonnx.OnnxImportError, match="Dropout.*mask"):
+        sonnx.prepare(model).run([x])
 
 
 @pytest.mark.parametrize("start,limit,delta,dtype", [(1, 10, 3, np.int32),
