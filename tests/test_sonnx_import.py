@@ -167,6 +167,7 @@ CASES = [
     ("Einsum", {"a": _r(2, 3, 3)}, {}, {"equation": "bii->bi"}, OPSET),
     ("Einsum", {"a": _r(2, 1, 3, 4), "b": _r(4, seed=1)}, {}, {"equation": "...ij,j"}, OPSET),
     ("Einsum", {"a": _r(3, 4)}, {}, {"equation": "ij->"}, OPSET),
+    ("GatherND", {"x": _r(2, 3, 4)}, {"i": np.array([[[0, 1], [1, -1]]], np.int64)}, {}, OPSET),
 ]
 
 
@@ -303,6 +304,41 @@ def test_dropout_mask_of_a_dropout_that_drops_names_the_node():
     model = _model("Dropout", {"x": x}, consts, n_out=2, opset=22)
     with pytest.raises(sonnx.OnnxImportError, match="Dropout.*mask"):
         sonnx.prepare(model).run([x])
+
+
+def _scatter_nd_model(x, indices, updates, reduction):
+    node = helper.make_node("ScatterND", ["x", "i", "u"], ["y"], reduction=reduction)
+    graph = helper.make_graph(
+        [node], "scatter_nd",
+        [helper.make_tensor_value_info("x", TensorProto.DOUBLE, x.shape),
+         helper.make_tensor_value_info("u", TensorProto.DOUBLE, updates.shape)],
+        [helper.make_tensor_value_info("y", TensorProto.DOUBLE, x.shape)],
+        [numpy_helper.from_array(indices, "i")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)],
+                             ir_version=10)
+
+
+@pytest.mark.parametrize("reduction,indices", [("none", [[3], [0]]), ("add", [[1], [1]]),
+                                               ("none", [[0, 2], [-1, 1]])])
+def test_scatter_nd_forward_and_gradients(reduction, indices):
+    x, indices = _r(4, 3), np.array(indices, np.int64)
+    updates = _r(*(indices.shape[:-1] + x.shape[indices.shape[-1]:]), seed=1)
+    model = _scatter_nd_model(x, indices, updates, reduction)
+    rep = sonnx.prepare(model)
+    expected = ReferenceEvaluator(model).run(None, {"x": x, "u": updates})[0]
+    np.testing.assert_allclose(rep.run([x, updates])[0], expected, rtol=1e-12)
+    gradcheck(lambda *xs: rep.run(list(xs))[0], [x, updates])
+
+
+@pytest.mark.parametrize("op,attrs", [("EyeLike", {"k": 1}), ("EyeLike", {"dtype": 7}),
+                                      ("HannWindow", {}), ("HammingWindow", {"periodic": 0}),
+                                      ("BlackmanWindow", {})])
+def test_eye_like_and_windows_match_onnx_reference(op, attrs):
+    inputs = {"x": _r(3, 4).astype(np.float32)} if op == "EyeLike" else {}
+    consts = {} if op == "EyeLike" else {"size": np.array(7, np.int64)}
+    got, expected = _run_one(op, inputs, consts, attrs)
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("start,limit,delta,dtype", [(1, 10, 3, np.int32),
