@@ -168,6 +168,14 @@ CASES = [
     ("Einsum", {"a": _r(2, 1, 3, 4), "b": _r(4, seed=1)}, {}, {"equation": "...ij,j"}, OPSET),
     ("Einsum", {"a": _r(3, 4)}, {}, {"equation": "ij->"}, OPSET),
     ("GatherND", {"x": _r(2, 3, 4)}, {"i": np.array([[[0, 1], [1, -1]]], np.int64)}, {}, OPSET),
+    ("GridSample", {"x": _r(1, 2, 3, 4), "g": _r(1, 2, 3, 2, seed=1, low=-1.3, high=1.3)}, {},
+     {}, 22),
+    ("GridSample", {"x": _r(2, 1, 4, 3), "g": _r(2, 3, 2, 2, seed=2, low=-1.6, high=1.6)}, {},
+     {"mode": "cubic", "padding_mode": "reflection", "align_corners": 1}, 22),
+    ("GridSample", {"x": _r(1, 2, 3, 3)}, {"g": _r(1, 2, 2, 2, seed=3, low=-1.4, high=1.4)},
+     {"mode": "nearest", "padding_mode": "border"}, 22),
+    ("GridSample", {"x": _r(1, 1, 2, 3, 3), "g": _r(1, 2, 1, 2, 3, seed=4, low=-1.2, high=1.2)},
+     {}, {"padding_mode": "border"}, 22),
 ]
 
 
