@@ -176,6 +176,13 @@ CASES = [
      {"mode": "nearest", "padding_mode": "border"}, 22),
     ("GridSample", {"x": _r(1, 1, 2, 3, 3), "g": _r(1, 2, 1, 2, 3, seed=4, low=-1.2, high=1.2)},
      {}, {"padding_mode": "border"}, 22),
+    ("CumProd", {"x": _r(3, 4, low=0.5, high=1.5) * np.array([1, -1, 1, -1])},
+     {"axis": np.array(1, np.int64)}, {}, 26),
+    ("CumProd", {"x": _r(4, 2, low=0.5, high=1.5)}, {"axis": np.array(0, np.int64)},
+     {"exclusive": 1, "reverse": 1}, 26),
+    ("ReverseSequence", {"x": _r(4, 3)}, {"lens": np.array([4, 1, 2], np.int64)}, {}, OPSET),
+    ("ReverseSequence", {"x": _r(2, 3, 2)}, {"lens": np.array([3, 2], np.int64)},
+     {"batch_axis": 0, "time_axis": 1}, OPSET),
 ]
 
 
@@ -314,8 +321,8 @@ def test_dropout_mask_of_a_dropout_that_drops_names_the_node():
         sonnx.prepare(model).run([x])
 
 
-def _scatter_nd_model(x, indices, updates, reduction):
-    node = helper.make_node("ScatterND", ["x", "i", "u"], ["y"], reduction=reduction)
+def _scatter_model(op, x, indices, updates, **attrs):
+    node = helper.make_node(op, ["x", "i", "u"], ["y"], **attrs)
     graph = helper.make_graph(
         [node], "scatter_nd",
         [helper.make_tensor_value_info("x", TensorProto.DOUBLE, x.shape),
@@ -331,7 +338,17 @@ def _scatter_nd_model(x, indices, updates, reduction):
 def test_scatter_nd_forward_and_gradients(reduction, indices):
     x, indices = _r(4, 3), np.array(indices, np.int64)
     updates = _r(*(indices.shape[:-1] + x.shape[indices.shape[-1]:]), seed=1)
-    model = _scatter_nd_model(x, indices, updates, reduction)
+    model = _scatter_model("ScatterND", x, indices, updates, reduction=reduction)
+    rep = sonnx.prepare(model)
+    expected = ReferenceEvaluator(model).run(None, {"x": x, "u": updates})[0]
+    np.testing.assert_allclose(rep.run([x, updates])[0], expected, rtol=1e-12)
+    gradcheck(lambda *xs: rep.run(list(xs))[0], [x, updates])
+
+
+def test_scatter_elements_add_sums_duplicates_and_has_gradients():
+    x, updates = _r(3, 4), _r(3, 2, seed=1)
+    indices = np.array([[1, 1], [0, 3], [2, 2]], np.int64)
+    model = _scatter_model("ScatterElements", x, indices, updates, axis=1, reduction="add")
     rep = sonnx.prepare(model)
     expected = ReferenceEvaluator(model).run(None, {"x": x, "u": updates})[0]
     np.testing.assert_allclose(rep.run([x, updates])[0], expected, rtol=1e-12)

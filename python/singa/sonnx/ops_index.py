@@ -1,6 +1,6 @@
-"""Handlers for ONNX's Mod, BitShift, Range, OneHot and CumSum: remainders, shifts, index
-sequences and running sums, each through singa autograd Operations (Range's bounds are
-host scalars)."""
+"""Handlers for ONNX's Mod, BitShift, Range, OneHot, CumSum, CumProd and ReverseSequence:
+remainders, shifts, index sequences, running sums and products and reordered sequences,
+each through singa autograd Operations (Range's bounds are host scalars)."""
 
 import numpy as np
 
@@ -8,6 +8,7 @@ from .. import autograd
 from .. import singa_wrap as singa
 from .. import tensor as tensor_mod
 from ..autograd import Operation
+from .ops_shape import GatherElements
 from .registry import HostValue, register
 
 __all__ = ["IntegerMod"]
@@ -153,3 +154,51 @@ def _bitshift(node, ins):
     if direction not in ("LEFT", "RIGHT"):
         raise node.error("direction must be 'LEFT' or 'RIGHT', got {!r}".format(direction))
     return BitShift(direction == "LEFT")(x, s)[0]
+
+
+@register("CumProd")
+def _cumprod(node, ins):
+    x = ins.t(0)
+    axis = int(np.asarray(ins.host(1, "axis")).reshape(-1)[0]) % x.ndim()
+    n = x.shape[axis]
+    order = list(range(n))[::-1] if node.getattr("reverse", 0) else list(range(n))
+    exclusive = bool(node.getattr("exclusive", 0))
+    # The running product, one slice of the axis at a time (the core has no scan kernel).
+    running, parts = None, {}
+    for i in order:
+        step = autograd.slice(x, [i], [i + 1], [axis])
+        if exclusive:
+            parts[i] = running if running is not None else _ones_like(step)
+        running = step if running is None else autograd.mul(running, step)
+        if not exclusive:
+            parts[i] = running
+    if n == 0:
+        return autograd.identity(x)
+    return autograd.cat([parts[i] for i in range(n)], axis)
+
+
+def _ones_like(t):
+    return tensor_mod.Tensor(device=t.device, data=np.ones(
+        t.shape, tensor_mod._DTYPE_TO_NP[t.dtype]), dtype=t.dtype, requires_grad=False)
+
+
+@register("ReverseSequence")
+def _reverse_sequence(node, ins):
+    x = ins.t(0)
+    # The lengths say which positions swap: they are read as shape-like host values.
+    lengths = [int(v) for v in np.asarray(ins.host(1, "sequence_lens")).reshape(-1)]
+    batch_axis, time_axis = node.getattr("batch_axis", 1), node.getattr("time_axis", 0)
+    steps = x.shape[time_axis]
+    if len(lengths) != x.shape[batch_axis] or any(not 0 <= n <= steps for n in lengths):
+        raise node.error("sequence_lens {} for {} sequences of {} steps".format(
+            lengths, x.shape[batch_axis], steps))
+    # source[t, b]: the time step output t of sequence b reads (geometry from the lengths).
+    source = np.array([[n - 1 - t if t < n else t for n in lengths] for t in range(steps)],
+                      np.int64)
+    if batch_axis < time_axis:
+        source = source.T
+    shape = [1] * x.ndim()
+    shape[time_axis], shape[batch_axis] = steps, len(lengths)
+    index = np.broadcast_to(source.reshape(shape), x.shape)
+    index = tensor_mod.from_numpy(np.ascontiguousarray(index), x.device, keep_dtype=True)
+    return GatherElements(time_axis)(x, index)[0]

@@ -15,7 +15,7 @@ from .common import onnx_type_to_singa_type
 from .ops_math import affine
 from .registry import register
 
-__all__ = ["RowIndex"]
+__all__ = ["RowIndex", "ScatterAdd"]
 
 
 class RowIndex(Operation):
@@ -92,15 +92,20 @@ def _scatter_nd(node, ins):
 
 
 class ScatterAdd(Operation):
-    """x with ``updates`` added at the rows of ``index`` along axis 0; the gradient of x
-    is dy, that of the updates dy read back at those rows."""
+    """x with ``updates`` added where ``index`` points along ``axis`` (ONNX
+    ScatterElements reduction="add"); the gradient of x is dy, that of the updates dy read
+    back at those places."""
+
+    def __init__(self, axis=0):
+        super().__init__()
+        self.axis = int(axis)
 
     def forward(self, x, updates, index):
         self.save(index=index)
-        return singa.ScatterElements(x, index, updates, 0, True)
+        return singa.ScatterElements(x, index, updates, self.axis, True)
 
     def backward(self, dy):
-        return dy, singa.GatherElements(dy, self.index, 0), None
+        return dy, singa.GatherElements(dy, self.index, self.axis), None
 
 
 @register("EyeLike")

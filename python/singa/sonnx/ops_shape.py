@@ -8,6 +8,7 @@ from .. import singa_wrap as singa
 from .. import tensor as tensor_mod
 from ..autograd import Operation
 from .common import NP_TYPE_TO_SINGA_SUPPORT_TYPE, onnx_type_to_singa_type
+from .ops_nd import ScatterAdd
 from .registry import HostValue, register
 
 __all__ = ["GatherElements"]
@@ -146,11 +147,14 @@ def _gather_elements(node, ins):
     return GatherElements(node.getattr("axis", 0) % x.ndim())(x, idx)[0]
 
 
-@register("ScatterElements")
+@register("ScatterElements", "Scatter")
 def _scatter_elements(node, ins):
     x, idx, updates = ins.t(0), ins.t(1), ins.t(2)
+    if node.getattr("reduction", "none") == "add":
+        return ScatterAdd(node.getattr("axis", 0) % x.ndim())(x, updates, idx)[0]
     if node.getattr("reduction", "none") != "none":
-        raise node.error("reduction {!r} is not supported".format(node.getattr("reduction")))
+        raise node.error("reduction {!r} is not supported (none and add are)".format(
+            node.getattr("reduction")))
     return autograd.ScatterElements(idx, None, node.getattr("axis", 0) % x.ndim())(x, updates)[0]
 
 
