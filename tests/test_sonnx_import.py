@@ -183,6 +183,9 @@ CASES = [
     ("ReverseSequence", {"x": _r(4, 3)}, {"lens": np.array([4, 1, 2], np.int64)}, {}, OPSET),
     ("ReverseSequence", {"x": _r(2, 3, 2)}, {"lens": np.array([3, 2], np.int64)},
      {"batch_axis": 0, "time_axis": 1}, OPSET),
+    ("Attention", {"q": _r(1, 2, 3, 4), "k": _r(1, 2, 4, 4, seed=1), "v": _r(1, 2, 4, 3, seed=2)},
+     {"mask": np.array([[True, False, True, True], [False, True, True, False],
+                        [True, True, True, True]])}, {}, 23),
 ]
 
 
@@ -353,6 +356,27 @@ def test_scatter_elements_add_sums_duplicates_and_has_gradients():
     expected = ReferenceEvaluator(model).run(None, {"x": x, "u": updates})[0]
     np.testing.assert_allclose(rep.run([x, updates])[0], expected, rtol=1e-12)
     gradcheck(lambda *xs: rep.run(list(xs))[0], [x, updates])
+
+
+def test_attention_nonpad_kv_seqlen_ignores_the_padding_keys():
+    q, k, v = _r(2, 2, 3, 4), _r(2, 2, 5, 4, seed=1), _r(2, 2, 5, 3, seed=2)
+    lengths = np.array([5, 2], np.int64)
+    node = helper.make_node("Attention", ["q", "k", "v", "", "", "", "n"], ["y"])
+    graph = helper.make_graph(
+        [node], "nonpad", [helper.make_tensor_value_info(n, TensorProto.DOUBLE, a.shape)
+                           for n, a in (("q", q), ("k", k), ("v", v))],
+        [helper.make_tensor_value_info("y", TensorProto.DOUBLE, (2, 2, 3, 3))],
+        [numpy_helper.from_array(lengths, "n")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 24)],
+                              ir_version=10)
+    got = sonnx.prepare(model).run([q, k, v])[0]
+    np.testing.assert_allclose(got, ReferenceEvaluator(model).run(None, {"q": q, "k": k,
+                                                                         "v": v})[0],
+                               rtol=1e-10)
+    # The second batch sees only its first two keys.
+    scores = q[1] @ k[1, :, :2].transpose(0, 2, 1) / 2.0
+    probs = np.exp(scores) / np.exp(scores).sum(-1, keepdims=True)
+    np.testing.assert_allclose(got[1], probs @ v[1, :, :2], rtol=1e-10)
 
 
 @pytest.mark.parametrize("op,attrs", [("EyeLike", {"k": 1}), ("EyeLike", {"dtype": 7}),
