@@ -87,7 +87,8 @@ class Inputs(object):
                                           what, i, v.name, _dtype_name(v.tensor)))
             # Shape arithmetic done inside the graph (Shape -> Gather -> Concat -> ...)
             # and scalars (a Range bound, a pad value): the computed tensor is read back
-            # once, as a shape is a host value.
+            # once, as a shape is a host value. (Graph mode sees such a step copy host
+            # data into tensors and runs it eagerly rather than replay stale values.)
             array = tensor_mod.to_numpy(v.tensor)
             v.host = array.astype(np.int64) if array.dtype.kind in "iu" else array
         return v.host
