@@ -33,6 +33,12 @@ def update_with(optimizer, p, g):
 
 
 CASES = [
+    # DistOpt checks its arguments before it starts MPI, so these need no launched job.
+    Bad("DistOpt", "not an optimizer", lambda: opt.DistOpt(5), TypeError, r"got 5"),
+    Bad("DistOpt", "nccl id", lambda: opt.DistOpt(opt.SGD(), nccl_id=3), ValueError,
+        r"nccl_id"),
+    Bad("DistOpt", "zero buffSize", lambda: opt.DistOpt(opt.SGD(), buffSize=0), ValueError,
+        r"buffSize.*got 0"),
     Bad("DecayScheduler", "text init", lambda: opt.DecayScheduler("a"), TypeError, r"'a'",
         who=r"init_value"),
     Bad("DecayScheduler", "nan init", lambda: opt.DecayScheduler(float("nan")), ValueError,

@@ -157,6 +157,9 @@ EXEMPT = {
     "int32": "a dtype constant, not callable",
     "float64": "a dtype constant, not callable",
     "bfloat16": "a dtype constant, not callable",
+    "int64": "a dtype constant, not callable",
+    "uint8": "a dtype constant, not callable",
+    "bool_": "a dtype constant, not callable",
 }
 
 

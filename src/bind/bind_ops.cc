@@ -128,7 +128,9 @@ void BindShapes(py::module_& m) {
   }, py::arg("indices"), py::arg("depth"), py::arg("on") = 1.0, py::arg("off") = 0.0, py::arg("dtype") = 0, NoGIL());
   DefRecorded(m, "Pad", &Pad, py::arg("t"), py::arg("pads"), py::arg("mode") = 0, py::arg("value") = 0.0, NoGIL());
   DefRecorded(m, "CopyDataToFrom", [](Tensor& dst, const Tensor& src, size_t num, size_t dst_offset, size_t src_offset) {
-    if (dst_offset + num > dst.Size() || src_offset + num > src.Size())
+    // Compared by subtraction: offset + num can wrap around 2^64.
+    if (num > dst.Size() || dst_offset > dst.Size() - num || num > src.Size() ||
+        src_offset > src.Size() - num)
       throw ValueError(Msg("CopyDataToFrom: copying ", num, " values from offset ", src_offset, " of ",
                            src.Size(), " to offset ", dst_offset, " of ", dst.Size()));
     if (num == 0) return;

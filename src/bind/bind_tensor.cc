@@ -73,7 +73,12 @@ py::array ToNumpy(const Tensor& t) {
   std::vector<py::ssize_t> shape(h.shape().begin(), h.shape().end());
   std::vector<py::ssize_t> strides;
   py::ssize_t item = static_cast<py::ssize_t>(SizeOf(h.data_type()));
-  for (int64_t s : h.stride()) strides.push_back(s * item);
+  for (int64_t s : h.stride()) {
+    // Only an axis of one element can have a stride whose byte count overflows (a huge
+    // slice step); it is never stepped over, so any stride does.
+    py::ssize_t bytes = 0;
+    strides.push_back(__builtin_mul_overflow(s, item, &bytes) ? 0 : bytes);
+  }
   if (h.Size() == 0) return py::array(DataTypeToNumpy(h.data_type()), shape);
   if (h.raw() == nullptr)
     throw ValueError(Msg("to_numpy: the tensor of shape ", ShapeStr(h.shape()),
@@ -108,7 +113,7 @@ void CopyFromHost(Tensor& t, py::array arr, size_t num, size_t offset) {
   py::array c = py::array::ensure(arr, py::array::c_style);
   DataType dt = NumpyToDataType(c.dtype());
   size_t n = num ? num : static_cast<size_t>(c.size());
-  if (n > static_cast<size_t>(c.size()) || offset + n > t.Size())
+  if (n > static_cast<size_t>(c.size()) || n > t.Size() || offset > t.Size() - n)  // no wrap
     throw ValueError(Msg("CopyDataFromHostPtr: copying ", n, " values at offset ", offset,
                          " into a tensor of ", t.Size(), " from an array of ", c.size()));
   if (n == 0) return;

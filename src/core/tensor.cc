@@ -11,10 +11,12 @@ namespace singa {
 
 Strides ContiguousStrides(const Shape& shape) {
   Strides st(shape.size());
-  int64_t s = 1;
+  // Unsigned, so a shape too large to allocate (refused once its size is checked) wraps
+  // instead of overflowing a signed product first.
+  uint64_t s = 1;
   for (size_t i = shape.size(); i-- > 0;) {
-    st[i] = s;
-    s *= static_cast<int64_t>(shape[i]);
+    st[i] = static_cast<int64_t>(s);
+    s *= shape[i];
   }
   return st;
 }
@@ -92,10 +94,10 @@ size_t Tensor::shape(size_t i) const {
 }
 
 bool Tensor::IsContiguous() const {
-  int64_t s = 1;
+  uint64_t s = 1;  // unsigned: a huge broadcast shape wraps rather than overflows
   for (size_t i = shape_.size(); i-- > 0;) {
-    if (shape_[i] != 1 && strides_[i] != s) return false;
-    s *= static_cast<int64_t>(shape_[i]);
+    if (shape_[i] != 1 && strides_[i] != static_cast<int64_t>(s)) return false;
+    s *= shape_[i];
   }
   return true;
 }
@@ -237,7 +239,9 @@ Tensor Tensor::Slice(size_t axis, size_t start, size_t end, int64_t step) const 
   size_t count;
   if (step > 0) {
     end = std::min(end, shape_[axis]);
-    count = start >= end ? 0 : (end - start + step - 1) / step;
+    // ceil((end - start) / step) without the sum end - start + step, which a huge step
+    // would overflow
+    count = start >= end ? 0 : 1 + (end - start - 1) / static_cast<size_t>(step);
   } else {
     // start > end, walking backwards; `end` may be SIZE_MAX meaning "before 0".
     if (end != SIZE_MAX && end >= shape_[axis]) end = shape_[axis] - 1;
@@ -247,10 +251,14 @@ Tensor Tensor::Slice(size_t axis, size_t start, size_t end, int64_t step) const 
     }
     int64_t s = static_cast<int64_t>(start), e = end == SIZE_MAX ? -1 : static_cast<int64_t>(end);
     if (shape_[axis] == 0) s = -1;
-    count = s <= e ? 0 : static_cast<size_t>((s - e - step - 1) / (-step));
+    // -step fits: Python clamps steps to -PY_SSIZE_T_MAX, and the binding takes no other
+    count = s <= e ? 0 : 1 + static_cast<size_t>(s - e - 1) / static_cast<size_t>(-step);
   }
   shape[axis] = count;
-  st[axis] = strides_[axis] * step;
+  // A huge step (Python's t[::2**62]) times the stride can overflow int64, but only when
+  // the slice has one element (two or more keep the product within the block), and then
+  // the stride is never stepped over: the axis keeps its own.
+  if (__builtin_mul_overflow(strides_[axis], step, &st[axis])) st[axis] = strides_[axis];
   int64_t off = count ? offset_ + static_cast<int64_t>(start) * strides_[axis] : offset_;
   return Tensor(block_, device_, dtype_, shape, st, off);
 }

@@ -5,7 +5,9 @@
 #include <dnnl.h>
 #endif
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 
 #include "core/config.h"
 #include "cpu/cpu_kernels.h"
@@ -30,14 +32,31 @@ std::atomic<int>& GemmBackend() {
   return backend;
 }
 
+// A stored matrix of one row is never stepped through by its leading dimension: it gets
+// the smallest legal one, so a single-row view with a huge row stride (a strided slice)
+// neither overflows a 32-bit size nor fails the libraries' ld >= columns check.
+// Stored shapes: A is (ta ? K x M : M x K), B is (tb ? N x K : K x N), C is M x N.
+void TightenLeadingDims(bool ta, bool tb, size_t M, size_t N, size_t K, size_t& lda,
+                        size_t& ldb, size_t& ldc) {
+  if ((ta ? K : M) == 1) lda = std::max<size_t>(1, ta ? M : K);
+  if ((tb ? N : K) == 1) ldb = std::max<size_t>(1, tb ? K : N);
+  if (M == 1) ldc = std::max<size_t>(1, N);
+}
+
 template <typename T>
-void Gemm(bool ta, bool tb, size_t M, size_t N, size_t K, T alpha, const T* a, blasint lda,
-          const T* b, blasint ldb, T beta, T* c, blasint ldc) {
+void Gemm(bool ta, bool tb, size_t M, size_t N, size_t K, T alpha, const T* a, size_t lda,
+          const T* b, size_t ldb, T beta, T* c, size_t ldc) {
+  TightenLeadingDims(ta, tb, M, N, K, lda, ldb, ldc);
 #ifdef USE_DNNL
   if constexpr (std::is_same_v<T, float>) {
     if (GemmBackend().load() == 1) {
-      dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', static_cast<dnnl_dim_t>(M), static_cast<dnnl_dim_t>(N),
-                 static_cast<dnnl_dim_t>(K), alpha, a, lda, b, ldb, beta, c, ldc);
+      // oneDNN's sizes are 64-bit (dnnl_dim_t): nothing to split.
+      auto d = [](size_t v) { return static_cast<dnnl_dim_t>(v); };
+      const dnnl_status_t status = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', d(M), d(N), d(K),
+                                              alpha, a, d(lda), b, d(ldb), beta, c, d(ldc));
+      if (status != dnnl_success)
+        throw ValueError(Msg("Mult: oneDNN sgemm refused M=", M, " N=", N, " K=", K, " lda=", lda,
+                             " ldb=", ldb, " ldc=", ldc, " (status ", static_cast<int>(status), ")"));
       return;
     }
   }
@@ -45,10 +64,45 @@ void Gemm(bool ta, bool tb, size_t M, size_t N, size_t K, T alpha, const T* a, b
   OpenBlasGemm<T>(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-// One single-threaded OpenBLAS call.
+// scipy-openblas32 takes every size as a 32-bit int.
+constexpr size_t kBlasMax = static_cast<size_t>(INT32_MAX);
+
+// One single-threaded OpenBLAS call. Sizes past kBlasMax are split into calls that fit
+// (rows or columns of C, or slices of K accumulated with beta = 1); a leading dimension
+// past it cannot be split and is refused, unless its matrix has a single row, whose
+// leading dimension BLAS never follows.
 template <typename T>
 void BlasCall(bool ta, bool tb, size_t M, size_t N, size_t K, T alpha, const T* a, size_t lda,
               const T* b, size_t ldb, T beta, T* c, size_t ldc) {
+  TightenLeadingDims(ta, tb, M, N, K, lda, ldb, ldc);
+  if (M > kBlasMax) {
+    for (size_t lo = 0; lo < M; lo += kBlasMax) {
+      const size_t m = std::min(kBlasMax, M - lo);
+      BlasCall<T>(ta, tb, m, N, K, alpha, ta ? a + lo : a + lo * lda, lda, b, ldb, beta,
+                  c + lo * ldc, ldc);
+    }
+    return;
+  }
+  if (N > kBlasMax) {
+    for (size_t lo = 0; lo < N; lo += kBlasMax) {
+      const size_t n = std::min(kBlasMax, N - lo);
+      BlasCall<T>(ta, tb, M, n, K, alpha, a, lda, tb ? b + lo * ldb : b + lo, ldb, beta, c + lo,
+                  ldc);
+    }
+    return;
+  }
+  if (K > kBlasMax) {
+    for (size_t lo = 0; lo < K; lo += kBlasMax) {
+      const size_t k = std::min(kBlasMax, K - lo);
+      BlasCall<T>(ta, tb, M, N, k, alpha, ta ? a + lo * lda : a + lo, lda,
+                  tb ? b + lo : b + lo * ldb, ldb, lo == 0 ? beta : T(1), c, ldc);
+    }
+    return;
+  }
+  if (lda > kBlasMax || ldb > kBlasMax || ldc > kBlasMax)
+    throw ValueError(Msg("Mult: OpenBLAS takes 32-bit sizes, but the product of (", M, ", ", K,
+                         ") and (", K, ", ", N, ") has leading dimensions lda=", lda, " ldb=", ldb,
+                         " ldc=", ldc, " (at most ", kBlasMax, "; copy the operand first)"));
   auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
   auto i = [](size_t v) { return static_cast<blasint>(v); };
   if constexpr (std::is_same_v<T, float>)
@@ -70,6 +124,9 @@ void OpenBlasGemm(bool ta, bool tb, size_t M, size_t N, size_t K, T alpha, const
   const size_t extent = by_cols ? N : M;
   size_t threads = 2.0 * M * N * K < 4e6 ? 1 : static_cast<size_t>(omp_get_max_threads());
   threads = std::min(threads, extent / (4 * kAlign));
+  // Sizes past 32 bits take BlasCall's serial splits, so a refusal is thrown on this
+  // thread (an exception cannot leave an OpenMP region).
+  if (std::max({M, N, K, lda, ldb, ldc}) > kBlasMax) threads = 1;
   if (threads <= 1) {
     BlasCall<T>(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
@@ -128,8 +185,8 @@ void BatchedGemm(const GemmCall& g) {
       ob += static_cast<int64_t>(idx) * g.b.batch_strides[d];
     }
     Gemm<T>(g.a.trans, g.b.trans, g.M, g.N, g.K, static_cast<T>(g.alpha), ap + oa,
-            static_cast<blasint>(g.a.ld), bp + ob, static_cast<blasint>(g.b.ld),
-            static_cast<T>(g.beta), cp + i * g.M * g.N, static_cast<blasint>(g.N));
+            static_cast<size_t>(g.a.ld), bp + ob, static_cast<size_t>(g.b.ld),
+            static_cast<T>(g.beta), cp + i * g.M * g.N, g.N);
   }
 }
 

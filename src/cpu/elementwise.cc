@@ -82,7 +82,8 @@ void UnaryLoop(const Tensor& x, const Tensor& y, F f) {
 #pragma omp simd
       for (size_t i = 0; i < n; ++i) yr[i] = f(xr[i]);
     } else {
-      for (size_t i = 0; i < n; ++i) yr[i * st[0]] = f(xr[i * st[1]]);
+      // Signed: a negative stride steps backwards, not around the address space.
+      for (int64_t i = 0, m = static_cast<int64_t>(n); i < m; ++i) yr[i * st[0]] = f(xr[i * st[1]]);
     }
   });
 }
@@ -119,7 +120,8 @@ void BinaryLoop(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
 #pragma omp simd
       for (size_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
     } else {
-      for (size_t i = 0; i < n; ++i) o[i * st[0]] = f(x[i * st[1]], y[i * st[2]]);
+      for (int64_t i = 0, m = static_cast<int64_t>(n); i < m; ++i)
+        o[i * st[0]] = f(x[i * st[1]], y[i * st[2]]);
     }
   });
 }
@@ -215,7 +217,8 @@ void CopyStrided(const Tensor& dst, const Tensor& src) {
   const S* s = src.data<S>();
   if (CopyConverting<D, S>(dst, src, d, s)) return;
   StridedLoop<2> loop(dst.shape(), {dst.stride(), src.stride()});
-  loop.ForRows([&](const std::array<int64_t, 2>& off, size_t n, const std::array<int64_t, 2>& st) {
+  // In chunks: a long 1-D copy (a conversion of a big tensor) still uses every thread.
+  ForChunks(loop, [&](const std::array<int64_t, 2>& off, size_t n, const std::array<int64_t, 2>& st) {
     D* dp = d + off[0];
     const S* sp = s + off[1];
     if constexpr (std::is_same_v<D, S>) {
@@ -224,7 +227,7 @@ void CopyStrided(const Tensor& dst, const Tensor& src) {
         return;
       }
     }
-    for (size_t i = 0; i < n; ++i) dp[i * st[0]] = Cast<D>(sp[i * st[1]]);
+    for (int64_t i = 0, m = static_cast<int64_t>(n); i < m; ++i) dp[i * st[0]] = Cast<D>(sp[i * st[1]]);
   });
 }
 

@@ -125,17 +125,28 @@ void AdamKernel(T* w, const T* gp, T* mp, T* vp, size_t n, T b1, T b2, T step, T
 template <typename T>
 void DropoutKernel(const T* xp, T* yp, T* mp, size_t n, uint64_t seed, uint64_t base,
                    uint32_t threshold, T scale) {
-  // The 64-bit stream position selects the key, so every call draws fresh bits.
-  const uint32_t key = static_cast<uint32_t>(RandomBits(seed, base));
-  ParallelRange(n, [=](size_t b, size_t e) {
+  // The 64-bit stream position selects the key, so every call draws fresh bits. The
+  // per-element counter is 32 bits, so each further 2^32 elements take a key of their own
+  // (from a seed no call uses for its first block), lest element i + 2^32 repeat i's bit.
+  constexpr uint64_t kBlock = uint64_t{1} << 32;
+  for (uint64_t first = 0; first < n; first += kBlock) {
+    const uint64_t block = first / kBlock;
+    const uint64_t block_seed = block == 0 ? seed : seed ^ (block * 0x9e3779b97f4a7c15ull);
+    const uint32_t key = static_cast<uint32_t>(RandomBits(block_seed, base));
+    const size_t len = static_cast<size_t>(std::min<uint64_t>(kBlock, n - first));
+    const T* xb = xp + first;
+    T* yb = yp + first;
+    T* mb = mp + first;
+    ParallelRange(len, [=](size_t b, size_t e) {
 #pragma omp simd
-    for (size_t i = b; i < e; ++i) {
-      // Arithmetic, not a branch: a random 40/60 branch mispredicts half the time.
-      T keep = scale * static_cast<T>(RandomBits32(key, static_cast<uint32_t>(i)) < threshold);
-      mp[i] = keep;
-      yp[i] = xp[i] * keep;
-    }
-  });
+      for (size_t i = b; i < e; ++i) {
+        // Arithmetic, not a branch: a random 40/60 branch mispredicts half the time.
+        T keep = scale * static_cast<T>(RandomBits32(key, static_cast<uint32_t>(i)) < threshold);
+        mb[i] = keep;
+        yb[i] = xb[i] * keep;
+      }
+    });
+  }
 }
 
 void sgd(const Tensor& p, const Tensor& g, const Tensor* buf, double lr, double momentum,

@@ -4,6 +4,7 @@
 
 #include "math/kernels.h"
 #include "math/ops.h"
+#include "math/pieces.h"
 
 namespace singa {
 
@@ -55,6 +56,14 @@ Tensor DetachFrom(const Tensor& in, const Tensor& out) {
 
 Tensor Apply(Unary op, const Tensor& x, const char* name) {
   DataType dt = x.data_type();
+  if (NeedsPieces(x)) {
+    Tensor y(x.shape(), x.device(), IsHalfFloat(dt) ? dt : kFloat32);
+    ForPieces({y, x}, [&](const std::vector<Tensor>& p) {
+      Tensor out = p[0];
+      out.CopyData(Apply(op, p[1], name));
+    });
+    return y;
+  }
   if (IsHalfFloat(dt) || dt == kChar) {
     Tensor y = Apply(op, x.AsType(kFloat32), name);
     return IsHalfFloat(dt) ? y.AsType(dt) : y;
@@ -79,6 +88,14 @@ void ApplyInto(Binary op, const Tensor& a, const Tensor& b, Tensor* out, const c
                          " but the output has shape ", ShapeStr(out->shape())));
   if (out->Size() == 0) return;
   DataType dt = out->data_type();
+  if (NeedsPieces(*out)) {
+    Tensor x = DetachFrom(a, *out).Broadcast(shape), y = DetachFrom(b, *out).Broadcast(shape);
+    ForPieces({*out, x, y}, [&](const std::vector<Tensor>& p) {
+      Tensor piece = p[0];
+      ApplyInto(op, p[1], p[2], &piece, name);
+    });
+    return;
+  }
   if (dt == kBool || dt == kUChar) {
     // Computed in the operands' dtype, so a comparison of int64 or float values into a
     // bool output is exact.
@@ -121,6 +138,11 @@ Tensor Apply(Binary op, const Tensor& a, const Tensor& b, const char* name) {
     if (op == Binary::kDiv) ct = kFloat32;
     if (op == Binary::kPow || op == Binary::kMod || op == Binary::kFMod) ct = kInt64;
   }
+  // A 16-bit float result computed straight into its dtype: the same single rounding,
+  // without a float32 result of the full size.
+  if (IsHalfFloat(a.data_type()) && a.data_type() == b.data_type() &&
+      Product(shape) > kConvertPiece)
+    ct = a.data_type();
   Tensor out(shape, a.device(), ct);
   ApplyInto(op, a, b, &out, name);
   // 16-bit float operands of one dtype compute in float32 and give that dtype, comparisons
@@ -158,9 +180,19 @@ static Tensor ScalarTensor(double x, DataType like, const std::shared_ptr<Device
   return s;
 }
 
+// A 16-bit float tensor too large to widen whole, with a scalar: computed into its own
+// dtype piece by piece, rounding once as the float32 path does.
+static Tensor HalfWithScalar(Binary op, const Tensor& a, const Tensor& s, bool scalar_left,
+                             const char* name) {
+  Tensor out(a.shape(), a.device(), a.data_type());
+  ApplyInto(op, scalar_left ? s : a, scalar_left ? a : s, &out, name);
+  return out;
+}
+
 Tensor ApplyScalar(Binary op, const Tensor& a, double x, const char* name) {
   Tensor s = ScalarTensor(x, a.data_type(), a.device());
   DataType dt = a.data_type();
+  if (IsHalfFloat(dt) && NeedsPieces(a)) return HalfWithScalar(op, a, s, false, name);
   if (IsHalfFloat(dt)) return Apply(op, a.AsType(kFloat32), s, name).AsType(dt);
   return Apply(op, a, s, name);
 }
@@ -168,6 +200,7 @@ Tensor ApplyScalar(Binary op, const Tensor& a, double x, const char* name) {
 Tensor ApplyScalarLeft(Binary op, double x, const Tensor& a, const char* name) {
   Tensor s = ScalarTensor(x, a.data_type(), a.device());
   DataType dt = a.data_type();
+  if (IsHalfFloat(dt) && NeedsPieces(a)) return HalfWithScalar(op, a, s, true, name);
   if (IsHalfFloat(dt)) return Apply(op, s, a.AsType(kFloat32), name).AsType(dt);
   return Apply(op, s, a, name);
 }

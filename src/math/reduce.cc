@@ -1,9 +1,11 @@
 // Reduction entry points: axes, keepdims and dtypes; softmax and cross-entropy with
 // their label checks. The loops run in the device's reduce kernels.
+#include <algorithm>
 #include <cmath>
 
 #include "math/kernels.h"
 #include "math/ops.h"
+#include "math/pieces.h"
 
 namespace singa {
 
@@ -30,8 +32,34 @@ Shape ReducedShape(const Shape& s, const std::vector<bool>& red, bool keepdims) 
 }
 
 Tensor Reduce(ReduceKind kind, const Tensor& in, const std::vector<int64_t>& axes,
+              bool keepdims, const char* fn);
+
+// The sum over the axes marked in `red` of a narrow-dtype tensor too large to widen whole,
+// as float64 with the reduced axes kept as 1: each piece is widened to float64, summed, and
+// added into the part of the total it belongs to.
+Tensor WideSumInPieces(const Tensor& in, const std::vector<bool>& red) {
+  Tensor total(ReducedShape(in.shape(), red, true), in.device(), kDouble);
+  total.SetValue(0);
+  std::vector<int64_t> axes;
+  for (size_t i = 0; i < red.size(); ++i)
+    if (red[i]) axes.push_back(static_cast<int64_t>(i));
+  ForPieces({in, total.Broadcast(in.shape())}, [&](const std::vector<Tensor>& p) {
+    Tensor part = Reduce(ReduceKind::kSum, p[0].AsType(kDouble), axes, true, "Sum");
+    Tensor into = p[1];
+    for (int64_t a : axes) into = into.Slice(static_cast<size_t>(a), 0, 1);
+    ApplyInto(Binary::kAdd, into, part, &into, "Sum");
+  });
+  return total;
+}
+
+Tensor Reduce(ReduceKind kind, const Tensor& in, const std::vector<int64_t>& axes,
               bool keepdims, const char* fn) {
   DataType dt = in.data_type();
+  if (kind == ReduceKind::kSum && NeedsPieces(in)) {
+    std::vector<bool> red = ReducedAxes(axes, in.nDim(), fn);
+    Tensor s = WideSumInPieces(in, red).Reshape(ReducedShape(in.shape(), red, keepdims));
+    return s.AsType(IsHalfFloat(dt) ? dt : kFloat32);
+  }
   if (IsHalfFloat(dt) || dt == kChar) {
     Tensor r = Reduce(kind, in.AsType(kFloat32), axes, keepdims, fn);
     return IsHalfFloat(dt) ? r.AsType(dt) : r;
@@ -74,6 +102,12 @@ Tensor ReduceMin(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim
 Tensor ReduceMean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims) {
   // A 16-bit float sum is divided before it is rounded to its dtype.
   const DataType dt = x.data_type();
+  if (NeedsPieces(x)) {
+    std::vector<bool> red = ReducedAxes(axes, x.nDim(), "Average");
+    Tensor s = WideSumInPieces(x, red).Reshape(ReducedShape(x.shape(), red, keepdims));
+    double count = static_cast<double>(x.Size() / std::max<size_t>(1, s.Size()));
+    return ApplyScalar(Binary::kDiv, s, count, "Average").AsType(IsHalfFloat(dt) ? dt : kFloat32);
+  }
   Tensor src = IsIntegral(dt) || dt == kBool || IsHalfFloat(dt) ? x.AsType(kFloat32) : x;
   Tensor s = ReduceSum(src, axes, keepdims);
   if (s.Size() == 0) return IsHalfFloat(dt) ? s.AsType(dt) : s;
@@ -83,6 +117,8 @@ Tensor ReduceMean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdi
 }
 
 double SumAll(const Tensor& x) {
+  if (NeedsPieces(x))
+    return OnHost(WideSumInPieces(x, std::vector<bool>(x.nDim(), true))).data<double>()[0];
   const bool widen = x.data_type() == kFloat32 || IsHalfFloat(x.data_type());
   Tensor s = ReduceSum(widen ? x.AsType(kDouble) : x, {}, false);
   return OnHost(s.AsType(kDouble)).data<double>()[0];
@@ -94,6 +130,11 @@ namespace {
 Tensor ArgExtreme(const Tensor& in, int64_t axis, bool min, const char* fn) {
   size_t ax = NormalizeAxis(axis, in.nDim(), fn);
   if (in.shape(ax) == 0) throw ValueError(Msg(fn, ": the reduced axis is empty"));
+  // The result holds int32 positions: a longer axis would wrap them.
+  if (in.shape(ax) > static_cast<size_t>(INT32_MAX))
+    throw ValueError(Msg(fn, ": axis ", ax, " of shape ", ShapeStr(in.shape()),
+                         " is longer than the int32 positions of the result can count (",
+                         INT32_MAX, ")"));
   DataType dt = in.data_type();
   DataType kt = dt == kDouble || dt == kInt || dt == kInt64 ? dt : kFloat32;
   Tensor x = in.AsType(kt).Contiguous();

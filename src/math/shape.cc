@@ -2,6 +2,7 @@
 // and fills of views (the device's copy/fill kernels); take and scatter/gather check
 // their indices here and run the device's index kernels.
 #include <algorithm>
+#include <cmath>
 
 #include "math/kernels.h"
 #include "math/ops.h"
@@ -90,17 +91,35 @@ Tensor Tile(const Tensor& t, const std::vector<size_t>& reps_in) {
 
 namespace {
 
-// Index tensor (any integer dtype; int64 is ONNX's) as int64 values checked against
-// `limit` (negative indices count from the end, as NumPy and ONNX allow).
+// Index values checked against `limit` (negative indices count from the end, as NumPy
+// and ONNX allow). Integer indices are read as int64 (exact; int64 is ONNX's). Float
+// indices are read as float64 and truncated toward zero, as a conversion to int would, but
+// checked first: converting a NaN or a value past 2^63 to an integer is undefined.
 std::vector<int64_t> CheckedIndices(const Tensor& idx, size_t limit, const char* fn) {
-  Tensor ii = OnHost(idx.AsType(kInt64).Contiguous());
-  const int64_t* p = ii.data<int64_t>();
+  const bool ints = IsIntegral(idx.data_type()) || idx.data_type() == kBool;
+  Tensor ii = OnHost(idx.AsType(ints ? kInt64 : kDouble).Contiguous());
+  const int64_t* ip = ints ? ii.data<int64_t>() : nullptr;
+  const double* dp = ints ? nullptr : ii.data<double>();
   std::vector<int64_t> out(ii.Size());
+  const int64_t n = static_cast<int64_t>(limit);
+  const double lim = static_cast<double>(limit);
   for (size_t i = 0; i < out.size(); ++i) {
-    int64_t v = p[i];
-    if (v < -static_cast<int64_t>(limit) || v >= static_cast<int64_t>(limit))
-      throw IndexError(Msg(fn, ": index ", v, " is out of bounds for an axis of size ", limit));
-    out[i] = v < 0 ? v + static_cast<int64_t>(limit) : v;
+    int64_t v;
+    if (ip) {
+      v = ip[i];
+      if (v < -n || v >= n)
+        throw IndexError(Msg(fn, ": index ", v, " is out of bounds for an axis of size ", limit));
+    } else {
+      const double d = std::trunc(dp[i]);
+      if (!(d >= -lim && d < lim)) {  // NaN fails too
+        const bool whole = std::fabs(d) < 9e18;  // printed as an integer when it is one
+        throw IndexError(whole ? Msg(fn, ": index ", static_cast<int64_t>(d),
+                                     " is out of bounds for an axis of size ", limit)
+                               : Msg(fn, ": index ", d, " is out of bounds for an axis of size ", limit));
+      }
+      v = static_cast<int64_t>(d);
+    }
+    out[i] = v < 0 ? v + n : v;
   }
   return out;
 }
