@@ -5,8 +5,9 @@ Every case singa does not pass is excluded with its reason in one place,
 tests/data/onnx_backend_exclusions.json ({case: reason}; regenerate it with
 ``python tests/onnx_conformance.py --skip-onnxruntime --write-exclusions
 tests/data/onnx_backend_exclusions.json`` after the importer or the core improves).
-Most reasons are dtypes the core lacks (int64, bool, uint8, ... - branch i64),
-operators with no importer yet, and shape arithmetic computed inside a graph.
+Most reasons are dtypes the core lacks (int8, int16, unsigned types wider than
+uint8, bfloat16 inputs, float8/float4, int2/int4) and operators with no importer
+(control flow, sequences, strings, training and ML-domain operators, ...).
 The pass counts against onnxruntime's come from tests/onnx_conformance.py.
 """
 

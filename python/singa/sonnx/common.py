@@ -9,9 +9,10 @@ from ..errors import ArgumentError
 __all__ = ["OnnxNode", "OnnxAttributes", "onnx_type_to_singa_type",
            "NP_TYPE_TO_SINGA_SUPPORT_TYPE", "UnsupportedOperatorError", "OnnxImportError"]
 
-# NumPy dtypes the core stores as they are: singa.tensor's own table, so dtypes the core
-# gains (int64, uint8, bool) are imported natively as soon as tensor.py knows them.
+# NumPy dtypes the core stores as they are: singa.tensor's tables, SINGA's four and the
+# int64, uint8 and bool it reads natively (kept as they are, not narrowed to int32).
 NP_TYPE_TO_SINGA_SUPPORT_TYPE = dict(tensor_mod._NP_TO_DTYPE)
+NP_TYPE_TO_SINGA_SUPPORT_TYPE.update(getattr(tensor_mod, "_NP_NATIVE", {}))
 
 
 class OnnxImportError(ArgumentError):

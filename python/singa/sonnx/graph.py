@@ -12,6 +12,9 @@ from .registry import HANDLERS, HostValue, load_handlers
 __all__ = ["OnnxGraph", "Inputs", "to_tensor"]
 
 _INT32 = np.iinfo(np.int32)
+# Dtypes whose computed tensors may be read back as shape-like host values.
+_INTEGER_DTYPES = tuple(d for np_type, d in NP_TYPE_TO_SINGA_SUPPORT_TYPE.items()
+                        if np_type.kind in "iu")
 # Domains whose operators are ONNX's own (the empty string is the default domain).
 _ONNX_DOMAINS = ("", "ai.onnx")
 
@@ -76,10 +79,24 @@ class Inputs(object):
             return None
         v = self._values[i]
         if v.host is None:
-            raise self.node.error("{} {} ({!r}) must be a constant (an initializer, a "
-                                  "Constant node or an array fed to run), not a computed "
-                                  "tensor".format(what, i, v.name))
+            if v.tensor is None or (v.tensor.dtype not in _INTEGER_DTYPES and
+                                    v.tensor.size() != 1):
+                raise self.node.error("{} {} ({!r}) must be a constant (an initializer, a "
+                                      "Constant node or an array fed to run), a computed "
+                                      "integer tensor or a computed scalar, not {}".format(
+                                          what, i, v.name, _dtype_name(v.tensor)))
+            # Shape arithmetic done inside the graph (Shape -> Gather -> Concat -> ...)
+            # and scalars (a Range bound, a pad value): the computed tensor is read back
+            # once, as a shape is a host value. (Graph mode sees such a step copy host
+            # data into tensors and runs it eagerly rather than replay stale values.)
+            array = tensor_mod.to_numpy(v.tensor)
+            v.host = array.astype(np.int64) if array.dtype.kind in "iu" else array
         return v.host
+
+
+def _dtype_name(t):
+    return "a missing value" if t is None else "a computed {} tensor".format(
+        tensor_mod._DTYPE_NAMES.get(t.dtype, t.dtype))
 
 
 def _opset_of(model):

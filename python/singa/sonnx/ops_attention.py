@@ -7,7 +7,10 @@ import math
 import numpy as np
 
 from .. import autograd
+from .. import singa_wrap as singa
+from .. import tensor as tensor_mod
 from ..tensor import Tensor
+from .ops_logic import BoolResult
 from .ops_math import affine
 from .registry import register
 
@@ -45,12 +48,21 @@ def _geometry_bias(node, q_len, kv_len, offset):
     return np.where(allowed, 0.0, -np.inf)
 
 
+def _bias_from_allowed(allowed, dtype):
+    """0 where ``allowed`` (a bool tensor) holds, -inf elsewhere, in ``dtype``."""
+    np_type = tensor_mod._DTYPE_TO_NP[dtype]
+    shape = tuple(allowed.shape)
+    zero = Tensor(device=allowed.device, data=np.zeros(shape, np_type), dtype=dtype,
+                  requires_grad=False)
+    blocked = Tensor(device=allowed.device, data=np.full(shape, -np.inf, np_type), dtype=dtype,
+                     requires_grad=False)
+    return autograd.where(zero, blocked, allowed)
+
+
 @register("Attention")
 def _attention(node, ins):
     q, k, v = ins.t(0), ins.t(1), ins.t(2)
     mask, past_k, past_v = ins.t(3), ins.t(4), ins.t(5)
-    if ins.has(6):
-        raise node.error("nonpad_kv_seqlen is not supported")
     three_d = q.ndim() == 3
     if three_d:
         q = _heads(q, node.getattr("q_num_heads"))
@@ -73,6 +85,16 @@ def _attention(node, ins):
     if softcap and softcap > 0:
         qk = affine(autograd.tanh(affine(qk, 1.0 / softcap)), softcap)
     scores = qk
+    if mask is not None and mask.dtype == tensor_mod.bool_:
+        # A bool mask says which keys may be attended: 0 there, -inf elsewhere.
+        mask = _bias_from_allowed(mask, q.dtype)
+    if ins.has(6):
+        # nonpad_kv_seqlen: key j of batch b counts only while j < length[b].
+        lengths = autograd.reshape(ins.t(6), [ins.t(6).shape[0], 1, 1, 1])
+        positions = Tensor(device=q.device, data=np.arange(kv_len, dtype=np.int64).reshape(
+            1, 1, 1, kv_len), dtype=tensor_mod.int64, requires_grad=False)
+        allowed = BoolResult(singa.LTBool, "Attention")(positions, lengths)[0]
+        scores = autograd.add(scores, _bias_from_allowed(allowed, q.dtype))
     if mask is not None:
         short = kv_len - mask.shape[-1]
         if short > 0:

@@ -99,16 +99,12 @@ _UNARY = {
     "Log": autograd.log, "Neg": autograd.negative, "Reciprocal": autograd.reciprocal,
     "Erf": autograd.erf, "Ceil": autograd.ceil, "Floor": autograd.floor,
     # ONNX rounds halves to even, which is singa's rounde.
-    "Round": autograd.rounde, "Not": autograd._not,
+    "Round": autograd.rounde,
 }
 
 _BINARY = {
     "Add": autograd.add, "Sub": autograd.sub, "Mul": autograd.mul, "Div": autograd.div,
     "Pow": autograd.pow, "MatMul": autograd.matmul, "PRelu": autograd.prelu,
-    "Less": autograd.less, "Greater": autograd.greater, "Equal": autograd.equal,
-    "And": autograd._and, "Or": autograd._or, "Xor": autograd._xor,
-    "GreaterOrEqual": lambda a, b: autograd._not(autograd.less(a, b)),
-    "LessOrEqual": lambda a, b: autograd._not(autograd.greater(a, b)),
 }
 
 _VARIADIC = {"Max": autograd.max, "Min": autograd.min, "Sum": autograd.sum,

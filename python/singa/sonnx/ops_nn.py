@@ -3,7 +3,9 @@
 
 from .. import autograd
 from .. import singa_wrap as singa
+from .. import tensor as tensor_mod
 from ..autograd import Operation
+from ..autograd.mode import is_train_mode
 from .ops_math import ReduceExtremum, affine
 from .ops_window import window_pool
 from .registry import register
@@ -166,14 +168,20 @@ def _lrn(node, ins):
 
 @register("Dropout")
 def _dropout(node, ins):
-    if node.uses_output(1):
-        raise node.error("the mask output is not supported (it is a bool tensor)")
     if node.opset is not None and node.opset >= 12:
         ratio = float(ins.host(1, "ratio")) if ins.has(1) else 0.5
         training = bool(ins.host(2, "training_mode")) if ins.has(2) else False
     else:
         ratio, training = node.getattr("ratio", 0.5), False
     x = ins.t(0)
+    if node.uses_output(1):
+        if ratio > 0 and (training or is_train_mode()):
+            raise node.error("the mask output of a dropout that drops is not supported")
+        # Nothing is dropped: the output is x and the mask keeps every element.
+        keep = tensor_mod.Tensor(tuple(x.shape), x.device, tensor_mod.bool_,
+                                 requires_grad=False)
+        keep.set_value(1)
+        return autograd.identity(x), keep
     # The graph's own training_mode input asks for dropout even at inference.
     if training:
         with autograd.train(True):

@@ -7,7 +7,8 @@ from .. import autograd
 from .. import singa_wrap as singa
 from .. import tensor as tensor_mod
 from ..autograd import Operation
-from .common import onnx_type_to_singa_type
+from .common import NP_TYPE_TO_SINGA_SUPPORT_TYPE, onnx_type_to_singa_type
+from .ops_nd import ScatterAdd
 from .registry import HostValue, register
 
 __all__ = ["GatherElements"]
@@ -146,11 +147,14 @@ def _gather_elements(node, ins):
     return GatherElements(node.getattr("axis", 0) % x.ndim())(x, idx)[0]
 
 
-@register("ScatterElements")
+@register("ScatterElements", "Scatter")
 def _scatter_elements(node, ins):
     x, idx, updates = ins.t(0), ins.t(1), ins.t(2)
+    if node.getattr("reduction", "none") == "add":
+        return ScatterAdd(node.getattr("axis", 0) % x.ndim())(x, updates, idx)[0]
     if node.getattr("reduction", "none") != "none":
-        raise node.error("reduction {!r} is not supported".format(node.getattr("reduction")))
+        raise node.error("reduction {!r} is not supported (none and add are)".format(
+            node.getattr("reduction")))
     return autograd.ScatterElements(idx, None, node.getattr("axis", 0) % x.ndim())(x, updates)[0]
 
 
@@ -222,7 +226,7 @@ def _constant_of_shape(node, ins):
     value = node.getattr("value")
     value = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)
     try:
-        dtype = tensor_mod._NP_TO_DTYPE[value.dtype]
+        dtype = NP_TYPE_TO_SINGA_SUPPORT_TYPE[value.dtype]
     except KeyError:
         raise node.error("value of dtype {} has no singa dtype".format(value.dtype)) from None
     out = tensor_mod.Tensor(tuple(shape), ins.device, dtype, requires_grad=False)

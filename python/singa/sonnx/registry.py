@@ -11,7 +11,9 @@ __all__ = ["HANDLERS", "HostValue", "register", "get_op", "load_handlers"]
 
 HANDLERS = {}
 _HANDLER_MODULES = ("ops_math", "ops_nn", "ops_shape", "ops_loss", "ops_resize",
-                    "ops_attention", "ops_window", "ops_rnn")
+                    "ops_attention", "ops_window", "ops_rnn", "ops_index",
+                    "ops_logic", "ops_rotary", "ops_quant", "ops_einsum",
+                    "ops_nd", "ops_grid")
 
 
 class HostValue(object):
