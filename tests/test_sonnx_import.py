@@ -769,3 +769,23 @@ def test_missing_input_and_bad_attribute_name_the_node():
 def test_export_names_exist():
     for name in ("to_onnx", "save", "register_export", "SingaFrontend"):
         assert hasattr(sonnx, name)
+
+
+def test_rep_run_honours_last_layers_and_aux_output():
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])
+    nodes = [helper.make_node("Relu", ["x"], ["h"]), helper.make_node("Neg", ["h"], ["y"])]
+    model = helper.make_model(helper.make_graph(nodes, "g", [x], [y]))
+    onnx.checker.check_model(model)
+    rep = sonnx.prepare(model)
+    data = np.array([[-1, 2, -3], [4, -5, 6]], np.float32)
+    np.testing.assert_array_equal(rep.run([data])[0], -np.maximum(data, 0))
+    # SINGA's last_layers: only the nodes before it run, the last one's output comes back
+    np.testing.assert_array_equal(rep.run([data], last_layers=1)[0], np.maximum(data, 0))
+    out, h = rep.run([data], aux_output=["h"])
+    np.testing.assert_array_equal(h, np.maximum(data, 0))
+    np.testing.assert_array_equal(out, -np.maximum(data, 0))
+    with pytest.raises(TypeError, match="bogus"):
+        rep.run([data], bogus=1)

@@ -67,7 +67,14 @@ class SingaRep(BackendRep):
         """The model's float initializers as {name: Tensor}."""
         return self.graph.params()
 
-    def run(self, inputs, **kwargs):
+    def run(self, inputs, last_layers=None, aux_output=(), **kwargs):
+        """Runs the graph. ``inputs``: arrays or Tensors in graph-input order (or a dict by
+        name); arrays give arrays back, Tensors give Tensors. ``last_layers`` (SINGA's):
+        run only the nodes before that index, returning the last one's output;
+        ``aux_output``: names of intermediate values returned after the outputs."""
+        if kwargs:
+            raise TypeError("SingaRep.run: unexpected keyword argument(s) {}".format(
+                sorted(kwargs)))
         if isinstance(inputs, dict):
             feeds = dict(inputs)
             values = list(feeds.values())
@@ -79,10 +86,9 @@ class SingaRep(BackendRep):
                     len(names), names, len(values)))
             feeds = dict(zip(names, values))
         as_tensors = bool(values) and all(isinstance(v, Tensor) for v in values)
-        outs = self.graph.run(feeds)
+        outs = self.graph.run(feeds, last_layers, tuple(aux_output))
         result = []
-        for name in self.graph.output_names:
-            v = outs[name]
+        for name, v in outs.items():
             if as_tensors:
                 result.append(to_tensor(v.array, self.graph.device, name)
                               if isinstance(v, HostValue) else v)
