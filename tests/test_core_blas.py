@@ -4,29 +4,15 @@ import pytest
 
 from singa import singa_wrap as sw
 
+from _core import N, gemm_backends
+
 
 def T(a):
     a = np.asarray(a)
     return sw.from_numpy(a if a.flags.c_contiguous else a.copy())
 
 
-def N(t):
-    return np.array(sw.to_numpy(t))
-
-
-def _gemm_backends():
-    old, found = sw.get_gemm_backend(), []
-    for name in ("openblas", "dnnl"):
-        try:
-            sw.set_gemm_backend(name)
-            found.append(name)
-        except ValueError:  # a build without oneDNN
-            pass
-    sw.set_gemm_backend(old)
-    return found
-
-
-@pytest.fixture(autouse=True, params=_gemm_backends())
+@pytest.fixture(autouse=True, params=gemm_backends())
 def gemm_backend(request):
     """Every test here runs on each float32 GEMM library compiled in."""
     old = sw.get_gemm_backend()
@@ -207,7 +193,7 @@ def test_default_gemm_backend_is_onednn_when_compiled_in_and_env_overrides():
     env = {k: v for k, v in os.environ.items() if k != "SINGA_GEMM_BACKEND"}
     default = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                              text=True, check=True).stdout.strip()
-    assert default == ("dnnl" if "dnnl" in _gemm_backends() else "openblas")
+    assert default == ("dnnl" if "dnnl" in gemm_backends() else "openblas")
     env["SINGA_GEMM_BACKEND"] = "openblas"
     forced = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                             text=True, check=True).stdout.strip()

@@ -7,6 +7,8 @@ import pytest
 
 from singa import singa_wrap as sw
 
+from _core import N, gemm_backends
+
 PIECE = 1 << 24  # math/pieces.h: kConvertPiece
 
 
@@ -14,23 +16,7 @@ def T(a):
     return sw.from_numpy(np.ascontiguousarray(a))
 
 
-def N(t):
-    return np.array(sw.to_numpy(t))
-
-
-def _backends():
-    old, found = sw.get_gemm_backend(), []
-    for name in ("openblas", "dnnl"):
-        try:
-            sw.set_gemm_backend(name)
-            found.append(name)
-        except ValueError:  # a build without oneDNN
-            pass
-    sw.set_gemm_backend(old)
-    return found
-
-
-@pytest.fixture(params=_backends())
+@pytest.fixture(params=gemm_backends())
 def backend(request):
     old = sw.get_gemm_backend()
     sw.set_gemm_backend(request.param)

@@ -18,21 +18,9 @@ import pytest
 from singa.data import (DataLoader, ShardLoader, load_cifar10, minibatches, mnist_split,
                         write_shards_from_arrays)
 from singa.data.sharding import partition, rank_slice, resolve_rank
+from _launcher import LAUNCHER_VARS, launched, no_launcher  # noqa: F401 (autouse fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE",
-                 "PMIX_RANK", "PMIX_SIZE", "RANK", "WORLD_SIZE")
-
-
-@pytest.fixture(autouse=True)
-def no_launcher(monkeypatch):
-    for name in LAUNCHER_VARS:
-        monkeypatch.delenv(name, raising=False)
-
-
-def launched(monkeypatch, rank, size):
-    monkeypatch.setenv("PMI_RANK", str(rank))
-    monkeypatch.setenv("PMI_SIZE", str(size))
 
 
 def ids(loader):

@@ -19,21 +19,9 @@ from singa.classic.updater import SGD as ClassicSGD
 from singa.data.loader import DataLoader
 
 from _models import MLP
+from _launcher import LAUNCHER_VARS, launched, no_launcher  # noqa: F401 (autouse fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE",
-                 "PMIX_RANK", "PMIX_SIZE", "RANK", "WORLD_SIZE")
-
-
-@pytest.fixture(autouse=True)
-def no_launcher(monkeypatch):
-    for name in LAUNCHER_VARS:
-        monkeypatch.delenv(name, raising=False)
-
-
-def launched(monkeypatch, rank, size):
-    monkeypatch.setenv("PMI_RANK", str(rank))
-    monkeypatch.setenv("PMI_SIZE", str(size))
 
 
 def _data(n=64, d=5, seed=0):

@@ -1,0 +1,18 @@
+"""The launcher's rank variables, cleared or set per test (test_dist_data.py, test_dist_state.py)."""
+import pytest
+
+LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE",
+                 "PMIX_RANK", "PMIX_SIZE", "RANK", "WORLD_SIZE")
+
+
+@pytest.fixture(autouse=True)
+def no_launcher(monkeypatch):
+    """Every test starts as a plain process (rank 0 of 1), whatever launched pytest."""
+    for name in LAUNCHER_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+def launched(monkeypatch, rank, size):
+    """Makes this test look like rank ``rank`` of an MPICH job of ``size``."""
+    monkeypatch.setenv("PMI_RANK", str(rank))
+    monkeypatch.setenv("PMI_SIZE", str(size))
