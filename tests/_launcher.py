@@ -16,3 +16,16 @@ def launched(monkeypatch, rank, size):
     """Makes this test look like rank ``rank`` of an MPICH job of ``size``."""
     monkeypatch.setenv("PMI_RANK", str(rank))
     monkeypatch.setenv("PMI_SIZE", str(size))
+
+
+def env_with_this_singa(**extra):
+    """os.environ for a child process that must import the singa this test imported: the
+    source tree's python/ in a checkout, site-packages when the tests run against an
+    installed copy (CI), never the other one."""
+    import os
+
+    import singa
+    here = os.path.dirname(os.path.dirname(os.path.abspath(singa.__file__)))
+    env = dict(os.environ, **extra)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
+    return env

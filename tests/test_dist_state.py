@@ -19,7 +19,7 @@ from singa.classic.updater import SGD as ClassicSGD
 from singa.data.loader import DataLoader
 
 from _models import MLP
-from _launcher import LAUNCHER_VARS, launched, no_launcher  # noqa: F401 (autouse fixture)
+from _launcher import LAUNCHER_VARS, env_with_this_singa, launched, no_launcher  # noqa: F401 (autouse fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -266,7 +266,7 @@ SCRIPT = textwrap.dedent("""
 def test_two_ranks_under_mpiexec_write_one_set_of_checkpoints(tmp_path):
     script = tmp_path / "fit.py"
     script.write_text(SCRIPT)
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
+    env = env_with_this_singa()
     for name in LAUNCHER_VARS:
         env.pop(name, None)
     out_dir = tmp_path / "ck"
@@ -309,7 +309,7 @@ def test_two_ranks_with_distopt_train_like_one_process_at_twice_the_batch(tmp_pa
         pytest.skip("this build has no opt.DistOpt")
     script = tmp_path / "distfit.py"
     script.write_text(DISTOPT_SCRIPT)
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
+    env = env_with_this_singa()
     for name in LAUNCHER_VARS:
         env.pop(name, None)
     res = subprocess.run(["mpiexec", "-n", "2", sys.executable, str(script),

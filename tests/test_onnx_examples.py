@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from _launcher import env_with_this_singa  # noqa: E402
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -18,11 +19,9 @@ EXAMPLES = os.path.join(ROOT, "examples", "onnx")
 
 
 def run_example(name, *args):
-    """Runs examples/onnx/<name>.py with this checkout's singa first on the path;
+    """Runs examples/onnx/<name>.py with the singa this test imported first on the path;
     returns its stdout (the test fails with the output when the script does)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [os.path.join(ROOT, "python")] + [p for p in [env.get("PYTHONPATH")] if p])
+    env = env_with_this_singa()
     proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, name + ".py"), *args],
                           env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
