@@ -13,7 +13,6 @@ file carries the trained model across. Its first accuracy is the one printed her
 """
 
 import argparse
-import importlib.util
 import os
 import subprocess
 import sys
@@ -26,16 +25,9 @@ from tqdm import tqdm
 from singa import autograd, device, opt, sonnx, tensor
 from singa.data import DataLoader, load_cifar10
 
+import _autograd_examples  # noqa: E402 (beside this script)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def load_cnn_example():
-    """examples/autograd/cnn.py, loaded by path: CifarCNN and its data preparation."""
-    path = os.path.join(HERE, os.pardir, "autograd", "cnn.py")
-    spec = importlib.util.spec_from_file_location("_autograd_cnn_example", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def cifar(data_dir=None, quick=False):
@@ -125,7 +117,7 @@ def main(argv=None):
     """Returns the test accuracy of the exported model (and, unless --no-finetune, the
     fine-tuning process's exit status second)."""
     args = parse_args(argv)
-    cnn = load_cnn_example()
+    cnn = _autograd_examples.load("cnn")
     xtr, ytr, xte, yte = cifar(args.data_dir, args.quick)
     print("CIFAR-10 CNN: {} train / {} test images".format(len(xtr), len(xte)))
     device.get_default_device().SetRandSeed(args.seed)

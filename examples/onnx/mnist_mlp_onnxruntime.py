@@ -14,7 +14,6 @@ Needs ``pip install ".[onnx]"`` and onnxruntime.
 """
 
 import argparse
-import importlib.util
 import os
 import sys
 import tempfile
@@ -26,16 +25,8 @@ from tqdm import tqdm
 from singa import autograd, device, opt, sonnx, tensor
 from singa.data import DataLoader, mnist_split
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+import _autograd_examples  # noqa: E402 (beside this script)
 
-
-def load_mlp_example():
-    """examples/autograd/mlp.py, loaded by path: its MLP class and Glorot init."""
-    path = os.path.join(HERE, os.pardir, "autograd", "mlp.py")
-    spec = importlib.util.spec_from_file_location("_autograd_mlp_example", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def singa_logits(net, x, batch):
@@ -107,7 +98,7 @@ def train(net, args, x_train, y_train, x_val, y_val):
 def main(argv=None):
     """Returns (singa test accuracy, onnxruntime test accuracy, max abs logit difference)."""
     args = parse_args(argv)
-    mlp = load_mlp_example()
+    mlp = _autograd_examples.load("mlp")
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = mnist_split(args.data_dir,
                                                                        flatten=True)
     if args.quick:
