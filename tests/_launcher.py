@@ -21,11 +21,13 @@ def launched(monkeypatch, rank, size):
 def env_with_this_singa(**extra):
     """os.environ for a child process that must import the singa this test imported: the
     source tree's python/ in a checkout, site-packages when the tests run against an
-    installed copy (CI), never the other one."""
+    installed copy (CI), never the other one. Without the launcher's rank variables, so
+    the child (or the mpiexec it is) starts as a job of its own."""
     import os
 
     import singa
     here = os.path.dirname(os.path.dirname(os.path.abspath(singa.__file__)))
-    env = dict(os.environ, **extra)
+    env = {k: v for k, v in os.environ.items() if k not in LAUNCHER_VARS}
+    env.update(extra)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
     return env

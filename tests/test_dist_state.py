@@ -19,7 +19,7 @@ from singa.classic.updater import SGD as ClassicSGD
 from singa.data.loader import DataLoader
 
 from _models import MLP
-from _launcher import LAUNCHER_VARS, env_with_this_singa, launched, no_launcher  # noqa: F401 (autouse fixture)
+from _launcher import env_with_this_singa, launched, no_launcher  # noqa: F401 (autouse fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -267,8 +267,6 @@ def test_two_ranks_under_mpiexec_write_one_set_of_checkpoints(tmp_path):
     script = tmp_path / "fit.py"
     script.write_text(SCRIPT)
     env = env_with_this_singa()
-    for name in LAUNCHER_VARS:
-        env.pop(name, None)
     out_dir = tmp_path / "ck"
     res = subprocess.run(["mpiexec", "-n", "2", sys.executable, str(script), str(out_dir),
                           os.path.join(ROOT, "tests")], env=env, capture_output=True,
@@ -310,8 +308,6 @@ def test_two_ranks_with_distopt_train_like_one_process_at_twice_the_batch(tmp_pa
     script = tmp_path / "distfit.py"
     script.write_text(DISTOPT_SCRIPT)
     env = env_with_this_singa()
-    for name in LAUNCHER_VARS:
-        env.pop(name, None)
     res = subprocess.run(["mpiexec", "-n", "2", sys.executable, str(script),
                           str(tmp_path / "ck"), os.path.join(ROOT, "tests")], env=env,
                          capture_output=True, text=True, timeout=180)

@@ -28,7 +28,6 @@ from singa.data import DataLoader, mnist_split
 import _autograd_examples  # noqa: E402 (beside this script)
 
 
-
 def singa_logits(net, x, batch):
     """The trained net's logits on x, batch by batch, with dropout off."""
     net.eval()
