@@ -1,4 +1,9 @@
-"""The launcher's rank variables, cleared or set per test (test_dist_data.py, test_dist_state.py)."""
+"""The launcher's rank variables, cleared or set per test, and what scripts run under mpiexec
+report back (test_dist_data.py, test_dist_state.py)."""
+import glob
+import json
+import os
+
 import pytest
 
 LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE",
@@ -31,3 +36,28 @@ def env_with_this_singa(**extra):
     env.update(extra)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
     return env
+
+
+# Prepended to a script run under mpiexec: each rank writes its report to a file of its own,
+# because the launcher merges the ranks' stdout in chunks (a progress line of rank 0 can land
+# on the line a report of rank 1 is on).
+REPORT_FUNCTION = """
+def report(obj):
+    import json, os
+    from singa.dist import launch_info
+    path = os.path.join(os.environ["TEST_REPORT_DIR"], "rank{}.json".format(launch_info().rank))
+    with open(path + ".tmp", "w") as f:
+        json.dump(obj, f)
+    os.replace(path + ".tmp", path)
+"""
+
+
+def rank_reports(report_dir):
+    """The reports the ranks of a script given REPORT_FUNCTION wrote, in rank order."""
+    paths = glob.glob(os.path.join(str(report_dir), "rank*.json"))
+    paths.sort(key=lambda p: int(os.path.basename(p)[4:-5]))
+    reports = []
+    for path in paths:
+        with open(path) as f:
+            reports.append(json.load(f))
+    return reports

@@ -5,7 +5,6 @@ number of batches per epoch; the rank and job size default to the launcher's
 environment variables (set here with monkeypatch, or by a real ``mpiexec -n 2``).
 """
 
-import json
 import os
 import shutil
 import subprocess
@@ -18,7 +17,7 @@ import pytest
 from singa.data import (DataLoader, ShardLoader, load_cifar10, minibatches, mnist_split,
                         write_shards_from_arrays)
 from singa.data.sharding import partition, rank_slice, resolve_rank
-from _launcher import env_with_this_singa, launched, no_launcher  # noqa: F401 (autouse fixture)
+from _launcher import REPORT_FUNCTION, env_with_this_singa, launched, no_launcher, rank_reports  # noqa: F401 (autouse fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -269,14 +268,14 @@ def test_mnist_split_shards_after_splitting():
 
 # ------------------------------------------------------------------ under mpiexec
 
-SCRIPT = textwrap.dedent("""
+SCRIPT = REPORT_FUNCTION + textwrap.dedent("""
     import json, sys
     import numpy as np
     from singa.data import DataLoader
     x = np.arange(37, dtype=np.float32).reshape(37, 1)
     loader = DataLoader(x, np.zeros(37, np.int32), batch_size=3, seed=9, prefetch=0)
     batches = [xb[:, 0].astype(int).tolist() for xb, _ in loader]
-    print(json.dumps({"rank": loader.rank, "size": loader.world_size, "batches": batches}))
+    report({"rank": loader.rank, "size": loader.world_size, "batches": batches})
 """)
 
 
@@ -284,12 +283,11 @@ SCRIPT = textwrap.dedent("""
 def test_two_ranks_under_mpiexec_shard_without_arguments(tmp_path):
     script = tmp_path / "shard.py"
     script.write_text(SCRIPT)
-    env = env_with_this_singa()
+    env = env_with_this_singa(TEST_REPORT_DIR=str(tmp_path))
     res = subprocess.run(["mpiexec", "-n", "2", sys.executable, str(script)], env=env,
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
-    out = sorted((json.loads(line) for line in res.stdout.splitlines()
-                  if line.startswith("{")), key=lambda d: d["rank"])
+    out = rank_reports(tmp_path)
     assert [(d["rank"], d["size"]) for d in out] == [(0, 2), (1, 2)]
     x = np.arange(37, dtype=np.float32).reshape(37, 1)
     single = ids(DataLoader(x, np.zeros(37, np.int32), batch_size=6, seed=9, prefetch=0,

@@ -3,7 +3,6 @@ with the same or another number of ranks, epoch figures over all ranks, and the 
 ``Cluster``'s workers as ranks. The rank comes from the launcher's environment variables
 (set with monkeypatch here; a real ``mpiexec -n 2`` at the end)."""
 
-import json
 import os
 import shutil
 import subprocess
@@ -19,7 +18,7 @@ from singa.classic.updater import SGD as ClassicSGD
 from singa.data.loader import DataLoader
 
 from _models import MLP
-from _launcher import env_with_this_singa, launched, no_launcher  # noqa: F401 (autouse fixture)
+from _launcher import REPORT_FUNCTION, env_with_this_singa, launched, no_launcher, rank_reports  # noqa: F401 (autouse fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -244,7 +243,7 @@ def test_classic_model_refuses_a_cluster_of_several_workers(monkeypatch, tmp_pat
 
 # ------------------------------------------------------------------ under mpiexec
 
-SCRIPT = textwrap.dedent("""
+SCRIPT = REPORT_FUNCTION + textwrap.dedent("""
     import json, os, sys
     import numpy as np
     sys.path.insert(0, sys.argv[2])
@@ -258,7 +257,7 @@ SCRIPT = textwrap.dedent("""
     ck = callbacks.ModelCheckpoint(sys.argv[1], every_n_steps=1, keep_last=None)
     h = m.fit((x, (x[:, 0] > 0).astype(np.int32)), epochs=1, batch_size=4,
               callbacks=[ck], verbose=1)
-    print(json.dumps({"steps": h.epoch_steps, "saved": ck.saved}))
+    report({"steps": h.epoch_steps, "saved": ck.saved})
 """)
 
 
@@ -266,20 +265,20 @@ SCRIPT = textwrap.dedent("""
 def test_two_ranks_under_mpiexec_write_one_set_of_checkpoints(tmp_path):
     script = tmp_path / "fit.py"
     script.write_text(SCRIPT)
-    env = env_with_this_singa()
+    env = env_with_this_singa(TEST_REPORT_DIR=str(tmp_path))
     out_dir = tmp_path / "ck"
     res = subprocess.run(["mpiexec", "-n", "2", sys.executable, str(script), str(out_dir),
                           os.path.join(ROOT, "tests")], env=env, capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 0, res.stderr
-    reports = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    reports = rank_reports(tmp_path)
     assert sorted(len(r["saved"]) for r in reports) == [0, 5]   # 40 / (4 x 2) steps
     assert all(r["steps"] == [5] for r in reports)
     assert len(os.listdir(out_dir)) == 5
     assert res.stdout.count("epoch 1/1: loss") == 1
 
 
-DISTOPT_SCRIPT = textwrap.dedent("""
+DISTOPT_SCRIPT = REPORT_FUNCTION + textwrap.dedent("""
     import hashlib, json, sys
     import numpy as np
     sys.path.insert(0, sys.argv[2])
@@ -295,8 +294,8 @@ DISTOPT_SCRIPT = textwrap.dedent("""
     h = m.fit((x, (x[:, 0] > 0).astype(np.int32)), epochs=2, batch_size=4,
               metrics=["accuracy"], callbacks=[ck], verbose=0)
     params = {k: tensor.to_numpy(v).tolist() for k, v in m.get_params().items()}
-    print(json.dumps({"rank": dist.global_rank, "history": h.history, "params": params,
-                      "saved": len(ck.saved)}))
+    report({"rank": dist.global_rank, "history": h.history, "params": params,
+            "saved": len(ck.saved)})
 """)
 
 
@@ -307,13 +306,12 @@ def test_two_ranks_with_distopt_train_like_one_process_at_twice_the_batch(tmp_pa
         pytest.skip("this build has no opt.DistOpt")
     script = tmp_path / "distfit.py"
     script.write_text(DISTOPT_SCRIPT)
-    env = env_with_this_singa()
+    env = env_with_this_singa(TEST_REPORT_DIR=str(tmp_path))
     res = subprocess.run(["mpiexec", "-n", "2", sys.executable, str(script),
                           str(tmp_path / "ck"), os.path.join(ROOT, "tests")], env=env,
                          capture_output=True, text=True, timeout=180)
     assert res.returncode == 0, res.stderr
-    ranks = sorted((json.loads(line) for line in res.stdout.splitlines()
-                    if line.startswith("{")), key=lambda d: d["rank"])
+    ranks = rank_reports(tmp_path)
     assert [r["rank"] for r in ranks] == [0, 1] and [r["saved"] for r in ranks] == [2, 0]
     assert ranks[0]["params"] == ranks[1]["params"]       # identical replicas
     assert ranks[0]["history"] == ranks[1]["history"]     # epoch figures over both ranks
