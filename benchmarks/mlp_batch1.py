@@ -27,5 +27,5 @@ def torch_setup(quick):
 
 if __name__ == "__main__":
     _harness.main("mlp_batch1", "MLP 784-500-300-10 batch 1, one training step",
-                  singa_setup, torch_setup, unit="ms", target=0.3,
+                  singa_setup, torch_setup, unit="ms", target=0.1,
                   runs=3, warmup=5, reps=5, quick_runs=1, quick_warmup=1, quick_reps=2)

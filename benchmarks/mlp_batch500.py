@@ -105,5 +105,5 @@ def torch_setup(quick):
 
 if __name__ == "__main__":
     _harness.main("mlp_batch500", "MLP 784-500-300-10 batch 500, one epoch (100 steps)",
-                  singa_setup, torch_setup, unit="s", target=0.6,
+                  singa_setup, torch_setup, unit="s", target=0.5,
                   runs=3, warmup=1, reps=3, quick_runs=1, quick_warmup=1, quick_reps=1)

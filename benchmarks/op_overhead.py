@@ -6,8 +6,8 @@ Each framework builds a chain of 100 adds y = y + c on a 1-element x that requir
 grad, then runs one backward pass over the chain; the reported time is the total divided
 by the number of adds, i.e. what one recorded op costs forward and backward, with the
 one-off cost of starting a backward pass spread over the chain (mlp_tiny.py measures
-a backward per step). One timed unit is 20 chains (5 with --quick). Target (issue,
-section 3): eager per-op overhead <= 2x PyTorch's.
+a backward per step). One timed unit is 20 chains (5 with --quick). Target (issue 17,
+point 3): eager per-op overhead <= 1.2x PyTorch's.
 """
 
 import _harness
@@ -51,5 +51,5 @@ def torch_setup(quick):
 
 if __name__ == "__main__":
     _harness.main("op_overhead", "1-element add, requires_grad: fwd+bwd per op",
-                  singa_setup, torch_setup, unit="us", target=2.0,
+                  singa_setup, torch_setup, unit="us", target=1.2,
                   runs=3, warmup=1, reps=7, quick_runs=1, quick_warmup=1, quick_reps=3)

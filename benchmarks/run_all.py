@@ -1,6 +1,7 @@
 """Run every side-by-side benchmark (singa vs PyTorch) and write benchmarks/RESULTS.md.
 
-    PYTHONPATH=python python benchmarks/run_all.py            # the full run (~10-15 min)
+    PYTHONPATH=python python benchmarks/run_all.py            # both tables (~10-15 min)
+    PYTHONPATH=python python benchmarks/run_all.py --isa avx2 # the AVX2-forced table only
     PYTHONPATH=python python benchmarks/run_all.py --quick    # smoke test (~2-3 min)
     PYTHONPATH=python python benchmarks/run_all.py --only cifar_cnn,alexnet --output /tmp/r.md
     PYTHONPATH=python python benchmarks/run_all.py --quick --runs 2   # a loaded machine
@@ -9,6 +10,11 @@ OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from the environment of the p
 this script starts (and only there): on a user's machine they are unset, and a forced core
 type makes OpenBLAS use older kernels. The kernel OpenBLAS then picks is recorded. Tests and
 CI never do this.
+
+Two tables: one on the machine's own instruction set, one with AVX2 forced on an AVX-512
+machine (ISA_LIMITS: oneDNN's, PyTorch's and singa's own kernels' dispatch limited to AVX2).
+On a machine without AVX-512 the two are the same table, written once, and the AVX-512 table
+of the report being replaced is kept beside it with its date and CPU.
 """
 
 import argparse
@@ -41,12 +47,21 @@ WORKLOADS = [
     ("mlp_tiny", "95 us", ""),
     ("mlp_tiny_graph", "95 us", ""),
 ]
+# What "AVX2 forced" sets for the benchmark processes: oneDNN's dispatch, PyTorch's ATen
+# kernels, and singa's own kernels (their runtime dispatch in a portable build; a native
+# -march=native build has one code path, which the report then says).
+ISA_LIMITS = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "SINGA_CPU_ISA": "avx2"}
+AVX512_BEGIN = "<!-- run_all.py: AVX-512 table: begin -->"
+AVX512_END = "<!-- run_all.py: AVX-512 table: end -->"
 INTERESTING_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
                      "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16")
 
 
-def child_env(threads):
-    env = {k: v for k, v in os.environ.items() if k not in BLAS_VARS}
+def child_env(threads, isa="native"):
+    env = {k: v for k, v in os.environ.items()
+           if k not in BLAS_VARS and (isa == "avx2" or k not in ISA_LIMITS)}
+    if isa == "avx2":
+        env.update(ISA_LIMITS)
     env["OMP_NUM_THREADS"] = str(threads)
     py = dev_python_dir()
     if py:
@@ -111,10 +126,10 @@ def sgemm_child(fw, n, reps, threads):
     print(json.dumps(dict(extra, gflops=rates)))
 
 
-def sgemm(fw, n, reps, threads):
+def sgemm(fw, n, reps, threads, isa):
     cmd = [sys.executable, os.path.abspath(__file__), "--sgemm-child", fw, "--sgemm-n", str(n),
            "--sgemm-reps", str(reps), "--threads", str(threads)]
-    p = subprocess.run(cmd, env=child_env(threads), capture_output=True, text=True)
+    p = subprocess.run(cmd, env=child_env(threads, isa), capture_output=True, text=True)
     if p.returncode != 0:
         print(p.stderr[-2000:], file=sys.stderr)
         return None
@@ -129,14 +144,15 @@ def fmt(st, unit):
     return fmt_stat(st, unit)
 
 
-def write_report(path, mach, load_before, load_after, results, gemm, args, blas_env, elapsed):
-    first = next((r for r in results.values() if r), None)
+def write_report(path, mach, load_before, load_after, passes, args, blas_env, elapsed):
+    """passes: [(isa, results, gemm)] in the order run ("native" and/or "avx2")."""
+    first = next((r for _, res, _ in passes for r in res.values() if r), None)
     sinfo = first["singa"]["info"] if first else {}
     tinfo = first["torch"]["info"] if first and first["torch"] else None
+    when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     lines = ["# Benchmark results: singa vs PyTorch (CPU)", ""]
     lines.append("Written by `benchmarks/run_all.py`{} on {} ({:.0f} s).".format(
-        " --quick" if args.quick else "", datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        elapsed))
+        " --quick" if args.quick else "", when, elapsed))
     lines.append("")
     loaded = max(load_before[0], load_after[0]) > 1.5
     if loaded:
@@ -155,8 +171,9 @@ def write_report(path, mach, load_before, load_after, results, gemm, args, blas_
         "/".join("{:.2f}".format(x) for x in load_before),
         "/".join("{:.2f}".format(x) for x in load_after)))
     lines.append("- Linux {}, Python {}".format(mach["kernel"], mach["python"]))
-    lines.append("- singa {} (conv backend: {}), NumPy {}".format(
-        sinfo.get("version", "?"), sinfo.get("conv_backend", "?"), sinfo.get("numpy", "?")))
+    lines.append("- singa {} (conv backend: {}; build: {}), NumPy {}".format(
+        sinfo.get("version", "?"), sinfo.get("conv_backend", "?"), sinfo.get("build", "?"),
+        sinfo.get("numpy", "?")))
     lines.append("- OpenBLAS kernel chosen (`singa_wrap.openblas_corename()`): **{}**".format(
         sinfo.get("openblas", "?")))
     lines.append("- environment: {} removed for the benchmark processes (set here: {})".format(
@@ -166,13 +183,36 @@ def write_report(path, mach, load_before, load_after, results, gemm, args, blas_
     lines.append("- command: `python benchmarks/run_all.py {}`".format(" ".join(sys.argv[1:])))
     lines.append("- threads: {} for both frameworks (`singa_wrap.set_num_threads`, "
                  "`torch.set_num_threads`, OMP_NUM_THREADS)".format(args.threads))
-    lines += ["", "## Workloads", ""]
+    lines.append("")
     lines.append("Time ratio and RSS ratio are singa / PyTorch (< 1: singa is faster / "
                  "smaller). Medians over all timed steps of all processes; min-max in "
-                 "brackets. Targets from issue 6: time ratio as listed, peak RSS <= 0.7x. The CPU-time "
+                 "brackets. Targets from issue 17 (6 before it): time ratio as listed, on the "
+                 "machine's own ISA and with AVX2 forced; peak RSS <= 0.7x. The CPU-time "
                  "ratio (process CPU time over all threads, spin-waiting included) is a "
                  "cross-check that depends less on other load than wall time does.")
-    lines.append("")
+    native_avx512 = "avx512f" in mach["flags"]
+    for isa, results, gemm in passes:
+        section = _workload_section(isa, native_avx512, mach, when, results, gemm)
+        if isa == "native" and native_avx512:
+            section = [AVX512_BEGIN] + section + [AVX512_END]
+        lines += [""] + section
+    if not native_avx512:
+        lines += _kept_avx512_table(path)
+    lines += ["", "Profiles and what dominates each workload: see `benchmarks/README.md`.", ""]
+    text = "\n".join(lines) + _kept_sections(path)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _workload_section(isa, native_avx512, mach, when, results, gemm):
+    if isa == "avx2" and native_avx512:
+        title = ("## Workloads with AVX2 forced ({})".format(
+            ", ".join("{}={}".format(k, v) for k, v in ISA_LIMITS.items())))
+    elif native_avx512:
+        title = "## Workloads on this machine's own ISA (AVX-512; {}, {})".format(mach["cpu"], when)
+    else:
+        title = "## Workloads on this machine's own ISA (AVX2 only; {}, {})".format(mach["cpu"], when)
+    lines = [title, ""]
     lines.append("| workload | singa median (min-max) | PyTorch median (min-max) | ratio | "
                  "target | peak RSS singa / torch | RSS ratio | CPU-time ratio | PyTorch in the "
                  "issue (default / tuned) | runs x steps |")
@@ -193,7 +233,11 @@ def write_report(path, mach, load_before, load_after, results, gemm, args, blas_
             "{:.2f}".format(r["rss_ratio"]) if r["rss_ratio"] else "",
             "{:.2f}".format(r["cpu_ratio"]) if r.get("cpu_ratio") else "",
             ref, tuned or "-", r["runs"], r["reps"]))
-    lines += ["", "## sgemm n = 2048", ""]
+    first = next((r for r in results.values() if r), None)
+    picked = (first["singa"]["info"].get("kernel_isa") if first else None)
+    if picked:
+        lines += ["", "singa's own kernels ran their `{}` code path.".format(picked)]
+    lines += ["", "### sgemm n = 2048", ""]
     peak = (gemm.get("singa") or {}).get("fma_peak")
     if gemm:
         lines.append("| library | GFLOP/s median (min-max) | % of the measured peak{} | "
@@ -218,10 +262,21 @@ def write_report(path, mach, load_before, load_after, results, gemm, args, blas_
             "by `singa_wrap.fma_peak_gflops()` (independent {}-lane FMA chains on every thread, "
             "best of 5); the issue's {:.0f} GFLOP/s was measured on its own machine.".format(
                 (gemm.get("singa") or {}).get("lanes", 16), PEAK_GFLOPS))
-    lines += ["", "Profiles and what dominates each workload: see `benchmarks/README.md`.", ""]
-    text = "\n".join(lines) + _kept_sections(path)
-    with open(path, "w") as f:
-        f.write(text)
+    return lines
+
+
+def _kept_avx512_table(path):
+    """The AVX-512 table of the report being replaced (written on an AVX-512 machine)."""
+    try:
+        with open(path) as f:
+            old = f.read()
+    except OSError:
+        return []
+    if AVX512_BEGIN not in old or AVX512_END not in old:
+        return []
+    inner = old.split(AVX512_BEGIN, 1)[1].split(AVX512_END, 1)[0].strip("\n")
+    return ["", "Kept from the last run on an AVX-512 machine (this one has no AVX-512):", "",
+            AVX512_BEGIN, inner, AVX512_END]
 
 
 def _kept_sections(path):
@@ -244,6 +299,8 @@ def main():
     ap.add_argument("--only", default=None, help="comma-separated workload names")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--isa", choices=("both", "native", "avx2"), default="both",
+                    help="the machine's own ISA, AVX2 forced (ISA_LIMITS), or both tables")
     ap.add_argument("--runs", type=int, default=None, help="override every script's --runs")
     ap.add_argument("--warmup", type=int, default=None, help="override every --warmup")
     ap.add_argument("--reps", type=int, default=None, help="override every --reps")
@@ -264,6 +321,21 @@ def main():
     names = [w[0] for w in WORKLOADS]
     if args.only:
         names = [n for n in args.only.split(",") if n]
+    isas = ["native", "avx2"] if args.isa == "both" else [args.isa]
+    if "avx512f" not in mach["flags"]:
+        isas = ["native"]       # the machine's own ISA is AVX2 (or less): one table
+    passes = []
+    for isa in isas:
+        print("\n==== {} ====".format("AVX2 forced" if isa == "avx2" else "this machine's ISA"),
+              flush=True)
+        passes.append((isa, run_workloads(names, args, isa), run_sgemm(args, isa)))
+    load_after = os.getloadavg()
+    write_report(args.output, mach, load_before, load_after, passes, args, blas_env,
+                 time.perf_counter() - t_start)
+    print("\nwrote {}".format(os.path.relpath(args.output)))
+
+
+def run_workloads(names, args, isa):
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
@@ -279,30 +351,28 @@ def main():
                     cmd += ["--" + opt, str(getattr(args, opt))]
             print("\n$ python " + " ".join([os.path.relpath(cmd[1])] + [c for c in cmd[2:] if c != out
                                                          and c != "--json"]), flush=True)
-            p = subprocess.run(cmd, env=child_env(args.threads))
+            p = subprocess.run(cmd, env=child_env(args.threads, isa))
             if p.returncode != 0 or not os.path.exists(out):
                 print("{} failed (rc {})".format(name, p.returncode), flush=True)
                 results[name] = None
                 continue
             with open(out) as f:
                 results[name] = json.load(f)
+    return results
+
+
+def run_sgemm(args, isa):
     print("\nsgemm n={}".format(args.sgemm_n), flush=True)
     reps = 5 if args.quick else args.sgemm_reps
-    gemm = {"singa": sgemm("singa", args.sgemm_n, reps, args.threads)}
+    gemm = {"singa": sgemm("singa", args.sgemm_n, reps, args.threads, isa)}
     if not args.no_torch:
-        try:
-            import importlib.util
-            if importlib.util.find_spec("torch") is not None:
-                gemm["torch"] = sgemm("torch", args.sgemm_n, reps, args.threads)
-        except ImportError:
-            pass
+        import importlib.util
+        if importlib.util.find_spec("torch") is not None:
+            gemm["torch"] = sgemm("torch", args.sgemm_n, reps, args.threads, isa)
     for fw, g in gemm.items():
         if g:
             print("  {}: {:.0f} GFLOP/s median".format(fw, statistics.median(g["gflops"])))
-    load_after = os.getloadavg()
-    write_report(args.output, mach, load_before, load_after, results, gemm, args, blas_env,
-                 time.perf_counter() - t_start)
-    print("\nwrote {}".format(os.path.relpath(args.output)))
+    return gemm
 
 
 if __name__ == "__main__":
