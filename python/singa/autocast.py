@@ -1,0 +1,194 @@
+"""bfloat16 autocast: convolutions and matrix products in bfloat16, the rest in float32.
+
+Inside ``with autograd.autocast('bfloat16'):`` (or in a model compiled with
+``precision='bfloat16'``) the ops that do nearly all of a network's arithmetic (Matmul,
+Gemm and the convolution, hence the Linear and Conv2d layers) round their float32
+operands to bfloat16, compute in bfloat16 with float32 accumulation, and return float32;
+their backward computes the input and weight gradients the same way and returns them in
+float32, so parameters, their gradients and the optimizer's update stay float32 (the
+float32 "master weights" are the parameters themselves). Every other op (bias adds,
+activations, batch norm, pooling, softmax, losses, reductions) sees float32 tensors and
+computes as before.
+
+Why float32 out: the kernels round their result to bfloat16 and the hook widens it back
+(exact), so the next op reads float32 as everywhere else. Widening a 500x500 product
+costs ~0.03 ms against the bfloat16 product's ~0.6 ms (and float32's ~6.5 ms) on an
+AMX CPU, one thread; a bfloat16 output would only move that cast into whichever op
+reads it next.
+
+Why no loss scaling: bfloat16 keeps float32's 8 exponent bits, so a gradient that is
+representable in float32 (down to ~1e-38) is representable in bfloat16; float16 needs a
+scaler because its smallest normal value is ~6e-5. bfloat16 loses mantissa (8 bits
+instead of 24), not range, and no scaling factor brings mantissa back.
+
+Where the CPU computes bfloat16 natively (AVX512-BF16 or AMX, through oneDNN) the
+kernels run on those instructions. Elsewhere entering autocast raises RuntimeError
+naming the missing CPU flags, unless emulation is asked for (``emulate=True``, or
+``SINGA_BF16_EMULATE=1``): the core then widens the bfloat16 operands to float32, runs
+the float32 kernel and rounds the result to bfloat16 -- the same roundings as the native
+kernels (products of two bfloat16 values are exact in float32), slower than float32.
+"""
+
+import functools
+import threading
+
+from . import config
+from . import singa_wrap as singa
+
+__all__ = ["autocast", "PRECISIONS", "compute_dtype", "native_bf16", "missing_cpu_flags",
+           "lower", "widen"]
+
+# The names Model.compile(precision=...) and autocast(dtype) accept.
+PRECISIONS = ("float32", "bfloat16")
+_FLOAT32 = int(singa.kFloat32)
+_BFLOAT16 = int(singa.kBFloat16)
+# The CPU flags (as /proc/cpuinfo spells them) of which one gives native bfloat16 compute.
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+class _State(threading.local):
+    # The compute dtype of the hooked ops on this thread: None outside autocast.
+    dtype = None
+
+
+_state = _State()
+
+
+def compute_dtype():
+    """The dtype (``singa_wrap`` code) the hooked ops compute in on this thread, or None
+    outside autocast (or inside ``autocast(enabled=False)``)."""
+    return _state.dtype
+
+
+def native_bf16():
+    """Whether the core's convolutions and matrix products on bfloat16 run oneDNN's native
+    kernels here (AVX512-BF16 or AMX, oneDNN compiled in, conv backend not 'reference').
+    Tests replace this function to take the path of a CPU without them."""
+    return bool(singa.half_native(_BFLOAT16))
+
+
+def _cpu_flags():
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def missing_cpu_flags():
+    """Those of BF16_CPU_FLAGS this CPU lacks."""
+    have = _cpu_flags()
+    return [f for f in BF16_CPU_FLAGS if f not in have]
+
+
+def _unsupported_message(where):
+    missing = missing_cpu_flags()
+    if len(missing) == len(BF16_CPU_FLAGS):
+        why = "this CPU has neither {} (missing CPU flags: {})".format(
+            " nor ".join(BF16_CPU_FLAGS), ", ".join(missing))
+    else:
+        # The CPU has the instructions but the core does not use them for bfloat16.
+        why = ("the core does not run bfloat16 natively here (CPU flags {} present, but "
+               "oneDNN is limited below AVX512-BF16, e.g. by ONEDNN_MAX_CPU_ISA, or the conv "
+               "backend is {!r})".format(
+                   ", ".join(f for f in BF16_CPU_FLAGS if f not in missing),
+                   singa.get_conv_backend()))
+    return ("{}: bfloat16 needs a CPU with avx512_bf16 or amx_bf16, and {}; pass "
+            "emulate=True (or set {}=1) to compute the same bfloat16 roundings in software, "
+            "slower than float32".format(where, why, config.BF16_EMULATE))
+
+
+def check_supported(where, emulate=None):
+    """Raises RuntimeError (naming ``where`` and the missing CPU flags) when bfloat16 is not
+    native here and emulation was not asked for (``emulate`` None: SINGA_BF16_EMULATE)."""
+    if emulate is None:
+        emulate = config.bf16_emulate()
+    if not emulate and not native_bf16():
+        raise RuntimeError(_unsupported_message(where))
+
+
+def _parse_dtype(where, dtype):
+    if dtype == "bfloat16" or (isinstance(dtype, int) and not isinstance(dtype, bool)
+                               and dtype == _BFLOAT16):
+        return _BFLOAT16
+    raise ValueError("{}: dtype must be 'bfloat16' (or singa.tensor.bfloat16), got {!r}; "
+                     "float32 is what runs outside autocast".format(where, dtype))
+
+
+class autocast(object):
+    """Context manager and decorator: conv and matmul/linear ops compute in bfloat16 on
+    this thread inside (see the module docstring). Nests: an inner block's setting holds
+    until it exits, then the outer one's is back, also when the block raises.
+
+    Args:
+        dtype: ``'bfloat16'`` (or ``singa.tensor.bfloat16``), the only one supported.
+        enabled: False runs the block in float32 (also inside an outer autocast).
+        emulate: True allows a CPU without bfloat16 instructions (software rounding,
+            slow); None (default) follows ``SINGA_BF16_EMULATE``; False never emulates.
+    """
+
+    def __init__(self, dtype="bfloat16", enabled=True, emulate=None):
+        if not isinstance(enabled, bool):
+            raise TypeError("autocast: enabled must be True or False, got {!r}".format(enabled))
+        if emulate is not None and not isinstance(emulate, bool):
+            raise TypeError("autocast: emulate must be True, False or None, got {!r}".format(
+                emulate))
+        self.dtype = _parse_dtype("autocast", dtype)
+        self.enabled = enabled
+        self.emulate = emulate
+        self._saved = []
+
+    def __enter__(self):
+        if self.enabled:
+            check_supported("autocast('bfloat16')", self.emulate)
+        self._saved.append(_state.dtype)
+        _state.dtype = self.dtype if self.enabled else None
+        return self
+
+    def __exit__(self, *exc):
+        _state.dtype = self._saved.pop()
+        return False
+
+    def __call__(self, fn):
+        dtype, enabled, emulate = self.dtype, self.enabled, self.emulate
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            # a fresh context per call: one decorated function may run on several threads
+            with autocast(dtype, enabled, emulate):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+# ---- the hook of the ops autocast covers (Matmul, Gemm, _Conv2d) ----
+
+def lower(op, *xs):
+    """The op's float32 operands in the compute dtype under autocast (others, e.g. float64
+    or already bfloat16, as they are), and records on ``op`` (``op.amp_dtype``) whether it
+    cast, for its backward. Outside autocast, xs unchanged and ``op.amp_dtype`` None."""
+    dt = _state.dtype
+    op.amp_dtype = dt
+    if dt is None:
+        return xs
+    return tuple(x if x is None or x.data_type() != _FLOAT32 else x.AsType(dt) for x in xs)
+
+
+def lower_grad(op, dy):
+    """The output gradient in the op's compute dtype when its forward ran under autocast."""
+    dt = op.__dict__.get("amp_dtype")
+    if dt is None or dy.data_type() != _FLOAT32:
+        return dy
+    return dy.AsType(dt)
+
+
+def widen(op, *ys):
+    """Results of an op that ran under autocast widened back to float32 (exact); as they are
+    otherwise. One result is returned as itself, several as a tuple."""
+    if op.__dict__.get("amp_dtype") is not None:
+        ys = tuple(y if y is None or y.data_type() != op.amp_dtype else y.AsType(_FLOAT32)
+                   for y in ys)
+    return ys[0] if len(ys) == 1 else ys
