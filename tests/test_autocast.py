@@ -265,3 +265,24 @@ def test_the_hook_ops_record_no_dtype_outside_autocast():
         assert autocast.compute_dtype() == tensor.bfloat16
         op(tensor_from(_randn((2, 2), 27)), tensor_from(_randn((2, 2), 28)))
     assert op.amp_dtype == tensor.bfloat16
+
+
+def test_separable_conv_and_lstm_run_under_autocast_close_to_float32():
+    x = tensor_from(_randn((2, 4, 6, 6), 29), requires_grad=False)
+    sep = layer.SeparableConv2d(5, 3, padding=1)  # depthwise (group = channels) + 1x1
+    want = tensor.to_numpy(sep(x))
+    with bf16_block():
+        y = sep(x)
+    assert y.dtype == F32
+    _assert_close_rel(tensor.to_numpy(y), want, rel=2e-2)
+
+    lstm = layer.LSTM(3, 6)
+    xs = tensor_from(_randn((4, 2, 3), 30), requires_grad=False)
+    h0 = tensor_from(np.zeros((2, 6), np.float32), requires_grad=False)
+    c0 = tensor_from(np.zeros((2, 6), np.float32), requires_grad=False)
+    want = [tensor.to_numpy(t) for t in lstm(xs, (h0, c0))[1:]]
+    with bf16_block():
+        got = lstm(xs, (h0, c0))[1:]
+    for g, w in zip(got, want):
+        assert g.dtype == F32
+        _assert_close_rel(tensor.to_numpy(g), w, rel=2e-2)
