@@ -257,15 +257,31 @@ def test_autocast_covers_the_gemm_layer():
     assert np.array_equal(y, round_bf16(y))  # zero bias: the rounded product itself
 
 
-def test_the_hook_ops_record_no_dtype_outside_autocast():
+def test_an_op_records_its_casting_only_under_autocast():
     op = autograd.Matmul()
-    op(tensor_from(_randn((2, 2), 27)), tensor_from(_randn((2, 2), 28)))
-    assert op.amp_dtype is None
+    a, b = tensor_from(_randn((2, 2), 27)), tensor_from(_randn((2, 2), 28))
+    op(a, b)
+    assert "amp_dtype" not in vars(op)  # outside autocast an op keeps nothing new
     with bf16_block():
         assert autocast.compute_dtype() == tensor.bfloat16
-        op(tensor_from(_randn((2, 2), 27)), tensor_from(_randn((2, 2), 28)))
-    assert op.amp_dtype == tensor.bfloat16
+        op(a, b)
+        assert op.amp_dtype == tensor.bfloat16 and op.amp_cast == (True, True)
+    y = tensor.to_numpy(op(a, b)[0])  # the same op object again, outside
+    assert "amp_dtype" not in vars(op)
+    np.testing.assert_allclose(y, tensor.to_numpy(a).astype(np.float64) @ tensor.to_numpy(b),
+                               rtol=1e-6)
 
+
+def test_a_bf16_input_keeps_a_bf16_gradient_and_a_float32_one_gets_float32():
+    x = tensor.Tensor(data=_randn((3, 4), 31), dtype=tensor.bfloat16)
+    x.requires_grad = x.stores_grad = True
+    w = _leaf(_randn((4, 2), 32))
+    with bf16_block():
+        y = autograd.matmul(x, w)
+    assert y.dtype == F32
+    grads = autograd.gradients(y, tensor.from_numpy(np.ones((3, 2), np.float32)))
+    assert grads[id(x)].dtype == tensor.bfloat16
+    assert grads[id(w)].dtype == F32
 
 def test_separable_conv_and_lstm_run_under_autocast_close_to_float32():
     x = tensor_from(_randn((2, 4, 6, 6), 29), requires_grad=False)

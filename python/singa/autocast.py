@@ -35,8 +35,9 @@ import threading
 from . import config
 from . import singa_wrap as singa
 
-__all__ = ["autocast", "PRECISIONS", "compute_dtype", "native_bf16", "missing_cpu_flags",
-           "lower", "widen"]
+__all__ = ["autocast", "PRECISIONS", "BF16_CPU_FLAGS", "compute_dtype", "native_bf16",
+           "missing_cpu_flags", "check_supported", "lower", "widen", "lower_grad",
+           "widen_grads"]
 
 # The names Model.compile(precision=...) and autocast(dtype) accept.
 PRECISIONS = ("float32", "bfloat16")
@@ -165,30 +166,41 @@ class autocast(object):
 
 
 # ---- the hook of the ops autocast covers (Matmul, Gemm, _Conv2d) ----
+# An op that cast records it in two attributes, set only then (a call outside autocast
+# leaves the op as it was without autocast): amp_dtype, the compute dtype, and amp_cast,
+# which of its inputs were float32 and cast (their gradients go back to float32).
 
 def lower(op, *xs):
-    """The op's float32 operands in the compute dtype under autocast (others, e.g. float64
-    or already bfloat16, as they are), and records on ``op`` (``op.amp_dtype``) whether it
-    cast, for its backward. Outside autocast, xs unchanged and ``op.amp_dtype`` None."""
+    """The op's float32 operands in the compute dtype under autocast; others (None,
+    float64, tensors already in bfloat16) as they are. Outside autocast, xs unchanged."""
     dt = _state.dtype
-    op.amp_dtype = dt
-    if dt is None:
-        return xs
-    return tuple(x if x is None or x.data_type() != _FLOAT32 else x.AsType(dt) for x in xs)
+    if dt is not None:
+        cast = tuple(x is not None and x.data_type() == _FLOAT32 for x in xs)
+        if True in cast:
+            op.amp_dtype, op.amp_cast = dt, cast
+            return tuple(x.AsType(dt) if c else x for x, c in zip(xs, cast))
+    if "amp_dtype" in op.__dict__:  # an op object called again, now without casting
+        del op.amp_dtype, op.amp_cast
+    return xs
+
+
+def widen(op, y):
+    """The forward's result, computed in the compute dtype, back in float32 (exact)."""
+    dt = op.__dict__.get("amp_dtype")
+    return y if dt is None or y.data_type() != dt else y.AsType(_FLOAT32)
 
 
 def lower_grad(op, dy):
-    """The output gradient in the op's compute dtype when its forward ran under autocast."""
+    """The output gradient in the op's compute dtype when its forward cast."""
     dt = op.__dict__.get("amp_dtype")
-    if dt is None or dy.data_type() != _FLOAT32:
-        return dy
-    return dy.AsType(dt)
+    return dy if dt is None or dy.data_type() != _FLOAT32 else dy.AsType(dt)
 
 
-def widen(op, *ys):
-    """Results of an op that ran under autocast widened back to float32 (exact); as they are
-    otherwise. One result is returned as itself, several as a tuple."""
-    if op.__dict__.get("amp_dtype") is not None:
-        ys = tuple(y if y is None or y.data_type() != op.amp_dtype else y.AsType(_FLOAT32)
-                   for y in ys)
-    return ys[0] if len(ys) == 1 else ys
+def widen_grads(op, *grads):
+    """Gradients of the op's first inputs, each back in float32 where that input was
+    float32 and cast (None stays None)."""
+    dt = op.__dict__.get("amp_dtype")
+    if dt is None:
+        return grads
+    return tuple(g.AsType(_FLOAT32) if c and g is not None and g.data_type() == dt else g
+                 for g, c in zip(grads, op.amp_cast))

@@ -143,7 +143,7 @@ class Matmul(Operation):
         if self.needs_grad(1):
             dw = sum_to(singa.Mult(_swap_last(x2), dy2), w2.shape())
             dw = singa.Reshape(dw, list(w.shape()))
-        return autocast.widen(self, dx, dw)
+        return autocast.widen_grads(self, dx, dw)
 
 
 class PRelu(Operation):

@@ -49,7 +49,7 @@ class Gemm(Operation):
         g = autocast.lower_grad(self, g)
         da = singa.Mult(g, singa.DefaultTranspose(self.b)) if self.needs_grad(0) else None
         db = singa.Mult(singa.DefaultTranspose(self.a), g) if self.needs_grad(1) else None
-        da, db = autocast.widen(self, da, db)
+        da, db = autocast.widen_grads(self, da, db)
         if self.transA and da is not None:
             da = singa.DefaultTranspose(da)
         if self.transB and db is not None:
@@ -176,7 +176,7 @@ class _Conv2d(Operation):
             else None
         dW = singa.CpuConvBackwardW(dy_low, self.x, self.W, self.handle) if self.needs_grad(1) \
             else None
-        dx, dW = autocast.widen(self, dx, dW)
+        dx, dW = autocast.widen_grads(self, dx, dW)
         if not self.has_b:
             return dx, dW
         # The bias gradient is a plain sum of dy: float32 in, float32 out.
