@@ -138,6 +138,15 @@ def test_cpu_with_the_flags_but_no_native_kernels_says_why(monkeypatch):
         autograd.autocast("bfloat16").__enter__()
 
 
+def test_reference_backend_is_named_as_the_reason(monkeypatch):
+    monkeypatch.setattr(autocast, "native_bf16", lambda: False)
+    monkeypatch.setattr(autocast, "_cpu_flags", lambda: {"avx512_bf16"})
+    monkeypatch.setattr(singa_wrap, "get_conv_backend", lambda: "reference")
+    monkeypatch.delenv("SINGA_BF16_EMULATE", raising=False)
+    with pytest.raises(RuntimeError, match="conv backend is 'reference'"):
+        autograd.autocast("bfloat16").__enter__()
+
+
 def test_disabled_block_needs_no_bf16_support(no_native_bf16):
     with autograd.autocast("bfloat16", enabled=False):
         assert autocast.compute_dtype() is None

@@ -10,11 +10,15 @@ float32 "master weights" are the parameters themselves). Every other op (bias ad
 activations, batch norm, pooling, softmax, losses, reductions) sees float32 tensors and
 computes as before.
 
+Operands in other dtypes (float64, tensors already in bfloat16) are left as they are,
+and their gradients keep their dtype.
+
 Why float32 out: the kernels round their result to bfloat16 and the hook widens it back
 (exact), so the next op reads float32 as everywhere else. Widening a 500x500 product
-costs ~0.03 ms against the bfloat16 product's ~0.6 ms (and float32's ~6.5 ms) on an
-AMX CPU, one thread; a bfloat16 output would only move that cast into whichever op
-reads it next.
+costs ~0.03 ms against ~0.6-1.0 ms for the bfloat16 product of 500x784 by 784x500 (float32:
+5-6.5 ms) on an AMX CPU, one thread, and a float32-writing bfloat16 kernel was no faster;
+a bfloat16 output would only move that cast into whichever op reads it next
+(docs/mixed_precision.md has the measurements).
 
 Why no loss scaling: bfloat16 keeps float32's 8 exponent bits, so a gradient that is
 representable in float32 (down to ~1e-38) is representable in bfloat16; float16 needs a
@@ -89,16 +93,14 @@ def missing_cpu_flags():
 def _unsupported_message(where):
     missing = missing_cpu_flags()
     if len(missing) == len(BF16_CPU_FLAGS):
-        why = "this CPU has neither {} (missing CPU flags: {})".format(
-            " nor ".join(BF16_CPU_FLAGS), ", ".join(missing))
+        why = "this CPU has neither (missing CPU flags: {})".format(", ".join(missing))
+    elif singa.get_conv_backend() == "reference":
+        why = "the conv backend is 'reference', which computes bfloat16 in software"
     else:
-        # The CPU has the instructions but the core does not use them for bfloat16.
-        why = ("the core does not run bfloat16 natively here (CPU flags {} present, but "
-               "oneDNN is limited below AVX512-BF16, e.g. by ONEDNN_MAX_CPU_ISA, or the conv "
-               "backend is {!r})".format(
-                   ", ".join(f for f in BF16_CPU_FLAGS if f not in missing),
-                   singa.get_conv_backend()))
-    return ("{}: bfloat16 needs a CPU with avx512_bf16 or amx_bf16, and {}; pass "
+        why = ("this CPU has {} but oneDNN does not use them (held below AVX512-BF16, e.g. by "
+               "ONEDNN_MAX_CPU_ISA, or built without it)".format(
+                   ", ".join(f for f in BF16_CPU_FLAGS if f not in missing)))
+    return ("{}: bfloat16 compute needs a CPU with avx512_bf16 or amx_bf16, and {}; pass "
             "emulate=True (or set {}=1) to compute the same bfloat16 roundings in software, "
             "slower than float32".format(where, why, config.BF16_EMULATE))
 
