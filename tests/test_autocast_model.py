@@ -159,3 +159,23 @@ def test_evaluate_runs_in_bfloat16():
         want = tensor.to_numpy(ref(tensor.from_numpy(x)))
     got = bf.evaluate((x, y), batch_size=64)
     assert got["accuracy"] == pytest.approx(float((want.argmax(1) == y).mean()))
+
+
+def test_graph_recorded_under_autocast_is_not_replayed_outside_it():
+    x, y = _task(64)
+
+    def losses(net, precisions):
+        out = []
+        for i, pr in enumerate(precisions):
+            # fresh tensors: a replay copies its inputs into the recorded step's tensors
+            j = 32 * (i % 2)
+            tx, ty = tensor.from_numpy(x[j:j + 32].copy()), tensor.from_numpy(y[j:j + 32].copy())
+            with autograd.autocast("bfloat16", enabled=pr == "bfloat16"):
+                out.append(float(tensor.to_numpy(net(tx, ty)[1])[0]))
+        return out
+    mixed = ["bfloat16", "float32", "float32", "bfloat16"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        graphed = losses(_mlp("float32", use_graph=True), mixed)
+    eager = losses(_mlp("float32"), mixed)
+    assert graphed == eager
