@@ -63,6 +63,9 @@ def case_list(tmp_path):
             who=r"Model\.compile"),
         Bad("Model", "compile on no inputs", lambda: _Net().compile([]), ValueError, r"\[\]",
             who=r"Model\.compile"),
+        Bad("Model", "compile precision float16", lambda: _Net().compile([x43()],
+            precision="float16"), ValueError, r"'float32', 'bfloat16'.*'float16'",
+            who=r"Model\.compile"),
         Bad("Model", "input size changes", lambda: compiled()(tensor.from_numpy(
             np.ones((4, 5), np.float32))), ValueError, r"\(4, 5\).*3", who=r"Linear"),
         Bad("Model", "input on other device", lambda: compiled()(on_other(4, 3)),

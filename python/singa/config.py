@@ -16,7 +16,7 @@ from collections import namedtuple
 
 __all__ = ["Knob", "PYTHON_KNOBS", "FLUSH_DENORMALS", "DATA_DIR", "CLASSIC_WORKSPACE",
            "CUDA_FALLBACK", "CUDA_FALLBACK_VALUES", "RETAIN_GRAPH", "DETECT_ANOMALY",
-           "DIST_TIMEOUT", "DIST_TIMEOUT_DEFAULT", "dist_timeout", "flush_denormals", "data_dir",
+           "DIST_TIMEOUT", "DIST_TIMEOUT_DEFAULT", "BF16_EMULATE", "dist_timeout", "bf16_emulate", "flush_denormals", "data_dir",
            "classic_workspace", "cuda_fallback", "retain_graph", "detect_anomaly", "core_knobs",
            "knobs", "launcher_variables"]
 
@@ -33,6 +33,7 @@ RETAIN_GRAPH = "SINGA_RETAIN_GRAPH"
 DETECT_ANOMALY = "SINGA_DETECT_ANOMALY"
 DIST_TIMEOUT = "SINGA_DIST_TIMEOUT"
 DIST_TIMEOUT_DEFAULT = 300.0
+BF16_EMULATE = "SINGA_BF16_EMULATE"
 
 PYTHON_KNOBS = (
     Knob(FLUSH_DENORMALS, "1",
@@ -67,6 +68,12 @@ PYTHON_KNOBS = (
          "one collective for the other ranks before it raises `singa.dist.DistTimeoutError` "
          "naming the ranks that did not arrive (and the job ends); a positive number; read "
          "when a communicator is created without a `timeout` argument", "Python"),
+    Knob(BF16_EMULATE, "0",
+         "`1`: bfloat16 autocast (`autograd.autocast('bfloat16')`, `Model.compile(..., "
+         "precision='bfloat16')`) runs on a CPU without avx512_bf16/amx_bf16 by rounding in "
+         "software (slower than float32); `0`: there it raises RuntimeError naming the "
+         "missing CPU flags; other values are an error; read each time an autocast block is "
+         "entered without an `emulate` argument", "Python"),
 )
 
 
@@ -128,6 +135,12 @@ def dist_timeout():
         raise ValueError("{}={!r}: it must be a positive number of seconds".format(
             DIST_TIMEOUT, value))
     return seconds
+
+
+def bf16_emulate():
+    """Whether bfloat16 autocast may emulate bfloat16 on a CPU without it
+    (``SINGA_BF16_EMULATE``: ``1`` yes, ``0`` or unset no; other values raise ValueError)."""
+    return _zero_or_one(BF16_EMULATE)
 
 
 def _zero_or_one(name):

@@ -27,6 +27,7 @@ same either way.
 
 import warnings
 
+from . import autocast
 from . import autograd
 from . import singa_wrap as singa
 from .opt import Optimizer
@@ -145,9 +146,11 @@ class GraphStep(object):
 
 def _record_key(args):
     """What a replay must share with the recorded step: each Tensor's shape and dtype,
-    every other argument's value."""
+    every other argument's value, and the autocast dtype (a step recorded with bfloat16
+    casts must not replay for a float32 step, nor the other way round)."""
     # a list, not a generator: built on every step, and a generator resumes per item
-    return tuple([(a.shape, a.dtype) if isinstance(a, Tensor) else a for a in args])
+    return tuple([(a.shape, a.dtype) if isinstance(a, Tensor) else a for a in args]
+                 + [autocast.compute_dtype()])
 
 
 def _why_eager(graph, optimizer, stand_in):

@@ -37,8 +37,11 @@ strict mode. singa.graph implements graph mode; the loop behind ``fit`` and
 ``evaluate`` is singa.fit, the printer behind ``summary`` singa.summary.
 """
 
+import contextlib
+
 import numpy as np
 
+from . import autocast as autocast_mod
 from . import autograd
 from . import checkpoint
 from . import device as device_mod
@@ -62,6 +65,9 @@ class Model(Layer):
     MODEL_STATE_TYPE = 0
     AUX_STATE_TYPE = 1
     OPT_STATE_TYPE = 2  # ours: optimizer states, ignored by Apache SINGA's loader
+    # What conv and matmul compute in (compile's precision=); a class attribute, so that a
+    # subclass whose __init__ skips Model's still has it.
+    precision = "float32"
     TENSOR_DICT_FILENAME = "/" + checkpoint.TENSOR_DICT_FILENAME
     STATES_ATTR_FILENAME = "/" + checkpoint.STATES_ATTR_FILENAME
     _OPT_PREFIX = "__opt__/"
@@ -84,7 +90,8 @@ class Model(Layer):
                             "optimizer(loss)) or None, got {!r}".format(optimizer))
         self.optimizer = optimizer
 
-    def compile(self, inputs, is_train=True, use_graph=False, sequential=False, strict=False):
+    def compile(self, inputs, is_train=True, use_graph=False, sequential=False, strict=False,
+                precision="float32"):
         """Creates all parameters by running ``forward`` once on ``inputs`` in evaluation
         behaviour with nothing recorded (no running statistics change, no units dropped),
         names every parameter and state by its dotted path, and sets the training mode.
@@ -94,7 +101,17 @@ class Model(Layer):
             is_train: the mode to enter (``train(is_train)``).
             use_graph, sequential, strict: graph mode, as ``graph(use_graph,
                 sequential, strict)``.
+            precision: ``'float32'`` (the default) or ``'bfloat16'``: every later call of
+                the model (``train_one_batch`` and ``forward``) runs inside
+                ``autograd.autocast('bfloat16')`` (conv and matmul in bfloat16, parameters
+                and everything else float32; see singa.autocast). On a CPU without
+                bfloat16 instructions this raises RuntimeError unless SINGA_BF16_EMULATE=1.
         """
+        if not isinstance(precision, str) or precision not in autocast_mod.PRECISIONS:
+            raise ValueError("Model.compile: precision must be one of {}, got {!r}".format(
+                ", ".join(repr(p) for p in autocast_mod.PRECISIONS), precision))
+        if precision != "float32":
+            autocast_mod.check_supported("Model.compile(precision={!r})".format(precision))
         if isinstance(inputs, Tensor):
             inputs = [inputs]
         if not isinstance(inputs, (list, tuple)) or not all(isinstance(x, Tensor)
@@ -115,6 +132,7 @@ class Model(Layer):
             self.forward(*inputs)
         self._name_states()
         self._name_layers()
+        self.precision = precision
         self.compiled = True
         self.train(is_train)
 
@@ -149,12 +167,15 @@ class Model(Layer):
             self._name_layers()
             self._initialize_at_first_forward()
         self.device_check(*args)
-        if self.training and self.graph_mode:
-            out = self._graph_step(self, args, kwargs)
-        elif self.training:
-            out = self.train_one_batch(*args, **kwargs)
-        else:
-            out = self.forward(*args, **kwargs)
+        scope = (autocast_mod.autocast(self.precision) if self.precision != "float32"
+                 else contextlib.nullcontext())
+        with scope:
+            if self.training and self.graph_mode:
+                out = self._graph_step(self, args, kwargs)
+            elif self.training:
+                out = self.train_one_batch(*args, **kwargs)
+            else:
+                out = self.forward(*args, **kwargs)
         if not self.compiled:
             self._name_states()
         return out

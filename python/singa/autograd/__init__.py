@@ -21,6 +21,7 @@ from ..tensor import Tensor  # noqa: F401
 from .engine import CTensor  # noqa: F401
 from .engine import Operation, Operator, Dummy, backward, gradients, infer_dependency
 from .mode import is_grad_enabled, is_train_mode, no_grad, set_grad_enabled, train
+from ..autocast import autocast
 from .anomaly import AnomalyError, detect_anomaly, set_detect_anomaly, is_anomaly_enabled
 from ._util import axis_helper, back_broadcast, ctensor2numpy
 from .ops_unary import (ReLU, Tanh, Sigmoid, Identity, Cos, Cosh, Acos, Acosh, Sin, Sinh, Asin,
@@ -50,7 +51,7 @@ from .ops_nn import (Gemm, AddBias, Dropout, _Conv2d, _Pooling2d, _BatchNorm2d, 
                      add_bias, dropout, conv2d, pooling_2d, batchnorm_2d, lrn)
 
 __all__ = ["Operation", "Operator", "Dummy", "backward", "gradients", "infer_dependency",
-           "is_grad_enabled", "is_train_mode", "no_grad", "set_grad_enabled", "train",
+           "is_grad_enabled", "is_train_mode", "no_grad", "set_grad_enabled", "train", "autocast",
            "AnomalyError", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled",
            "axis_helper", "back_broadcast", "ctensor2numpy", "ReLU", "Tanh", "Sigmoid", "Identity",
            "Cos", "Cosh", "Acos", "Acosh", "Sin", "Sinh", "Asin", "Asinh", "Tan", "Atan", "Atanh",

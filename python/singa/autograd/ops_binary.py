@@ -1,6 +1,7 @@
 """Element-wise binary and variadic operations (with broadcasting), matrix product,
 comparisons, PReLU, embedding lookup and cosine similarity."""
 
+from .. import autocast
 from .. import singa_wrap as singa
 from ..errors import ArgumentError
 from ._util import sum_to, zeros
@@ -120,11 +121,13 @@ class Matmul(Operation):
     """y = x @ w (NumPy matmul: 1-D operands and broadcast batch axes)."""
 
     def forward(self, x, w):
+        x, w = autocast.lower(self, x, w)
         self.save(x=x, w=w)
-        return singa.Mult(x, w)
+        return autocast.widen(self, singa.Mult(x, w))
 
     def backward(self, dy):
         x, w = self.x, self.w
+        dy = autocast.lower_grad(self, dy)
         x2 = singa.Reshape(x, [1, x.shape()[0]]) if x.nDim() == 1 else x
         w2 = singa.Reshape(w, [w.shape()[0], 1]) if w.nDim() == 1 else w
         shape = list(dy.shape())
@@ -140,7 +143,7 @@ class Matmul(Operation):
         if self.needs_grad(1):
             dw = sum_to(singa.Mult(_swap_last(x2), dy2), w2.shape())
             dw = singa.Reshape(dw, list(w.shape()))
-        return dx, dw
+        return autocast.widen_grads(self, dx, dw)
 
 
 class PRelu(Operation):

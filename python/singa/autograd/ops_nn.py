@@ -5,6 +5,7 @@ import functools
 
 import numpy as np
 
+from .. import autocast
 from .. import singa_wrap as singa
 from ..errors import ArgumentError
 from ..tensor import Tensor
@@ -32,9 +33,10 @@ class Gemm(Operation):
     def forward(self, A, B, C=None):
         if A.nDim() != 2 or B.nDim() != 2:
             raise ArgumentError("Gemm: A and B must be 2-D, got {} and {}".format(A.shape(), B.shape()))
+        A, B = autocast.lower(self, A, B)
         a = singa.DefaultTranspose(A) if self.transA else A
         b = singa.DefaultTranspose(B) if self.transB else B
-        y = singa.Mult(a, b)
+        y = autocast.widen(self, singa.Mult(a, b))
         if self.alpha != 1.0:
             y = singa.MultFloat(y, self.alpha)
         if C is not None:
@@ -44,8 +46,10 @@ class Gemm(Operation):
 
     def backward(self, dy):
         g = singa.MultFloat(dy, self.alpha) if self.alpha != 1.0 else dy
+        g = autocast.lower_grad(self, g)
         da = singa.Mult(g, singa.DefaultTranspose(self.b)) if self.needs_grad(0) else None
         db = singa.Mult(singa.DefaultTranspose(self.a), g) if self.needs_grad(1) else None
+        da, db = autocast.widen_grads(self, da, db)
         if self.transA and da is not None:
             da = singa.DefaultTranspose(da)
         if self.transB and db is not None:
@@ -158,16 +162,24 @@ class _Conv2d(Operation):
             self.has_b = False
         else:
             self.has_b = True
+        # Under autocast the bias too enters in bfloat16: the kernel adds it to its float32
+        # accumulator before the one rounding of the result.
+        x, W, b_low = autocast.lower(self, x, W, b)
         self.save(x=x, W=W, b=b)
-        return singa.CpuConvForward(x, W, b, self.handle)
+        return autocast.widen(self, singa.CpuConvForward(x, W, b_low, self.handle))
 
     def backward(self, dy):
         dy = singa.Contiguous(dy)
+        dy_low = autocast.lower_grad(self, dy)
         # The first layer's input (the images) needs no gradient: skip that convolution.
-        dx = singa.CpuConvBackwardx(dy, self.W, self.x, self.handle) if self.needs_grad(0) else None
-        dW = singa.CpuConvBackwardW(dy, self.x, self.W, self.handle) if self.needs_grad(1) else None
+        dx = singa.CpuConvBackwardx(dy_low, self.W, self.x, self.handle) if self.needs_grad(0) \
+            else None
+        dW = singa.CpuConvBackwardW(dy_low, self.x, self.W, self.handle) if self.needs_grad(1) \
+            else None
+        dx, dW = autocast.widen_grads(self, dx, dW)
         if not self.has_b:
             return dx, dW
+        # The bias gradient is a plain sum of dy: float32 in, float32 out.
         db = singa.CpuConvBackwardb(dy, self.b, self.handle)
         return dx, dW, db
 
