@@ -30,7 +30,8 @@ thread count (``--threads``, 2 by default: ``OMP_NUM_THREADS`` and
 ``torch.set_num_threads``), and are timed from the moment the parent launches their
 process. Runs alternate singa / PyTorch per seed. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
 are removed from the children's environment (a user's machine has neither). The results
-go to a JSON file and a markdown table (``--json``, ``--markdown``).
+go to benchmarks/mlp_time_to_accuracy.json and .md (``--json``, ``--markdown``;
+``--quick`` writes to the temp directory instead).
 """
 
 import argparse
@@ -171,8 +172,9 @@ def markdown(res):
         "singa: `python examples/autograd/mlp.py --seed S` (its default recipe, {} epochs), whole "
         "process wall time. PyTorch {}: the Lasagne recipe (RMSprop 0.001, batch 500), wall time "
         "from launch to the end of the first epoch with test accuracy >= {}. {} threads each; "
-        "CPU: {}.".format(res["singa_epochs"], res["torch_version"], th, res["threads"],
-                          res["machine"]["cpu"]),
+        "CPU: {}; load average {:.1f} before, {:.1f} after.".format(
+            res["singa_epochs"], res["torch_version"], th, res["threads"], res["machine"]["cpu"],
+            res["load_average_before"][0], res["load_average_after"][0]),
         "",
         "| seed | singa test acc | singa wall | PyTorch epoch to {th} | PyTorch time to {th} | "
         "ratio |".format(th=th),
@@ -206,8 +208,10 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: seed 0 only, singa 1 epoch, PyTorch at most 2 epochs")
     ap.add_argument("--no-torch", action="store_true", help="singa only")
-    ap.add_argument("--json", default="mlp_time_to_accuracy.json")
-    ap.add_argument("--markdown", default="mlp_time_to_accuracy.md")
+    ap.add_argument("--json", default=None,
+                    help="default benchmarks/mlp_time_to_accuracy.json (--quick: in the temp dir)")
+    ap.add_argument("--markdown", default=None,
+                    help="default benchmarks/mlp_time_to_accuracy.md (--quick: in the temp dir)")
     ap.add_argument("--torch-child", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--launched", type=float, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -217,6 +221,9 @@ def main(argv=None):
                     args.launched)
         return None
 
+    out_dir = tempfile.gettempdir() if args.quick else HERE  # a smoke test keeps the results
+    args.json = args.json or os.path.join(out_dir, "mlp_time_to_accuracy.json")
+    args.markdown = args.markdown or os.path.join(out_dir, "mlp_time_to_accuracy.md")
     seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",") if s.strip()]
     extra = ["--epochs", "1"] if args.quick else []
     if args.quick:
@@ -229,6 +236,7 @@ def main(argv=None):
         except ImportError:
             use_torch = False
 
+    load_before = os.getloadavg()
     per_seed, torch_version = [], None
     for i, seed in enumerate(seeds):
         order = ("singa", "torch") if i % 2 == 0 else ("torch", "singa")
@@ -261,7 +269,8 @@ def main(argv=None):
         "threshold": args.threshold, "threads": args.threads, "quick": args.quick,
         "machine": machine(), "torch_version": torch_version or "-",
         "singa_epochs": per_seed[0]["singa"]["epochs"],
-        "load_average": os.getloadavg(), "per_seed": per_seed,
+        "load_average_before": load_before, "load_average_after": os.getloadavg(),
+        "per_seed": per_seed,
         "summary": {
             "all_reached": all(a >= args.threshold for a in accs), "min_acc": min(accs),
             "singa_wall_median_s": statistics.median(r["singa"]["wall_s"] for r in per_seed),
