@@ -100,7 +100,7 @@ def random_shift(max_shift, seed):
     side = 28
 
     def kept(offset):
-        """The rows (or columns) that stay inside the image when moved by ``offset``."""
+        """The rows (or columns) i for which i - offset is inside the image too."""
         return slice(max(offset, 0), side + min(offset, 0))
 
     def shift(xb):
