@@ -1,17 +1,27 @@
-"""MNIST MLP: the Lasagne tutorial's network and recipe, trained with singa.
+"""MNIST MLP: the Lasagne tutorial's network, trained with singa to 98.3%+ in a few epochs.
 
-784-500-300-10 with ReLU, dropout 0.4 after each hidden layer, softmax cross-entropy,
-RMSprop (lr 0.001, rho 0.9, eps 1e-6), batch 500, Glorot-uniform weights; MNIST split
-into 50,000 train / 10,000 validation / 10,000 test images.
+The network is Lasagne's: 784-500-300-10 with ReLU, dropout after each hidden layer,
+softmax cross-entropy, Glorot-uniform weights; MNIST split into 50,000 train / 10,000
+validation / 10,000 test images, the test set evaluated with the parameters of the epoch
+with the best validation accuracy.
+
+The default recipe is tuned for time to accuracy (issue 17): 8 epochs of Adam (peak lr
+0.003, eps 1e-6) at batch 500, the learning rate warmed up linearly over the first epoch
+and then brought down to 0 along a half cosine, dropout 0.3, and every training image
+moved by a random offset of up to one pixel along each axis. The earlier recipe
+(Lasagne's RMSprop, lr 0.001, rho 0.9, constant, dropout 0.4, 22 epochs, no augmentation)
+is ``--optimizer rmsprop --lr 0.001 --schedule constant --dropout 0.4 --shift 0
+--epochs 22``.
 
     python examples/autograd/mlp.py                 # the default run
-    python examples/autograd/mlp.py --epochs 3      # shorter
+    python examples/autograd/mlp.py --epochs 3      # shorter (the schedule follows)
     python examples/autograd/mlp.py --resume mlp.ckpt
 
 Ctrl-C stops after the current step, saves a checkpoint and prints how to resume.
 """
 
 import argparse
+import math
 import signal
 import sys
 import time
@@ -45,6 +55,74 @@ class MLP(model.Model):
         loss = self.loss_fn(out, y)
         self.optimizer(loss)
         return out, loss
+
+
+class WarmupCosine(opt.DecayScheduler):
+    """Linear warm-up from ~0 to ``peak`` over ``warmup_steps``, then a half cosine down
+    to ``peak * final_fraction`` at ``total_steps`` (and held there after)."""
+
+    def __init__(self, peak, total_steps, warmup_steps=0, final_fraction=0.0):
+        super().__init__(peak)
+        if total_steps <= warmup_steps:
+            raise ValueError("WarmupCosine: total_steps ({}) must exceed warmup_steps ({})"
+                             .format(total_steps, warmup_steps))
+        self.total_steps = int(total_steps)
+        self.warmup_steps = int(warmup_steps)
+        self.final_fraction = float(final_fraction)
+
+    def value(self, step, epoch):
+        if step < self.warmup_steps:
+            return self.init_value * (step + 1) / self.warmup_steps
+        t = min(1.0, (step - self.warmup_steps) / (self.total_steps - self.warmup_steps))
+        cosine = 0.5 * (1.0 + math.cos(math.pi * t))
+        return self.init_value * (self.final_fraction + (1.0 - self.final_fraction) * cosine)
+
+
+def make_optimizer(args, steps_per_epoch):
+    """The optimizer of ``args`` with its learning-rate schedule over the whole run."""
+    lr = args.lr
+    if args.schedule == "cosine":
+        total = args.epochs * steps_per_epoch
+        # a short run (--epochs 1 in a quick check) keeps half of its steps for the decay
+        warmup = min(int(round(args.warmup_epochs * steps_per_epoch)), total // 2)
+        lr = WarmupCosine(args.lr, total, warmup)
+    if args.optimizer == "rmsprop":
+        return opt.RMSProp(lr=lr, rho=0.9, epsilon=args.epsilon)
+    if args.optimizer == "adam":
+        return opt.Adam(lr=lr, epsilon=args.epsilon)
+    return opt.SGD(lr=lr, momentum=0.9, nesterov=True)
+
+
+def random_shift(max_shift, seed):
+    """A DataLoader transform moving each flattened 28 x 28 image by its own random
+    offset of up to ``max_shift`` pixels along each axis (zeros shifted in)."""
+    rng = np.random.default_rng(seed)
+    side = 28
+
+    def kept(offset):
+        """The rows (or columns) i for which i - offset is inside the image too."""
+        return slice(max(offset, 0), side + min(offset, 0))
+
+    def shift(xb):
+        n = xb.shape[0]
+        images = xb.reshape(n, side, side)
+        out = np.zeros_like(images)
+        dy, dx = rng.integers(0, 2 * max_shift + 1, (2, n)) - max_shift
+        # one block copy per offset: cheaper than gathering every image's own window
+        for oy in range(-max_shift, max_shift + 1):
+            for ox in range(-max_shift, max_shift + 1):
+                idx = np.flatnonzero((dy == oy) & (dx == ox))
+                if idx.size:
+                    out[idx, kept(-oy), kept(-ox)] = images[idx][:, kept(oy), kept(ox)]
+        return out.reshape(n, side * side)
+    return shift
+
+
+def smoothed_targets(labels, num_classes, smoothing):
+    """One-hot rows of ``labels`` with ``smoothing`` of the mass spread over all classes."""
+    t = np.full((len(labels), num_classes), smoothing / num_classes, np.float32)
+    t[np.arange(len(labels)), labels] += 1.0 - smoothing
+    return t
 
 
 def glorot_init(net):
@@ -94,10 +172,20 @@ class _StopFlag(object):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="Train the Lasagne MNIST MLP with singa.")
-    p.add_argument("--epochs", type=int, default=22)
+    p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--batch-size", type=int, default=500)
-    p.add_argument("--lr", type=float, default=0.001)
-    p.add_argument("--epsilon", type=float, default=1e-6, help="RMSprop's epsilon")
+    p.add_argument("--lr", type=float, default=0.003, help="the peak learning rate")
+    p.add_argument("--optimizer", choices=("rmsprop", "adam", "sgd"), default="adam",
+                   help="sgd is Nesterov momentum 0.9")
+    p.add_argument("--epsilon", type=float, default=1e-6, help="RMSprop's and Adam's epsilon")
+    p.add_argument("--schedule", choices=("constant", "cosine"), default="cosine",
+                   help="cosine: linear warm-up, then a half cosine to 0 at the last step")
+    p.add_argument("--warmup-epochs", type=float, default=1.0,
+                   help="length of the cosine schedule's warm-up (at most half the run)")
+    p.add_argument("--dropout", type=float, default=0.3)
+    p.add_argument("--shift", type=int, default=1,
+                   help="augment: move each training image by up to this many pixels")
+    p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None, help="folder with the MNIST .gz files "
                    "(default: the vendored examples/data/mnist)")
@@ -110,7 +198,17 @@ def parse_args(argv=None):
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--eager", action="store_true",
                    help="run every step eagerly instead of replaying the recorded graph")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    for name, ok, what in (("epochs", args.epochs >= 1, ">= 1"),
+                           ("batch-size", args.batch_size >= 1, ">= 1"),
+                           ("lr", args.lr > 0, "> 0"),
+                           ("warmup-epochs", args.warmup_epochs >= 0, ">= 0"),
+                           ("dropout", 0 <= args.dropout < 1, "in [0, 1)"),
+                           ("shift", 0 <= args.shift < 14, "in [0, 14)"),
+                           ("label-smoothing", 0 <= args.label_smoothing < 1, "in [0, 1)")):
+        if not ok:
+            p.error("--{} must be {}, got {}".format(name, what, getattr(args, name.replace("-", "_"))))
+    return args
 
 
 def main(argv=None):
@@ -125,11 +223,13 @@ def main(argv=None):
     dev.SetRandSeed(args.seed)
     np.random.seed(args.seed)
 
-    net = MLP()
-    rmsprop = opt.RMSProp(lr=args.lr, rho=0.9, epsilon=args.epsilon)
-    net.set_optimizer(rmsprop)
+    net = MLP(dropout=args.dropout)
+    net.set_optimizer(make_optimizer(args, -(-len(x_train) // args.batch_size)))
     tx = tensor.Tensor((args.batch_size, 784), dev, requires_grad=False)
     ty = tensor.Tensor((args.batch_size,), dev, tensor.int32, requires_grad=False)
+    smooth = args.label_smoothing > 0
+    # with smoothing the training targets are probability rows, the evaluation's labels
+    t_train = tensor.Tensor((args.batch_size, 10), dev, requires_grad=False) if smooth else ty
     net.compile([tx], is_train=True, use_graph=not args.eager, sequential=False)
     glorot_init(net)
 
@@ -140,7 +240,8 @@ def main(argv=None):
         first_epoch = int(np.asarray(tensor.to_numpy(epoch) if isinstance(epoch, tensor.Tensor) else epoch).reshape(-1)[0])
         print("resumed from {} at epoch {}".format(args.resume, first_epoch + 1))
 
-    train = DataLoader(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed)
+    train = DataLoader(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed,
+                       transform=random_shift(args.shift, args.seed) if args.shift else None)
     val = DataLoader(x_val, y_val, args.batch_size, shuffle=False)
     test = DataLoader(x_test, y_test, args.batch_size, shuffle=False)
 
@@ -161,9 +262,12 @@ def main(argv=None):
                 if xb.shape[0] != tx.shape[0]:
                     tx = tensor.Tensor(xb.shape, dev, requires_grad=False)
                     ty = tensor.Tensor((xb.shape[0],), dev, tensor.int32, requires_grad=False)
+                    t_train = tensor.Tensor((xb.shape[0], 10), dev, requires_grad=False) \
+                        if smooth else ty
                 tx.copy_from_numpy(xb)
-                ty.copy_from_numpy(yb)
-                _, loss = net(tx, ty)
+                t_train.copy_from_numpy(
+                    smoothed_targets(yb, 10, args.label_smoothing) if smooth else yb)
+                _, loss = net(tx, t_train)
                 losses.append(float(tensor.to_numpy(loss)[0]))
                 step += 1
                 if stop.requested or (args.max_steps and step >= args.max_steps):
