@@ -1,7 +1,7 @@
 """Train the MNIST MLP with singa, export it to ONNX and run it in onnxruntime.
 
-The network and recipe are examples/autograd/mlp.py's (784-500-300-10, ReLU, dropout
-0.4, RMSprop); a short training run on the vendored MNIST, then ``sonnx.to_onnx`` with
+The network is examples/autograd/mlp.py's (784-500-300-10, ReLU, dropout 0.4), trained
+with that script's original Lasagne recipe (RMSprop, constant rate); a short training run on the vendored MNIST, then ``sonnx.to_onnx`` with
 a dynamic batch axis, onnx's full checker, and onnxruntime on the whole test set. The
 script checks that onnxruntime's logits agree with singa's (1e-4) and that both give
 the same test accuracy, and exits with status 1 when they do not.
