@@ -52,6 +52,27 @@ inline dn::memory Mem(const dn::memory::desc& md, const Tensor& t) {
   return dn::memory(md, Engine(), const_cast<void*>(t.raw()));
 }
 
+// Whether oneDNN runs with AVX-512 (its effective ISA, which ONEDNN_MAX_CPU_ISA may cap
+// below what the CPU has). The ISA values are feature bit sets: AVX2-VNNI compares above
+// AVX-512 as a number, so test the bits.
+inline bool HasAvx512() {
+  const auto core = static_cast<unsigned>(dnnl_cpu_isa_avx512_core);
+  return (static_cast<unsigned>(dn::get_effective_cpu_isa()) & core) == core;
+}
+
+// Activations with channels in blocks of one vector register (nChw16c with AVX-512,
+// nChw8c with AVX2): the layout oneDNN's jit kernels for pooling and convolution use.
+inline dn::memory::desc ChannelBlocked(const Dims& nchw, DnType t = kF32) {
+  return dn::memory::desc(nchw, t, HasAvx512() ? Tag::nChw16c : Tag::nChw8c);
+}
+
+// Whether a primitive runs one of oneDNN's generated (jit) kernels rather than its
+// reference or plain-C loops (ref:any, simple_nchw:any, ...).
+template <class PrimitiveDesc>
+bool IsJit(const PrimitiveDesc& pd) {
+  return std::strncmp(pd.impl_info_str(), "jit", 3) == 0;
+}
+
 // For the 16-bit floats only oneDNN's optimised kernels are worth taking: its reference
 // implementations run far below the float32 conversion path. Throwing here inside a
 // Cached build records the geometry as unsupported, so the caller converts instead.

@@ -20,7 +20,10 @@ namespace {
 // blocked direct kernels are 2-15x faster than plain for 3x3/5x5 and depthwise convs, but
 // 1x1 convs gain nothing there and pay two reorders of large activations, and the blocked
 // backward-data kernel for < 16 input channels (a network's first layer) is 4-8x slower
-// than the plain one. SINGA_DNNL_LAYOUT=plain|blocked overrides (for measuring).
+// than the plain one. Re-measured with AVX2 forced on Xception's 1x1 shapes (one thread):
+// oneDNN's jit_1x1:avx2 computes no faster than its gemm on plain NCHW (both near the FMA
+// peak) and adds the reorders, so the same rules hold for both ISAs.
+// SINGA_DNNL_LAYOUT=plain|blocked overrides (for measuring).
 enum ConvPrim { kFwd = 0, kBwdData = 1, kBwdWeights = 2 };
 
 bool ConvBlocked(const ConvHandle& h, ConvPrim prim) {

@@ -1,6 +1,6 @@
-// oneDNN fast paths for pooling, batch norm and LRN, and the choice of backend (see
-// dnnl_nn.h). These run on the plain NCHW layout directly, where a reorder would cost as
-// much as the op itself. Convolutions are in dnnl_conv.cc.
+// oneDNN fast paths for batch norm and LRN, and the choice of backend (see dnnl_nn.h).
+// These run on the plain NCHW layout directly, where a reorder would cost as much as the
+// op itself. Convolutions are in dnnl_conv.cc, pooling in dnnl_pool.cc.
 #include "cpu/dnnl_nn.h"
 
 #include <atomic>
@@ -75,8 +75,6 @@ bool ConvBackwardData(const ConvHandle&, const Tensor&, const Tensor&, Tensor*) 
 bool ConvBackwardWeights(const ConvHandle&, const Tensor&, const Tensor&, Tensor*) {
   return false;
 }
-bool PoolForward(const PoolingHandle&, const Tensor&, Tensor*) { return false; }
-bool PoolBackward(const PoolingHandle&, const Tensor&, const Tensor&, Tensor*) { return false; }
 bool BatchNormForwardTraining(const BatchNormHandle&, const Tensor&, const Tensor&,
                               const Tensor&, Tensor*, Tensor*, Tensor*) {
   return false;
@@ -97,78 +95,6 @@ bool LRNBackward(const Tensor&, const Tensor&, size_t, double, double, double, T
 #else  // USE_DNNL
 
 bool Compiled() { return true; }
-
-// ---------------------------------------------------------------- pooling
-
-namespace {
-
-struct PoolEntry : Entry {
-  dn::memory::desc src, dst;
-  Prim<dn::pooling_forward> fwd;  // inference: no workspace
-  Prim<dn::pooling_forward> fwd_train;
-  dn::memory::desc ws;
-  Prim<dn::pooling_backward> bwd;
-};
-
-std::shared_ptr<PoolEntry> PoolPrims(const PoolingHandle& h, size_t n) {
-  std::vector<int64_t> key{3, int64_t(n), int64_t(h.channels), int64_t(h.height),
-                           int64_t(h.width), int64_t(h.kernel_h), int64_t(h.kernel_w),
-                           int64_t(h.stride_h), int64_t(h.stride_w), int64_t(h.pad_top),
-                           int64_t(h.pad_bottom), int64_t(h.pad_left), int64_t(h.pad_right),
-                           h.is_max_pooling, h.count_include_pad};
-  return Cached<PoolEntry>(key, [&](PoolEntry& e) {
-    auto d = [](size_t v) { return static_cast<dn::memory::dim>(v); };
-    e.src = Plain({d(n), d(h.channels), d(h.height), d(h.width)});
-    e.dst = Plain({d(n), d(h.channels), d(h.pooled_height), d(h.pooled_width)});
-    Dims strides{d(h.stride_h), d(h.stride_w)}, kernel{d(h.kernel_h), d(h.kernel_w)},
-        dil{0, 0}, pl{d(h.pad_top), d(h.pad_left)}, pr{d(h.pad_bottom), d(h.pad_right)};
-    auto alg = h.is_max_pooling       ? dn::algorithm::pooling_max
-               : h.count_include_pad ? dn::algorithm::pooling_avg_include_padding
-                                     : dn::algorithm::pooling_avg_exclude_padding;
-    dn::pooling_forward::primitive_desc inf(Engine(), dn::prop_kind::forward_inference, alg,
-                                            e.src, e.dst, strides, kernel, dil, pl, pr, Attr());
-    e.fwd.Init(inf);
-    dn::pooling_forward::primitive_desc train(Engine(), dn::prop_kind::forward_training, alg,
-                                              e.src, e.dst, strides, kernel, dil, pl, pr,
-                                              Attr());
-    e.fwd_train.Init(train);
-    e.ws = train.workspace_desc();
-    dn::pooling_backward::primitive_desc bwd(Engine(), alg, e.src, e.dst, strides, kernel, dil,
-                                             pl, pr, train, Attr());
-    e.bwd.Init(bwd);
-  });
-}
-
-}  // namespace
-
-bool PoolForward(const PoolingHandle& h, const Tensor& x, Tensor* y) {
-  auto e = PoolPrims(h, x.shape(0));
-  if (!e->ok) return false;
-  Scratch scratch(*x.device());
-  e->fwd.Run({{DNNL_ARG_SRC, Mem(e->src, x)}, {DNNL_ARG_DST, Mem(e->dst, *y)}}, scratch);
-  Stream().wait();
-  return true;
-}
-
-bool PoolBackward(const PoolingHandle& h, const Tensor& dy, const Tensor& x, Tensor* dx) {
-  auto e = PoolPrims(h, x.shape(0));
-  if (!e->ok) return false;
-  std::unordered_map<int, dn::memory> args{{DNNL_ARG_DIFF_DST, Mem(e->dst, dy)},
-                                           {DNNL_ARG_DIFF_SRC, Mem(e->src, *dx)}};
-  Scratch scratch(*x.device());  // lives until the backward below has run
-  if (e->ws.get_size() > 0) {
-    // Max pooling: the backward needs the argmax workspace, which SINGA's API does not
-    // carry from the forward; recompute it (the forward is cheap next to the conv layers).
-    dn::memory ws(e->ws, Engine(), scratch.Get(e->ws.get_size()));
-    dn::memory tmp(e->dst, Engine(), scratch.Get(e->dst.get_size()));
-    e->fwd_train.Run({{DNNL_ARG_SRC, Mem(e->src, x)}, {DNNL_ARG_DST, tmp},
-                      {DNNL_ARG_WORKSPACE, ws}}, scratch);
-    args.emplace(DNNL_ARG_WORKSPACE, ws);
-  }
-  e->bwd.Run(std::move(args), scratch);
-  Stream().wait();
-  return true;
-}
 
 // ---------------------------------------------------------------- batch norm
 
