@@ -19,7 +19,32 @@ CTensor = singa.Tensor
 _op_ids = itertools.count()
 
 
-class Operation(object):
+def _next_op_id():
+    """The number the next Operation will take (the counter is not advanced)."""
+    return _op_ids.__reduce__()[1][0]
+
+
+class _OperationType(type):
+    """Operation's metaclass, for SINGA's ``Operation.op_count``: a class-level property
+    over the op counter. Storing the count as a class attribute would write to the class
+    on every op, and each write to a class throws away the interpreter's attribute caches
+    of that class and all its subclasses, which cost about a fifth of an op's overhead."""
+
+    @property
+    def op_count(cls):
+        return _next_op_id()
+
+    @op_count.setter
+    def op_count(cls, value):
+        # As in SINGA, setting it renumbers: the next op takes this number.
+        global _op_ids
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise TypeError("Operation.op_count: must be a non-negative int, got {!r}"
+                            .format(value))
+        _op_ids = itertools.count(value)
+
+
+class Operation(object, metaclass=_OperationType):
     """Base class of differentiable operations.
 
     Subclasses implement ``forward(*xs)`` and ``backward(*dys)`` on core tensors
@@ -31,16 +56,31 @@ class Operation(object):
     stores them as attributes only when this call is recorded for a backward pass.
     """
 
-    # Set by each call (see _do_forward); None when forward is called directly, and
+    # Set by each call (see __call__); None when forward is called directly, and
     # save() then follows grad mode.
     _saving = None
-    # SINGA's count of numbered operations: the N of the next default name ``Class#N``.
-    op_count = 0
+    # Whether the class (or a base below Operation) overrides _do_backward: the engine
+    # then calls it; otherwise it runs Operation's steps inline (see __init_subclass__).
+    _custom_do_backward = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # SINGA's hooks: a subclass that overrides _do_forward is called through it, and
+        # one that overrides _do_backward has the engine call it (Operation's own are
+        # inlined into __call__ and the backward loop, which saves a call per op).
+        if "_do_forward" in cls.__dict__ and "__call__" not in cls.__dict__:
+            cls.__call__ = _call_through_do_forward
+        if "_do_backward" in cls.__dict__:
+            cls._custom_do_backward = True
 
     def __init__(self, name=None):
         self._name = name
         self._id = next(_op_ids)
-        Operation.op_count = self._id + 1
+
+    @property
+    def op_count(self):
+        """The N of the next default name ``Class#N`` (``Operation.op_count`` too)."""
+        return _next_op_id()
 
     @property
     def name(self):
@@ -54,24 +94,16 @@ class Operation(object):
     def name(self, value):
         self._name = value
 
-    def __call__(self, *xs):
-        return self._do_forward(*xs)
-
     # The per-call bookkeeping below is the eager overhead of every op: it is written as
     # plain loops over the (usually two) inputs, which costs about half of what the
-    # equivalent comprehensions and generator expressions do.
-    def _do_forward(self, *xs):
+    # equivalent comprehensions and generator expressions do, with the output Tensors
+    # built in place rather than through a helper call.
+    def __call__(self, *xs):
         datas = []
-        for x in xs:
-            if not isinstance(x, Tensor):
-                i = next(i for i, x in enumerate(xs) if not isinstance(x, Tensor))
-                raise TypeError("{}: input {} must be a singa Tensor, got {}".format(
-                    type(self).__name__, i, type(xs[i]).__name__))
-            datas.append(x.data)
+        requires_grad = False
         # is_grad_enabled(), inlined (this runs for every op): the thread-local override
         # is looked up only while some thread has one.
         record = is_grad_enabled() if _active.grad else _defaults.grad
-        requires_grad = False
         if record:
             # src: (creator, id of the input, the input if its gradient is yielded, whether
             # it is); a tensor gets its gradient yielded only if it stores and requires one.
@@ -79,6 +111,9 @@ class Operation(object):
             # (e.g. the input images of the first layer).
             src, flags = [], []
             for x in xs:
+                if not isinstance(x, Tensor):
+                    _raise_not_tensor(self, xs)
+                datas.append(x.data)
                 r = x.requires_grad
                 yielded = r and x.stores_grad
                 c = x._creator
@@ -86,9 +121,15 @@ class Operation(object):
                     c = x.creator  # a leaf: its Dummy is made now
                 src.append((c, id(x), x if yielded else None, yielded))
                 flags.append(r)
-                requires_grad = requires_grad or r
+                if r:
+                    requires_grad = True
             self.src = src
             self.input_requires_grad = flags
+        else:
+            for x in xs:
+                if not isinstance(x, Tensor):
+                    _raise_not_tensor(self, xs)
+                datas.append(x.data)
         self.requires_grad = requires_grad
         # A call that no gradient can flow through (no input requires one) keeps nothing.
         self._saving = requires_grad
@@ -101,7 +142,12 @@ class Operation(object):
             if requires_grad:
                 anomaly.record_forward(self)
         if not isinstance(ys, tuple):
-            y = _output(ys, requires_grad, self)
+            y = _new_tensor(Tensor)
+            y.data = ys
+            y.requires_grad = requires_grad
+            y.stores_grad = False
+            y.name = None
+            y._creator = self
             if record:
                 # A single output always receives the gradient that reaches the op: no
                 # zero gradient is ever built for it, so no shape is kept.
@@ -113,6 +159,9 @@ class Operation(object):
             # Output shapes, to build zero gradients for outputs nobody used.
             self._y_meta = tuple([(y.shape(), y.data_type()) for y in ys])
         return outs
+
+    # SINGA's name for the call's work; subclasses may override it (see __init_subclass__).
+    _do_forward = __call__
 
     def _do_backward(self, *dys):
         try:
@@ -162,6 +211,16 @@ class Operation(object):
                          "requires_grad": d.get("requires_grad", False)}
 
 
+def _call_through_do_forward(self, *xs):
+    return self._do_forward(*xs)
+
+
+def _raise_not_tensor(op, xs):
+    i = next(i for i, x in enumerate(xs) if not isinstance(x, Tensor))
+    raise TypeError("{}: input {} must be a singa Tensor, got {}".format(
+        type(op).__name__, i, type(xs[i]).__name__))
+
+
 Operator = Operation
 
 
@@ -180,8 +239,11 @@ def _named_error(op, where, err, shapes):
         name, where, what, ", ".join(str(tuple(s)) for s in shapes), msg))
 
 
+_new_tensor = Tensor.__new__
+
+
 def _output(ct, requires_grad, creator):
-    t = Tensor.__new__(Tensor)
+    t = _new_tensor(Tensor)
     t.data = ct
     t.requires_grad = requires_grad
     t.stores_grad = False
@@ -221,16 +283,26 @@ def infer_dependency(op):
     if not isinstance(op, Operation):
         raise TypeError("infer_dependency: op must be an Operation (a tensor's creator), got {}"
                         .format(type(op).__name__))
+    return _count_dependencies(op)
+
+
+def _count_dependencies(op):
     counts = {op: 0}
-    queue = deque([op])
-    while queue:
-        cur = queue.pop()
-        for src_op, _, _, _ in getattr(cur, "src", ()):
-            if src_op not in counts:
+    stack = [op]
+    pop, push, get = stack.pop, stack.append, counts.get
+    while stack:
+        try:
+            srcs = pop().src
+        except AttributeError:
+            continue  # an op recorded without grad mode, or already released
+        for entry in srcs:
+            src_op = entry[0]
+            n = get(src_op)
+            if n is None:
                 counts[src_op] = 1
-                queue.append(src_op)
+                push(src_op)
             else:
-                counts[src_op] += 1
+                counts[src_op] = n + 1
     return counts
 
 
@@ -280,47 +352,62 @@ def backward(y, dy=None, retain_graph=None):
                            "pass retain_graph=True (or set SINGA_RETAIN_GRAPH=1) to "
                            "back-propagate one graph twice"
                            .format(op.name))
-    deps = infer_dependency(op)
+    deps = _count_dependencies(op)
     params = {}  # op -> {output index: the Tensor (stores_grad) whose gradient is yielded}
+    # op -> its output gradients so far; an op gets an entry only when a gradient
+    # reaches it, so ops (and leaves) that none reaches cost no list.
     grads = {op: [None] * _num_outputs(op)}
     grads[op][op.y_id2idx[id(y)]] = dyc
     ready = deque([op])
+    next_ready, make_ready = ready.popleft, ready.append
+    wrap = tensor_mod._wrap
     while ready:
-        cur = ready.popleft()
-        dys = grads.pop(cur)
+        cur = next_ready()
+        dys = grads.pop(cur, None)
         srcs = cur.src
-        received = 0
-        for g in dys:
-            if g is not None:
-                received += 1
-        if cur.requires_grad and received:
-            if received < len(dys):
-                _fill_zeros(cur, dys)
-            dxs = cur._do_backward(*dys)
+        dxs = None
+        if dys is not None and cur.requires_grad:
+            if len(dys) > 1:
+                for g in dys:
+                    if g is None:
+                        _fill_zeros(cur, dys)
+                        break
+            if cur._custom_do_backward:
+                dxs = cur._do_backward(*dys)
+            else:
+                # Operation._do_backward, inlined.
+                try:
+                    dxs = cur.backward(*dys)
+                except (ValueError, IndexError, TypeError, singa.DeviceError) as e:
+                    raise _named_error(cur, ".backward", e, [d.shape() for d in dys]) from e
+                if not isinstance(dxs, tuple):
+                    dxs = (dxs,)
+                if _anomaly_watch.any:
+                    anomaly.check_backward(cur, dys, dxs)
             if len(dxs) != len(srcs):
                 raise RuntimeError("{}.backward returned {} gradients for {} inputs".format(
                     type(cur).__name__, len(dxs), len(srcs)))
-        else:
-            # No gradient reached this op (its outputs fed only ops that pass none back):
-            # nothing flows to its inputs either.
-            dxs = (None,) * len(srcs)
+        # else no gradient reached this op (its outputs fed only ops that pass none
+        # back): nothing flows to its inputs either.
         if not retain_graph:
             cur._release()
-        for (src_op, x_id, x_param, x_stores), dx in zip(srcs, dxs):
-            slot = grads.get(src_op)
-            if slot is None:
-                slot = grads[src_op] = [None] * _num_outputs(src_op)
-            if dx is not None and (src_op.requires_grad or
-                                   (x_stores and isinstance(src_op, Dummy))):
-                idx = src_op.y_id2idx[x_id]
-                old = slot[idx]
-                slot[idx] = dx if old is None else _accumulate(old, dx)
-                if x_param is not None:
-                    stored = params.get(src_op)
-                    if stored is None:
-                        params[src_op] = {idx: x_param}
-                    else:
-                        stored[idx] = x_param
+        for i, (src_op, x_id, x_param, x_stores) in enumerate(srcs):
+            if dxs is not None:
+                dx = dxs[i]
+                if dx is not None and (src_op.requires_grad or
+                                       (x_stores and isinstance(src_op, Dummy))):
+                    slot = grads.get(src_op)
+                    if slot is None:
+                        slot = grads[src_op] = [None] * _num_outputs(src_op)
+                    idx = src_op.y_id2idx[x_id]
+                    old = slot[idx]
+                    slot[idx] = dx if old is None else _accumulate(old, dx)
+                    if x_param is not None:
+                        stored = params.get(src_op)
+                        if stored is None:
+                            params[src_op] = {idx: x_param}
+                        else:
+                            stored[idx] = x_param
             left = deps[src_op] - 1
             deps[src_op] = left
             if left > 0:
@@ -329,12 +416,13 @@ def backward(y, dy=None, retain_graph=None):
             # any further op runs.
             stored = params.pop(src_op, None)
             if stored is not None:
+                slot = grads[src_op]
                 for idx, p in stored.items():
-                    yield (p, tensor_mod.from_raw_tensor(slot[idx]))
+                    yield (p, wrap(slot[idx]))
             if isinstance(src_op, Dummy):
-                del grads[src_op]
+                grads.pop(src_op, None)
             else:
-                ready.append(src_op)
+                make_ready(src_op)
 
 
 def _fill_zeros(op, dys):
