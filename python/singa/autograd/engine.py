@@ -207,8 +207,11 @@ class Operation(object, metaclass=_OperationType):
     def _release(self):
         """Drops saved tensors and graph links once backward has run."""
         d = self.__dict__
-        self.__dict__ = {"_name": d["_name"], "_id": d["_id"],
-                         "requires_grad": d.get("requires_grad", False)}
+        name, op_id, requires_grad = d["_name"], d["_id"], d.get("requires_grad", False)
+        d.clear()
+        d["_name"] = name
+        d["_id"] = op_id
+        d["requires_grad"] = requires_grad
 
 
 def _call_through_do_forward(self, *xs):
@@ -398,7 +401,8 @@ def backward(y, dy=None, retain_graph=None):
                                        (x_stores and isinstance(src_op, Dummy))):
                     slot = grads.get(src_op)
                     if slot is None:
-                        slot = grads[src_op] = [None] * _num_outputs(src_op)
+                        meta = getattr(src_op, "_y_meta", None)
+                        slot = grads[src_op] = [None] if meta is None else [None] * len(meta)
                     idx = src_op.y_id2idx[x_id]
                     old = slot[idx]
                     slot[idx] = dx if old is None else _accumulate(old, dx)
@@ -414,7 +418,7 @@ def backward(y, dy=None, retain_graph=None):
                 continue
             # src_op's output gradients are final now: yield the stored ones before
             # any further op runs.
-            stored = params.pop(src_op, None)
+            stored = params.pop(src_op, None) if params else None
             if stored is not None:
                 slot = grads[src_op]
                 for idx, p in stored.items():

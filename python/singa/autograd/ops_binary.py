@@ -55,7 +55,10 @@ class Add(Operation):
         return singa.__add__(a, b)
 
     def backward(self, dy):
-        return sum_to(dy, self.shapes[0]), sum_to(dy, self.shapes[1])
+        sa, sb = self.shapes
+        if sa == sb and dy.shape() == sa:
+            return dy, dy  # nothing was broadcast (the common case): one shape read, not two
+        return sum_to(dy, sa), sum_to(dy, sb)
 
 
 class Sub(Operation):
@@ -66,7 +69,10 @@ class Sub(Operation):
         return singa.__sub__(a, b)
 
     def backward(self, dy):
-        return sum_to(dy, self.shapes[0]), sum_to(singa.Neg(dy), self.shapes[1])
+        sa, sb = self.shapes
+        if sa == sb and dy.shape() == sa:
+            return dy, singa.Neg(dy)
+        return sum_to(dy, sa), sum_to(singa.Neg(dy), sb)
 
 
 class Mul(Operation):
