@@ -131,6 +131,12 @@ class Matmul(Operation):
 
     def backward(self, dy):
         x, w = self.x, self.w
+        if x.nDim() == 2 and w.nDim() == 2:
+            # Plain matrices (the common case): no 1-D operand to lift, no batch axes to
+            # sum over, so the general path's reshapes and shape reads would change nothing.
+            dx = singa.Mult(dy, singa.Transpose(w, [1, 0])) if self.needs_grad(0) else None
+            dw = singa.Mult(singa.Transpose(x, [1, 0]), dy) if self.needs_grad(1) else None
+            return dx, dw
         x2 = singa.Reshape(x, [1, x.shape()[0]]) if x.nDim() == 1 else x
         w2 = singa.Reshape(w, [w.shape()[0], 1]) if w.nDim() == 1 else w
         shape = list(dy.shape())
