@@ -394,24 +394,24 @@ def backward(y, dy=None, retain_graph=None):
         # back): nothing flows to its inputs either.
         if not retain_graph:
             cur._release()
-        for i, (src_op, x_id, x_param, x_stores) in enumerate(srcs):
-            if dxs is not None:
-                dx = dxs[i]
-                if dx is not None and (src_op.requires_grad or
-                                       (x_stores and isinstance(src_op, Dummy))):
-                    slot = grads.get(src_op)
-                    if slot is None:
-                        meta = getattr(src_op, "_y_meta", None)
-                        slot = grads[src_op] = [None] if meta is None else [None] * len(meta)
-                    idx = src_op.y_id2idx[x_id]
-                    old = slot[idx]
-                    slot[idx] = dx if old is None else _accumulate(old, dx)
-                    if x_param is not None:
-                        stored = params.get(src_op)
-                        if stored is None:
-                            params[src_op] = {idx: x_param}
-                        else:
-                            stored[idx] = x_param
+        if dxs is None:
+            dxs = (None,) * len(srcs)
+        for (src_op, x_id, x_param, x_stores), dx in zip(srcs, dxs):
+            if dx is not None and (src_op.requires_grad or
+                                   (x_stores and isinstance(src_op, Dummy))):
+                slot = grads.get(src_op)
+                if slot is None:
+                    meta = getattr(src_op, "_y_meta", None)
+                    slot = grads[src_op] = [None] if meta is None else [None] * len(meta)
+                idx = src_op.y_id2idx[x_id]
+                old = slot[idx]
+                slot[idx] = dx if old is None else _accumulate(old, dx)
+                if x_param is not None:
+                    stored = params.get(src_op)
+                    if stored is None:
+                        params[src_op] = {idx: x_param}
+                    else:
+                        stored[idx] = x_param
             left = deps[src_op] - 1
             deps[src_op] = left
             if left > 0:
