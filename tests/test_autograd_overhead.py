@@ -3,6 +3,8 @@ subclasses of Operation (forward/backward, and SINGA's _do_forward/_do_backward 
 Add/Sub gradients with and without broadcasting, gradient slots only for ops a gradient
 reaches, and the release of saved tensors."""
 
+import traceback
+
 import numpy as np
 import pytest
 
@@ -253,3 +255,54 @@ def test_retain_graph_keeps_the_graph_for_a_second_pass():
     second = _np(autograd.gradients(y)[id(w)])
     np.testing.assert_allclose(first, [8.0])
     np.testing.assert_allclose(second, [8.0])
+
+
+def test_an_overridden_release_is_called_by_the_walk():
+    released = []
+
+    class Keeps(_Scale):
+        def _release(self):
+            released.append(self)
+
+    w = _t([1.0], stores_grad=True)
+    op = Keeps(2.0)
+    (y,) = op(w)
+    autograd.gradients(y)
+    assert released == [op]
+    assert op.k == 2.0  # its override kept everything
+
+
+def test_a_backward_error_keeps_the_original_as_its_cause_with_its_frames():
+    class Broken(_Scale):
+        def backward(self, dy):
+            raise IndexError("deep inside")
+
+    (y,) = Broken(1.0)(_t([1.0], stores_grad=True))
+    with pytest.raises(IndexError) as info:
+        autograd.gradients(y)
+    cause = info.value.__cause__
+    assert isinstance(cause, IndexError) and str(cause) == "deep inside"
+    frames = [f.name for f in traceback.extract_tb(cause.__traceback__)]
+    assert "backward" in frames
+
+
+def test_a_wrong_number_of_gradients_is_a_runtime_error_naming_the_op():
+    class TooMany(_Scale):
+        def backward(self, dy):
+            return dy, dy
+
+    (y,) = TooMany(1.0)(_t([1.0], stores_grad=True))
+    with pytest.raises(RuntimeError, match="TooMany.backward returned 2 gradients for 1 inputs"):
+        autograd.gradients(y)
+
+
+def test_stopping_early_leaves_the_rest_of_the_graph_unwalked():
+    w1 = _t([1.0], stores_grad=True)
+    w2 = _t([2.0], stores_grad=True)
+    h = autograd.mul(w1, w1)
+    y = autograd.mul(h, w2)
+    walk = autograd.backward(y)
+    first, _ = next(walk)
+    assert first is w2
+    assert hasattr(h.creator, "src")  # not walked yet
+    walk.close()

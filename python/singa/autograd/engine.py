@@ -2,7 +2,6 @@
 
 import itertools
 import weakref
-from collections import deque
 
 from .. import config
 from .. import singa_wrap as singa
@@ -17,6 +16,8 @@ __all__ = ["Operation", "Operator", "Dummy", "backward", "gradients", "infer_dep
 
 CTensor = singa.Tensor
 _op_ids = itertools.count()
+# The errors of a forward or backward that the engine renames after the op.
+_NAMED_ERRORS = (ValueError, IndexError, TypeError, singa.DeviceError)
 
 
 def _next_op_id():
@@ -135,7 +136,7 @@ class Operation(object, metaclass=_OperationType):
         self._saving = requires_grad
         try:
             ys = self.forward(*datas)
-        except (ValueError, IndexError, TypeError, singa.DeviceError) as e:
+        except _NAMED_ERRORS as e:
             raise _named_error(self, "", e, [x.shape for x in xs]) from e
         if _anomaly_watch.any:
             anomaly.check_forward(self, xs, ys if isinstance(ys, tuple) else (ys,))
@@ -166,7 +167,7 @@ class Operation(object, metaclass=_OperationType):
     def _do_backward(self, *dys):
         try:
             dxs = self.backward(*dys)
-        except (ValueError, IndexError, TypeError, singa.DeviceError) as e:
+        except _NAMED_ERRORS as e:
             raise _named_error(self, ".backward", e, [dy.shape() for dy in dys]) from e
         if not isinstance(dxs, tuple):
             dxs = (dxs,)
@@ -355,78 +356,20 @@ def backward(y, dy=None, retain_graph=None):
                            "pass retain_graph=True (or set SINGA_RETAIN_GRAPH=1) to "
                            "back-propagate one graph twice"
                            .format(op.name))
-    deps = _count_dependencies(op)
-    params = {}  # op -> {output index: the Tensor (stores_grad) whose gradient is yielded}
-    # op -> its output gradients so far; an op gets an entry only when a gradient
-    # reaches it, so ops (and leaves) that none reaches cost no list.
-    grads = {op: [None] * _num_outputs(op)}
-    grads[op][op.y_id2idx[id(y)]] = dyc
-    ready = deque([op])
-    next_ready, make_ready = ready.popleft, ready.append
+    # The walk's bookkeeping runs in C++ (src/bind/bind_autograd.cc); each op's backward,
+    # _do_backward and _release, and the helpers below, are called from there.
+    walk = singa.BackwardWalk(op, op.y_id2idx[id(y)], dyc, bool(retain_graph), _WALK_HOOKS)
     wrap = tensor_mod._wrap
-    while ready:
-        cur = next_ready()
-        dys = grads.pop(cur, None)
-        srcs = cur.src
-        dxs = None
-        if dys is not None and cur.requires_grad:
-            if len(dys) > 1:
-                for g in dys:
-                    if g is None:
-                        _fill_zeros(cur, dys)
-                        break
-            if cur._custom_do_backward:
-                dxs = cur._do_backward(*dys)
-            else:
-                # Operation._do_backward, inlined.
-                try:
-                    dxs = cur.backward(*dys)
-                except (ValueError, IndexError, TypeError, singa.DeviceError) as e:
-                    raise _named_error(cur, ".backward", e, [d.shape() for d in dys]) from e
-                if not isinstance(dxs, tuple):
-                    dxs = (dxs,)
-                if _anomaly_watch.any:
-                    anomaly.check_backward(cur, dys, dxs)
-            if len(dxs) != len(srcs):
-                raise RuntimeError("{}.backward returned {} gradients for {} inputs".format(
-                    type(cur).__name__, len(dxs), len(srcs)))
-        # else no gradient reached this op (its outputs fed only ops that pass none
-        # back): nothing flows to its inputs either.
-        if not retain_graph:
-            cur._release()
-        if dxs is None:
-            dxs = (None,) * len(srcs)
-        for (src_op, x_id, x_param, x_stores), dx in zip(srcs, dxs):
-            if dx is not None and (src_op.requires_grad or
-                                   (x_stores and isinstance(src_op, Dummy))):
-                slot = grads.get(src_op)
-                if slot is None:
-                    meta = getattr(src_op, "_y_meta", None)
-                    slot = grads[src_op] = [None] if meta is None else [None] * len(meta)
-                idx = src_op.y_id2idx[x_id]
-                old = slot[idx]
-                slot[idx] = dx if old is None else _accumulate(old, dx)
-                if x_param is not None:
-                    stored = params.get(src_op)
-                    if stored is None:
-                        params[src_op] = {idx: x_param}
-                    else:
-                        stored[idx] = x_param
-            left = deps[src_op] - 1
-            deps[src_op] = left
-            if left > 0:
-                continue
-            # src_op's output gradients are final now: yield the stored ones before
-            # any further op runs.
-            stored = params.pop(src_op, None) if params else None
-            if stored is not None:
-                slot = grads[src_op]
-                for idx, p in stored.items():
-                    yield (p, wrap(slot[idx]))
-            if isinstance(src_op, Dummy):
-                grads.pop(src_op, None)
-            else:
-                make_ready(src_op)
+    for p, g in walk:
+        yield (p, wrap(g))
+
+
+def _backward_failed(op, dys, err):
+    """Raises ``err`` (raised by ``op.backward``) as the engine names it."""
+    try:
+        raise err
+    except _NAMED_ERRORS as e:
+        raise _named_error(op, ".backward", e, [d.shape() for d in dys]) from e
 
 
 def _fill_zeros(op, dys):
@@ -440,11 +383,6 @@ def _fill_zeros(op, dys):
             dys[i] = g
 
 
-def _num_outputs(op):
-    meta = getattr(op, "_y_meta", None)
-    return len(meta) if meta is not None else 1
-
-
 def gradients(y, dy=None, retain_graph=None):
     """Runs backward and returns ``{id(param): grad}`` for every tensor whose gradient
     ``backward`` yields, keyed by ``id()`` as SINGA's is (``grads[id(w)]``)."""
@@ -452,3 +390,8 @@ def gradients(y, dy=None, retain_graph=None):
 
 
 tensor_mod.set_leaf_creator(lambda t: Dummy(t, t.name))
+
+
+# What the C++ walk calls back into (the order is BackwardWalk's).
+_WALK_HOOKS = (Dummy, _accumulate, _fill_zeros, _backward_failed, _NAMED_ERRORS, _anomaly_watch,
+               anomaly.check_backward, Operation._release)
