@@ -110,26 +110,42 @@ class BackwardWalk {
   }
 
   // The next (param, grad) pair; StopIteration once every op has been walked.
+  // A pair is handed out as soon as it is final, in the middle of an op's inputs, as the
+  // Python generator did: the caller (an optimizer updating in place) runs before the
+  // remaining inputs are routed.
   py::tuple Next() {
-    while (pending_.empty()) {
-      if (ready_.empty()) throw py::stop_iteration();
+    for (;;) {
+      if (!pending_.empty()) {
+        py::tuple out = std::move(pending_.front());
+        pending_.pop_front();
+        return out;
+      }
+      if (edge_ < n_src_) {
+        RouteInput(edge_++);
+        continue;
+      }
+      if (ready_.empty()) {
+        srcs_ = py::object();
+        dxs_ = py::object();
+        throw py::stop_iteration();
+      }
       PyObject* cur = ready_.front();
       ready_.pop_front();
-      Step(cur);
+      Begin(cur);
     }
-    py::tuple out = std::move(pending_.front());
-    pending_.pop_front();
-    return out;
   }
 
  private:
   Py_ssize_t NumOutputs(PyObject* op) {
-    PyObject* meta = PyObject_GetAttr(op, N().y_meta);
-    if (meta == nullptr) {
-      if (!PyErr_ExceptionMatches(PyExc_AttributeError)) throw py::error_already_set();
-      PyErr_Clear();
-      return 1;
-    }
+    // Single-output ops have no _y_meta: look it up without building an AttributeError
+    // (formatting its message cost more than the rest of routing a gradient).
+    PyObject* meta = nullptr;
+#if PY_VERSION_HEX >= 0x030D0000
+    if (PyObject_GetOptionalAttr(op, N().y_meta, &meta) < 0) throw py::error_already_set();
+#else
+    if (_PyObject_LookupAttr(op, N().y_meta, &meta) < 0) throw py::error_already_set();
+#endif
+    if (meta == nullptr) return 1;
     auto owned = py::reinterpret_steal<py::object>(meta);
     return meta == Py_None ? 1 : Length(meta);
   }
@@ -172,42 +188,46 @@ class BackwardWalk {
     }
   }
 
-  // Runs one op's backward and routes its input gradients to their sources.
-  void Step(PyObject* cur) {
+  // Runs one op's backward; its inputs are routed by RouteInput, one per turn of Next.
+  void Begin(PyObject* cur) {
     std::vector<py::object> dys = std::move(nodes_.at(cur).grads);
     nodes_.at(cur).grads.clear();
-    py::object srcs = Attr(cur, N().src);
-    const Py_ssize_t n_src = Length(srcs.ptr());
-    py::object dxs;  // null: no gradient flows to the inputs
-    if (!dys.empty() && Truthy(Attr(cur, N().requires_grad).ptr())) dxs = RunBackward(cur, dys);
-    if (dxs && Length(dxs.ptr()) != n_src) {
+    srcs_ = Attr(cur, N().src);
+    dxs_ = py::object();  // null: no gradient flows to the inputs
+    const Py_ssize_t n_src = Length(srcs_.ptr());
+    if (!dys.empty() && Truthy(Attr(cur, N().requires_grad).ptr())) dxs_ = RunBackward(cur, dys);
+    if (dxs_ && Length(dxs_.ptr()) != n_src) {
       PyErr_Format(PyExc_RuntimeError, "%s.backward returned %zd gradients for %zd inputs",
-                   Py_TYPE(cur)->tp_name, Length(dxs.ptr()), n_src);
+                   Py_TYPE(cur)->tp_name, Length(dxs_.ptr()), n_src);
       throw py::error_already_set();
     }
     if (!retain_graph_) Release(cur);
-    for (Py_ssize_t i = 0; i < n_src; ++i) {
-      py::object entry = Item(srcs.ptr(), i);
-      if (Length(entry.ptr()) != 4)
-        throw py::value_error("backward: an op's src entries are (creator, input id, input or "
-                              "None, whether its gradient is yielded)");
-      py::object src_op = Item(entry.ptr(), 0);
-      Node& node = nodes_.at(src_op.ptr());
-      if (dxs) {
-        py::object dx = Item(dxs.ptr(), i);
-        if (!dx.is_none()) Route(node, entry, std::move(dx));
-      }
-      if (--node.deps > 0) continue;
-      // src_op's output gradients are final now: hand out the stored ones before any
-      // further op runs.
-      for (auto& [idx, param] : node.params)
-        pending_.push_back(py::make_tuple(std::move(param), node.grads[idx]));
-      node.params.clear();
-      if (node.is_leaf)
-        node.grads.clear();
-      else
-        ready_.push_back(src_op.ptr());
+    n_src_ = n_src;
+    edge_ = 0;
+  }
+
+  // Routes the gradient of input i of the op Begin ran to its source.
+  void RouteInput(Py_ssize_t i) {
+    py::object entry = Item(srcs_.ptr(), i);
+    if (Length(entry.ptr()) != 4)
+      throw py::value_error("backward: an op's src entries are (creator, input id, input or "
+                            "None, whether its gradient is yielded)");
+    py::object src_op = Item(entry.ptr(), 0);
+    Node& node = nodes_.at(src_op.ptr());
+    if (dxs_) {
+      py::object dx = Item(dxs_.ptr(), i);
+      if (!dx.is_none()) Route(node, entry, std::move(dx));
     }
+    if (--node.deps > 0) return;
+    // src_op's output gradients are final now: hand out the stored ones before any
+    // further op runs.
+    for (auto& [idx, param] : node.params)
+      pending_.push_back(py::make_tuple(std::move(param), node.grads[idx]));
+    node.params.clear();
+    if (node.is_leaf)
+      node.grads.clear();
+    else
+      ready_.push_back(src_op.ptr());
   }
 
   // Operation._release (drop everything but _name, _id and requires_grad), done here
@@ -306,6 +326,8 @@ class BackwardWalk {
   std::unordered_map<PyObject*, Node> nodes_;  // keyed by the op, which Node::op keeps alive
   std::deque<PyObject*> ready_;                // ops whose output gradients are final
   std::deque<py::tuple> pending_;              // (param, grad) pairs not handed out yet
+  py::object srcs_, dxs_;                      // the src and input gradients of the op begun
+  Py_ssize_t n_src_ = 0, edge_ = 0;            // its inputs, and the next one to route
 };
 
 }  // namespace

@@ -4,7 +4,8 @@
 #include "core/device.h"
 
 namespace singa {
-void BindAutograd(py::module_& m);  // bind_autograd.cc: the backward walk's bookkeeping
+void BindAutograd(py::module_& m);      // bind_autograd.cc: the backward walk's bookkeeping
+void BindAutogradCall(py::module_& m);  // bind_autograd_call.cc: an op call's bookkeeping
 }  // namespace singa
 
 PYBIND11_MODULE(singa_wrap, m) {
@@ -50,4 +51,5 @@ PYBIND11_MODULE(singa_wrap, m) {
   BindGraph(m);
   BindKinds(m);
   BindAutograd(m);
+  BindAutogradCall(m);
 }

@@ -95,71 +95,17 @@ class Operation(object, metaclass=_OperationType):
     def name(self, value):
         self._name = value
 
-    # The per-call bookkeeping below is the eager overhead of every op: it is written as
-    # plain loops over the (usually two) inputs, which costs about half of what the
-    # equivalent comprehensions and generator expressions do, with the output Tensors
-    # built in place rather than through a helper call.
     def __call__(self, *xs):
-        datas = []
-        requires_grad = False
-        # is_grad_enabled(), inlined (this runs for every op): the thread-local override
-        # is looked up only while some thread has one.
-        record = is_grad_enabled() if _active.grad else _defaults.grad
-        if record:
-            # src: (creator, id of the input, the input if its gradient is yielded, whether
-            # it is); a tensor gets its gradient yielded only if it stores and requires one.
-            # input_requires_grad lets backward skip the work for inputs that need none
-            # (e.g. the input images of the first layer).
-            src, flags = [], []
-            for x in xs:
-                if not isinstance(x, Tensor):
-                    _raise_not_tensor(self, xs)
-                datas.append(x.data)
-                r = x.requires_grad
-                yielded = r and x.stores_grad
-                c = x._creator
-                if c is None:
-                    c = x.creator  # a leaf: its Dummy is made now
-                src.append((c, id(x), x if yielded else None, yielded))
-                flags.append(r)
-                if r:
-                    requires_grad = True
-            self.src = src
-            self.input_requires_grad = flags
-        else:
-            for x in xs:
-                if not isinstance(x, Tensor):
-                    _raise_not_tensor(self, xs)
-                datas.append(x.data)
-        self.requires_grad = requires_grad
-        # A call that no gradient can flow through (no input requires one) keeps nothing.
-        self._saving = requires_grad
-        try:
-            ys = self.forward(*datas)
-        except _NAMED_ERRORS as e:
-            raise _named_error(self, "", e, [x.shape for x in xs]) from e
-        if _anomaly_watch.any:
-            anomaly.check_forward(self, xs, ys if isinstance(ys, tuple) else (ys,))
-            if requires_grad:
-                anomaly.record_forward(self)
-        if not isinstance(ys, tuple):
-            y = _new_tensor(Tensor)
-            y.data = ys
-            y.requires_grad = requires_grad
-            y.stores_grad = False
-            y.name = None
-            y._creator = self
-            if record:
-                # A single output always receives the gradient that reaches the op: no
-                # zero gradient is ever built for it, so no shape is kept.
-                self.y_id2idx = {id(y): 0}
-            return (y,)
-        outs = tuple([_output(y, requires_grad, self) for y in ys])
-        if record:
-            self.y_id2idx = {id(y): i for i, y in enumerate(outs)}
-            # Output shapes, to build zero gradients for outputs nobody used.
-            self._y_meta = tuple([(y.shape(), y.data_type()) for y in ys])
-        return outs
+        # The per-call bookkeeping, the eager overhead of every op, runs in C++
+        # (src/bind/bind_autograd_call.cc, set up with the hooks at the end of this file).
+        # It records, while grad mode is on, ``src``: (creator, id of the input, the input
+        # if its gradient is yielded, whether it is), a tensor getting its gradient
+        # yielded only if it stores and requires one; ``input_requires_grad``, which lets
+        # backward skip inputs that need none; and ``y_id2idx`` (with ``_y_meta``, the
+        # output shapes, for several outputs). ``requires_grad`` and ``_saving`` say
+        # whether any input requires a gradient: a call no gradient can flow through
+        # keeps nothing. The outputs are Tensors whose creator is this op.
+        return _record_call(self, xs)
 
     # SINGA's name for the call's work; subclasses may override it (see __init_subclass__).
     _do_forward = __call__
@@ -215,6 +161,14 @@ class Operation(object, metaclass=_OperationType):
         d["requires_grad"] = requires_grad
 
 
+def _forward_failed(op, xs, err):
+    """Raises ``err`` (raised by ``op.forward``) as the engine names it."""
+    try:
+        raise err
+    except _NAMED_ERRORS as e:
+        raise _named_error(op, "", e, [x.shape for x in xs]) from e
+
+
 def _call_through_do_forward(self, *xs):
     return self._do_forward(*xs)
 
@@ -241,19 +195,6 @@ def _named_error(op, where, err, shapes):
     what = "inputs" if not where else "output gradients"
     return kind("{}{} with {} of shapes {}: {}".format(
         name, where, what, ", ".join(str(tuple(s)) for s in shapes), msg))
-
-
-_new_tensor = Tensor.__new__
-
-
-def _output(ct, requires_grad, creator):
-    t = _new_tensor(Tensor)
-    t.data = ct
-    t.requires_grad = requires_grad
-    t.stores_grad = False
-    t.name = None
-    t._creator = creator
-    return t
 
 
 class Dummy(Operation):
@@ -395,3 +336,8 @@ tensor_mod.set_leaf_creator(lambda t: Dummy(t, t.name))
 # What the C++ walk calls back into (the order is BackwardWalk's).
 _WALK_HOOKS = (Dummy, _accumulate, _fill_zeros, _backward_failed, _NAMED_ERRORS, _anomaly_watch,
                anomaly.check_backward, Operation._release)
+
+_record_call = singa.RecordCall
+singa.SetCallHooks((Tensor, Tensor.__new__, _active, _defaults, is_grad_enabled, _NAMED_ERRORS,
+                    _forward_failed, _raise_not_tensor, _anomaly_watch, anomaly.check_forward,
+                    anomaly.record_forward))
