@@ -306,3 +306,21 @@ def test_stopping_early_leaves_the_rest_of_the_graph_unwalked():
     assert first is w2
     assert hasattr(h.creator, "src")  # not walked yet
     walk.close()
+
+
+def test_a_pair_is_handed_out_before_the_op_s_later_inputs_are_routed():
+    # The inner add routes w's gradient first, which makes w's final: the caller gets
+    # (w, g) before the add routes its second input, whose gradient meets the outer
+    # one there. Add passes its gradient through, so g is that very tensor: zeroing it
+    # in place before the sum is taken makes v's gradient zero.
+    w = _t([1.0], stores_grad=True)
+    v = _t([2.0], stores_grad=True)
+    h = autograd.mul(v, _t([1.0], requires_grad=False))
+    y = autograd.add(autograd.add(w, h), h)
+    grads = {}
+    for p, g in autograd.backward(y, _t([1.0])):
+        if p is w:
+            np.testing.assert_allclose(_np(g), [1.0])
+            g.set_value(0.0)
+        grads[id(p)] = _np(g)
+    np.testing.assert_allclose(grads[id(v)], [0.0])
