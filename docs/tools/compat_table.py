@@ -272,7 +272,9 @@ def _our_member(cls, name):
         raw = inspect.getattr_static(cls, name)
     except AttributeError:
         return None
-    if isinstance(raw, property):
+    # A property of the metaclass reads as a plain value on the class (SINGA's scripts
+    # see a class attribute); only one that gives the property object itself is one.
+    if isinstance(raw, property) and isinstance(getattr(cls, name, None), property):
         return "property", None
     if isinstance(raw, staticmethod):
         return "staticmethod", our_signature(raw.__func__)

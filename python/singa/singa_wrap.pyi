@@ -19,7 +19,7 @@ from builtins import list as VecTensor
 import collections.abc
 import numpy
 import typing
-__all__: list[str] = ['Abs', 'Acos', 'Acosh', 'AdaGradUpdate', 'AdamUpdate', 'Add', 'AddColumn', 'AddColumnWithScale', 'AddFloat', 'AddFloatWithRet', 'AddRow', 'AddRowWithScale', 'AddWithRet', 'And', 'AndBool', 'AndFloat', 'AndFloatWithRet', 'AndWithRet', 'ArgMax', 'ArgMin', 'Asin', 'Asinh', 'Atan', 'Atanh', 'Average', 'Axpy', 'BatchNormHandle', 'Bernoulli', 'Broadcast', 'Ceil', 'Clip', 'ConcatOn', 'Contiguous', 'ConvHandle', 'CopyDataToFrom', 'Cos', 'Cosh', 'CpuBatchNormBackwardx', 'CpuBatchNormForwardInference', 'CpuBatchNormForwardTraining', 'CpuConvBackwardW', 'CpuConvBackwardb', 'CpuConvBackwardx', 'CpuConvForward', 'CpuLRNBackward', 'CpuLRNForward', 'CpuPoolingBackward', 'CpuPoolingForward', 'CrossEntropyFwd', 'CumSum', 'DefaultTranspose', 'Device', 'DeviceError', 'Div', 'DivColumn', 'DivFloat', 'DivFloatWithRet', 'DivRow', 'DivWithRet', 'DropoutForward', 'EQ', 'EQBool', 'EQFloat', 'EQFloatWithRet', 'EQWithRet', 'EltwiseMax', 'EltwiseMaxWithRet', 'EltwiseMin', 'EltwiseMinWithRet', 'EltwiseMult', 'EltwiseMultWithRet', 'Erf', 'Exp', 'FMod', 'FModFloat', 'FModFloatWithRet', 'FModWithRet', 'Floor', 'GE', 'GEBool', 'GEFloat', 'GEFloatWithRet', 'GEWithRet', 'GT', 'GTBool', 'GTFloat', 'GTFloatWithRet', 'GTWithRet', 'GatherElements', 'Gaussian', 'GetDefaultDevice', 'Graph', 'GraphBegin', 'GraphCallback', 'GraphEnd', 'GraphMarkBackward', 'GraphPause', 'GraphRecording', 'LE', 'LEBool', 'LEFloat', 'LEFloatWithRet', 'LEWithRet', 'LT', 'LTBool', 'LTFloat', 'LTFloatWithRet', 'LTWithRet', 'Log', 'LogSoftMax', 'MaxFloat', 'MaxFloatWithRet', 'MinFloat', 'MinFloatWithRet', 'Mish', 'Mod', 'ModFloat', 'ModFloatWithRet', 'ModWithRet', 'Mult', 'MultColumn', 'MultFloat', 'MultFloatWithRet', 'MultRow', 'MultWithScale', 'Neg', 'Not', 'OneHot', 'Or', 'OrBool', 'OrFloat', 'OrFloatWithRet', 'OrWithRet', 'Pad', 'Platform', 'PoolingHandle', 'Pow', 'PowFloat', 'PowFloatWithRet', 'PowWithRet', 'RDivFloat', 'RMSPropUpdate', 'RPowFloat', 'RSubFloat', 'ReLU', 'ReLUBackward', 'Reciprocal', 'ReduceMax', 'ReduceMean', 'ReduceMin', 'ReduceProd', 'ReduceSum', 'Repeat', 'Reshape', 'Round', 'RoundE', 'SGDUpdate', 'ScatterElements', 'SetFlushDenormals', 'Sigmoid', 'Sign', 'Sin', 'Sinh', 'SizeOf', 'SliceOn', 'SoftMax', 'SoftMaxBackward', 'SoftPlus', 'SoftSign', 'SoftmaxCrossEntropyBwd', 'Sqrt', 'Square', 'Sub', 'SubFloat', 'SubFloatWithRet', 'SubWithRet', 'Sum', 'SumAll', 'SumAsFloat', 'SumColumns', 'SumRows', 'SumToShape', 'Take', 'Tan', 'Tanh', 'Tensor', 'Tile', 'Transpose', 'USE_CUDA', 'USE_DIST', 'USE_DNNL', 'USE_PYTHON3', 'Uniform', 'VecTensor', 'Where', 'Xor', 'XorBool', 'XorFloat', 'XorFloatWithRet', 'XorWithRet', 'binding_kinds', 'config_knobs', 'fma_peak_gflops', 'fma_peak_lanes', 'from_numpy', 'get_conv_backend', 'get_gemm_backend', 'get_num_threads', 'half_native', 'is_deterministic', 'kBFloat16', 'kBool', 'kChar', 'kCpp', 'kCuda', 'kDouble', 'kFloat16', 'kFloat32', 'kFloat64', 'kInt', 'kInt64', 'kUChar', 'openblas_corename', 'set_conv_backend', 'set_deterministic', 'set_gemm_backend', 'set_num_threads', 'to_numpy']
+__all__: list[str] = ['Abs', 'Acos', 'Acosh', 'AdaGradUpdate', 'AdamUpdate', 'Add', 'AddColumn', 'AddColumnWithScale', 'AddFloat', 'AddFloatWithRet', 'AddRow', 'AddRowWithScale', 'AddWithRet', 'And', 'AndBool', 'AndFloat', 'AndFloatWithRet', 'AndWithRet', 'ArgMax', 'ArgMin', 'Asin', 'Asinh', 'Atan', 'Atanh', 'Average', 'Axpy', 'BackwardWalk', 'BatchNormHandle', 'Bernoulli', 'Broadcast', 'Ceil', 'Clip', 'ConcatOn', 'Contiguous', 'ConvHandle', 'CopyDataToFrom', 'Cos', 'Cosh', 'CpuBatchNormBackwardx', 'CpuBatchNormForwardInference', 'CpuBatchNormForwardTraining', 'CpuConvBackwardW', 'CpuConvBackwardb', 'CpuConvBackwardx', 'CpuConvForward', 'CpuLRNBackward', 'CpuLRNForward', 'CpuPoolingBackward', 'CpuPoolingForward', 'CrossEntropyFwd', 'CumSum', 'DefaultTranspose', 'Device', 'DeviceError', 'Div', 'DivColumn', 'DivFloat', 'DivFloatWithRet', 'DivRow', 'DivWithRet', 'DropoutForward', 'EQ', 'EQBool', 'EQFloat', 'EQFloatWithRet', 'EQWithRet', 'EltwiseMax', 'EltwiseMaxWithRet', 'EltwiseMin', 'EltwiseMinWithRet', 'EltwiseMult', 'EltwiseMultWithRet', 'Erf', 'Exp', 'FMod', 'FModFloat', 'FModFloatWithRet', 'FModWithRet', 'Floor', 'GE', 'GEBool', 'GEFloat', 'GEFloatWithRet', 'GEWithRet', 'GT', 'GTBool', 'GTFloat', 'GTFloatWithRet', 'GTWithRet', 'GatherElements', 'Gaussian', 'GetDefaultDevice', 'Graph', 'GraphBegin', 'GraphCallback', 'GraphEnd', 'GraphMarkBackward', 'GraphPause', 'GraphRecording', 'LE', 'LEBool', 'LEFloat', 'LEFloatWithRet', 'LEWithRet', 'LT', 'LTBool', 'LTFloat', 'LTFloatWithRet', 'LTWithRet', 'Log', 'LogSoftMax', 'MaxFloat', 'MaxFloatWithRet', 'MinFloat', 'MinFloatWithRet', 'Mish', 'Mod', 'ModFloat', 'ModFloatWithRet', 'ModWithRet', 'Mult', 'MultColumn', 'MultFloat', 'MultFloatWithRet', 'MultRow', 'MultWithScale', 'Neg', 'Not', 'OneHot', 'Or', 'OrBool', 'OrFloat', 'OrFloatWithRet', 'OrWithRet', 'Pad', 'Platform', 'PoolingHandle', 'Pow', 'PowFloat', 'PowFloatWithRet', 'PowWithRet', 'RDivFloat', 'RMSPropUpdate', 'RPowFloat', 'RSubFloat', 'ReLU', 'ReLUBackward', 'Reciprocal', 'RecordCall', 'ReduceMax', 'ReduceMean', 'ReduceMin', 'ReduceProd', 'ReduceSum', 'Repeat', 'Reshape', 'Round', 'RoundE', 'SGDUpdate', 'ScatterElements', 'SetCallHooks', 'SetFlushDenormals', 'Sigmoid', 'Sign', 'Sin', 'Sinh', 'SizeOf', 'SliceOn', 'SoftMax', 'SoftMaxBackward', 'SoftPlus', 'SoftSign', 'SoftmaxCrossEntropyBwd', 'Sqrt', 'Square', 'Sub', 'SubFloat', 'SubFloatWithRet', 'SubWithRet', 'Sum', 'SumAll', 'SumAsFloat', 'SumColumns', 'SumRows', 'SumToShape', 'Take', 'Tan', 'Tanh', 'Tensor', 'Tile', 'Transpose', 'USE_CUDA', 'USE_DIST', 'USE_DNNL', 'USE_PYTHON3', 'Uniform', 'VecTensor', 'Where', 'Xor', 'XorBool', 'XorFloat', 'XorFloatWithRet', 'XorWithRet', 'binding_kinds', 'config_knobs', 'fma_peak_gflops', 'fma_peak_lanes', 'from_numpy', 'get_conv_backend', 'get_gemm_backend', 'get_num_threads', 'half_native', 'is_deterministic', 'kBFloat16', 'kBool', 'kChar', 'kCpp', 'kCuda', 'kDouble', 'kFloat16', 'kFloat32', 'kFloat64', 'kInt', 'kInt64', 'kUChar', 'openblas_corename', 'set_conv_backend', 'set_deterministic', 'set_gemm_backend', 'set_num_threads', 'to_numpy']
 class DeviceError(RuntimeError):
     pass
 class Device:
@@ -498,6 +498,16 @@ class Graph:
         """
     def why_not(self) -> str:
         ...
+class BackwardWalk:
+    """
+    The iterator behind autograd.backward: walks the graph from its root op, yielding (param, grad core tensor) as each gradient becomes final (engine.py passes the hooks).
+    """
+    def __init__(self, root: typing.Any, y_index: typing.SupportsInt | typing.SupportsIndex, dy: typing.Any, retain_graph: bool, hooks: tuple) -> None:
+        ...
+    def __iter__(self) -> typing.Any:
+        ...
+    def __next__(self) -> tuple:
+        ...
 def Abs(x: Tensor) -> Tensor:
     ...
 def Acos(x: Tensor) -> Tensor:
@@ -800,6 +810,10 @@ def ReLUBackward(dy: Tensor, x: Tensor) -> Tensor:
     ...
 def Reciprocal(x: Tensor) -> Tensor:
     ...
+def RecordCall(op: typing.Any, xs: tuple) -> typing.Any:
+    """
+    Operation.__call__'s work: records src, runs op.forward on the inputs' core tensors and returns the output Tensors, whose creator is op.
+    """
 def ReduceMax(t: Tensor, axes: int | typing.Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
     ...
 def ReduceMean(t: Tensor, axes: int | typing.Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
@@ -824,6 +838,10 @@ def SGDUpdate(p: Tensor, g: Tensor, buf: Tensor | None, lr: typing.SupportsFloat
     """
 def ScatterElements(t: Tensor, indices: Tensor, updates: Tensor, axis: typing.SupportsInt | typing.SupportsIndex, add: bool = False) -> Tensor:
     ...
+def SetCallHooks(hooks: tuple) -> None:
+    """
+    Sets what RecordCall calls back into (autograd/engine.py does, once, at import).
+    """
 def SetFlushDenormals(on: bool) -> None:
     """
     Flush denormal floats to zero on the kernel worker threads.

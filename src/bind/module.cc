@@ -3,6 +3,11 @@
 
 #include "core/device.h"
 
+namespace singa {
+void BindAutograd(py::module_& m);      // bind_autograd.cc: the backward walk's bookkeeping
+void BindAutogradCall(py::module_& m);  // bind_autograd_call.cc: an op call's bookkeeping
+}  // namespace singa
+
 PYBIND11_MODULE(singa_wrap, m) {
   using namespace singa;
   m.doc() = "singa core: tensors, devices and kernels (SINGA's CTensor API)";
@@ -45,4 +50,6 @@ PYBIND11_MODULE(singa_wrap, m) {
   BindFused(m);
   BindGraph(m);
   BindKinds(m);
+  BindAutograd(m);
+  BindAutogradCall(m);
 }

@@ -2,7 +2,6 @@
 
 import itertools
 import weakref
-from collections import deque
 
 from .. import config
 from .. import singa_wrap as singa
@@ -17,9 +16,36 @@ __all__ = ["Operation", "Operator", "Dummy", "backward", "gradients", "infer_dep
 
 CTensor = singa.Tensor
 _op_ids = itertools.count()
+# The errors of a forward or backward that the engine renames after the op.
+_NAMED_ERRORS = (ValueError, IndexError, TypeError, singa.DeviceError)
 
 
-class Operation(object):
+def _next_op_id():
+    """The number the next Operation will take (the counter is not advanced)."""
+    return _op_ids.__reduce__()[1][0]
+
+
+class _OperationType(type):
+    """Operation's metaclass, for SINGA's ``Operation.op_count``: a class-level property
+    over the op counter. Storing the count as a class attribute would write to the class
+    on every op, and each write to a class throws away the interpreter's attribute caches
+    of that class and all its subclasses, which cost about a fifth of an op's overhead."""
+
+    @property
+    def op_count(cls):
+        return _next_op_id()
+
+    @op_count.setter
+    def op_count(cls, value):
+        # As in SINGA, setting it renumbers: the next op takes this number.
+        global _op_ids
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise TypeError("Operation.op_count: must be a non-negative int, got {!r}"
+                            .format(value))
+        _op_ids = itertools.count(value)
+
+
+class Operation(object, metaclass=_OperationType):
     """Base class of differentiable operations.
 
     Subclasses implement ``forward(*xs)`` and ``backward(*dys)`` on core tensors
@@ -31,16 +57,31 @@ class Operation(object):
     stores them as attributes only when this call is recorded for a backward pass.
     """
 
-    # Set by each call (see _do_forward); None when forward is called directly, and
+    # Set by each call (see __call__); None when forward is called directly, and
     # save() then follows grad mode.
     _saving = None
-    # SINGA's count of numbered operations: the N of the next default name ``Class#N``.
-    op_count = 0
+    # Whether the class (or a base below Operation) overrides _do_backward: the engine
+    # then calls it; otherwise it runs Operation's steps inline (see __init_subclass__).
+    _custom_do_backward = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # SINGA's hooks: a subclass that overrides _do_forward is called through it, and
+        # one that overrides _do_backward has the engine call it (Operation's own are
+        # inlined into __call__ and the backward loop, which saves a call per op).
+        if "_do_forward" in cls.__dict__ and "__call__" not in cls.__dict__:
+            cls.__call__ = _call_through_do_forward
+        if "_do_backward" in cls.__dict__:
+            cls._custom_do_backward = True
 
     def __init__(self, name=None):
         self._name = name
         self._id = next(_op_ids)
-        Operation.op_count = self._id + 1
+
+    @property
+    def op_count(self):
+        """The N of the next default name ``Class#N`` (``Operation.op_count`` too)."""
+        return _next_op_id()
 
     @property
     def name(self):
@@ -55,69 +96,24 @@ class Operation(object):
         self._name = value
 
     def __call__(self, *xs):
-        return self._do_forward(*xs)
+        # The per-call bookkeeping, the eager overhead of every op, runs in C++
+        # (src/bind/bind_autograd_call.cc, set up with the hooks at the end of this file).
+        # It records, while grad mode is on, ``src``: (creator, id of the input, the input
+        # if its gradient is yielded, whether it is), a tensor getting its gradient
+        # yielded only if it stores and requires one; ``input_requires_grad``, which lets
+        # backward skip inputs that need none; and ``y_id2idx`` (with ``_y_meta``, the
+        # output shapes, for several outputs). ``requires_grad`` and ``_saving`` say
+        # whether any input requires a gradient: a call no gradient can flow through
+        # keeps nothing. The outputs are Tensors whose creator is this op.
+        return _record_call(self, xs)
 
-    # The per-call bookkeeping below is the eager overhead of every op: it is written as
-    # plain loops over the (usually two) inputs, which costs about half of what the
-    # equivalent comprehensions and generator expressions do.
-    def _do_forward(self, *xs):
-        datas = []
-        for x in xs:
-            if not isinstance(x, Tensor):
-                i = next(i for i, x in enumerate(xs) if not isinstance(x, Tensor))
-                raise TypeError("{}: input {} must be a singa Tensor, got {}".format(
-                    type(self).__name__, i, type(xs[i]).__name__))
-            datas.append(x.data)
-        # is_grad_enabled(), inlined (this runs for every op): the thread-local override
-        # is looked up only while some thread has one.
-        record = is_grad_enabled() if _active.grad else _defaults.grad
-        requires_grad = False
-        if record:
-            # src: (creator, id of the input, the input if its gradient is yielded, whether
-            # it is); a tensor gets its gradient yielded only if it stores and requires one.
-            # input_requires_grad lets backward skip the work for inputs that need none
-            # (e.g. the input images of the first layer).
-            src, flags = [], []
-            for x in xs:
-                r = x.requires_grad
-                yielded = r and x.stores_grad
-                c = x._creator
-                if c is None:
-                    c = x.creator  # a leaf: its Dummy is made now
-                src.append((c, id(x), x if yielded else None, yielded))
-                flags.append(r)
-                requires_grad = requires_grad or r
-            self.src = src
-            self.input_requires_grad = flags
-        self.requires_grad = requires_grad
-        # A call that no gradient can flow through (no input requires one) keeps nothing.
-        self._saving = requires_grad
-        try:
-            ys = self.forward(*datas)
-        except (ValueError, IndexError, TypeError, singa.DeviceError) as e:
-            raise _named_error(self, "", e, [x.shape for x in xs]) from e
-        if _anomaly_watch.any:
-            anomaly.check_forward(self, xs, ys if isinstance(ys, tuple) else (ys,))
-            if requires_grad:
-                anomaly.record_forward(self)
-        if not isinstance(ys, tuple):
-            y = _output(ys, requires_grad, self)
-            if record:
-                # A single output always receives the gradient that reaches the op: no
-                # zero gradient is ever built for it, so no shape is kept.
-                self.y_id2idx = {id(y): 0}
-            return (y,)
-        outs = tuple([_output(y, requires_grad, self) for y in ys])
-        if record:
-            self.y_id2idx = {id(y): i for i, y in enumerate(outs)}
-            # Output shapes, to build zero gradients for outputs nobody used.
-            self._y_meta = tuple([(y.shape(), y.data_type()) for y in ys])
-        return outs
+    # SINGA's name for the call's work; subclasses may override it (see __init_subclass__).
+    _do_forward = __call__
 
     def _do_backward(self, *dys):
         try:
             dxs = self.backward(*dys)
-        except (ValueError, IndexError, TypeError, singa.DeviceError) as e:
+        except _NAMED_ERRORS as e:
             raise _named_error(self, ".backward", e, [dy.shape() for dy in dys]) from e
         if not isinstance(dxs, tuple):
             dxs = (dxs,)
@@ -158,8 +154,29 @@ class Operation(object):
     def _release(self):
         """Drops saved tensors and graph links once backward has run."""
         d = self.__dict__
-        self.__dict__ = {"_name": d["_name"], "_id": d["_id"],
-                         "requires_grad": d.get("requires_grad", False)}
+        name, op_id, requires_grad = d["_name"], d["_id"], d.get("requires_grad", False)
+        d.clear()
+        d["_name"] = name
+        d["_id"] = op_id
+        d["requires_grad"] = requires_grad
+
+
+def _forward_failed(op, xs, err):
+    """Raises ``err`` (raised by ``op.forward``) as the engine names it."""
+    try:
+        raise err
+    except _NAMED_ERRORS as e:
+        raise _named_error(op, "", e, [x.shape for x in xs]) from e
+
+
+def _call_through_do_forward(self, *xs):
+    return self._do_forward(*xs)
+
+
+def _raise_not_tensor(op, xs):
+    i = next(i for i, x in enumerate(xs) if not isinstance(x, Tensor))
+    raise TypeError("{}: input {} must be a singa Tensor, got {}".format(
+        type(op).__name__, i, type(xs[i]).__name__))
 
 
 Operator = Operation
@@ -178,16 +195,6 @@ def _named_error(op, where, err, shapes):
     what = "inputs" if not where else "output gradients"
     return kind("{}{} with {} of shapes {}: {}".format(
         name, where, what, ", ".join(str(tuple(s)) for s in shapes), msg))
-
-
-def _output(ct, requires_grad, creator):
-    t = Tensor.__new__(Tensor)
-    t.data = ct
-    t.requires_grad = requires_grad
-    t.stores_grad = False
-    t.name = None
-    t._creator = creator
-    return t
 
 
 class Dummy(Operation):
@@ -221,16 +228,26 @@ def infer_dependency(op):
     if not isinstance(op, Operation):
         raise TypeError("infer_dependency: op must be an Operation (a tensor's creator), got {}"
                         .format(type(op).__name__))
+    return _count_dependencies(op)
+
+
+def _count_dependencies(op):
     counts = {op: 0}
-    queue = deque([op])
-    while queue:
-        cur = queue.pop()
-        for src_op, _, _, _ in getattr(cur, "src", ()):
-            if src_op not in counts:
+    stack = [op]
+    pop, push, get = stack.pop, stack.append, counts.get
+    while stack:
+        try:
+            srcs = pop().src
+        except AttributeError:
+            continue  # an op recorded without grad mode, or already released
+        for entry in srcs:
+            src_op = entry[0]
+            n = get(src_op)
+            if n is None:
                 counts[src_op] = 1
-                queue.append(src_op)
+                push(src_op)
             else:
-                counts[src_op] += 1
+                counts[src_op] = n + 1
     return counts
 
 
@@ -280,61 +297,20 @@ def backward(y, dy=None, retain_graph=None):
                            "pass retain_graph=True (or set SINGA_RETAIN_GRAPH=1) to "
                            "back-propagate one graph twice"
                            .format(op.name))
-    deps = infer_dependency(op)
-    params = {}  # op -> {output index: the Tensor (stores_grad) whose gradient is yielded}
-    grads = {op: [None] * _num_outputs(op)}
-    grads[op][op.y_id2idx[id(y)]] = dyc
-    ready = deque([op])
-    while ready:
-        cur = ready.popleft()
-        dys = grads.pop(cur)
-        srcs = cur.src
-        received = 0
-        for g in dys:
-            if g is not None:
-                received += 1
-        if cur.requires_grad and received:
-            if received < len(dys):
-                _fill_zeros(cur, dys)
-            dxs = cur._do_backward(*dys)
-            if len(dxs) != len(srcs):
-                raise RuntimeError("{}.backward returned {} gradients for {} inputs".format(
-                    type(cur).__name__, len(dxs), len(srcs)))
-        else:
-            # No gradient reached this op (its outputs fed only ops that pass none back):
-            # nothing flows to its inputs either.
-            dxs = (None,) * len(srcs)
-        if not retain_graph:
-            cur._release()
-        for (src_op, x_id, x_param, x_stores), dx in zip(srcs, dxs):
-            slot = grads.get(src_op)
-            if slot is None:
-                slot = grads[src_op] = [None] * _num_outputs(src_op)
-            if dx is not None and (src_op.requires_grad or
-                                   (x_stores and isinstance(src_op, Dummy))):
-                idx = src_op.y_id2idx[x_id]
-                old = slot[idx]
-                slot[idx] = dx if old is None else _accumulate(old, dx)
-                if x_param is not None:
-                    stored = params.get(src_op)
-                    if stored is None:
-                        params[src_op] = {idx: x_param}
-                    else:
-                        stored[idx] = x_param
-            left = deps[src_op] - 1
-            deps[src_op] = left
-            if left > 0:
-                continue
-            # src_op's output gradients are final now: yield the stored ones before
-            # any further op runs.
-            stored = params.pop(src_op, None)
-            if stored is not None:
-                for idx, p in stored.items():
-                    yield (p, tensor_mod.from_raw_tensor(slot[idx]))
-            if isinstance(src_op, Dummy):
-                del grads[src_op]
-            else:
-                ready.append(src_op)
+    # The walk's bookkeeping runs in C++ (src/bind/bind_autograd.cc); each op's backward,
+    # _do_backward and _release, and the helpers below, are called from there.
+    walk = singa.BackwardWalk(op, op.y_id2idx[id(y)], dyc, bool(retain_graph), _WALK_HOOKS)
+    wrap = tensor_mod._wrap
+    for p, g in walk:
+        yield (p, wrap(g))
+
+
+def _backward_failed(op, dys, err):
+    """Raises ``err`` (raised by ``op.backward``) as the engine names it."""
+    try:
+        raise err
+    except _NAMED_ERRORS as e:
+        raise _named_error(op, ".backward", e, [d.shape() for d in dys]) from e
 
 
 def _fill_zeros(op, dys):
@@ -348,11 +324,6 @@ def _fill_zeros(op, dys):
             dys[i] = g
 
 
-def _num_outputs(op):
-    meta = getattr(op, "_y_meta", None)
-    return len(meta) if meta is not None else 1
-
-
 def gradients(y, dy=None, retain_graph=None):
     """Runs backward and returns ``{id(param): grad}`` for every tensor whose gradient
     ``backward`` yields, keyed by ``id()`` as SINGA's is (``grads[id(w)]``)."""
@@ -360,3 +331,13 @@ def gradients(y, dy=None, retain_graph=None):
 
 
 tensor_mod.set_leaf_creator(lambda t: Dummy(t, t.name))
+
+
+# What the C++ walk calls back into (the order is BackwardWalk's).
+_WALK_HOOKS = (Dummy, _accumulate, _fill_zeros, _backward_failed, _NAMED_ERRORS, _anomaly_watch,
+               anomaly.check_backward, Operation._release)
+
+_record_call = singa.RecordCall
+singa.SetCallHooks((Tensor, Tensor.__new__, _active, _defaults, is_grad_enabled, _NAMED_ERRORS,
+                    _forward_failed, _raise_not_tensor, _anomaly_watch, anomaly.check_forward,
+                    anomaly.record_forward))

@@ -56,7 +56,10 @@ class Add(Operation):
         return singa.__add__(a, b)
 
     def backward(self, dy):
-        return sum_to(dy, self.shapes[0]), sum_to(dy, self.shapes[1])
+        sa, sb = self.shapes
+        if sa == sb and dy.shape() == sa:
+            return dy, dy  # nothing was broadcast (the common case): one shape read, not two
+        return sum_to(dy, sa), sum_to(dy, sb)
 
 
 class Sub(Operation):
@@ -67,7 +70,10 @@ class Sub(Operation):
         return singa.__sub__(a, b)
 
     def backward(self, dy):
-        return sum_to(dy, self.shapes[0]), sum_to(singa.Neg(dy), self.shapes[1])
+        sa, sb = self.shapes
+        if sa == sb and dy.shape() == sa:
+            return dy, singa.Neg(dy)
+        return sum_to(dy, sa), sum_to(singa.Neg(dy), sb)
 
 
 class Mul(Operation):
@@ -128,6 +134,12 @@ class Matmul(Operation):
     def backward(self, dy):
         x, w = self.x, self.w
         dy = autocast.lower_grad(self, dy)
+        if x.nDim() == 2 and w.nDim() == 2:
+            # Plain matrices (the common case): no 1-D operand to lift, no batch axes to
+            # sum over, so the general path's reshapes and shape reads would change nothing.
+            dx = singa.Mult(dy, singa.Transpose(w, [1, 0])) if self.needs_grad(0) else None
+            dw = singa.Mult(singa.Transpose(x, [1, 0]), dy) if self.needs_grad(1) else None
+            return autocast.widen_grads(self, dx, dw)
         x2 = singa.Reshape(x, [1, x.shape()[0]]) if x.nDim() == 1 else x
         w2 = singa.Reshape(w, [w.shape()[0], 1]) if w.nDim() == 1 else w
         shape = list(dy.shape())

@@ -69,13 +69,20 @@ class AddBias(Operation):
         self.axis = axis
 
     def forward(self, x, b):
-        if x.nDim() != 2:
-            raise ArgumentError("AddBias: x must be 2-D, got {}".format(x.shape()))
-        want = x.shape()[1 - self.axis]
-        if b.Size() != want:
+        # Each shape is read once: a read is a call into the core, a sizeable part of a
+        # small op's cost.
+        xshape = x.shape()
+        if len(xshape) != 2:
+            raise ArgumentError("AddBias: x must be 2-D, got {}".format(xshape))
+        want = xshape[1 - self.axis]
+        bshape = b.shape()
+        size = 1
+        for n in bshape:
+            size *= n
+        if size != want:
             raise ArgumentError("AddBias: bias of shape {} does not match x {} on axis {}".format(
-                b.shape(), x.shape(), 1 - self.axis))
-        self.save(bshape=b.shape())
+                bshape, xshape, 1 - self.axis))
+        self.save(bshape=bshape)
         shape = [1, want] if self.axis == 0 else [want, 1]
         return x + singa.Reshape(b, shape)
 

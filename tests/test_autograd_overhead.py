@@ -1,0 +1,326 @@
+"""The engine's cheaper per-op paths keep every behaviour: SINGA's op counter, Python
+subclasses of Operation (forward/backward, and SINGA's _do_forward/_do_backward hooks),
+Add/Sub gradients with and without broadcasting, gradient slots only for ops a gradient
+reaches, and the release of saved tensors."""
+
+import traceback
+
+import numpy as np
+import pytest
+
+from singa import autograd, singa_wrap, tensor
+from singa.autograd import Operation
+
+
+@pytest.fixture(autouse=True)
+def _training():
+    old = autograd.training
+    autograd.training = True
+    yield
+    autograd.training = old
+
+
+def _t(a, requires_grad=True, stores_grad=False):
+    t = tensor.from_numpy(np.ascontiguousarray(np.asarray(a, np.float32)))
+    t.requires_grad = requires_grad
+    t.stores_grad = stores_grad
+    return t
+
+
+def _np(t):
+    return tensor.to_numpy(t)
+
+
+# ------------------------------------------------------------ op_count
+
+
+def test_calling_an_op_writes_nothing_to_the_operation_classes():
+    # A write to a class drops the interpreter's attribute caches of it and of every
+    # subclass: counting ops must not touch the classes.
+    x = _t([1.0])
+    before = {cls: dict(vars(cls)) for cls in (Operation, autograd.Add, autograd.ReLU)}
+    autograd.relu(autograd.add(x, x))
+    assert {cls: dict(vars(cls)) for cls in before} == before
+
+
+def test_op_count_reads_the_same_on_classes_and_instances():
+    op = autograd.ReLU()
+    n = Operation.op_count
+    assert autograd.Operator.op_count == autograd.Add.op_count == op.op_count == n
+    autograd.Add()
+    assert Operation.op_count == op.op_count == n + 1
+
+
+def test_setting_op_count_renumbers_the_next_default_names():
+    old = Operation.op_count
+    try:
+        Operation.op_count = 7
+        assert Operation.op_count == 7
+        a, b = autograd.Add(), autograd.ReLU()
+        assert (a.name, b.name) == ("Add#7", "ReLU#8")
+        assert autograd.Mul.op_count == 9
+    finally:
+        # on from every number handed out so far (7 and 8 may have been given before)
+        Operation.op_count = max(old, 9)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "3", None, True])
+def test_op_count_takes_only_a_non_negative_int(bad):
+    before = Operation.op_count
+    with pytest.raises(TypeError, match="op_count"):
+        Operation.op_count = bad
+    assert Operation.op_count == before
+
+
+# ------------------------------------------------------- Python subclasses
+
+
+class _Scale(Operation):
+    """y = k * x, logging its calls (in a list of the test's own: backward releases the
+    op's attributes)."""
+
+    def __init__(self, k, calls=None):
+        super().__init__()
+        self.k = k
+        self.calls = [] if calls is None else calls
+
+    def forward(self, x):
+        self.calls.append("forward")
+        return singa_wrap.MultFloat(x, self.k)
+
+    def backward(self, dy):
+        self.calls.append("backward")
+        return singa_wrap.MultFloat(dy, self.k)
+
+
+def test_a_python_subclass_runs_its_own_forward_and_backward():
+    w = _t([1.0, 2.0], stores_grad=True)
+    calls = []
+    op = _Scale(3.0, calls)
+    (y,) = op(w)
+    assert y.creator is op and calls == ["forward"]
+    np.testing.assert_allclose(_np(y), [3.0, 6.0])
+    loss = autograd.reduce_sum(autograd.mul(y, y))
+    pairs = list(autograd.backward(loss))
+    assert calls == ["forward", "backward"]
+    assert [p for p, _ in pairs] == [w]
+    np.testing.assert_allclose(_np(pairs[0][1]), 2 * 9.0 * np.array([1.0, 2.0]))
+
+
+class _HookedForward(_Scale):
+    """SINGA's hook: an op may override _do_forward around the base's work."""
+
+    def _do_forward(self, *xs):
+        self.calls.append("hook")
+        return super()._do_forward(*xs)
+
+
+class _HookedBackward(_Scale):
+    def _do_backward(self, *dys):
+        self.calls.append("backward hook")
+        return super()._do_backward(*dys)
+
+
+def test_an_overridden_do_forward_is_what_a_call_runs():
+    w = _t([2.0], stores_grad=True)
+    calls = []
+    op = _HookedForward(2.0, calls)
+    (y,) = op(w)
+    assert calls == ["hook", "forward"]
+    assert y.creator is op
+    np.testing.assert_allclose(_np(autograd.gradients(y)[id(w)]), [2.0])
+
+
+def test_an_overridden_do_backward_is_what_the_engine_runs():
+    w = _t([2.0], stores_grad=True)
+    calls = []
+    op = _HookedBackward(5.0, calls)
+    (y,) = op(w)
+    grads = autograd.gradients(y)
+    assert calls == ["forward", "backward hook", "backward"]
+    np.testing.assert_allclose(_np(grads[id(w)]), [5.0])
+
+
+def test_a_subclass_of_a_hooked_op_keeps_the_hook():
+    class Child(_HookedForward):
+        pass
+
+    op = Child(1.0)
+    op(_t([1.0]))
+    assert op.calls == ["hook", "forward"]
+
+
+def test_a_backward_error_names_the_op_whichever_path_runs_it():
+    class Broken(_Scale):
+        def backward(self, dy):
+            raise ValueError("no luck")
+
+    class BrokenHooked(Broken):
+        def _do_backward(self, *dys):
+            return super()._do_backward(*dys)
+
+    for cls in (Broken, BrokenHooked):
+        (y,) = cls(1.0)(_t([1.0, 2.0], stores_grad=True))
+        with pytest.raises(ValueError, match=r"{}\.backward with output gradients of shapes "
+                           r"\(2,\): no luck".format(cls.__name__)):
+            autograd.gradients(y, _t([1.0, 1.0]))
+
+
+# ------------------------------------------------------ Add and Sub gradients
+
+
+@pytest.mark.parametrize("fn, sign", [(autograd.add, 1.0), (autograd.sub, -1.0)])
+def test_add_and_sub_pass_the_gradient_through_unbroadcast_inputs(fn, sign):
+    a = _t([[1.0, 2.0]], stores_grad=True)
+    b = _t([[3.0, 4.0]], stores_grad=True)
+    y = fn(a, b)
+    dy = np.array([[0.5, -2.0]], np.float32)
+    da, db = y.creator.backward(_t(dy).data)
+    np.testing.assert_allclose(singa_wrap.to_numpy(da), dy)
+    np.testing.assert_allclose(singa_wrap.to_numpy(db), sign * dy)
+
+
+@pytest.mark.parametrize("fn, sign", [(autograd.add, 1.0), (autograd.sub, -1.0)])
+@pytest.mark.parametrize("sa, sb", [((2, 3), (3,)), ((3,), (2, 3)), ((2, 1), (1, 3)),
+                                    ((3,), (1, 3))])
+def test_add_and_sub_sum_the_gradient_back_to_broadcast_inputs(fn, sign, sa, sb):
+    rng = np.random.default_rng(0)
+    a = _t(rng.normal(size=sa), stores_grad=True)
+    b = _t(rng.normal(size=sb), stores_grad=True)
+    y = fn(a, b)
+    dy = rng.normal(size=y.shape).astype(np.float32)
+    grads = autograd.gradients(y, _t(dy))
+
+    def summed(g, shape):
+        while g.ndim > len(shape):
+            g = g.sum(axis=0)
+        return g.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1), keepdims=True)
+
+    np.testing.assert_allclose(_np(grads[id(a)]), summed(dy, sa), rtol=1e-5)
+    np.testing.assert_allclose(_np(grads[id(b)]), sign * summed(dy, sb), rtol=1e-5)
+
+
+def test_add_of_same_shapes_sums_a_gradient_of_a_broadcast_shape_back():
+    # Only a gradient of the inputs' own shape passes straight through; one of another
+    # shape is summed back to the inputs' shape, as for a broadcast.
+    a = _t([1.0, 2.0])
+    y = autograd.add(a, a)
+    da, db = y.creator.backward(_t([[1.0, 2.0], [3.0, 4.0]]).data)
+    np.testing.assert_allclose(singa_wrap.to_numpy(da), [4.0, 6.0])
+    np.testing.assert_allclose(singa_wrap.to_numpy(db), [4.0, 6.0])
+
+
+# ------------------------------------------------------------ the walk
+
+
+def test_a_long_chain_yields_each_parameter_once_with_its_gradient():
+    w = _t([1.0], stores_grad=True)
+    c = _t([1.0], requires_grad=False)
+    y = w
+    for _ in range(300):
+        y = autograd.add(y, c)
+    pairs = list(autograd.backward(y))
+    assert [p for p, _ in pairs] == [w]
+    np.testing.assert_allclose(_np(pairs[0][1]), [1.0])
+    np.testing.assert_allclose(_np(y), [301.0])
+
+
+def test_ops_that_no_gradient_reaches_still_release_their_saved_tensors():
+    # b's only consumer passes no gradient back (a comparison): its branch receives
+    # nothing, and every op on it is still released.
+    w = _t([1.0, -2.0], stores_grad=True)
+    b = autograd.relu(autograd.mul(w, w))
+    mask = autograd.greater(b, _t([0.5, 0.5], requires_grad=False))
+    y = autograd.add(autograd.mul(w, _t([3.0, 3.0], requires_grad=False)), mask)
+    ops = [b.creator, mask.creator, y.creator]
+    grads = autograd.gradients(y, _t([1.0, 1.0]))
+    np.testing.assert_allclose(_np(grads[id(w)]), [3.0, 3.0])
+    for op in ops:
+        assert set(vars(op)) <= {"_name", "_id", "requires_grad"}, vars(op)
+
+
+def test_released_ops_keep_name_id_and_requires_grad():
+    x = _t([1.0, 2.0], stores_grad=True)
+    y = autograd.relu(x)
+    op = y.creator
+    name = op.name
+    autograd.gradients(y, _t([1.0, 1.0]))
+    assert vars(op) == {"_name": name, "_id": op._id, "requires_grad": True}
+
+
+def test_retain_graph_keeps_the_graph_for_a_second_pass():
+    w = _t([2.0], stores_grad=True)
+    y = autograd.mul(autograd.add(w, w), w)
+    first = _np(autograd.gradients(y, retain_graph=True)[id(w)])
+    second = _np(autograd.gradients(y)[id(w)])
+    np.testing.assert_allclose(first, [8.0])
+    np.testing.assert_allclose(second, [8.0])
+
+
+def test_an_overridden_release_is_called_by_the_walk():
+    released = []
+
+    class Keeps(_Scale):
+        def _release(self):
+            released.append(self)
+
+    w = _t([1.0], stores_grad=True)
+    op = Keeps(2.0)
+    (y,) = op(w)
+    autograd.gradients(y)
+    assert released == [op]
+    assert op.k == 2.0  # its override kept everything
+
+
+def test_a_backward_error_keeps_the_original_as_its_cause_with_its_frames():
+    class Broken(_Scale):
+        def backward(self, dy):
+            raise IndexError("deep inside")
+
+    (y,) = Broken(1.0)(_t([1.0], stores_grad=True))
+    with pytest.raises(IndexError) as info:
+        autograd.gradients(y)
+    cause = info.value.__cause__
+    assert isinstance(cause, IndexError) and str(cause) == "deep inside"
+    frames = [f.name for f in traceback.extract_tb(cause.__traceback__)]
+    assert "backward" in frames
+
+
+def test_a_wrong_number_of_gradients_is_a_runtime_error_naming_the_op():
+    class TooMany(_Scale):
+        def backward(self, dy):
+            return dy, dy
+
+    (y,) = TooMany(1.0)(_t([1.0], stores_grad=True))
+    with pytest.raises(RuntimeError, match="TooMany.backward returned 2 gradients for 1 inputs"):
+        autograd.gradients(y)
+
+
+def test_stopping_early_leaves_the_rest_of_the_graph_unwalked():
+    w1 = _t([1.0], stores_grad=True)
+    w2 = _t([2.0], stores_grad=True)
+    h = autograd.mul(w1, w1)
+    y = autograd.mul(h, w2)
+    walk = autograd.backward(y)
+    first, _ = next(walk)
+    assert first is w2
+    assert hasattr(h.creator, "src")  # not walked yet
+    walk.close()
+
+
+def test_a_pair_is_handed_out_before_the_op_s_later_inputs_are_routed():
+    # The inner add routes w's gradient first, which makes w's final: the caller gets
+    # (w, g) before the add routes its second input, whose gradient meets the outer
+    # one there. Add passes its gradient through, so g is that very tensor: zeroing it
+    # in place before the sum is taken makes v's gradient zero.
+    w = _t([1.0], stores_grad=True)
+    v = _t([2.0], stores_grad=True)
+    h = autograd.mul(v, _t([1.0], requires_grad=False))
+    y = autograd.add(autograd.add(w, h), h)
+    grads = {}
+    for p, g in autograd.backward(y, _t([1.0])):
+        if p is w:
+            np.testing.assert_allclose(_np(g), [1.0])
+            g.set_value(0.0)
+        grads[id(p)] = _np(g)
+    np.testing.assert_allclose(grads[id(v)], [0.0])
