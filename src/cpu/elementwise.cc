@@ -5,11 +5,15 @@
 #include <cstring>
 
 #include "cpu/cpu_kernels.h"
+#include "cpu/isa.h"
 #include "cpu/iter.h"
 #include "math/functors.h"
 
+// Compiled once per ISA level in a portable build (cpu/isa.h).
+SINGA_ISA_BEGIN
 namespace singa {
 namespace cpu {
+namespace SINGA_ISA_NS {
 
 namespace {
 
@@ -251,5 +255,7 @@ void fill(const Tensor& t, double v) {
 
 }  // namespace elementwise
 
+}  // namespace SINGA_ISA_NS
 }  // namespace cpu
 }  // namespace singa
+SINGA_ISA_END

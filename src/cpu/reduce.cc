@@ -5,12 +5,16 @@
 #include <numeric>
 
 #include "cpu/cpu_kernels.h"
+#include "cpu/isa.h"
 #include "cpu/iter.h"
 #include "math/functors.h"
 #include "math/vecmath.h"
 
+// Compiled once per ISA level in a portable build (cpu/isa.h).
+SINGA_ISA_BEGIN
 namespace singa {
 namespace cpu {
+namespace SINGA_ISA_NS {
 
 namespace reduce {
 
@@ -352,5 +356,7 @@ double power_sum(const Tensor& t, int power) {
 
 }  // namespace reduce
 
+}  // namespace SINGA_ISA_NS
 }  // namespace cpu
 }  // namespace singa
+SINGA_ISA_END
