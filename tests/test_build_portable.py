@@ -8,6 +8,8 @@ says which. Each case that depends on SINGA_CPU_ISA starts a fresh interpreter, 
 choice is made once per process.
 """
 import json
+import os
+import shutil
 import subprocess
 import sys
 
@@ -291,3 +293,44 @@ def test_empty_request_means_auto():
     got = probe("")
     assert got["info"]["cpu_isa_request"] == "auto" and got["info"]["cpu_isa_note"] == ""
     assert got["info"]["kernels"] == probe()["info"]["kernels"]
+
+
+# Under user-mode QEMU the whole process (Python, NumPy, oneDNN, OpenBLAS, singa) sees the
+# emulated CPU's cpuid: a portable build must start there, pick that CPU's level and
+# compute right. A native build from an AVX-512 machine dies of SIGILL on the first one.
+EMULATED = r"""
+import json
+import numpy as np
+from singa import singa_wrap as sw
+x = np.linspace(-3, 3, 40_001).astype(np.float32)
+t = sw.from_numpy(x)
+p, g, m, v = (sw.from_numpy(a.copy()) for a in (x, x, np.zeros_like(x), np.zeros_like(x)))
+sw.AdamUpdate(p, g, m, v, 0.01, 0.9, 0.999, 1e-8, 0.0, 1)
+print(json.dumps({
+    "kernels": sw.build_info()["kernels"], "lanes": sw.fma_peak_lanes(),
+    "exp": float(np.max(np.abs(np.array(sw.to_numpy(sw.Exp(t))) / np.exp(x.astype(np.float64)) - 1))),
+    "sum": abs(float(np.array(sw.to_numpy(sw.ReduceSum(t, [0], False)))) - float(x.astype(np.float64).sum())),
+    "float16": bool(np.array_equal(np.array(sw.to_numpy(t.AsType(sw.kFloat16).AsType(sw.kFloat32))),
+                                   x.astype(np.float16).astype(np.float32))),
+    # Adam's first step: the bias-corrected moments are g and g^2.
+    "adam": float(np.max(np.abs(np.array(sw.to_numpy(p)) - (x - 0.01 * x / (np.abs(x) + 1e-8))))),
+}))
+"""
+
+
+@pytest.mark.skipif(os.environ.get("SINGA_SLOW_TESTS") != "1",
+                    reason="a process under CPU emulation (~15 s each): set SINGA_SLOW_TESTS=1")
+@pytest.mark.parametrize("cpu,level", [("Nehalem", "baseline"), ("Haswell", "avx2")])
+def test_portable_build_runs_on_an_older_cpu(cpu, level):
+    qemu = shutil.which("qemu-x86_64")
+    if qemu is None:
+        pytest.skip("no qemu-x86_64 (apt-get install qemu-user)")
+    if not portable():
+        pytest.skip("a native build runs only on CPUs like the building machine")
+    out = subprocess.run([qemu, "-cpu", cpu, sys.executable, "-c", EMULATED], env=child_env(),
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["kernels"] == {family: level for family in FAMILIES}
+    assert got["lanes"] == LANES[level]
+    assert got["exp"] < 3e-7 and got["sum"] < 1e-3 and got["float16"] and got["adam"] < 1e-6, got
