@@ -54,6 +54,9 @@ out = {
     "Max1": N(sw.ReduceMax(T(m), 1, False)), "SoftMax": N(sw.SoftMax(T(m), 1)),
     "Float16": N(T(x * 100).AsType(sw.kFloat16).AsType(sw.kFloat32)),
     "BFloat16": N(T(x * 100).AsType(sw.kBFloat16).AsType(sw.kFloat32)),
+    # Integer ops and dtype casts: the wider copies hand these to the baseline copy.
+    "IntMul": N(sw.EltwiseMult(T(inputs["k"]), T(inputs["k"]))),
+    "ArgMax": N(sw.ArgMax(T(m), 1)), "ToDouble": N(T(x).AsType(sw.kDouble)),
 }
 ax = T(y)
 sw.Axpy(0.5, T(x), ax)
@@ -205,6 +208,8 @@ def reference(inputs):
         "Float16": (inputs["x"] * np.float32(100)).astype(np.float16).astype(np.float64),
         "BFloat16": bfloat16_round(inputs["x"] * np.float32(100)).astype(np.float64),
         "Axpy": 0.5 * x + y,
+        "IntMul": inputs["k"] * inputs["k"], "ArgMax": inputs["m"].argmax(1).astype(np.int32),
+        "ToDouble": x,
     }
     # The kernel keeps beta and 1 - beta in float32: 1 - 0.999f is 0.001 to only 5e-5.
     b1, b2 = np.float32(0.9), np.float32(0.999)
@@ -228,6 +233,8 @@ TOLERANCE = {"Exp": (2e-6, 0), "Sigmoid": (2e-6, 1e-7), "Tanh": (2e-6, 1e-7), "L
              "SoftMax": (2e-6, 1e-8), "AdamP": (1e-5, 1e-6), "AdamM": (1e-6, 1e-8),
              "AdamV": (1e-5, 1e-9), "RMSPropP": (1e-6, 1e-7), "RMSPropV": (1e-6, 1e-7)}
 EXACT = {"ReLU", "ReLUBackward", "Max1", "Float16", "BFloat16"}
+# Exact in their own dtype (int32 products wrap around, as NumPy's do).
+EXACT_AS_IS = {"IntMul", "ArgMax", "ToDouble"}
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +246,8 @@ def kernel_results(tmp_path_factory):
     n = 100_003  # past the one-thread threshold, and not a multiple of any vector width
     inputs = {"x": rng.uniform(-4, 4, n).astype(np.float32),
               "y": rng.uniform(-2, 2, n).astype(np.float32),
-              "m": rng.uniform(-3, 3, (301, 517)).astype(np.float32)}
+              "m": rng.uniform(-3, 3, (301, 517)).astype(np.float32),
+              "k": rng.integers(-2**31, 2**31, n, dtype=np.int64).astype(np.int32)}
     np.savez(tmp / "inputs.npz", **inputs)
     levels = supported_levels() if portable() else [None]
     results = {}
@@ -257,7 +265,10 @@ def test_every_level_computes_what_numpy_does(kernel_results):
     want = reference(inputs)
     for level, got in results.items():
         for name, expected in want.items():
-            if name in EXACT:
+            if name in EXACT_AS_IS:
+                assert got[name].dtype == expected.dtype, (name, level, got[name].dtype)
+                np.testing.assert_array_equal(got[name], expected, err_msg="{} at {}".format(name, level))
+            elif name in EXACT:
                 np.testing.assert_array_equal(got[name], expected.astype(np.float32),
                                               err_msg="{} at {}".format(name, level))
             else:

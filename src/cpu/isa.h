@@ -108,6 +108,25 @@ CpuIsa KernelCpuIsa();
 #define SINGA_ISA_PRIMARY 1
 #endif
 
+// The wider copies hold the float32/float64 loops only; a kernel called there on another
+// dtype runs the baseline copy. Integer element-wise ops, copies and fills are rarely hot,
+// and every dtype's instantiations would add to the compile time of each copy.
+//   SINGA_ISA_FORWARD_UNLESS_FLOAT(dt, family::kernel(args)): in a wider copy, returns
+//     the baseline copy's result for a dtype other than float32/float64;
+//   SINGA_ISA_DISPATCH_ARITH, SINGA_ISA_DISPATCH_ALL: SINGA_DISPATCH_ARITH / _ALL in the
+//     primary compile, the float-only SINGA_DISPATCH_FLOAT in a wider copy (cpu/iter.h),
+//     so the other dtypes' loops are not compiled there at all.
+#if SINGA_ISA_PRIMARY
+#define SINGA_ISA_FORWARD_UNLESS_FLOAT(dt, call)
+#define SINGA_ISA_DISPATCH_ARITH SINGA_DISPATCH_ARITH
+#define SINGA_ISA_DISPATCH_ALL SINGA_DISPATCH_ALL
+#else
+#define SINGA_ISA_FORWARD_UNLESS_FLOAT(dt, call) \
+  if ((dt) != kFloat32 && (dt) != kDouble) return ::singa::cpu::baseline::call
+#define SINGA_ISA_DISPATCH_ARITH SINGA_DISPATCH_FLOAT
+#define SINGA_ISA_DISPATCH_ALL SINGA_DISPATCH_FLOAT
+#endif
+
 namespace singa {
 
 // Which copy of SINGA_CPU_ISA_VARIANTS (in its order) code picks: SelectedCpuIsa()'s in a
