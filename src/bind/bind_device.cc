@@ -2,6 +2,9 @@
 #include <omp.h>
 
 #include "bind/def.h"
+#include "core/config.h"
+#include "cpu/cpu_kernels.h"
+#include "cpu/isa.h"
 #include "tools/fma_peak.h"
 
 extern "C" {
@@ -91,6 +94,25 @@ void BindDevice(py::module_& m) {
 
   DefHost(m, "GetDefaultDevice", &Platform::GetDefaultDevice);
   DefHost(m, "openblas_corename", [] { return std::string(scipy_openblas_get_corename()); });
+  DefHost(m, "build_info", [] {
+    py::dict kernels;
+    for (const auto& [family, isa] : cpu::VersionedFamilyIsas()) kernels[py::str(family)] = CpuIsaName(isa);
+    kernels["half_convert"] = CpuIsaName(KernelCpuIsa());
+    kernels["fma_peak"] = CpuIsaName(KernelCpuIsa());
+    py::dict info;
+    info["build"] = PortableBuild() ? "portable" : "native";
+    info["cpu_isa"] = CpuIsaName(DetectedCpuIsa());
+    info["cpu_isa_request"] = ConfigString("SINGA_CPU_ISA");
+    info["cpu_isa_note"] = CpuIsaNote();
+    info["kernels"] = kernels;
+    info["openblas_corename"] = std::string(scipy_openblas_get_corename());
+    return info;
+  }, "How singa's own CPU kernels were built and what they run on: 'build' is 'native' "
+     "(compiled for the building machine, -march=native) or 'portable' (a copy per ISA level, "
+     "one picked at run time); 'cpu_isa' the best level this CPU supports; 'kernels' the level "
+     "each kernel family runs at ('baseline', 'avx2', 'avx512'; a native build's: the level its "
+     "flags include); 'cpu_isa_request' and 'cpu_isa_note' the SINGA_CPU_ISA setting and why it "
+     "was not followed, if it was not; 'openblas_corename' the kernel OpenBLAS dispatched to.");
   DefHost(m, "set_num_threads", [](int n) {
     if (n < 1) throw ValueError(Msg("set_num_threads: ", n, " is not a positive thread count"));
     omp_set_num_threads(n);  // OpenBLAS stays single-threaded (src/cpu/threads.cc)

@@ -37,6 +37,10 @@ const std::vector<ConfigKnob>& ConfigKnobs() {
       {"SINGA_DNNL_LAYOUT", "auto",
        "memory layout of oneDNN convolutions: 'plain' (NCHW) or 'blocked' forces one for "
        "every convolution (for measuring); other values pick per convolution."},
+      {"SINGA_CPU_ISA", "auto",
+       "instruction set of singa's own CPU kernels in a portable build: 'auto' (the best the "
+       "CPU has), 'avx512', 'avx2' or 'baseline' (x86-64); a level above the CPU's, an "
+       "unknown value, and any value in a native build mean 'auto' (build_info() says why)."},
       {"SINGA_CPU_CACHE_MB", "2048",
        "MiB of freed CPU memory the allocator keeps for reuse (read when the CPU device is "
        "created); 0 disables the cache."},

@@ -5,11 +5,15 @@
 #include <cstring>
 
 #include "cpu/cpu_kernels.h"
+#include "cpu/isa.h"
 #include "cpu/iter.h"
 #include "math/functors.h"
 
+// Compiled once per ISA level in a portable build (cpu/isa.h).
+SINGA_ISA_BEGIN
 namespace singa {
 namespace cpu {
+namespace SINGA_ISA_NS {
 
 namespace {
 
@@ -162,11 +166,13 @@ void RunBinary(Binary op, const Tensor& a, const Tensor& b, const Tensor& out) {
 namespace elementwise {
 
 void unary(Unary op, const Tensor& x, const Tensor& y) {
-  SINGA_DISPATCH_ARITH(y.data_type(), "unary kernel", { RunUnary<T>(op, x, y); });
+  SINGA_ISA_FORWARD_UNLESS_FLOAT(y.data_type(), elementwise::unary(op, x, y));
+  SINGA_ISA_DISPATCH_ARITH(y.data_type(), "unary kernel", { RunUnary<T>(op, x, y); });
 }
 
 void binary(Binary op, const Tensor& a, const Tensor& b, const Tensor& out) {
-  SINGA_DISPATCH_ARITH(out.data_type(), "binary kernel", { RunBinary<T>(op, a, b, out); });
+  SINGA_ISA_FORWARD_UNLESS_FLOAT(out.data_type(), elementwise::binary(op, a, b, out));
+  SINGA_ISA_DISPATCH_ARITH(out.data_type(), "binary kernel", { RunBinary<T>(op, a, b, out); });
 }
 
 void axpy(double alpha, const Tensor& x, const Tensor& y) {
@@ -177,7 +183,8 @@ void axpy(double alpha, const Tensor& x, const Tensor& y) {
 }
 
 void where(const Tensor& c, const Tensor& x, const Tensor& y, const Tensor& out) {
-  SINGA_DISPATCH_ALL(out.data_type(), "Where", {
+  SINGA_ISA_FORWARD_UNLESS_FLOAT(out.data_type(), elementwise::where(c, x, y, out));
+  SINGA_ISA_DISPATCH_ALL(out.data_type(), "Where", {
     const bool_t* cp = c.data<bool_t>();
     const T* xp = x.data<T>();
     const T* yp = y.data<T>();
@@ -231,15 +238,22 @@ void CopyStrided(const Tensor& dst, const Tensor& src) {
   });
 }
 
+// Copies are memcpy, strided gathers or the dispatched 16-bit conversions (core/half.cc):
+// one copy of them serves every level.
 void copy(const Tensor& dst, const Tensor& src) {
+#if SINGA_ISA_PRIMARY
   SINGA_DISPATCH_ALL(dst.data_type(), "CopyData", {
     using DT = T;
     SINGA_DISPATCH_ALL(src.data_type(), "CopyData", { CopyStrided<DT, T>(dst, src); });
   });
+#else
+  baseline::elementwise::copy(dst, src);
+#endif
 }
 
 void fill(const Tensor& t, double v) {
-  SINGA_DISPATCH_ALL(t.data_type(), "SetValue", {
+  SINGA_ISA_FORWARD_UNLESS_FLOAT(t.data_type(), elementwise::fill(t, v));
+  SINGA_ISA_DISPATCH_ALL(t.data_type(), "SetValue", {
     T val = Cast<T>(v);
     StridedLoop<1> loop(t.shape(), {t.stride()});
     T* p = t.data<T>();
@@ -251,5 +265,7 @@ void fill(const Tensor& t, double v) {
 
 }  // namespace elementwise
 
+}  // namespace SINGA_ISA_NS
 }  // namespace cpu
 }  // namespace singa
+SINGA_ISA_END

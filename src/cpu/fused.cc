@@ -7,10 +7,15 @@
 
 #include "core/random.h"
 #include "cpu/cpu_kernels.h"
+#include "cpu/isa.h"
 #include "cpu/iter.h"
 #include "math/fused.h"
 
+// Compiled once per ISA level in a portable build (cpu/isa.h); SetFlushDenormals once.
+SINGA_ISA_BEGIN
 namespace singa {
+namespace cpu {
+namespace SINGA_ISA_NS {
 
 namespace {
 
@@ -45,21 +50,6 @@ void ParallelRange(size_t n, F f) {
 }
 
 }  // namespace
-
-void SetFlushDenormals(bool on) {
-  // MXCSR is per thread. Set it on the pool's worker threads but leave the calling
-  // (Python) thread as it was, so NumPy code in the same process is unaffected.
-  const unsigned caller = _mm_getcsr();
-#pragma omp parallel
-  {
-    unsigned csr = _mm_getcsr();
-    _mm_setcsr(on ? (csr | 0x8040u) : (csr & ~0x8040u));  // FTZ (bit 15), DAZ (bit 6)
-  }
-  _mm_setcsr(caller);
-}
-
-
-namespace cpu {
 
 namespace fused {
 
@@ -206,5 +196,25 @@ void dropout(const Tensor& x, double ratio, uint64_t seed, uint64_t counter, con
 
 }  // namespace fused
 
+}  // namespace SINGA_ISA_NS
 }  // namespace cpu
 }  // namespace singa
+SINGA_ISA_END
+
+#if SINGA_ISA_PRIMARY
+namespace singa {
+
+void SetFlushDenormals(bool on) {
+  // MXCSR is per thread. Set it on the pool's worker threads but leave the calling
+  // (Python) thread as it was, so NumPy code in the same process is unaffected.
+  const unsigned caller = _mm_getcsr();
+#pragma omp parallel
+  {
+    unsigned csr = _mm_getcsr();
+    _mm_setcsr(on ? (csr | 0x8040u) : (csr & ~0x8040u));  // FTZ (bit 15), DAZ (bit 6)
+  }
+  _mm_setcsr(caller);
+}
+
+}  // namespace singa
+#endif

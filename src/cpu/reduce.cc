@@ -5,12 +5,16 @@
 #include <numeric>
 
 #include "cpu/cpu_kernels.h"
+#include "cpu/isa.h"
 #include "cpu/iter.h"
 #include "math/functors.h"
 #include "math/vecmath.h"
 
+// Compiled once per ISA level in a portable build (cpu/isa.h).
+SINGA_ISA_BEGIN
 namespace singa {
 namespace cpu {
+namespace SINGA_ISA_NS {
 
 namespace reduce {
 
@@ -185,7 +189,8 @@ void Reduce(const Tensor& x, const std::vector<bool>& red, const Tensor& out) {
 
 void reduce(ReduceKind kind, const Tensor& x, const std::vector<bool>& red,
                   const Tensor& out) {
-  SINGA_DISPATCH_ARITH(x.data_type(), "reduce kernel", {
+  SINGA_ISA_FORWARD_UNLESS_FLOAT(x.data_type(), reduce::reduce(kind, x, red, out));
+  SINGA_ISA_DISPATCH_ARITH(x.data_type(), "reduce kernel", {
     switch (kind) {
       case ReduceKind::kSum: Reduce<SumOp, T>(x, red, out); break;
       case ReduceKind::kMax: Reduce<MaxOp, T>(x, red, out); break;
@@ -200,7 +205,7 @@ template <bool kMin>
 void ArgExtreme(const Tensor& x, size_t ax, const Tensor& out, const char* fn) {
   size_t outer = Product(x.shape(), 0, ax), R = x.shape(ax), inner = Product(x.shape(), ax + 1);
   int32_t* op = out.data<int32_t>();
-  SINGA_DISPATCH_ARITH(x.data_type(), fn, {
+  SINGA_ISA_DISPATCH_ARITH(x.data_type(), fn, {
     const T* p = x.data<T>();
 _Pragma("omp parallel for num_threads(NumThreadsFor(x.Size())) collapse(2)")
     for (size_t o = 0; o < outer; ++o)
@@ -216,12 +221,19 @@ _Pragma("omp parallel for num_threads(NumThreadsFor(x.Size())) collapse(2)")
   });
 }
 
-void argmax(const Tensor& x, size_t ax, const Tensor& out) { ArgExtreme<false>(x, ax, out, "ArgMax"); }
-void argmin(const Tensor& x, size_t ax, const Tensor& out) { ArgExtreme<true>(x, ax, out, "ArgMin"); }
+void argmax(const Tensor& x, size_t ax, const Tensor& out) {
+  SINGA_ISA_FORWARD_UNLESS_FLOAT(x.data_type(), reduce::argmax(x, ax, out));
+  ArgExtreme<false>(x, ax, out, "ArgMax");
+}
+void argmin(const Tensor& x, size_t ax, const Tensor& out) {
+  SINGA_ISA_FORWARD_UNLESS_FLOAT(x.data_type(), reduce::argmin(x, ax, out));
+  ArgExtreme<true>(x, ax, out, "ArgMin");
+}
 
 void cumsum(const Tensor& x, size_t ax, bool exclusive, bool reverse, const Tensor& out) {
+  SINGA_ISA_FORWARD_UNLESS_FLOAT(x.data_type(), reduce::cumsum(x, ax, exclusive, reverse, out));
   size_t outer = Product(x.shape(), 0, ax), R = x.shape(ax), inner = Product(x.shape(), ax + 1);
-  SINGA_DISPATCH_ARITH(x.data_type(), "CumSum", {
+  SINGA_ISA_DISPATCH_ARITH(x.data_type(), "CumSum", {
     const T* p = x.data<T>();
     T* q = out.data<T>();
     ParallelFor(NumThreadsFor(x.Size()), outer * inner, [&](size_t lane) {
@@ -345,12 +357,15 @@ double PowerSum(const Tensor& t, int power) {
 }
 
 double power_sum(const Tensor& t, int power) {
+  SINGA_ISA_FORWARD_UNLESS_FLOAT(t.data_type(), reduce::power_sum(t, power));
   double s = 0;
-  SINGA_DISPATCH_ALL(t.data_type(), power == 1 ? "L1" : "L2", { s = PowerSum<T>(t, power); });
+  SINGA_ISA_DISPATCH_ALL(t.data_type(), power == 1 ? "L1" : "L2", { s = PowerSum<T>(t, power); });
   return s;
 }
 
 }  // namespace reduce
 
+}  // namespace SINGA_ISA_NS
 }  // namespace cpu
 }  // namespace singa
+SINGA_ISA_END
