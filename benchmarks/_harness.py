@@ -77,6 +77,10 @@ def _child(fw, setup, args):
             info["conv_backend"] = sw.get_conv_backend()
         except Exception:  # older extension builds have no backend switch
             pass
+        if hasattr(sw, "build_info"):
+            build = sw.build_info()
+            info["build"] = build["build"]
+            info["kernel_isa"] = build["kernels"]["elementwise"]
     else:
         import torch
         torch.set_num_threads(args.threads)

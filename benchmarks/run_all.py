@@ -48,9 +48,12 @@ WORKLOADS = [
     ("mlp_tiny_graph", "95 us", ""),
 ]
 # What "AVX2 forced" sets for the benchmark processes: oneDNN's dispatch, PyTorch's ATen
-# kernels, and singa's own kernels (their runtime dispatch in a portable build; a native
-# -march=native build has one code path, which the report then says).
-ISA_LIMITS = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "SINGA_CPU_ISA": "avx2"}
+# kernels and its MKL, OpenBLAS's kernels, and singa's own kernels (their runtime dispatch
+# in a portable build; a native -march=native build has one code path, which the report
+# then names).
+ISA_LIMITS = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2",
+              "MKL_ENABLE_INSTRUCTIONS": "AVX2", "OPENBLAS_CORETYPE": "Haswell",
+              "SINGA_CPU_ISA": "avx2"}
 AVX512_BEGIN = "<!-- run_all.py: AVX-512 table: begin -->"
 AVX512_END = "<!-- run_all.py: AVX-512 table: end -->"
 INTERESTING_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
@@ -58,8 +61,7 @@ INTERESTING_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_v
 
 
 def child_env(threads, isa="native"):
-    env = {k: v for k, v in os.environ.items()
-           if k not in BLAS_VARS and (isa == "avx2" or k not in ISA_LIMITS)}
+    env = {k: v for k, v in os.environ.items() if k not in BLAS_VARS and k not in ISA_LIMITS}
     if isa == "avx2":
         env.update(ISA_LIMITS)
     env["OMP_NUM_THREADS"] = str(threads)
@@ -234,9 +236,11 @@ def _workload_section(isa, native_avx512, mach, when, results, gemm):
             "{:.2f}".format(r["cpu_ratio"]) if r.get("cpu_ratio") else "",
             ref, tuned or "-", r["runs"], r["reps"]))
     first = next((r for r in results.values() if r), None)
-    picked = (first["singa"]["info"].get("kernel_isa") if first else None)
-    if picked:
-        lines += ["", "singa's own kernels ran their `{}` code path.".format(picked)]
+    sinfo = first["singa"]["info"] if first else {}
+    if sinfo.get("kernel_isa"):
+        lines += ["", "singa's own kernels ({} build) ran their `{}` code path; OpenBLAS ran "
+                  "its `{}` kernels.".format(sinfo.get("build", "?"), sinfo["kernel_isa"],
+                                            sinfo.get("openblas", "?"))]
     lines += ["", "### sgemm n = 2048", ""]
     peak = (gemm.get("singa") or {}).get("fma_peak")
     if gemm:
