@@ -156,10 +156,12 @@ def write_report(path, mach, load_before, load_after, passes, args, blas_env, el
     lines.append("Written by `benchmarks/run_all.py`{} on {} ({:.0f} s).".format(
         " --quick" if args.quick else "", when, elapsed))
     lines.append("")
-    loaded = max(load_before[0], load_after[0]) > 1.5
+    # The load before the run is what other jobs put on the machine; the one after also
+    # counts the benchmarks' own two threads.
+    loaded = load_before[0] > 1.5
     if loaded:
-        lines += ["> **The machine was loaded during this run** (load average {:.2f} before, "
-                  "{:.2f} after, on {} cores; other jobs were building and testing). The "
+        lines += ["> **The machine was loaded when this run started** (load average {:.2f} "
+                  "before, {:.2f} after, on {} cores; other jobs were running). The "
                   "absolute times are inflated and noisy and the ratios are only indicative; "
                   "rerun on an idle machine for figures to compare with the issue's "
                   "references.".format(load_before[0], load_after[0], mach["cores"]), ""]

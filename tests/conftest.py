@@ -29,7 +29,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from singa import autograd
+# Under pytest-xdist (`pytest -n 2`, the README's test command) two workers share the cores,
+# and each singa starts an OpenMP team as wide as the machine: an idle team's threads then
+# spin on cores the other worker needs. Passive waiting gives those cores back; libgomp
+# reads the variable once, when the extension loads it (the import below).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+from singa import autograd  # noqa: E402  (after the OpenMP setting above)
 
 SANITIZED = os.environ.get("SINGA_SANITIZED") == "1"
 LEFT_OUT_PACKAGES = {"torch": "PyTorch", "onnxruntime": "onnxruntime", "mpi4py": "MPI (mpi4py)"}
