@@ -1,4 +1,5 @@
-"""Helpers shared by the singa_wrap-level tests (test_core_blas.py, test_core_wide_index.py)."""
+"""Helpers shared by the tests: core-tensor views and GEMM backends (test_core_blas.py,
+test_core_wide_index.py), graph leaves (test_autograd_engine.py, test_autograd_overhead.py)."""
 import numpy as np
 
 from singa import singa_wrap as sw
@@ -20,3 +21,12 @@ def gemm_backends():
             pass
     sw.set_gemm_backend(old)
     return found
+
+
+def leaf(a, requires_grad=True, stores_grad=False):
+    """A float32 Tensor of ``a`` as a graph input (requires_grad / stores_grad as given)."""
+    from singa import tensor
+    t = tensor.from_numpy(np.ascontiguousarray(np.asarray(a, np.float32)))
+    t.requires_grad = requires_grad
+    t.stores_grad = stores_grad
+    return t

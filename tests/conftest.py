@@ -152,6 +152,14 @@ def rng():
     return np.random.default_rng(1234)
 
 
+@pytest.fixture
+def recording():
+    """Autograd records the graph during the test (``_default_modes`` switches it off
+    again); a module that needs it throughout sets
+    ``pytestmark = pytest.mark.usefixtures("recording")``."""
+    autograd.training = True
+
+
 @pytest.fixture(autouse=True)
 def _default_modes():
     """Every test starts from SINGA's defaults (grad and training mode off, no thread

@@ -50,12 +50,7 @@ def _assert_close_rel(got, want, rel=1e-2):
     assert err < rel, err
 
 
-@pytest.fixture(autouse=True)
-def _training():
-    old = autograd.training
-    autograd.training = True
-    yield
-    autograd.training = old
+pytestmark = pytest.mark.usefixtures("recording")
 
 
 # ---- forward: bfloat16 roundings, float32 out ----

@@ -6,27 +6,18 @@ import sys
 import numpy as np
 import pytest
 
+from _core import leaf
 from singa import autograd, singa_wrap, tensor, testing
 from singa.autograd import Dummy, Operation, Operator
 
 
-@pytest.fixture(autouse=True)
-def _training():
-    old = autograd.training
-    autograd.training = True
-    yield
-    autograd.training = old
+pytestmark = pytest.mark.usefixtures("recording")
 
 
-def _t(a, requires_grad=True, stores_grad=False):
-    t = tensor.from_numpy(np.ascontiguousarray(np.asarray(a, np.float32)))
-    t.requires_grad = requires_grad
-    t.stores_grad = stores_grad
-    return t
 
 
 def _param(a):
-    return _t(a, True, True)
+    return leaf(a, True, True)
 
 
 def _np(t):
@@ -50,7 +41,7 @@ def test_leaves_have_dummy_creators():
 
 
 def test_creator_and_src_recorded():
-    x, w = _t(np.ones((2, 3))), _param(np.ones((3, 4)))
+    x, w = leaf(np.ones((2, 3))), _param(np.ones((3, 4)))
     h = autograd.matmul(x, w)
     y = autograd.relu(h)
     assert isinstance(h.creator, autograd.Matmul)
@@ -63,8 +54,8 @@ def test_creator_and_src_recorded():
 
 
 def test_requires_grad_propagates():
-    a, b = _t([1.0], requires_grad=False), _t([2.0], requires_grad=False)
-    c = _t([3.0], requires_grad=True)
+    a, b = leaf([1.0], requires_grad=False), leaf([2.0], requires_grad=False)
+    c = leaf([3.0], requires_grad=True)
     assert not autograd.add(a, b).requires_grad
     assert autograd.add(a, c).requires_grad
     assert autograd.relu(autograd.add(c, a)).requires_grad
@@ -72,7 +63,7 @@ def test_requires_grad_propagates():
 
 
 def test_op_returns_tuple_of_tensors_and_rejects_non_tensors():
-    x = _t(np.ones((2, 2)))
+    x = leaf(np.ones((2, 2)))
     out = autograd.ReLU()(x)
     assert isinstance(out, tuple) and len(out) == 1 and isinstance(out[0], tensor.Tensor)
     with pytest.raises(TypeError, match="ReLU"):
@@ -86,7 +77,7 @@ def test_fan_in_accumulates():
     x = _param([1.0, -2.0, 3.0])
     # x used twice by one op and again by another: d/dx (x*x + x) = 2x + 1
     y = autograd.add(autograd.mul(x, x), x)
-    g = autograd.gradients(y, _t(np.ones(3)))[id(x)]
+    g = autograd.gradients(y, leaf(np.ones(3)))[id(x)]
     np.testing.assert_allclose(_np(g), [3.0, -3.0, 7.0])
 
 
@@ -107,13 +98,13 @@ def test_fan_in_through_branches():
 def test_deep_chain_is_iterative():
     n = 10000
     x = _param([1.0, 2.0])
-    one = _t([1.0], requires_grad=False)
+    one = leaf([1.0], requires_grad=False)
     y = x
     for _ in range(n):
         y = autograd.add(y, one)
     assert n > sys.getrecursionlimit()
     np.testing.assert_allclose(_np(y), [n + 1.0, n + 2.0])
-    grads = autograd.gradients(y, _t(np.ones(2)))
+    grads = autograd.gradients(y, leaf(np.ones(2)))
     np.testing.assert_allclose(_np(grads[id(x)]), [1.0, 1.0])
 
 
@@ -123,7 +114,7 @@ def test_backward_requires_scalar_or_dy():
     with pytest.raises(ValueError, match=r"\(2, 3\)"):
         list(autograd.backward(y))
     with pytest.raises(ValueError, match="dy"):
-        list(autograd.backward(y, _t(np.ones((3, 2)))))
+        list(autograd.backward(y, leaf(np.ones((3, 2)))))
     # A (1,)-shaped loss needs no dy.
     loss = autograd.reduce_mean(autograd.relu(_param(np.ones((2, 3)))), None, 0)
     assert len(autograd.gradients(loss)) == 1
@@ -132,13 +123,13 @@ def test_backward_requires_scalar_or_dy():
 def test_dy_scales_gradients():
     x = _param([1.0, 2.0])
     y = autograd.mul(x, x)
-    g = autograd.gradients(y, _t([3.0, -1.0]))[id(x)]
+    g = autograd.gradients(y, leaf([3.0, -1.0]))[id(x)]
     np.testing.assert_allclose(_np(g), [6.0, -4.0])
 
 
 def test_backward_of_a_leaf():
     x = _param([1.0, 2.0])
-    pairs = list(autograd.backward(x, _t([5.0, 6.0])))
+    pairs = list(autograd.backward(x, leaf([5.0, 6.0])))
     assert len(pairs) == 1 and pairs[0][0] is x
     np.testing.assert_allclose(_np(pairs[0][1]), [5.0, 6.0])
 
@@ -147,7 +138,7 @@ def test_backward_of_a_leaf():
 
 
 def test_only_stores_grad_tensors_are_yielded():
-    x = _t(np.ones((1, 3)))                      # requires_grad, not stored
+    x = leaf(np.ones((1, 3)))                      # requires_grad, not stored
     w = _param(np.full((3, 2), 0.5))
     h = autograd.matmul(x, w)
     loss = autograd.reduce_sum(autograd.relu(h))
@@ -158,7 +149,7 @@ def test_only_stores_grad_tensors_are_yielded():
 
 def test_intermediate_with_stores_grad_is_yielded():
     x = _param([1.0, -2.0])
-    h = autograd.mul(x, _t([3.0, 3.0], requires_grad=False))
+    h = autograd.mul(x, leaf([3.0, 3.0], requires_grad=False))
     h.stores_grad = True
     y = autograd.reduce_sum(autograd.mul(h, h))
     grads = autograd.gradients(y)
@@ -167,22 +158,22 @@ def test_intermediate_with_stores_grad_is_yielded():
 
 
 def test_requires_grad_false_inputs_get_no_gradient():
-    a = _t([1.0, 2.0], requires_grad=False, stores_grad=True)
+    a = leaf([1.0, 2.0], requires_grad=False, stores_grad=True)
     w = _param([3.0, 4.0])
-    grads = autograd.gradients(autograd.mul(a, w), _t([1.0, 1.0]))
+    grads = autograd.gradients(autograd.mul(a, w), leaf([1.0, 1.0]))
     assert id(a) not in grads
     np.testing.assert_allclose(_np(grads[id(w)]), [1.0, 2.0])
 
 
 def test_nothing_requires_grad_yields_nothing():
-    a = _t([1.0, 2.0], requires_grad=False)
-    b = _t([3.0, 4.0], requires_grad=False)
-    assert autograd.gradients(autograd.mul(a, b), _t([1.0, 1.0])) == {}
+    a = leaf([1.0, 2.0], requires_grad=False)
+    b = leaf([3.0, 4.0], requires_grad=False)
+    assert autograd.gradients(autograd.mul(a, b), leaf([1.0, 1.0])) == {}
 
 
 def test_params_yielded_as_soon_as_final():
     """w2 (next to the loss) is yielded before the ops that lead to w1 run backward."""
-    x = _t([[1.0, -1.0]])
+    x = leaf([[1.0, -1.0]])
     w1, w2 = _param([[0.5, 0.2], [0.1, 0.3]]), _param([[1.0], [2.0]])
     h = autograd.matmul(x, w1)
     mm1 = h.creator
@@ -202,10 +193,10 @@ def test_params_yielded_as_soon_as_final():
 
 
 def test_param_used_by_two_ops_yielded_once_with_the_sum():
-    x = _t([2.0, 3.0])
+    x = leaf([2.0, 3.0])
     w = _param([1.0, 1.0])
     y = autograd.add(autograd.mul(x, w), autograd.mul(w, w))
-    pairs = list(autograd.backward(y, _t([1.0, 1.0])))
+    pairs = list(autograd.backward(y, leaf([1.0, 1.0])))
     assert len(pairs) == 1 and pairs[0][0] is w
     np.testing.assert_allclose(_np(pairs[0][1]), [4.0, 5.0])
 
@@ -223,7 +214,7 @@ def test_no_grad_records_nothing():
     assert not hasattr(op, "src") and not hasattr(op, "x")
     assert not y.requires_grad
     with pytest.raises(RuntimeError, match="training"):
-        list(autograd.backward(y, _t(np.ones((2, 2)))))
+        list(autograd.backward(y, leaf(np.ones((2, 2)))))
 
 
 def test_no_grad_restores_flag_after_error():
@@ -246,7 +237,7 @@ def test_training_false_saves_nothing():
 
 
 def test_saved_tensors_released_after_backward():
-    x = _t(np.ones((2, 3)))
+    x = leaf(np.ones((2, 3)))
     w = _param(np.ones((3, 2)))
     h = autograd.matmul(x, w)
     y = autograd.sigmoid(h)
@@ -308,22 +299,22 @@ def test_custom_multi_output_op():
 
 def test_matmul_shape_error_names_op_and_shapes():
     with pytest.raises(ValueError, match="Matmul") as e:
-        autograd.matmul(_t(np.ones((2, 3))), _t(np.ones((4, 5))))
+        autograd.matmul(leaf(np.ones((2, 3))), leaf(np.ones((4, 5))))
     assert "(2, 3)" in str(e.value) and "(4, 5)" in str(e.value)
 
 
 def test_add_unbroadcastable_names_op_and_shapes():
     with pytest.raises(ValueError, match="Add") as e:
-        autograd.add(_t(np.ones((2, 3))), _t(np.ones((4, 3))))
+        autograd.add(leaf(np.ones((2, 3))), leaf(np.ones((4, 3))))
     assert "(2, 3)" in str(e.value) and "(4, 3)" in str(e.value)
 
 
 @pytest.mark.parametrize("fn,name", [
-    (lambda: autograd.reshape(_t(np.ones((2, 3))), (4, 2)), "Reshape"),
-    (lambda: autograd.cat([_t(np.ones((2, 3))), _t(np.ones((3, 2)))], 0), "Concat"),
-    (lambda: autograd.mul(_t(np.ones((2, 3))), _t(np.ones((3, 2)))), "Mul"),
-    (lambda: autograd.gemm(_t(np.ones((2, 3))), _t(np.ones((2, 3)))), "Gemm"),
-    (lambda: autograd.squeeze(_t(np.ones((2, 3))), 0), "Squeeze"),
+    (lambda: autograd.reshape(leaf(np.ones((2, 3))), (4, 2)), "Reshape"),
+    (lambda: autograd.cat([leaf(np.ones((2, 3))), leaf(np.ones((3, 2)))], 0), "Concat"),
+    (lambda: autograd.mul(leaf(np.ones((2, 3))), leaf(np.ones((3, 2)))), "Mul"),
+    (lambda: autograd.gemm(leaf(np.ones((2, 3))), leaf(np.ones((2, 3)))), "Gemm"),
+    (lambda: autograd.squeeze(leaf(np.ones((2, 3))), 0), "Squeeze"),
 ])
 def test_shape_errors_name_the_op(fn, name):
     with pytest.raises(ValueError, match=name):

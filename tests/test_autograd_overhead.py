@@ -8,23 +8,14 @@ import traceback
 import numpy as np
 import pytest
 
+from _core import leaf
 from singa import autograd, singa_wrap, tensor
 from singa.autograd import Operation
 
 
-@pytest.fixture(autouse=True)
-def _training():
-    old = autograd.training
-    autograd.training = True
-    yield
-    autograd.training = old
+pytestmark = pytest.mark.usefixtures("recording")
 
 
-def _t(a, requires_grad=True, stores_grad=False):
-    t = tensor.from_numpy(np.ascontiguousarray(np.asarray(a, np.float32)))
-    t.requires_grad = requires_grad
-    t.stores_grad = stores_grad
-    return t
 
 
 def _np(t):
@@ -37,7 +28,7 @@ def _np(t):
 def test_calling_an_op_writes_nothing_to_the_operation_classes():
     # A write to a class drops the interpreter's attribute caches of it and of every
     # subclass: counting ops must not touch the classes.
-    x = _t([1.0])
+    x = leaf([1.0])
     before = {cls: dict(vars(cls)) for cls in (Operation, autograd.Add, autograd.ReLU)}
     autograd.relu(autograd.add(x, x))
     assert {cls: dict(vars(cls)) for cls in before} == before
@@ -94,7 +85,7 @@ class _Scale(Operation):
 
 
 def test_a_python_subclass_runs_its_own_forward_and_backward():
-    w = _t([1.0, 2.0], stores_grad=True)
+    w = leaf([1.0, 2.0], stores_grad=True)
     calls = []
     op = _Scale(3.0, calls)
     (y,) = op(w)
@@ -122,7 +113,7 @@ class _HookedBackward(_Scale):
 
 
 def test_an_overridden_do_forward_is_what_a_call_runs():
-    w = _t([2.0], stores_grad=True)
+    w = leaf([2.0], stores_grad=True)
     calls = []
     op = _HookedForward(2.0, calls)
     (y,) = op(w)
@@ -132,7 +123,7 @@ def test_an_overridden_do_forward_is_what_a_call_runs():
 
 
 def test_an_overridden_do_backward_is_what_the_engine_runs():
-    w = _t([2.0], stores_grad=True)
+    w = leaf([2.0], stores_grad=True)
     calls = []
     op = _HookedBackward(5.0, calls)
     (y,) = op(w)
@@ -146,7 +137,7 @@ def test_a_subclass_of_a_hooked_op_keeps_the_hook():
         pass
 
     op = Child(1.0)
-    op(_t([1.0]))
+    op(leaf([1.0]))
     assert op.calls == ["hook", "forward"]
 
 
@@ -160,10 +151,10 @@ def test_a_backward_error_names_the_op_whichever_path_runs_it():
             return super()._do_backward(*dys)
 
     for cls in (Broken, BrokenHooked):
-        (y,) = cls(1.0)(_t([1.0, 2.0], stores_grad=True))
+        (y,) = cls(1.0)(leaf([1.0, 2.0], stores_grad=True))
         with pytest.raises(ValueError, match=r"{}\.backward with output gradients of shapes "
                            r"\(2,\): no luck".format(cls.__name__)):
-            autograd.gradients(y, _t([1.0, 1.0]))
+            autograd.gradients(y, leaf([1.0, 1.0]))
 
 
 # ------------------------------------------------------ Add and Sub gradients
@@ -171,11 +162,11 @@ def test_a_backward_error_names_the_op_whichever_path_runs_it():
 
 @pytest.mark.parametrize("fn, sign", [(autograd.add, 1.0), (autograd.sub, -1.0)])
 def test_add_and_sub_pass_the_gradient_through_unbroadcast_inputs(fn, sign):
-    a = _t([[1.0, 2.0]], stores_grad=True)
-    b = _t([[3.0, 4.0]], stores_grad=True)
+    a = leaf([[1.0, 2.0]], stores_grad=True)
+    b = leaf([[3.0, 4.0]], stores_grad=True)
     y = fn(a, b)
     dy = np.array([[0.5, -2.0]], np.float32)
-    da, db = y.creator.backward(_t(dy).data)
+    da, db = y.creator.backward(leaf(dy).data)
     np.testing.assert_allclose(singa_wrap.to_numpy(da), dy)
     np.testing.assert_allclose(singa_wrap.to_numpy(db), sign * dy)
 
@@ -185,11 +176,11 @@ def test_add_and_sub_pass_the_gradient_through_unbroadcast_inputs(fn, sign):
                                     ((3,), (1, 3))])
 def test_add_and_sub_sum_the_gradient_back_to_broadcast_inputs(fn, sign, sa, sb):
     rng = np.random.default_rng(0)
-    a = _t(rng.normal(size=sa), stores_grad=True)
-    b = _t(rng.normal(size=sb), stores_grad=True)
+    a = leaf(rng.normal(size=sa), stores_grad=True)
+    b = leaf(rng.normal(size=sb), stores_grad=True)
     y = fn(a, b)
     dy = rng.normal(size=y.shape).astype(np.float32)
-    grads = autograd.gradients(y, _t(dy))
+    grads = autograd.gradients(y, leaf(dy))
 
     def summed(g, shape):
         while g.ndim > len(shape):
@@ -203,9 +194,9 @@ def test_add_and_sub_sum_the_gradient_back_to_broadcast_inputs(fn, sign, sa, sb)
 def test_add_of_same_shapes_sums_a_gradient_of_a_broadcast_shape_back():
     # Only a gradient of the inputs' own shape passes straight through; one of another
     # shape is summed back to the inputs' shape, as for a broadcast.
-    a = _t([1.0, 2.0])
+    a = leaf([1.0, 2.0])
     y = autograd.add(a, a)
-    da, db = y.creator.backward(_t([[1.0, 2.0], [3.0, 4.0]]).data)
+    da, db = y.creator.backward(leaf([[1.0, 2.0], [3.0, 4.0]]).data)
     np.testing.assert_allclose(singa_wrap.to_numpy(da), [4.0, 6.0])
     np.testing.assert_allclose(singa_wrap.to_numpy(db), [4.0, 6.0])
 
@@ -214,8 +205,8 @@ def test_add_of_same_shapes_sums_a_gradient_of_a_broadcast_shape_back():
 
 
 def test_a_long_chain_yields_each_parameter_once_with_its_gradient():
-    w = _t([1.0], stores_grad=True)
-    c = _t([1.0], requires_grad=False)
+    w = leaf([1.0], stores_grad=True)
+    c = leaf([1.0], requires_grad=False)
     y = w
     for _ in range(300):
         y = autograd.add(y, c)
@@ -228,28 +219,28 @@ def test_a_long_chain_yields_each_parameter_once_with_its_gradient():
 def test_ops_that_no_gradient_reaches_still_release_their_saved_tensors():
     # b's only consumer passes no gradient back (a comparison): its branch receives
     # nothing, and every op on it is still released.
-    w = _t([1.0, -2.0], stores_grad=True)
+    w = leaf([1.0, -2.0], stores_grad=True)
     b = autograd.relu(autograd.mul(w, w))
-    mask = autograd.greater(b, _t([0.5, 0.5], requires_grad=False))
-    y = autograd.add(autograd.mul(w, _t([3.0, 3.0], requires_grad=False)), mask)
+    mask = autograd.greater(b, leaf([0.5, 0.5], requires_grad=False))
+    y = autograd.add(autograd.mul(w, leaf([3.0, 3.0], requires_grad=False)), mask)
     ops = [b.creator, mask.creator, y.creator]
-    grads = autograd.gradients(y, _t([1.0, 1.0]))
+    grads = autograd.gradients(y, leaf([1.0, 1.0]))
     np.testing.assert_allclose(_np(grads[id(w)]), [3.0, 3.0])
     for op in ops:
         assert set(vars(op)) <= {"_name", "_id", "requires_grad"}, vars(op)
 
 
 def test_released_ops_keep_name_id_and_requires_grad():
-    x = _t([1.0, 2.0], stores_grad=True)
+    x = leaf([1.0, 2.0], stores_grad=True)
     y = autograd.relu(x)
     op = y.creator
     name = op.name
-    autograd.gradients(y, _t([1.0, 1.0]))
+    autograd.gradients(y, leaf([1.0, 1.0]))
     assert vars(op) == {"_name": name, "_id": op._id, "requires_grad": True}
 
 
 def test_retain_graph_keeps_the_graph_for_a_second_pass():
-    w = _t([2.0], stores_grad=True)
+    w = leaf([2.0], stores_grad=True)
     y = autograd.mul(autograd.add(w, w), w)
     first = _np(autograd.gradients(y, retain_graph=True)[id(w)])
     second = _np(autograd.gradients(y)[id(w)])
@@ -264,7 +255,7 @@ def test_an_overridden_release_is_called_by_the_walk():
         def _release(self):
             released.append(self)
 
-    w = _t([1.0], stores_grad=True)
+    w = leaf([1.0], stores_grad=True)
     op = Keeps(2.0)
     (y,) = op(w)
     autograd.gradients(y)
@@ -277,7 +268,7 @@ def test_a_backward_error_keeps_the_original_as_its_cause_with_its_frames():
         def backward(self, dy):
             raise IndexError("deep inside")
 
-    (y,) = Broken(1.0)(_t([1.0], stores_grad=True))
+    (y,) = Broken(1.0)(leaf([1.0], stores_grad=True))
     with pytest.raises(IndexError) as info:
         autograd.gradients(y)
     cause = info.value.__cause__
@@ -291,14 +282,14 @@ def test_a_wrong_number_of_gradients_is_a_runtime_error_naming_the_op():
         def backward(self, dy):
             return dy, dy
 
-    (y,) = TooMany(1.0)(_t([1.0], stores_grad=True))
+    (y,) = TooMany(1.0)(leaf([1.0], stores_grad=True))
     with pytest.raises(RuntimeError, match="TooMany.backward returned 2 gradients for 1 inputs"):
         autograd.gradients(y)
 
 
 def test_stopping_early_leaves_the_rest_of_the_graph_unwalked():
-    w1 = _t([1.0], stores_grad=True)
-    w2 = _t([2.0], stores_grad=True)
+    w1 = leaf([1.0], stores_grad=True)
+    w2 = leaf([2.0], stores_grad=True)
     h = autograd.mul(w1, w1)
     y = autograd.mul(h, w2)
     walk = autograd.backward(y)
@@ -313,12 +304,12 @@ def test_a_pair_is_handed_out_before_the_op_s_later_inputs_are_routed():
     # (w, g) before the add routes its second input, whose gradient meets the outer
     # one there. Add passes its gradient through, so g is that very tensor: zeroing it
     # in place before the sum is taken makes v's gradient zero.
-    w = _t([1.0], stores_grad=True)
-    v = _t([2.0], stores_grad=True)
-    h = autograd.mul(v, _t([1.0], requires_grad=False))
+    w = leaf([1.0], stores_grad=True)
+    v = leaf([2.0], stores_grad=True)
+    h = autograd.mul(v, leaf([1.0], requires_grad=False))
     y = autograd.add(autograd.add(w, h), h)
     grads = {}
-    for p, g in autograd.backward(y, _t([1.0])):
+    for p, g in autograd.backward(y, leaf([1.0])):
         if p is w:
             np.testing.assert_allclose(_np(g), [1.0])
             g.set_value(0.0)
