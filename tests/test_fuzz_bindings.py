@@ -525,3 +525,38 @@ def test_exit_with_python_objects_held_by_the_core(name):
                           timeout=120)
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
     assert "script done" in proc.stdout
+
+
+def test_array_held_by_an_ended_threads_graph_is_freed_later():
+    """A thread's recording graph, destroyed as the thread ends, releases what it holds
+    without taking the GIL (the interpreter may be finalizing); the next release made under
+    the GIL frees those objects, so a long-running program does not keep them."""
+    import gc
+    import threading
+    import weakref
+
+    from singa import singa_wrap as sw
+
+    class Marked(np.ndarray):
+        pass
+
+    a = np.ones(4, np.float32).view(Marked)
+    alive = weakref.ref(a)
+
+    def record():
+        sw.GraphBegin()
+        sw.Abs(sw.from_numpy(a))
+
+    th = threading.Thread(target=record)
+    th.start()
+    th.join()
+    del a
+    gc.collect()
+    for _ in range(50):          # the OS thread may still be ending after join()
+        t = sw.from_numpy(np.ones(3, np.float32))
+        del t                    # a release under the GIL
+        gc.collect()
+        if alive() is None:
+            break
+        threading.Event().wait(0.01)
+    assert alive() is None

@@ -1,6 +1,8 @@
 // The Tensor class and NumPy interchange.
 #include <cstring>
+#include <mutex>
 #include <optional>
+#include <vector>
 
 #include "bind/def.h"
 
@@ -36,10 +38,36 @@ static py::dtype DataTypeToNumpy(DataType dt) {
   throw TypeError("unknown dtype");
 }
 
+namespace {
+
+// Objects released on a thread Python no longer knows, waiting for a release made under
+// the GIL (see ReleasePyObject).
+std::mutex orphans_mutex;
+std::vector<py::object*> orphans;
+
+}  // namespace
+
 void ReleasePyObject(py::object* obj) {
   if (!Py_IsInitialized()) return;
+  // A thread without a Python thread state here is typically a Python thread whose OS
+  // thread is ending and destroying its thread_locals (a recording graph). It must not take
+  // the GIL: the main thread may be finalizing the interpreter meanwhile, and a thread that
+  // waits for the GIL then is ended by pthread_exit, whose unwinding through this
+  // destructor's path calls std::terminate. Its objects wait for the next release under
+  // the GIL (or, at process exit, are left to the OS).
+  if (PyGILState_GetThisThreadState() == nullptr) {
+    std::lock_guard<std::mutex> lock(orphans_mutex);
+    orphans.push_back(obj);
+    return;
+  }
+  std::vector<py::object*> waiting;
+  {
+    std::lock_guard<std::mutex> lock(orphans_mutex);
+    waiting.swap(orphans);
+  }
   py::gil_scoped_acquire gil;
   delete obj;
+  for (py::object* o : waiting) delete o;
 }
 
 Tensor FromNumpy(py::array arr, std::shared_ptr<Device> dev) {
