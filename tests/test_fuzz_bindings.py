@@ -543,11 +543,11 @@ def test_array_held_by_an_ended_threads_graph_is_freed_later():
     a = np.ones(4, np.float32).view(Marked)
     alive = weakref.ref(a)
 
-    def record():
+    def record(x):
         sw.GraphBegin()
-        sw.Abs(sw.from_numpy(a))
+        sw.Abs(sw.from_numpy(x))
 
-    th = threading.Thread(target=record)
+    th = threading.Thread(target=record, args=(a,))
     th.start()
     th.join()
     del a
