@@ -165,7 +165,7 @@ def singa_accuracy(task):
     net.compile([tx], is_train=True, use_graph=True, sequential=False)
     ex.glorot_init(net)
     comm = getattr(optimizer, "communicator", None)
-    sent = 0
+    sent, by_epoch = 0, []
     for _ in range(task["epochs"]):
         net.train()
         for xb, yb in loader:
@@ -174,12 +174,14 @@ def singa_accuracy(task):
             before = getattr(comm, "bytes_sent", 0)
             net(tx, ty)
             sent += getattr(comm, "bytes_sent", 0) - before
-    net.eval()
-    correct = 0
-    for i in range(0, len(xte), 1000):
-        out = tensor.to_numpy(net.forward(tensor.from_numpy(xte[i:i + 1000])))
-        correct += int((out.argmax(1) == yte[i:i + 1000]).sum())
-    return {"accuracy": correct / len(xte), "bytes_sent": sent if comm is not None else None,
+        net.eval()
+        correct = 0
+        for i in range(0, len(xte), 1000):
+            out = tensor.to_numpy(net.forward(tensor.from_numpy(xte[i:i + 1000])))
+            correct += int((out.argmax(1) == yte[i:i + 1000]).sum())
+        by_epoch.append(correct / len(xte))
+    return {"accuracy": by_epoch[-1], "accuracy_by_epoch": by_epoch,
+            "bytes_sent": sent if comm is not None else None,
             "steps": task["epochs"] * len(loader)}
 
 
