@@ -16,6 +16,7 @@ hanging.
 """
 
 import atexit
+import os
 import sys
 import threading
 import time
@@ -31,6 +32,13 @@ _PROBE_TAG, _REPLY_TAG = 101, 102
 # blocked in a wait answers within one poll, so this only has to cover the network.
 _PROBE_GRACE_S = 2.0
 _OUTPUT_GRACE_S = 0.2
+# How long a wait polls without sleeping. Each poll is also what moves MPI's transfers
+# along, so sleeping between polls (even 1 ms) delays every collective that completes
+# while asleep and stretches a large one over many sleeps; polling costs nothing when
+# the ranks have a core each, and the yield hands the core over when they share. Past
+# this, a wait (a late or hung rank) sleeps between polls instead of burning a core.
+_SPIN_S = 0.05
+_yield_core = getattr(os, "sched_yield", lambda: time.sleep(0))
 
 
 class DistTimeoutError(RuntimeError):
@@ -180,19 +188,21 @@ class Communicator(object):
         deadline = time.monotonic() + self.timeout
         self._waiting_for = (seq, name)
         try:
+            spin_until = time.monotonic() + _SPIN_S
             pause = 0.0
             while not request.Test():
                 self._answer_probes()
-                if time.monotonic() > deadline:
+                now = time.monotonic()
+                if now > deadline:
                     missing = self._who_is_missing(request, seq)
                     if missing is None:
                         return  # it completed while the others were asked
                     self._raise_timeout(name, seq, missing)
-                # spin briefly (a collective usually completes in microseconds), then
-                # yield the core to the ranks that compute on it
-                if pause:
+                if now < spin_until:
+                    _yield_core()
+                else:
                     time.sleep(pause)
-                pause = min(1e-3, pause * 2 or 1e-5)
+                    pause = min(1e-3, pause * 2 or 1e-5)
         finally:
             self._waiting_for = None
 
