@@ -163,26 +163,57 @@ def median(result, key="times"):
     return statistics.median(vals) if vals else None
 
 
-def scaling(runner, model, frameworks, buckets, reps, warmup):
-    """Every run of one model; the figures dist_model.py and the tables read."""
+def merged(trials):
+    """One result from repeated runs of a configuration: every trial's timed steps
+    together (their median is the figure) and each trial's own median beside them."""
+    ok = [r for r in trials if "error" not in r]
+    if not ok:
+        return trials[0]
+    out = dict(ok[0])
+    for key in ("times", "comm_only"):
+        if all(r.get(key) for r in ok):
+            out[key] = [v for r in ok for v in r[key]]
+    out["trial_medians"] = [median(r) for r in ok]
+    return out
+
+
+def scaling(runner, model, frameworks, buckets, reps, warmup, trials):
+    """Every run of one model; the figures dist_model.py and the tables read. The four
+    runs the efficiencies come from (1 and 2 processes of each framework, at the default
+    bucket) are repeated ``trials`` times, interleaved, so a slow spell of the machine
+    falls on both frameworks alike."""
     steps = {"task": "singa_steps", "model": model, "reps": reps, "warmup": warmup,
              "threshold": DEFAULT_BUCKET}
-    out = {"model": model, "batch_per_rank": MODELS[model][0][0]}
+    torch_task = {"task": "torch_steps", "model": model, "reps": reps, "warmup": warmup}
+    out = {"model": model, "batch_per_rank": MODELS[model][0][0], "trials": trials}
+    key_runs = {"singa_one": [], "singa_two": [], "torch_one": [], "torch_two": []}
+    for _ in range(trials):
+        if "singa" in frameworks:
+            key_runs["singa_one"].append(runner.run(dict(steps, mode="local"), 1))
+            key_runs["singa_two"].append(runner.run(dict(steps, mode="plain"), 2))
+        if "torch" in frameworks:
+            key_runs["torch_one"].append(runner.run(torch_task, 1))
+            key_runs["torch_two"].append(runner.run(dict(torch_task, port=free_port()), 2))
     if "singa" in frameworks:
-        s = {"one": runner.run(dict(steps, mode="local"), 1),
+        s = {"one": merged(key_runs["singa_one"]),
              "two_local": runner.run(dict(steps, mode="local"), 2), "buckets": {}}
         for b in buckets:
-            s["buckets"][str(b)] = runner.run(dict(steps, mode="plain", threshold=b), 2)
+            s["buckets"][str(b)] = merged(key_runs["singa_two"]) if b == DEFAULT_BUCKET \
+                else runner.run(dict(steps, mode="plain", threshold=b), 2)
         for mode in ("half", "topk"):
             s[mode] = runner.run(dict(steps, mode=mode), 2)
         out["singa"] = summarize_singa(s, buckets)
+        out["singa"]["trial_medians"] = {"t1": s["one"].get("trial_medians"),
+                                         "t2": s["buckets"][str(DEFAULT_BUCKET)]
+                                         .get("trial_medians")}
     if "torch" in frameworks:
-        t = {"task": "torch_steps", "model": model, "reps": reps, "warmup": warmup}
-        one = runner.run(t, 1)
-        two = runner.run(dict(t, port=free_port()), 2)
+        one, two = merged(key_runs["torch_one"]), merged(key_runs["torch_two"])
         t1, t2 = median(one), median(two)
         out["torch"] = {"t1": t1, "t2": t2, "efficiency": t1 / t2 if t1 and t2 else None,
-                        "errors": [r["error"] for r in (one, two) if "error" in r]}
+                        "trial_medians": {"t1": one.get("trial_medians"),
+                                          "t2": two.get("trial_medians")},
+                        "errors": [r["error"] for r in key_runs["torch_one"] +
+                                   key_runs["torch_two"] if "error" in r]}
     return out
 
 
@@ -256,11 +287,14 @@ def markdown(res):
              "Written by `benchmarks/dist.py` on {}{}. CPU: {} ({} logical CPUs; flags: {}). "
              "One kernel thread per rank; batch per rank fixed (weak scaling); efficiency = "
              "step time of 1 process / step time of 2 ranks. singa: `backward_and_update`, "
-             "buckets of {} elements unless stated; PyTorch: DDP on gloo, default buckets."
+             "buckets of {} elements unless stated; PyTorch: DDP on gloo, default buckets. "
+             "Step times are medians; the 1x1 and 2x1 columns of both frameworks pool {} "
+             "interleaved trials (each trial's median: `trial_medians` in the JSON)."
              .format(res["date"], " (--quick: indicative only)" if res["quick"] else "",
                      res["cpu"]["model"], res["cpu"]["cpus"],
                      " ".join(f for f in INTERESTING_FLAGS if f in res["cpu"]["flags"]),
-                     DEFAULT_BUCKET), ""]
+                     DEFAULT_BUCKET, max([m.get("trials", 1) for m in res["models"]] or [1])),
+             ""]
     lines += ["| model (batch per rank) | singa 1x1 | singa 2x1 | singa efficiency | "
               "PyTorch 1x1 | PyTorch DDP 2x1 | DDP efficiency | singa 2x1 no comm | "
               "comm hidden |",
@@ -358,6 +392,9 @@ def main():
     ap.add_argument("--reps", type=int, default=None, help="timed steps per run")
     ap.add_argument("--warmup", type=int, default=None, help="untimed steps per run")
     ap.add_argument("--threads", type=int, default=1, help="kernel threads per rank")
+    ap.add_argument("--trials", type=int, default=None,
+                    help="interleaved repeats of the runs the efficiencies come from "
+                         "(default 3; 1 with --quick)")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per run")
     ap.add_argument("--json", default=os.path.join(HERE, "dist.json"))
     ap.add_argument("--results", default=None,
@@ -382,7 +419,8 @@ def main():
     print("dist.py: {} on {}".format(", ".join(models), res["cpu"]["model"]), flush=True)
     for model in models:
         reps = args.reps or (3 if q else FULL_REPS[model])
-        res["models"].append(scaling(runner, model, frameworks, BUCKETS, reps, warmup))
+        res["models"].append(scaling(runner, model, frameworks, BUCKETS, reps, warmup,
+                                     args.trials or (1 if q else 3)))
     if "singa" in frameworks:
         res["pingpong"] = pingpong(runner, q)
         res["accuracy"] = accuracy(runner, ("plain", "half", "topk"), 1 if q else ACCURACY_EPOCHS,
