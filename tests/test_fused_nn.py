@@ -361,3 +361,19 @@ def test_the_fused_onednn_primitives_run(isa):
     bnorm = [line for line in execs if "batch_normalization" in line]
     assert bnorm and all("flags:" in line and "R" in line.split("flags:")[1].split(",")[0]
                          for line in bnorm), bnorm
+
+
+def test_conv2d_relu_under_bfloat16_autocast_equals_the_pair():
+    # native bf16 primitives where the CPU has them, float32 copies (emulate) elsewhere
+    x = _randn((2, 16, 6, 6), 14)
+    W = _randn((8, 16, 3, 3), 15) * 0.2
+    b = _randn((8,), 16)
+    handle = _conv_handle(x, 8, (3, 3), (1, 1), (1, 1), 1, True)
+    results = []
+    for fn in (lambda *a: autograd.conv2d_relu(handle, *a),
+               lambda *a: autograd.relu(autograd.conv2d(handle, *a))):
+        with autograd.autocast("bfloat16", emulate=True):
+            results.append(_grads(fn, [x, W, b]))
+    for got, want in zip(*results):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=1e-2, atol=1e-2)
