@@ -16,8 +16,8 @@ class BatchNorm2d(Layer):
         num_features: optional (SINGA 2.x form); taken from the input otherwise.
         momentum: running = momentum * running + (1 - momentum) * batch statistic.
         activation: 'NOTSET' or 'RELU': ReLU applied to the normalised output, fused with
-            it into one Operation (autograd.batchnorm_2d_relu). An extension of singa's
-            own: SINGA's BatchNorm2d has no activation argument.
+            it into one Operation (autograd.batchnorm_2d_relu). This argument is an
+            extension: SINGA's BatchNorm2d has none.
     Params: scale (C,), bias (C,). States: running_mean (C,), running_var (C,).
     """
 
