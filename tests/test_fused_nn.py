@@ -1,7 +1,9 @@
 """Fused conv + bias + ReLU and batch norm + ReLU (autograd.conv2d_relu,
 autograd.batchnorm_2d_relu, Conv2d/BatchNorm2d with activation='RELU'): NumPy forward and
 float64 gradient checks, equality with the unfused pairs on both conv backends, graph
-mode, ONNX export, the layer arguments, and the fused oneDNN primitive in ONEDNN_VERBOSE."""
+mode, the layer arguments, and the fused oneDNN primitive in ONEDNN_VERBOSE. The ONNX
+export is in test_fused_nn_onnx.py: a file that loads onnxruntime is left out of the
+sanitized stage, and these kernels must run there."""
 
 import os
 import subprocess
@@ -295,33 +297,6 @@ def test_graph_mode_replays_the_fused_ops_as_eager_runs_them():
     for k in eager_states:
         np.testing.assert_allclose(eager_states[k], pair_states[k], rtol=1e-4, atol=1e-5,
                                    err_msg=k)
-
-
-# ---------------------------------------------------------------- ONNX
-
-
-def test_onnx_export_round_trip():
-    pytest.importorskip("onnxruntime")
-    from _sonnx_export import export_and_compare
-    from singa import sonnx
-    x = _randn((2, 3, 6, 6), 13).astype(np.float32)
-    conv = layer.Conv2d(5, 3, padding=1, activation="RELU")
-    bn = layer.BatchNorm2d(activation="RELU")
-    xt = tensor.from_numpy(x)
-    with autograd.train(True):
-        bn(conv(xt))  # creates the parameters and moves the running statistics
-    bn.scale.copy_from_numpy(np.linspace(0.5, 1.5, 5).astype(np.float32))
-    model, worst = export_and_compare(lambda t: bn(conv(t)), [x])
-    assert worst < 1e-4
-    ops = [n.op_type for n in model.graph.node]
-    assert ops.count("Relu") == 2 and "Conv" in ops and "BatchNormalization" in ops
-    # import (the pairs stay unfused there) gives the same numbers
-    rep = sonnx.prepare(model, device="CPU")
-    with autograd.train(False):
-        want = tensor.to_numpy(bn(conv(xt)))
-        got = rep.run([x])[0]
-    np.testing.assert_allclose(tensor.to_numpy(got) if isinstance(got, tensor.Tensor) else got,
-                               want, rtol=1e-4, atol=1e-4)
 
 
 # ---------------------------------------------------------------- the oneDNN primitive

@@ -233,7 +233,7 @@ def test_every_operation_class_is_exercised_here():
     tested = {c[0].split("_")[0] for c in UNARY + BINARY + SHAPE + NN}
     # the layers' cases: Conv2d*, MaxPool*/AvgPool*, and the BatchNorm2d test
     tested |= {"_Conv2d", "_Pooling2d", "_BatchNorm2d"}
-    # the fused conv/batch-norm + ReLU: tests/test_fused_nn.py::test_onnx_export_round_trip
+    # the fused conv/batch-norm + ReLU: tests/test_fused_nn_onnx.py
     tested |= {"_Conv2dReLU", "_BatchNorm2dReLU"}
     untested = {c.__name__ for c in _operation_classes()} - tested
     assert not untested, sorted(untested)
