@@ -210,11 +210,11 @@ _ABSTRACT = {"_Extremum", "_SavesX", "_SavesY", "_Piecewise", "_TargetLoss"}
 
 def _operation_classes():
     """Every concrete Operation class the autograd op modules define."""
-    from singa.autograd import (ops_activation, ops_binary, ops_loss, ops_nn, ops_shape,
-                                ops_spatial, ops_unary)
+    from singa.autograd import (ops_activation, ops_binary, ops_fused_nn, ops_loss, ops_nn,
+                                ops_shape, ops_spatial, ops_unary)
     found = set()
-    for mod in (ops_activation, ops_binary, ops_loss, ops_nn, ops_shape, ops_spatial,
-                ops_unary):
+    for mod in (ops_activation, ops_binary, ops_fused_nn, ops_loss, ops_nn, ops_shape,
+                ops_spatial, ops_unary):
         for name, cls in inspect.getmembers(mod, inspect.isclass):
             if issubclass(cls, engine.Operation) and cls.__module__ == mod.__name__ and \
                     name not in _ABSTRACT:
@@ -233,6 +233,8 @@ def test_every_operation_class_is_exercised_here():
     tested = {c[0].split("_")[0] for c in UNARY + BINARY + SHAPE + NN}
     # the layers' cases: Conv2d*, MaxPool*/AvgPool*, and the BatchNorm2d test
     tested |= {"_Conv2d", "_Pooling2d", "_BatchNorm2d"}
+    # the fused conv/batch-norm + ReLU: tests/test_fused_nn_onnx.py
+    tested |= {"_Conv2dReLU", "_BatchNorm2dReLU"}
     untested = {c.__name__ for c in _operation_classes()} - tested
     assert not untested, sorted(untested)
 

@@ -38,13 +38,13 @@ class AlexNet(model.Model):
 
     def __init__(self, num_classes=1000):
         super().__init__()
-        self.conv1 = layer.Conv2d(64, 11, stride=4, padding=3)
+        self.conv1 = layer.Conv2d(64, 11, stride=4, padding=3, activation="RELU")
         self.pool1 = layer.MaxPool2d(3, 2)
-        self.conv2 = layer.Conv2d(192, 5, padding=2)
+        self.conv2 = layer.Conv2d(192, 5, padding=2, activation="RELU")
         self.pool2 = layer.MaxPool2d(3, 2)
-        self.conv3 = layer.Conv2d(384, 3, padding=1)
-        self.conv4 = layer.Conv2d(256, 3, padding=1)
-        self.conv5 = layer.Conv2d(256, 3, padding=1)
+        self.conv3 = layer.Conv2d(384, 3, padding=1, activation="RELU")
+        self.conv4 = layer.Conv2d(256, 3, padding=1, activation="RELU")
+        self.conv5 = layer.Conv2d(256, 3, padding=1, activation="RELU")
         self.pool5 = layer.MaxPool2d(3, 2)
         self.flatten = layer.Flatten()
         self.fc6 = layer.Linear(4096)
@@ -56,11 +56,11 @@ class AlexNet(model.Model):
 
     def forward(self, x):
         relu = autograd.relu
-        x = self.pool1(relu(self.conv1(x)))
-        x = self.pool2(relu(self.conv2(x)))
-        x = relu(self.conv3(x))
-        x = relu(self.conv4(x))
-        x = self.pool5(relu(self.conv5(x)))
+        x = self.pool1(self.conv1(x))
+        x = self.pool2(self.conv2(x))
+        x = self.conv3(x)
+        x = self.conv4(x)
+        x = self.pool5(self.conv5(x))
         x = self.drop6(relu(self.fc6(self.flatten(x))))
         x = self.drop7(relu(self.fc7(x)))
         return self.fc8(x)

@@ -29,10 +29,10 @@ class CifarCNN(model.Model):
         self.conv1 = layer.Conv2d(32, 5, stride=1, padding=2)
         self.pool1 = layer.MaxPool2d(3, 2)
         self.lrn1 = layer.LRN(3, alpha=5e-5, beta=0.75)
-        self.conv2 = layer.Conv2d(32, 5, stride=1, padding=2)
+        self.conv2 = layer.Conv2d(32, 5, stride=1, padding=2, activation="RELU")
         self.pool2 = layer.AvgPool2d(3, 2)
         self.lrn2 = layer.LRN(3, alpha=5e-5, beta=0.75)
-        self.conv3 = layer.Conv2d(64, 5, stride=1, padding=2)
+        self.conv3 = layer.Conv2d(64, 5, stride=1, padding=2, activation="RELU")
         self.pool3 = layer.AvgPool2d(3, 2)
         self.flatten = layer.Flatten()
         self.fc = layer.Linear(num_classes)
@@ -40,8 +40,8 @@ class CifarCNN(model.Model):
 
     def forward(self, x):
         x = self.lrn1(autograd.relu(self.pool1(self.conv1(x))))
-        x = self.lrn2(self.pool2(autograd.relu(self.conv2(x))))
-        x = self.pool3(autograd.relu(self.conv3(x)))
+        x = self.lrn2(self.pool2(self.conv2(x)))
+        x = self.pool3(self.conv3(x))
         return self.fc(self.flatten(x))
 
     def train_one_batch(self, x, y):
@@ -57,9 +57,9 @@ class LeNet(model.Model):
 
     def __init__(self, num_classes=10):
         super().__init__()
-        self.conv1 = layer.Conv2d(20, 5)
+        self.conv1 = layer.Conv2d(20, 5, activation="RELU")
         self.pool1 = layer.MaxPool2d(2, 2)
-        self.conv2 = layer.Conv2d(50, 5)
+        self.conv2 = layer.Conv2d(50, 5, activation="RELU")
         self.pool2 = layer.MaxPool2d(2, 2)
         self.flatten = layer.Flatten()
         self.fc1 = layer.Linear(500)
@@ -67,8 +67,8 @@ class LeNet(model.Model):
         self.loss_fn = layer.SoftMaxCrossEntropy()
 
     def forward(self, x):
-        x = self.pool1(autograd.relu(self.conv1(x)))
-        x = self.pool2(autograd.relu(self.conv2(x)))
+        x = self.pool1(self.conv1(x))
+        x = self.pool2(self.conv2(x))
         x = autograd.relu(self.fc1(self.flatten(x)))
         return self.fc2(x)
 

@@ -61,9 +61,21 @@ class Block(autograd.Layer):
         if strides != 1:
             self.layers.append(autograd.MaxPool2d(3, strides, padding + 1))
 
+        # A BatchNorm2d directly followed by a ReLU runs fused with it, as one Operation.
+        # The ReLU stays in the list, skipped, so every layer keeps its index (and its
+        # checkpoint name) and the block computes the same function.
+        self.absorbed = set()
+        for i in range(len(self.layers) - 1):
+            if isinstance(self.layers[i], autograd.BatchNorm2d) and \
+                    isinstance(self.layers[i + 1], autograd.ReLU):
+                self.layers[i].activation = "RELU"
+                self.absorbed.add(i + 1)
+
     def __call__(self, x):
         y = self.layers[0](x)
-        for layer in self.layers[1:]:
+        for i, layer in enumerate(self.layers[1:], 1):
+            if i in self.absorbed:
+                continue
             if isinstance(y, tuple):
                 y = y[0]
             y = layer(y)
@@ -92,10 +104,10 @@ class Xception(autograd.Layer):
         self.num_classes = num_classes
 
         self.conv1 = autograd.Conv2d(3, 32, 3, 2, 0, bias=False)
-        self.bn1 = autograd.BatchNorm2d(32)
+        self.bn1 = autograd.BatchNorm2d(32, activation="RELU")
 
         self.conv2 = autograd.Conv2d(32, 64, 3, 1, 1, bias=False)
-        self.bn2 = autograd.BatchNorm2d(64)
+        self.bn2 = autograd.BatchNorm2d(64, activation="RELU")
 
         self.block1 = Block(
             64, 128, 2, 2, padding=0, start_with_relu=False, grow_first=True)
@@ -126,9 +138,9 @@ class Xception(autograd.Layer):
             728, 1024, 2, 2, start_with_relu=True, grow_first=False)
 
         self.conv3 = autograd.SeparableConv2d(1024, 1536, 3, 1, 1)
-        self.bn3 = autograd.BatchNorm2d(1536)
+        self.bn3 = autograd.BatchNorm2d(1536, activation="RELU")
 
-        # do relu here
+        # the ReLU after bn3 runs fused with it (activation="RELU")
         self.conv4 = autograd.SeparableConv2d(1536, 2048, 3, 1, 1)
         self.bn4 = autograd.BatchNorm2d(2048)
 
@@ -137,12 +149,10 @@ class Xception(autograd.Layer):
 
     def features(self, input):
         x = self.conv1(input)
-        x = self.bn1(x)
-        x = autograd.relu(x)
+        x = self.bn1(x)  # fused with its ReLU
 
         x = self.conv2(x)
-        x = self.bn2(x)
-        x = autograd.relu(x)
+        x = self.bn2(x)  # fused with its ReLU
 
         x = self.block1(x)
         x = self.block2(x)
@@ -158,8 +168,7 @@ class Xception(autograd.Layer):
         x = self.block12(x)
 
         x = self.conv3(x)
-        x = self.bn3(x)
-        x = autograd.relu(x)
+        x = self.bn3(x)  # fused with its ReLU
 
         x = self.conv4(x)
         x = self.bn4(x)

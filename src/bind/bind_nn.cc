@@ -36,6 +36,8 @@
 
 namespace singa {
 
+void BindFusedNN(py::module_& m);  // bind_fused_nn.cc: conv + ReLU, batch norm + ReLU
+
 namespace {
 
 // An int or a sequence of ints.
@@ -184,6 +186,7 @@ void BindNN(py::module_& m) {
   DefRecorded(m, "CpuLRNBackward", &CpuLRNBackward, py::arg("dy"), py::arg("x"), py::arg("y"),
               py::arg("size"), py::arg("alpha") = 1e-4, py::arg("beta") = 0.75, py::arg("k") = 1.0,
               NoGIL());
+  BindFusedNN(m);
 }
 
 }  // namespace singa

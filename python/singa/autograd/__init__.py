@@ -49,6 +49,7 @@ from .ops_loss import (SoftMaxCrossEntropy, CrossEntropy, BinaryCrossEntropy, Me
                        mse_loss, ranking_loss)
 from .ops_nn import (Gemm, AddBias, Dropout, _Conv2d, _Pooling2d, _BatchNorm2d, LRN, gemm,
                      add_bias, dropout, conv2d, pooling_2d, batchnorm_2d, lrn)
+from .ops_fused_nn import _Conv2dReLU, _BatchNorm2dReLU, conv2d_relu, batchnorm_2d_relu
 
 __all__ = ["Operation", "Operator", "Dummy", "backward", "gradients", "infer_dependency",
            "is_grad_enabled", "is_train_mode", "no_grad", "set_grad_enabled", "train", "autocast",
@@ -76,7 +77,8 @@ __all__ = ["Operation", "Operator", "Dummy", "backward", "gradients", "infer_dep
            "MeanSquareError", "RankingLoss", "softmax_cross_entropy", "cross_entropy",
            "binary_cross_entropy", "mse_loss", "ranking_loss", "Gemm", "AddBias", "Dropout",
            "_Conv2d", "_Pooling2d", "_BatchNorm2d", "LRN", "gemm", "add_bias", "dropout", "conv2d",
-           "pooling_2d", "batchnorm_2d", "lrn", "Layer", "Linear", "Conv2d", "SeparableConv2d",
+           "pooling_2d", "batchnorm_2d", "lrn", "_Conv2dReLU", "_BatchNorm2dReLU", "conv2d_relu",
+           "batchnorm_2d_relu", "Layer", "Linear", "Conv2d", "SeparableConv2d",
            "BatchNorm2d", "MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d", "Pooling2d", "RNN_Base",
            "RNN", "LSTM"]
 

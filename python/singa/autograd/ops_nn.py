@@ -157,7 +157,7 @@ class _Conv2d(Operation):
 
     def __init__(self, handle, odd_padding=(0, 0, 0, 0)):
         super().__init__()
-        self.handle = _handle("_Conv2d", handle, "ConvHandle")
+        self.handle = _handle(type(self).__name__, handle, "ConvHandle")  # or a subclass's name
         self.odd_padding = tuple(odd_padding)
 
     def forward(self, x, W, b=None):
@@ -216,7 +216,7 @@ class _BatchNorm2d(Operation):
 
     def __init__(self, handle, running_mean, running_var, name=None):
         super().__init__(name)
-        self.handle = _handle("_BatchNorm2d", handle, "BatchNormHandle")
+        self.handle = _handle(type(self).__name__, handle, "BatchNormHandle")
         self.running_mean = _data(running_mean)
         self.running_var = _data(running_var)
 

@@ -84,7 +84,8 @@ class Conv2d(Layer):
             (top, bottom, left, right). group: channel groups (depthwise when group ==
             in_channels). bias: add a bias. pad_mode: 'NOTSET' (use padding), 'SAME_UPPER',
             'SAME_LOWER' (output = ceil(in / stride), extra padding at the end/start) or
-            'VALID'. activation: 'NOTSET' or 'RELU' (applied after the convolution).
+            'VALID'. activation: 'NOTSET' or 'RELU' (applied after the convolution, fused
+            with it into one Operation, autograd.conv2d_relu).
     Shape: x (N, C, H, W) -> (N, nb_kernels, H', W'); W (nb_kernels, C/group, kh, kw).
     """
 
@@ -112,7 +113,7 @@ class Conv2d(Layer):
         self.bias = bias
         self.pad_mode = pad_mode
         self.activation = activation
-        if activation.upper() not in ("NOTSET", "RELU"):
+        if not isinstance(activation, str) or activation.upper() not in ("NOTSET", "RELU"):
             raise ValueError("Conv2d: activation must be 'NOTSET' or 'RELU', got {!r}"
                              .format(activation))
         _pads(pad_mode, self.padding, (1, 1), self.kernel_size, self.stride)  # validates
@@ -169,10 +170,11 @@ class Conv2d(Layer):
     def forward(self, x):
         _check_x(self, x, (4,))
         self._check_channels(x)
-        y = autograd.conv2d(self._get_handle(x), x, self.W, self.b if self.bias else None)
+        b = self.b if self.bias else None
         if self.activation.upper() == "RELU":
-            y = autograd.relu(y)
-        return y
+            # one fused Operation: the same result as relu(conv2d(...)), one pass fewer
+            return autograd.conv2d_relu(self._get_handle(x), x, self.W, b)
+        return autograd.conv2d(self._get_handle(x), x, self.W, b)
 
 
 class SeparableConv2d(Layer):

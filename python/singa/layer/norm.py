@@ -15,18 +15,25 @@ class BatchNorm2d(Layer):
     Args:
         num_features: optional (SINGA 2.x form); taken from the input otherwise.
         momentum: running = momentum * running + (1 - momentum) * batch statistic.
+        activation: 'NOTSET' or 'RELU': ReLU applied to the normalised output, fused with
+            it into one Operation (autograd.batchnorm_2d_relu). This argument is an
+            extension: SINGA's BatchNorm2d has none.
     Params: scale (C,), bias (C,). States: running_mean (C,), running_var (C,).
     """
 
     _state_names = ("running_mean", "running_var")
 
-    def __init__(self, *args, momentum=0.9):
+    def __init__(self, *args, momentum=0.9, activation="NOTSET"):
         super(BatchNorm2d, self).__init__()
         if len(args) > 1:
             momentum = args[1]
         if not 0.0 <= momentum <= 1.0:
             raise ValueError("BatchNorm2d: momentum must be in [0, 1], got {}".format(momentum))
+        if not isinstance(activation, str) or activation.upper() not in ("NOTSET", "RELU"):
+            raise ValueError("BatchNorm2d: activation must be 'NOTSET' or 'RELU', got {!r}"
+                             .format(activation))
         self.momentum = float(momentum)
+        self.activation = activation
         self.channels = _size("BatchNorm2d", "num_features", args[0]) if args else None
         self._handle = None
         self._handle_key = None
@@ -60,8 +67,9 @@ class BatchNorm2d(Layer):
         if self._handle_key != key:
             self._handle = singa.BatchNormHandle(self.momentum, x.data)
             self._handle_key = key
-        return autograd.batchnorm_2d(self._handle, x, self.scale, self.bias,
-                                     self.running_mean, self.running_var)
+        norm = autograd.batchnorm_2d_relu if self.activation.upper() == "RELU" \
+            else autograd.batchnorm_2d
+        return norm(self._handle, x, self.scale, self.bias, self.running_mean, self.running_var)
 
 
 class LRN(Layer):

@@ -6,12 +6,15 @@ The layers of ``singa.layer`` export through the Operations they call: Linear is
 AddBias, Conv2d/SeparableConv2d are Conv (grouped for the depthwise part), the pooling
 layers MaxPool/AveragePool (the 1-D ones between two Reshapes), BatchNorm2d is
 BatchNormalization, and RNN/LSTM are their time steps unrolled into MatMul, Add, Sigmoid,
-Tanh and Mul nodes, since the layers compute them with those Operations.
+Tanh and Mul nodes, since the layers compute them with those Operations. The fused
+Operations (``autograd/ops_fused_nn.py``: Conv2d and BatchNorm2d with activation='RELU')
+export as the node pair they fuse, Conv + Relu and BatchNormalization + Relu.
 """
 
 import numpy as np
 
 from .. import singa_wrap as singa
+from ..autograd import ops_fused_nn as fused
 from ..autograd import ops_nn as nn
 from .export_registry import ExportError, register_export
 
@@ -80,6 +83,19 @@ def _batchnorm(op, ctx, inputs, outputs):
              epsilon=float(op.handle.eps))
 
 
+def _conv_relu(op, ctx, inputs, outputs):
+    # ONNX has no fused node: Conv then Relu (runtimes fuse the pair themselves)
+    conv_out = [ctx.temp("conv")]
+    _conv(op, ctx, inputs, conv_out)
+    ctx.node("Relu", conv_out, outputs)
+
+
+def _batchnorm_relu(op, ctx, inputs, outputs):
+    norm_out = [ctx.temp("batchnorm")]
+    _batchnorm(op, ctx, inputs, norm_out)
+    ctx.node("Relu", norm_out, outputs)
+
+
 def _lrn(op, ctx, inputs, outputs):
     ctx.node("LRN", inputs, outputs, size=op.size, alpha=op.alpha, beta=op.beta, bias=op.k)
 
@@ -91,3 +107,5 @@ register_export(nn._Conv2d, _conv)
 register_export(nn._Pooling2d, _pool)
 register_export(nn._BatchNorm2d, _batchnorm)
 register_export(nn.LRN, _lrn)
+register_export(fused._Conv2dReLU, _conv_relu)
+register_export(fused._BatchNorm2dReLU, _batchnorm_relu)
