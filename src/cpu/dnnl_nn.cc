@@ -75,6 +75,7 @@ bool ConvBackwardData(const ConvHandle&, const Tensor&, const Tensor&, Tensor*) 
 bool ConvBackwardWeights(const ConvHandle&, const Tensor&, const Tensor&, Tensor*) {
   return false;
 }
+bool ConvBackwardBias(const Tensor&, Tensor*) { return false; }
 bool BatchNormForwardTraining(const BatchNormHandle&, const Tensor&, const Tensor&,
                               const Tensor&, Tensor*, Tensor*, Tensor*) {
   return false;

@@ -31,6 +31,9 @@ bool ConvForward(const ConvHandle& h, const Tensor& x, const Tensor& W, const Te
                  Tensor* y);
 bool ConvBackwardData(const ConvHandle& h, const Tensor& dy, const Tensor& W, Tensor* dx);
 bool ConvBackwardWeights(const ConvHandle& h, const Tensor& dy, const Tensor& x, Tensor* dW);
+// The bias gradient (sum of dy over N, H, W) of a dy held channel-blocked; false for
+// any other dy.
+bool ConvBackwardBias(const Tensor& dy, Tensor* db);
 
 bool PoolForward(const PoolingHandle& h, const Tensor& x, Tensor* y);
 bool PoolBackward(const PoolingHandle& h, const Tensor& dy, const Tensor& x, Tensor* dx);
