@@ -1,6 +1,6 @@
 // oneDNN fast paths for batch norm and LRN, and the choice of backend (see dnnl_nn.h).
-// These run on the plain NCHW layout directly, where a reorder would cost as much as the
-// op itself. Convolutions are in dnnl_conv.cc, pooling in dnnl_pool.cc.
+// These run on the input's own layout (plain NCHW, or channel-blocked for batch norm),
+// where a reorder would cost as much as the op itself. Convolutions are in dnnl_conv.cc, pooling in dnnl_pool.cc.
 #include "cpu/dnnl_nn.h"
 
 #include <atomic>
@@ -103,25 +103,44 @@ namespace {
 
 struct BNEntry : Entry {
   dn::memory::desc data, stat;
+  // The user's tensors against the layout the primitives run on (the same when plain).
+  Operand src, dst, diff_dst, diff_src;
   Prim<dn::batch_normalization_forward> train, infer;
   Prim<dn::batch_normalization_backward> bwd;
 };
 
+// x held channel-blocked (a conv's or pool's output kept blocked): oneDNN's jit batch norm
+// (bnorm_jit, on nChw16c and nChw8c alike) runs on that layout, and the result keeps it.
+const MemLayout* BNBlockedLayout(const Tensor& x) {
+  const auto& b = x.block();
+  if (!b || !b->blocked() || !BlockedData(x, LayoutDesc(b->layout()))) return nullptr;
+  return &b->layout();
+}
+
 // On plain NCHW with spatial axes, oneDNN 3.2's batch norm (ncsp_bnorm) measured no faster
 // than ours in training and 2-4x slower in inference and backward (batchnorm.cc), so only
-// (N, C) inputs, where it is ~2x faster, go to oneDNN.
-bool BNUseDnnl(const Tensor& x) { return x.nDim() == 2 || x.Size() == x.shape(0) * x.shape(1); }
+// (N, C) inputs, where it is ~2x faster, and channel-blocked ones go to oneDNN.
+bool BNUseDnnl(const Tensor& x) {
+  return x.nDim() == 2 || x.Size() == x.shape(0) * x.shape(1) || BNBlockedLayout(x) != nullptr;
+}
 
 std::shared_ptr<BNEntry> BNPrims(const BatchNormHandle& h, const Tensor& x) {
   // (N, C) inputs are (N, C, 1, 1): the same memory.
   const int64_t n = x.shape(0), c = x.shape(1), hh = x.nDim() == 4 ? x.shape(2) : 1,
                 w = x.nDim() == 4 ? x.shape(3) : 1;
+  const MemLayout* blocked = BNBlockedLayout(x);
   int64_t eps_bits;
   static_assert(sizeof(eps_bits) == sizeof(h.eps));
   std::memcpy(&eps_bits, &h.eps, sizeof(eps_bits));
-  return Cached<BNEntry>({4, n, c, hh, w, eps_bits}, [&](BNEntry& e) {
-    e.data = Plain({n, c, hh, w});
+  return Cached<BNEntry>({4, n, c, hh, w, eps_bits, blocked ? blocked->channel_block : 0},
+                         [&](BNEntry& e) {
+    const auto plain = Plain({n, c, hh, w});
+    e.data = blocked ? LayoutDesc(*blocked) : plain;
     e.stat = Plain({c});
+    e.src.Init(plain, e.data, true);
+    e.dst.Init(plain, e.data, false);
+    e.diff_dst.Init(plain, e.data, true);
+    e.diff_src.Init(plain, e.data, false);
     const float eps = static_cast<float>(h.eps);
     auto flags = dn::normalization_flags::use_scale | dn::normalization_flags::use_shift;
     dn::batch_normalization_forward::primitive_desc tr(
@@ -146,12 +165,14 @@ bool BatchNormForwardTraining(const BatchNormHandle& h, const Tensor& x, const T
   auto e = BNPrims(h, x);
   if (!e->ok) return false;
   Scratch scratch(*x.device());
-  e->train.Run({{DNNL_ARG_SRC, Mem(e->data, x)},
-                {DNNL_ARG_DST, Mem(e->data, *y)},
+  auto src = e->src.In(x, scratch), dst = e->dst.Out(y, scratch);
+  e->train.Run({{DNNL_ARG_SRC, src},
+                {DNNL_ARG_DST, dst},
                 {DNNL_ARG_SCALE, Mem(e->stat, scale)},
                 {DNNL_ARG_SHIFT, Mem(e->stat, bias)},
                 {DNNL_ARG_MEAN, Mem(e->stat, *mean)},
                 {DNNL_ARG_VARIANCE, Mem(e->stat, *var)}}, scratch);
+  e->dst.Finish(dst, y, scratch);
   Stream().wait();
   return true;
 }
@@ -163,12 +184,14 @@ bool BatchNormForwardInference(const BatchNormHandle& h, const Tensor& x, const 
   auto e = BNPrims(h, x);
   if (!e->ok) return false;
   Scratch scratch(*x.device());
-  e->infer.Run({{DNNL_ARG_SRC, Mem(e->data, x)},
-                {DNNL_ARG_DST, Mem(e->data, *y)},
+  auto src = e->src.In(x, scratch), dst = e->dst.Out(y, scratch);
+  e->infer.Run({{DNNL_ARG_SRC, src},
+                {DNNL_ARG_DST, dst},
                 {DNNL_ARG_SCALE, Mem(e->stat, scale)},
                 {DNNL_ARG_SHIFT, Mem(e->stat, bias)},
                 {DNNL_ARG_MEAN, Mem(e->stat, mean)},
                 {DNNL_ARG_VARIANCE, Mem(e->stat, var)}}, scratch);
+  e->dst.Finish(dst, y, scratch);
   Stream().wait();
   return true;
 }
@@ -180,14 +203,17 @@ bool BatchNormBackward(const BatchNormHandle& h, const Tensor& x, const Tensor& 
   auto e = BNPrims(h, x);
   if (!e->ok) return false;
   Scratch scratch(*x.device());
-  e->bwd.Run({{DNNL_ARG_SRC, Mem(e->data, x)},
-              {DNNL_ARG_DIFF_DST, Mem(e->data, dy)},
+  auto src = e->src.In(x, scratch), ddst = e->diff_dst.In(dy, scratch),
+       dsrc = e->diff_src.Out(dx, scratch);
+  e->bwd.Run({{DNNL_ARG_SRC, src},
+              {DNNL_ARG_DIFF_DST, ddst},
               {DNNL_ARG_SCALE, Mem(e->stat, scale)},
               {DNNL_ARG_MEAN, Mem(e->stat, mean)},
               {DNNL_ARG_VARIANCE, Mem(e->stat, var)},
-              {DNNL_ARG_DIFF_SRC, Mem(e->data, *dx)},
+              {DNNL_ARG_DIFF_SRC, dsrc},
               {DNNL_ARG_DIFF_SCALE, Mem(e->stat, *dscale)},
               {DNNL_ARG_DIFF_SHIFT, Mem(e->stat, *dbias)}}, scratch);
+  e->diff_src.Finish(dsrc, dx, scratch);
   Stream().wait();
   return true;
 }
