@@ -109,33 +109,29 @@ struct BNEntry : Entry {
   Prim<dn::batch_normalization_backward> bwd;
 };
 
-// x held channel-blocked (a conv's or pool's output kept blocked): oneDNN's jit batch norm
-// (bnorm_jit, on nChw16c and nChw8c alike) runs on that layout, and the result keeps it.
-const MemLayout* BNBlockedLayout(const Tensor& x) {
-  const auto& b = x.block();
-  if (!b || !b->blocked() || !BlockedData(x, LayoutDesc(b->layout()))) return nullptr;
-  return &b->layout();
-}
+// Whether x is (N, C) data ((N, C, 1, 1) included: the same memory).
+bool BNFlat(const Tensor& x) { return x.nDim() == 2 || x.Size() == x.shape(0) * x.shape(1); }
 
 // On plain NCHW with spatial axes, oneDNN 3.2's batch norm (ncsp_bnorm) measured no faster
 // than ours in training and 2-4x slower in inference and backward (batchnorm.cc), so only
-// (N, C) inputs, where it is ~2x faster, and channel-blocked ones go to oneDNN.
-bool BNUseDnnl(const Tensor& x) {
-  return x.nDim() == 2 || x.Size() == x.shape(0) * x.shape(1) || BNBlockedLayout(x) != nullptr;
-}
+// (N, C) inputs, where it is ~2x faster, went to oneDNN. Where activations stay blocked
+// (KeepBlocked) a 4-D batch norm runs oneDNN's jit kernel (bnorm_jit, nChw16c / nChw8c) on
+// the blocked layout instead, reordering a plain input in: always, not only for blocked
+// inputs, so that reading a tensor as NCHW (printing it, anomaly detection) never changes
+// which kernel, and so which rounding, the step after it gets.
+bool BNUseDnnl(const Tensor& x) { return BNFlat(x) || (x.nDim() == 4 && KeepBlocked()); }
 
 std::shared_ptr<BNEntry> BNPrims(const BatchNormHandle& h, const Tensor& x) {
   // (N, C) inputs are (N, C, 1, 1): the same memory.
   const int64_t n = x.shape(0), c = x.shape(1), hh = x.nDim() == 4 ? x.shape(2) : 1,
                 w = x.nDim() == 4 ? x.shape(3) : 1;
-  const MemLayout* blocked = BNBlockedLayout(x);
+  const bool blocked = !BNFlat(x);
   int64_t eps_bits;
   static_assert(sizeof(eps_bits) == sizeof(h.eps));
   std::memcpy(&eps_bits, &h.eps, sizeof(eps_bits));
-  return Cached<BNEntry>({4, n, c, hh, w, eps_bits, blocked ? blocked->channel_block : 0},
-                         [&](BNEntry& e) {
+  return Cached<BNEntry>({4, n, c, hh, w, eps_bits, blocked}, [&](BNEntry& e) {
     const auto plain = Plain({n, c, hh, w});
-    e.data = blocked ? LayoutDesc(*blocked) : plain;
+    e.data = blocked ? ChannelBlocked({n, c, hh, w}) : plain;
     e.stat = Plain({c});
     e.src.Init(plain, e.data, true);
     e.dst.Init(plain, e.data, false);
