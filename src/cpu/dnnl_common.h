@@ -279,8 +279,17 @@ struct Operand {
   dn::memory Out(Tensor* t, Scratch& scratch) const {
     if (reorder && KeepBlocked()) {
       MemLayout l = BlockedLayoutOf(inner, inner.get_dims(), t->data_type());
-      if (!l.plain() && t->offset() == 0 && t->IsContiguous())
-        return dn::memory(inner, Engine(), t->block()->InstallBlocked(inner.get_size(), l));
+      if (!l.plain() && t->offset() == 0 && t->IsContiguous()) {
+        // The caller's fresh output: its memory serves when no channel padding makes the
+        // blocked layout larger (an allocation less, and the allocator's free spans keep
+        // the sizes and order of the plain path).
+        Block& b = *t->block();
+        if (b.size() >= inner.get_size()) {
+          b.MarkLayout(l);
+          return dn::memory(inner, Engine(), b.data());
+        }
+        return dn::memory(inner, Engine(), b.InstallBlocked(inner.get_size(), l));
+      }
     }
     return Out(const_cast<void*>(t->raw()), scratch);
   }
