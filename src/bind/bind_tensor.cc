@@ -182,6 +182,13 @@ void BindTensor(py::module_& m) {
   DefHost(t, "IsContiguous", &Tensor::IsContiguous);
   DefHost(t, "shares_memory", [](const Tensor& a, const Tensor& b) { return a.block() == b.block(); });
   DefHost(t, "data_ptr", [](const Tensor& x) { return reinterpret_cast<uintptr_t>(x.raw()); });
+  // How the memory is arranged inside (oneDNN's outputs may stay channel-blocked until
+  // read); every host view sees plain NCHW whatever this says. Does not convert.
+  DefHost(t, "layout_name", [](const Tensor& x) -> std::string {
+    const auto& b = x.block();
+    if (!b || !b->blocked()) return "plain";
+    return b->layout().channel_block == 16 ? "nChw16c" : "nChw8c";
+  });
 
   // ---- copies and conversions ----
   DefRecorded(t, "Clone", [](const Tensor& x) { return x.Clone(); }, NoGIL());

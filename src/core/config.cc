@@ -36,7 +36,9 @@ const std::vector<ConfigKnob>& ConfigKnobs() {
        "without oneDNN, mean 'auto'. set_conv_backend() changes it later."},
       {"SINGA_DNNL_LAYOUT", "auto",
        "memory layout of oneDNN convolutions: 'plain' (NCHW) or 'blocked' forces one for "
-       "every convolution (for measuring); other values pick per convolution."},
+       "every convolution (for measuring); other values pick per convolution. oneDNN "
+       "outputs stay channel-blocked between oneDNN kernels unless it is 'plain' or "
+       "'reorder' (per-convolution choice, every output reordered to NCHW at once)."},
       {"SINGA_CPU_ISA", "auto",
        "instruction set of singa's own CPU kernels in a portable build: 'auto' (the best the "
        "CPU has), 'avx512', 'avx2' or 'baseline' (x86-64); a level above the CPU's, an "

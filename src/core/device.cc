@@ -45,6 +45,49 @@ void Block::ReleaseData() {
   }
   ptr_ = nullptr;
   size_ = 0;
+  layout_ = MemLayout{};
+  blocked_.store(false, std::memory_order_release);
+}
+
+namespace {
+// One lock for every conversion: they are rare (a blocked tensor read as plain once) and
+// short next to the kernels around them.
+std::mutex& ConversionMutex() {
+  static std::mutex mu;
+  return mu;
+}
+}  // namespace
+
+void* Block::InstallBlocked(size_t bytes, const MemLayout& layout) {
+  if (release_ || owner_ == nullptr)
+    throw ValueError("Block.InstallBlocked: borrowed memory cannot change its layout");
+  std::shared_ptr<Block> fresh = owner_->NewBlock(bytes);
+  std::lock_guard<std::mutex> lock(ConversionMutex());
+  SwapData(*fresh);  // `fresh` now holds the old memory and frees it when it goes
+  layout_ = layout;
+  blocked_.store(!layout.plain(), std::memory_order_release);
+  return ptr_;
+}
+
+void Block::MarkLayout(const MemLayout& layout) {
+  if (release_ || layout.to_plain == nullptr || size_ < layout.plain_bytes())
+    throw ValueError(Msg("Block.MarkLayout: a block of ", size_,
+                         " bytes cannot hold that layout"));
+  std::lock_guard<std::mutex> lock(ConversionMutex());
+  layout_ = layout;
+  blocked_.store(!layout.plain(), std::memory_order_release);
+}
+
+void Block::MakePlain() {
+  if (!blocked()) return;
+  std::lock_guard<std::mutex> lock(ConversionMutex());
+  if (!blocked()) return;  // another thread converted it meanwhile
+  std::shared_ptr<Block> plain = owner_->NewBlock(layout_.plain_bytes());
+  layout_.to_plain(layout_, ptr_, plain->ptr_);
+  std::swap(ptr_, plain->ptr_);
+  std::swap(size_, plain->size_);
+  layout_ = MemLayout{};
+  blocked_.store(false, std::memory_order_release);
 }
 
 void Device::CopyToHost(void* dst, const void* src, size_t bytes) const {

@@ -23,6 +23,29 @@ class Device;
 class Graph;
 struct KernelTable;
 
+// How a block's bytes are arranged. Plain is row-major in the tensor's own strides. A
+// channel-blocked block holds a 4-D (N, C, H, W) tensor as oneDNN's nChw8c / nChw16c:
+// channels in groups of `channel_block`, the last group zero-padded, so it may be larger
+// than N*C*H*W elements. Only oneDNN kernels produce and read such blocks; everything else
+// reaches memory through Tensor::raw(), which converts the block back to plain first.
+struct MemLayout {
+  int channel_block = 0;  // 0: plain
+  int64_t n = 0, c = 0, h = 0, w = 0;
+  DataType dtype = kFloat32;
+  // Writes the plain NCHW copy of `src` (this layout) to `dst`; set by the producer, so
+  // the core needs no oneDNN.
+  void (*to_plain)(const MemLayout&, const void* src, void* dst) = nullptr;
+
+  bool plain() const { return channel_block == 0; }
+  bool operator==(const MemLayout& o) const {
+    return channel_block == o.channel_block && n == o.n && c == o.c && h == o.h && w == o.w &&
+           dtype == o.dtype;
+  }
+  size_t plain_bytes() const {
+    return static_cast<size_t>(n * c * h * w) * SizeOf(dtype);
+  }
+};
+
 // A reference-counted span of device memory. Either allocated by a Device (and counted
 // in its memory statistics) or borrowed from outside (a NumPy array) with a release hook.
 // A block keeps its device alive: the last reference to a device may be a tensor whose
@@ -39,14 +62,33 @@ class Block {
   size_t size() const { return size_; }
   bool borrowed() const { return static_cast<bool>(release_); }
   const std::shared_ptr<Device>& owner() const { return owner_; }
-  // Exchanges the memory (and ownership) of two blocks: graph replay moves a freshly
-  // computed result into the block every recorded consumer refers to.
+  // Exchanges the memory (and ownership and layout) of two blocks: graph replay moves a
+  // freshly computed result into the block every recorded consumer refers to.
   void SwapData(Block& other) {
     std::swap(ptr_, other.ptr_);
     std::swap(size_, other.size_);
     std::swap(owner_, other.owner_);
     std::swap(release_, other.release_);
+    std::swap(layout_, other.layout_);
+    const bool mine = blocked_.load(std::memory_order_acquire);
+    blocked_.store(other.blocked_.load(std::memory_order_acquire), std::memory_order_release);
+    other.blocked_.store(mine, std::memory_order_release);
   }
+
+  // ---- physical layout (see MemLayout) ----
+  // Cheap and safe from any thread: raw() asks it on every call.
+  bool blocked() const { return blocked_.load(std::memory_order_acquire); }
+  // The layout; read it only on the thread that uses the blocked memory.
+  const MemLayout& layout() const { return layout_; }
+  // Replaces the memory by `bytes` fresh bytes of the owner device holding `layout`
+  // (the old memory is freed); the producer then writes them.
+  void* InstallBlocked(size_t bytes, const MemLayout& layout);
+  // Declares the bytes just written to this (fresh, unshared) block to be in `layout`,
+  // which must fit its size.
+  void MarkLayout(const MemLayout& layout);
+  // Converts a blocked block to plain in place (a no-op when plain). Serialised across
+  // threads: Tensor::raw() is const and several threads may read one tensor.
+  void MakePlain();
   // Returns the memory to the device and leaves the block empty: graph replay frees an
   // intermediate after its last reader; SwapData refills it on the next replay.
   void ReleaseData();
@@ -56,6 +98,8 @@ class Block {
   size_t size_;
   std::shared_ptr<Device> owner_;
   std::function<void()> release_;
+  MemLayout layout_;
+  std::atomic<bool> blocked_{false};
 };
 
 class Device : public std::enable_shared_from_this<Device> {

@@ -112,7 +112,10 @@ bool Tensor::transpose() const {
 }
 
 void* Tensor::raw() const {
-  if (!block_ || block_->data() == nullptr) return nullptr;
+  if (!block_) return nullptr;
+  // Every kernel but oneDNN's reads and writes plain memory.
+  if (block_->blocked()) block_->MakePlain();
+  if (block_->data() == nullptr) return nullptr;
   return static_cast<char*>(block_->data()) + offset_ * static_cast<int64_t>(SizeOf(dtype_));
 }
 

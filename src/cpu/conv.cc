@@ -223,6 +223,7 @@ void conv_backward_weights(const ConvHandle& h, const Tensor& dy, const Tensor& 
 }
 
 void conv_backward_bias(const ConvHandle& h, const Tensor& dy, Tensor* db) {
+  if (dnnl_nn::ConvBackwardBias(dy, db)) return;
   SINGA_DISPATCH_FLOAT(dy.data_type(), "CpuConvBackwardb", ConvBackwardBRef<T>(h, dy, db));
 }
 

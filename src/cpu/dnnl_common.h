@@ -167,6 +167,75 @@ std::shared_ptr<E> Cached(const std::vector<int64_t>& key, Build build) {
   return e;
 }
 
+// ---- tensors that stay channel-blocked (MemLayout, core/device.h) ----
+
+// Whether oneDNN outputs stay in the primitive's channel-blocked layout (read as plain
+// lazily, by Tensor::raw()). SINGA_DNNL_LAYOUT=plain or =reorder turns it off: every
+// oneDNN output is then reordered to plain NCHW at once (for measuring the difference).
+inline bool KeepBlocked() {
+  static const bool on = [] {
+    const std::string e = ConfigString("SINGA_DNNL_LAYOUT");
+    return e != "plain" && e != "reorder";
+  }();
+  return on;
+}
+
+inline dn::memory::desc LayoutDesc(const MemLayout& l) {
+  return dn::memory::desc({l.n, l.c, l.h, l.w}, DnnlType(l.dtype),
+                          l.channel_block == 16 ? Tag::nChw16c : Tag::nChw8c);
+}
+
+struct ReorderEntry : Entry {
+  Prim<dn::reorder> r;
+};
+
+// MemLayout::to_plain of the layouts made here.
+inline void BlockedToPlain(const MemLayout& l, const void* src, void* dst) {
+  const Dims d{l.n, l.c, l.h, l.w};
+  auto e = Cached<ReorderEntry>({7, l.n, l.c, l.h, l.w, int64_t(l.dtype), l.channel_block},
+                                [&](ReorderEntry& e) {
+                                  e.r.Init(dn::reorder::primitive_desc(
+                                      Engine(), LayoutDesc(l), Engine(),
+                                      Plain(d, DnnlType(l.dtype)), Attr()));
+                                });
+  if (!e->ok) throw ValueError("oneDNN: no reorder from a channel-blocked tensor to NCHW");
+  Scratch scratch(*defaultDevice());
+  e->r.Run({{DNNL_ARG_FROM, dn::memory(LayoutDesc(l), Engine(), const_cast<void*>(src))},
+            {DNNL_ARG_TO, dn::memory(Plain(d, DnnlType(l.dtype)), Engine(), dst)}},
+           scratch);
+  Stream().wait();
+}
+
+// The channel-blocked layout `md` describes for dims `d`, if it is one (else plain).
+inline MemLayout BlockedLayoutOf(const dn::memory::desc& md, const Dims& d, DataType dt) {
+  MemLayout l;
+  if (d.size() != 4) return l;
+  for (int b : {8, 16}) {
+    dn::memory::desc cand(d, DnnlType(dt), b == 16 ? Tag::nChw16c : Tag::nChw8c);
+    if (md == cand) {
+      l.channel_block = b;
+      l.n = d[0], l.c = d[1], l.h = d[2], l.w = d[3];
+      l.dtype = dt;
+      l.to_plain = &BlockedToPlain;
+      return l;
+    }
+  }
+  return l;
+}
+
+// `t`'s memory when its block holds exactly the layout `md` (the whole tensor, not a
+// view), else nullptr. Does not convert.
+inline void* BlockedData(const Tensor& t, const dn::memory::desc& md) {
+  const auto& b = t.block();
+  if (!b || !b->blocked() || t.offset() != 0 || t.nDim() != 4) return nullptr;
+  const MemLayout& l = b->layout();
+  const Shape& s = t.shape();
+  if (l.dtype != t.data_type() || size_t(l.n) != s[0] || size_t(l.c) != s[1] ||
+      size_t(l.h) != s[2] || size_t(l.w) != s[3] || !t.IsContiguous())
+    return nullptr;
+  return LayoutDesc(l) == md ? b->data() : nullptr;
+}
+
 // One operand of a primitive: the user's plain memory and the primitive's own layout,
 // with the reorder between them when they differ.
 struct Operand {
@@ -198,6 +267,35 @@ struct Operand {
     if (!reorder) return;
     dn::memory um(user, Engine(), data);
     r.Run({{DNNL_ARG_FROM, m}, {DNNL_ARG_TO, um}}, scratch);
+  }
+
+  // The same for tensors, which may hold the primitive's layout already (no reorder in)
+  // and may be given it (no reorder out; see KeepBlocked).
+  dn::memory In(const Tensor& t, Scratch& scratch) const {
+    if (reorder)
+      if (void* p = BlockedData(t, inner)) return dn::memory(inner, Engine(), p);
+    return In(const_cast<void*>(t.raw()), scratch);
+  }
+  dn::memory Out(Tensor* t, Scratch& scratch) const {
+    if (reorder && KeepBlocked()) {
+      MemLayout l = BlockedLayoutOf(inner, inner.get_dims(), t->data_type());
+      if (!l.plain() && t->offset() == 0 && t->IsContiguous()) {
+        // The caller's fresh output: its memory serves when no channel padding makes the
+        // blocked layout larger (an allocation less, and the allocator's free spans keep
+        // the sizes and order of the plain path).
+        Block& b = *t->block();
+        if (b.size() >= inner.get_size()) {
+          b.MarkLayout(l);
+          return dn::memory(inner, Engine(), b.data());
+        }
+        return dn::memory(inner, Engine(), b.InstallBlocked(inner.get_size(), l));
+      }
+    }
+    return Out(const_cast<void*>(t->raw()), scratch);
+  }
+  void Finish(dn::memory m, Tensor* t, Scratch& scratch) const {
+    if (t->block()->blocked()) return;  // written in place by Out
+    Finish(std::move(m), const_cast<void*>(t->raw()), scratch);
   }
 };
 

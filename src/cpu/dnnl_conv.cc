@@ -1,8 +1,10 @@
 // oneDNN convolutions (see dnnl_nn.h), in float32 and, where the CPU computes them
 // natively (NativeHalf, cpu/half_compute.h), float16 and bfloat16.
 //
-// User tensors are plain NCHW (`abcd`). For most convolutions oneDNN chooses blocked
-// internal layouts (format_tag::any) and we reorder into and out of them: on AVX-512 the
+// For most convolutions oneDNN chooses blocked internal layouts (format_tag::any). Inputs
+// already in that layout (a previous oneDNN kernel's output, see KeepBlocked) are read as
+// they are, plain NCHW ones reordered in; a channel-blocked output is written straight
+// into the output tensor, which then holds that layout until read as NCHW. On AVX-512 the
 // blocked direct kernels beat oneDNN's own plain-layout (gemm) convolution by far more than
 // the reorders cost (see ConvBlocked for the exceptions).
 #ifdef USE_DNNL
@@ -15,6 +17,16 @@ namespace singa {
 namespace dnnl_nn {
 
 namespace {
+
+// Attributes with oneDNN's eltwise_relu post-op, applied to each output block while it is
+// still in registers.
+dn::primitive_attr ReLUAttr() {
+  dn::primitive_attr attr = Attr();
+  dn::post_ops ops;
+  ops.append_eltwise(dn::algorithm::eltwise_relu, 0.f, 0.f);
+  attr.set_post_ops(ops);
+  return attr;
+}
 
 struct ConvBwdDataEntry : Entry {
   Prim<dn::convolution_backward_data> prim;
@@ -29,13 +41,16 @@ struct ConvBwdWeiEntry : Entry {
 }  // namespace
 
 bool ConvForward(const ConvHandle& h, const Tensor& x, const Tensor& W, const Tensor* b,
-                 Tensor* y) {
+                 Tensor* y, bool relu) {
   const size_t n = x.shape(0);
   const DataType dt = x.data_type();
   const DnType t = DnnlType(dt);
-  auto e = Cached<ConvFwdEntry>(ConvKey(kFwd, dt, h, n, b != nullptr), [&](ConvFwdEntry& e) {
+  const ConvPrim kind = relu ? kFwdReLU : kFwd;
+  auto e = Cached<ConvFwdEntry>(ConvKey(kind, dt, h, n, b != nullptr), [&](ConvFwdEntry& e) {
     ConvGeom g = Geometry(h, n);
-    auto pd = ConvFwdPd(g, b != nullptr, dn::prop_kind::forward_training, ConvBlocked(h, kFwd), t);
+    // The fused conv + ReLU takes the plain forward's layout rule: it is the same kernel.
+    auto pd = ConvFwdPd(g, b != nullptr, dn::prop_kind::forward_training, ConvBlocked(h, kFwd), t,
+                        relu ? ReLUAttr() : Attr());
     RequireOptimised(pd, dt);
     e.prim.Init(pd);
     e.src.Init(Plain(g.src, t), pd.src_desc(), true);
@@ -45,13 +60,12 @@ bool ConvForward(const ConvHandle& h, const Tensor& x, const Tensor& W, const Te
   });
   if (!e->ok) return false;
   Scratch scratch(*x.device());
-  auto src = e->src.In(Ptr(x), scratch), wei = e->wei.In(Ptr(W), scratch),
-       dst = e->dst.Out(Ptr(*y), scratch);
+  auto src = e->src.In(x, scratch), wei = e->wei.In(Ptr(W), scratch), dst = e->dst.Out(y, scratch);
   std::unordered_map<int, dn::memory> args{
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
   if (b) args.emplace(DNNL_ARG_BIAS, Mem(e->bias, *b));
   e->prim.Run(std::move(args), scratch);
-  e->dst.Finish(dst, Ptr(*y), scratch);
+  e->dst.Finish(dst, y, scratch);
   Stream().wait();
   return true;
 }
@@ -76,11 +90,11 @@ bool ConvBackwardData(const ConvHandle& h, const Tensor& dy, const Tensor& W, Te
   });
   if (!e->ok) return false;
   Scratch scratch(*dy.device());
-  auto ddst = e->diff_dst.In(Ptr(dy), scratch), wei = e->wei.In(Ptr(W), scratch),
-       dsrc = e->diff_src.Out(Ptr(*dx), scratch);
+  auto ddst = e->diff_dst.In(dy, scratch), wei = e->wei.In(Ptr(W), scratch),
+       dsrc = e->diff_src.Out(dx, scratch);
   e->prim.Run({{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, dsrc}},
               scratch);
-  e->diff_src.Finish(dsrc, Ptr(*dx), scratch);
+  e->diff_src.Finish(dsrc, dx, scratch);
   Stream().wait();
   return true;
 }
@@ -105,12 +119,37 @@ bool ConvBackwardWeights(const ConvHandle& h, const Tensor& dy, const Tensor& x,
   });
   if (!e->ok) return false;
   Scratch scratch(*x.device());
-  auto src = e->src.In(Ptr(x), scratch), ddst = e->diff_dst.In(Ptr(dy), scratch),
+  auto src = e->src.In(x, scratch), ddst = e->diff_dst.In(dy, scratch),
        dwei = e->diff_wei.Out(Ptr(*dW), scratch);
   e->prim.Run({{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, dwei}},
               scratch);
   e->diff_wei.Finish(dwei, Ptr(*dW), scratch);
   Stream().wait();
+  return true;
+}
+
+bool ConvBackwardBias(const Tensor& dy, Tensor* db) {
+  // Only a channel-blocked float32 dy is summed here, in its own layout (a plain one
+  // goes to the reference sum): converting it to NCHW for the sum would be a reorder of
+  // the whole gradient, which conv's other backward kernels just read blocked.
+  const auto& blk = dy.block();
+  if (dy.data_type() != kFloat32 || db->data_type() != kFloat32 || !blk || !blk->blocked())
+    return false;
+  const MemLayout& l = blk->layout();
+  if (!BlockedData(dy, LayoutDesc(l))) return false;
+  const int64_t B = l.channel_block, groups = (l.c + B - 1) / B, hw = l.h * l.w;
+  const float* src = static_cast<const float*>(blk->data());
+  std::vector<double> sum(static_cast<size_t>(groups * B), 0.0);
+  for (int64_t n = 0; n < l.n; ++n)
+    for (int64_t g = 0; g < groups; ++g) {
+      const float* row = src + (n * groups + g) * hw * B;
+      float part[16] = {};
+      for (int64_t i = 0; i < hw; ++i)
+        for (int64_t k = 0; k < B; ++k) part[k] += row[i * B + k];
+      for (int64_t k = 0; k < B; ++k) sum[static_cast<size_t>(g * B + k)] += part[k];
+    }
+  float* out = static_cast<float*>(db->raw());
+  for (int64_t c = 0; c < l.c; ++c) out[c] = static_cast<float>(sum[static_cast<size_t>(c)]);
   return true;
 }
 

@@ -4,9 +4,11 @@
 // keeps it alive for ReLU's backward; fused, the activation is written once and only the
 // output is kept (its sign is the ReLU mask). The convolution gets this from oneDNN's
 // eltwise_relu post-op, applied to each output block while it is still in registers. Batch
-// norm on (N, C, H, W) runs our own loops (oneDNN 3.2's plain-layout batch norm measured
-// slower than them, dnnl_nn.cc), one channel at a time so the normalising pass reads x
-// while it is still in cache from the statistics passes.
+// norm takes oneDNN's fuse_norm_relu wherever the plain batch norm runs oneDNN ((N, C)
+// inputs, and 4-D ones while activations stay channel-blocked: dnnl_nn.cc), so it reads
+// and writes the blocked layout as the unfused one does. Elsewhere (4-D inputs with
+// SINGA_DNNL_LAYOUT=plain or reorder, float64) it runs our own loops, one channel at a time
+// so the normalising pass reads x while it is still in cache from the statistics passes.
 #include "cpu/dnnl_fused.h"
 
 #include <algorithm>
@@ -18,150 +20,9 @@
 #include "cpu/half_compute.h"
 #include "cpu/iter.h"
 #include "math/ops.h"
-#ifdef USE_DNNL
-#include "cpu/dnnl_conv_geom.h"
-#endif
 
 namespace singa {
 
-namespace dnnl_nn {
-
-#ifndef USE_DNNL
-
-bool ConvReLUForward(const ConvHandle&, const Tensor&, const Tensor&, const Tensor*, Tensor*) {
-  return false;
-}
-bool BatchNormReLUForwardTraining(const BatchNormHandle&, const Tensor&, const Tensor&,
-                                  const Tensor&, Tensor*, Tensor*, Tensor*) {
-  return false;
-}
-bool BatchNormReLUForwardInference(const BatchNormHandle&, const Tensor&, const Tensor&,
-                                   const Tensor&, const Tensor&, const Tensor&, Tensor*) {
-  return false;
-}
-
-#else  // USE_DNNL
-
-namespace {
-
-dn::primitive_attr ReLUAttr() {
-  dn::primitive_attr attr = Attr();
-  dn::post_ops ops;
-  ops.append_eltwise(dn::algorithm::eltwise_relu, 0.f, 0.f);
-  attr.set_post_ops(ops);
-  return attr;
-}
-
-}  // namespace
-
-bool ConvReLUForward(const ConvHandle& h, const Tensor& x, const Tensor& W, const Tensor* b,
-                     Tensor* y) {
-  const size_t n = x.shape(0);
-  const DataType dt = x.data_type();
-  const DnType t = DnnlType(dt);
-  auto e = Cached<ConvFwdEntry>(ConvKey(kFwdReLU, dt, h, n, b != nullptr), [&](ConvFwdEntry& e) {
-    ConvGeom g = Geometry(h, n);
-    // The layout rule of the plain forward: the fused primitive is the same kernel.
-    auto pd = ConvFwdPd(g, b != nullptr, dn::prop_kind::forward_training, ConvBlocked(h, kFwd),
-                        t, ReLUAttr());
-    RequireOptimised(pd, dt);
-    e.prim.Init(pd);
-    e.src.Init(Plain(g.src, t), pd.src_desc(), true);
-    e.wei.Init(Plain(g.wei, t), pd.weights_desc(), true);
-    e.dst.Init(Plain(g.dst, t), pd.dst_desc(), false);
-    e.bias = Plain(g.bias, t);
-  });
-  if (!e->ok) return false;
-  Scratch scratch(*x.device());
-  auto src = e->src.In(Ptr(x), scratch), wei = e->wei.In(Ptr(W), scratch),
-       dst = e->dst.Out(Ptr(*y), scratch);
-  std::unordered_map<int, dn::memory> args{
-      {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
-  if (b) args.emplace(DNNL_ARG_BIAS, Mem(e->bias, *b));
-  e->prim.Run(std::move(args), scratch);
-  e->dst.Finish(dst, Ptr(*y), scratch);
-  Stream().wait();
-  return true;
-}
-
-namespace {
-
-struct BNReLUEntry : Entry {
-  dn::memory::desc data, stat, workspace;
-  Prim<dn::batch_normalization_forward> train, infer;
-};
-
-// (N, C) inputs only: there the plain batch norm runs oneDNN as well (dnnl_nn.cc).
-bool BNReLUUseDnnl(const Tensor& x) {
-  return x.nDim() == 2 || x.Size() == x.shape(0) * x.shape(1);
-}
-
-std::shared_ptr<BNReLUEntry> BNReLUPrims(const BatchNormHandle& h, const Tensor& x) {
-  const int64_t n = x.shape(0), c = x.shape(1);
-  int64_t eps_bits;
-  static_assert(sizeof(eps_bits) == sizeof(h.eps));
-  std::memcpy(&eps_bits, &h.eps, sizeof(eps_bits));
-  return Cached<BNReLUEntry>({n, c, eps_bits}, [&](BNReLUEntry& e) {
-    e.data = Plain({n, c, 1, 1});
-    e.stat = Plain({c});
-    const float eps = static_cast<float>(h.eps);
-    auto flags = dn::normalization_flags::use_scale | dn::normalization_flags::use_shift |
-                 dn::normalization_flags::fuse_norm_relu;
-    dn::batch_normalization_forward::primitive_desc tr(
-        Engine(), dn::prop_kind::forward_training, e.data, e.data, eps, flags, Attr());
-    e.train.Init(tr);
-    // Training keeps a bit mask for oneDNN's own backward; ours reads the mask from y.
-    e.workspace = tr.workspace_desc();
-    dn::batch_normalization_forward::primitive_desc inf(
-        Engine(), dn::prop_kind::forward_inference, e.data, e.data, eps,
-        flags | dn::normalization_flags::use_global_stats, Attr());
-    e.infer.Init(inf);
-  });
-}
-
-}  // namespace
-
-bool BatchNormReLUForwardTraining(const BatchNormHandle& h, const Tensor& x,
-                                  const Tensor& scale, const Tensor& bias, Tensor* y,
-                                  Tensor* mean, Tensor* var) {
-  if (!BNReLUUseDnnl(x)) return false;
-  auto e = BNReLUPrims(h, x);
-  if (!e->ok) return false;
-  Scratch scratch(*x.device());
-  std::unordered_map<int, dn::memory> args{{DNNL_ARG_SRC, Mem(e->data, x)},
-                                           {DNNL_ARG_DST, Mem(e->data, *y)},
-                                           {DNNL_ARG_SCALE, Mem(e->stat, scale)},
-                                           {DNNL_ARG_SHIFT, Mem(e->stat, bias)},
-                                           {DNNL_ARG_MEAN, Mem(e->stat, *mean)},
-                                           {DNNL_ARG_VARIANCE, Mem(e->stat, *var)}};
-  const size_t ws = e->workspace.get_size();
-  if (ws > 0)
-    args.emplace(DNNL_ARG_WORKSPACE, dn::memory(e->workspace, Engine(), scratch.Get(ws)));
-  e->train.Run(std::move(args), scratch);
-  Stream().wait();
-  return true;
-}
-
-bool BatchNormReLUForwardInference(const BatchNormHandle& h, const Tensor& x,
-                                   const Tensor& scale, const Tensor& bias, const Tensor& mean,
-                                   const Tensor& var, Tensor* y) {
-  if (!BNReLUUseDnnl(x)) return false;
-  auto e = BNReLUPrims(h, x);
-  if (!e->ok) return false;
-  Scratch scratch(*x.device());
-  e->infer.Run({{DNNL_ARG_SRC, Mem(e->data, x)},
-                {DNNL_ARG_DST, Mem(e->data, *y)},
-                {DNNL_ARG_SCALE, Mem(e->stat, scale)},
-                {DNNL_ARG_SHIFT, Mem(e->stat, bias)},
-                {DNNL_ARG_MEAN, Mem(e->stat, mean)},
-                {DNNL_ARG_VARIANCE, Mem(e->stat, var)}}, scratch);
-  Stream().wait();
-  return true;
-}
-
-#endif  // USE_DNNL
-
-}  // namespace dnnl_nn
 
 namespace {
 
@@ -330,7 +191,7 @@ Tensor CpuConvReLUForward(const Tensor& x_in, const Tensor& W_in, const Tensor& 
     Tensor x = x_in.Contiguous(), W = W_in.Contiguous();
     Tensor b = h.bias_term ? b_in.Contiguous() : Tensor(Shape{0}, x.device());
     Tensor y({x.shape(0), h.num_filters, h.conv_height, h.conv_width}, x.device(), dt);
-    if (dnnl_nn::ConvReLUForward(h, x, W, h.bias_term ? &b : nullptr, &y)) return y;
+    if (dnnl_nn::ConvForward(h, x, W, h.bias_term ? &b : nullptr, &y, /*relu=*/true)) return y;
   }
   return Apply(Unary::kReLU, CpuConvForward(x_in, W_in, b_in, h), fn);
 }
@@ -345,7 +206,8 @@ std::vector<Tensor> CpuBatchNormReLUForwardTraining(const BatchNormHandle& h, co
     const DataType dt = x.data_type();
     Tensor y(x.shape(), x.device(), dt), mean({d.C}, x.device(), dt), var({d.C}, x.device(), dt);
     const bool dnnl = dt == kFloat32 && UseDnnl() &&
-                      dnnl_nn::BatchNormReLUForwardTraining(h, x, scale, bias, &y, &mean, &var);
+                      dnnl_nn::BatchNormForwardTraining(h, x, scale, bias, &y, &mean, &var,
+                                                        /*relu=*/true);
     const double m = double(d.N * d.S), correction = m > 1 ? m / (m - 1) : 1.0;
     SINGA_DISPATCH_FLOAT(dt, fn, {
       if (!dnnl)
@@ -369,7 +231,8 @@ Tensor CpuBatchNormReLUForwardInference(const BatchNormHandle& h, const Tensor& 
     const DataType dt = x.data_type();
     Tensor y(x.shape(), x.device(), dt);
     if (dt == kFloat32 && UseDnnl() &&
-        dnnl_nn::BatchNormReLUForwardInference(h, x, scale, bias, running_mean, running_var, &y))
+        dnnl_nn::BatchNormForwardInference(h, x, scale, bias, running_mean, running_var, &y,
+                                           /*relu=*/true))
       return y;
     SINGA_DISPATCH_FLOAT(dt, fn,
                          InferenceReLU<T>(x.data<T>(), DimsOf(x), running_mean.data<T>(),
@@ -386,9 +249,11 @@ std::vector<Tensor> CpuBatchNormReLUBackwardx(const BatchNormHandle& h, const Te
                                               const Tensor& scale, const Tensor& bias,
                                               const Tensor& mean, const Tensor& var) {
   const char* fn = "CpuBatchNormReLUBackwardx";
-  // (N, C) inputs take the unfused pair: its batch norm runs oneDNN there, whose
-  // channel-vectorised loops beat ours over a strided channel.
-  if (x.nDim() == 4 && BNFast(h, x, {&scale, &bias, &mean, &var}) &&
+  // Where the batch norm runs oneDNN ((N, C) inputs, whose channel-vectorised loops beat
+  // ours over a strided channel, and blocked 4-D ones, which ours would convert to NCHW)
+  // the backward is the unfused pair's: dy masked by y > 0, then oneDNN's batch norm.
+  const bool dnnl = x.data_type() == kFloat32 && UseDnnl() && dnnl_nn::BatchNormUsesDnnl(x);
+  if (x.nDim() == 4 && !dnnl && BNFast(h, x, {&scale, &bias, &mean, &var}) &&
       y.shape() == x.shape() && dy_in.shape() == x.shape() && y.data_type() == x.data_type() &&
       dy_in.data_type() == x.data_type() && y.IsContiguous() && OnCpu(y) && OnCpu(dy_in) &&
       y.device() == x.device() && dy_in.device() == x.device() && x.Size() > 0) {

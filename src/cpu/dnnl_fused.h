@@ -3,8 +3,8 @@
 // Each entry point computes exactly what its unfused pair computes (CpuConvForward then
 // ReLU; CpuBatchNorm* then ReLU), on any device and float dtype. On the CPU the pair runs
 // as one pass: the convolution as one oneDNN primitive with an eltwise_relu post-op, batch
-// norm as one loop per channel (or oneDNN's fuse_norm_relu on (N, C) inputs, where the
-// plain batch norm runs oneDNN too). Other devices, dtypes and the 'reference' conv
+// norm as oneDNN's fuse_norm_relu where the plain batch norm runs oneDNN (dnnl_nn.h), else
+// as one loop per channel. Other devices, dtypes and the 'reference' conv
 // backend run the unfused pair. Backward takes the ReLU mask from the fused output y
 // (y > 0 exactly where the pre-activation is), so no pre-activation tensor is kept.
 #pragma once
@@ -34,19 +34,5 @@ std::vector<Tensor> CpuBatchNormReLUBackwardx(const BatchNormHandle& h, const Te
                                               const Tensor& dy, const Tensor& x,
                                               const Tensor& scale, const Tensor& bias,
                                               const Tensor& mean, const Tensor& var);
-
-namespace dnnl_nn {
-// The oneDNN conv with a ReLU post-op on contiguous CPU float operands already checked;
-// false where oneDNN cannot serve it (see dnnl_nn.h).
-bool ConvReLUForward(const ConvHandle& h, const Tensor& x, const Tensor& W, const Tensor* b,
-                     Tensor* y);
-// oneDNN batch norm with fuse_norm_relu on (N, C) float32 inputs; false elsewhere.
-bool BatchNormReLUForwardTraining(const BatchNormHandle& h, const Tensor& x,
-                                  const Tensor& scale, const Tensor& bias, Tensor* y,
-                                  Tensor* mean, Tensor* var);
-bool BatchNormReLUForwardInference(const BatchNormHandle& h, const Tensor& x,
-                                   const Tensor& scale, const Tensor& bias, const Tensor& mean,
-                                   const Tensor& var, Tensor* y);
-}  // namespace dnnl_nn
 
 }  // namespace singa

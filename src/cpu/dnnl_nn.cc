@@ -1,6 +1,6 @@
 // oneDNN fast paths for batch norm and LRN, and the choice of backend (see dnnl_nn.h).
-// These run on the plain NCHW layout directly, where a reorder would cost as much as the
-// op itself. Convolutions are in dnnl_conv.cc, pooling in dnnl_pool.cc.
+// These run on the input's own layout (plain NCHW, or channel-blocked for batch norm),
+// where a reorder would cost as much as the op itself. Convolutions are in dnnl_conv.cc, pooling in dnnl_pool.cc.
 #include "cpu/dnnl_nn.h"
 
 #include <atomic>
@@ -68,19 +68,21 @@ namespace dnnl_nn {
 #ifndef USE_DNNL
 
 bool Compiled() { return false; }
-bool ConvForward(const ConvHandle&, const Tensor&, const Tensor&, const Tensor*, Tensor*) {
+bool ConvForward(const ConvHandle&, const Tensor&, const Tensor&, const Tensor*, Tensor*, bool) {
   return false;
 }
 bool ConvBackwardData(const ConvHandle&, const Tensor&, const Tensor&, Tensor*) { return false; }
 bool ConvBackwardWeights(const ConvHandle&, const Tensor&, const Tensor&, Tensor*) {
   return false;
 }
+bool ConvBackwardBias(const Tensor&, Tensor*) { return false; }
+bool BatchNormUsesDnnl(const Tensor&) { return false; }
 bool BatchNormForwardTraining(const BatchNormHandle&, const Tensor&, const Tensor&,
-                              const Tensor&, Tensor*, Tensor*, Tensor*) {
+                              const Tensor&, Tensor*, Tensor*, Tensor*, bool) {
   return false;
 }
 bool BatchNormForwardInference(const BatchNormHandle&, const Tensor&, const Tensor&,
-                               const Tensor&, const Tensor&, const Tensor&, Tensor*) {
+                               const Tensor&, const Tensor&, const Tensor&, Tensor*, bool) {
   return false;
 }
 bool BatchNormBackward(const BatchNormHandle&, const Tensor&, const Tensor&, const Tensor&,
@@ -101,35 +103,57 @@ bool Compiled() { return true; }
 namespace {
 
 struct BNEntry : Entry {
-  dn::memory::desc data, stat;
+  dn::memory::desc data, stat, workspace;
+  // The user's tensors against the layout the primitives run on (the same when plain).
+  Operand src, dst, diff_dst, diff_src;
   Prim<dn::batch_normalization_forward> train, infer;
   Prim<dn::batch_normalization_backward> bwd;
 };
 
+// Whether x is (N, C) data ((N, C, 1, 1) included: the same memory).
+bool BNFlat(const Tensor& x) { return x.nDim() == 2 || x.Size() == x.shape(0) * x.shape(1); }
+
 // On plain NCHW with spatial axes, oneDNN 3.2's batch norm (ncsp_bnorm) measured no faster
 // than ours in training and 2-4x slower in inference and backward (batchnorm.cc), so only
-// (N, C) inputs, where it is ~2x faster, go to oneDNN.
-bool BNUseDnnl(const Tensor& x) { return x.nDim() == 2 || x.Size() == x.shape(0) * x.shape(1); }
+// (N, C) inputs, where it is ~2x faster, went to oneDNN. Where activations stay blocked
+// (KeepBlocked) a 4-D batch norm runs oneDNN's jit kernel (bnorm_jit, nChw16c / nChw8c) on
+// the blocked layout instead, reordering a plain input in: always, not only for blocked
+// inputs, so that reading a tensor as NCHW (printing it, anomaly detection) never changes
+// which kernel, and so which rounding, the step after it gets.
+bool BNUseDnnl(const Tensor& x) { return BNFlat(x) || (x.nDim() == 4 && KeepBlocked()); }
 
-std::shared_ptr<BNEntry> BNPrims(const BatchNormHandle& h, const Tensor& x) {
+// relu: the forward primitives apply a ReLU to their output (fuse_norm_relu; the fused
+// batch norm + ReLU, dnnl_fused.cc), whose backward masks dy and runs the plain entry's.
+std::shared_ptr<BNEntry> BNPrims(const BatchNormHandle& h, const Tensor& x, bool relu = false) {
   // (N, C) inputs are (N, C, 1, 1): the same memory.
   const int64_t n = x.shape(0), c = x.shape(1), hh = x.nDim() == 4 ? x.shape(2) : 1,
                 w = x.nDim() == 4 ? x.shape(3) : 1;
+  const bool blocked = !BNFlat(x);
   int64_t eps_bits;
   static_assert(sizeof(eps_bits) == sizeof(h.eps));
   std::memcpy(&eps_bits, &h.eps, sizeof(eps_bits));
-  return Cached<BNEntry>({4, n, c, hh, w, eps_bits}, [&](BNEntry& e) {
-    e.data = Plain({n, c, hh, w});
+  return Cached<BNEntry>({4, n, c, hh, w, eps_bits, blocked, relu}, [&](BNEntry& e) {
+    const auto plain = Plain({n, c, hh, w});
+    e.data = blocked ? ChannelBlocked({n, c, hh, w}) : plain;
     e.stat = Plain({c});
+    e.src.Init(plain, e.data, true);
+    e.dst.Init(plain, e.data, false);
+    e.diff_dst.Init(plain, e.data, true);
+    e.diff_src.Init(plain, e.data, false);
     const float eps = static_cast<float>(h.eps);
-    auto flags = dn::normalization_flags::use_scale | dn::normalization_flags::use_shift;
+    const auto flags = dn::normalization_flags::use_scale | dn::normalization_flags::use_shift;
+    const auto fwd_flags = relu ? flags | dn::normalization_flags::fuse_norm_relu : flags;
     dn::batch_normalization_forward::primitive_desc tr(
-        Engine(), dn::prop_kind::forward_training, e.data, e.data, eps, flags, Attr());
+        Engine(), dn::prop_kind::forward_training, e.data, e.data, eps, fwd_flags, Attr());
     e.train.Init(tr);
+    // With the ReLU, training keeps a bit mask for oneDNN's own backward; ours reads the
+    // mask from y > 0 instead, so the mask only needs scratch memory.
+    e.workspace = tr.workspace_desc();
     dn::batch_normalization_forward::primitive_desc inf(
         Engine(), dn::prop_kind::forward_inference, e.data, e.data, eps,
-        flags | dn::normalization_flags::use_global_stats, Attr());
+        fwd_flags | dn::normalization_flags::use_global_stats, Attr());
     e.infer.Init(inf);
+    if (relu) return;
     dn::batch_normalization_backward::primitive_desc bw(Engine(), dn::prop_kind::backward,
                                                         e.data, e.data, e.data, eps, flags, tr,
                                                         Attr());
@@ -139,35 +163,45 @@ std::shared_ptr<BNEntry> BNPrims(const BatchNormHandle& h, const Tensor& x) {
 
 }  // namespace
 
+bool BatchNormUsesDnnl(const Tensor& x) { return BNUseDnnl(x); }
+
 bool BatchNormForwardTraining(const BatchNormHandle& h, const Tensor& x, const Tensor& scale,
-                              const Tensor& bias, Tensor* y, Tensor* mean, Tensor* var) {
+                              const Tensor& bias, Tensor* y, Tensor* mean, Tensor* var,
+                              bool relu) {
   if (!BNUseDnnl(x)) return false;
-  auto e = BNPrims(h, x);
+  auto e = BNPrims(h, x, relu);
   if (!e->ok) return false;
   Scratch scratch(*x.device());
-  e->train.Run({{DNNL_ARG_SRC, Mem(e->data, x)},
-                {DNNL_ARG_DST, Mem(e->data, *y)},
-                {DNNL_ARG_SCALE, Mem(e->stat, scale)},
-                {DNNL_ARG_SHIFT, Mem(e->stat, bias)},
-                {DNNL_ARG_MEAN, Mem(e->stat, *mean)},
-                {DNNL_ARG_VARIANCE, Mem(e->stat, *var)}}, scratch);
+  auto src = e->src.In(x, scratch), dst = e->dst.Out(y, scratch);
+  std::unordered_map<int, dn::memory> args{{DNNL_ARG_SRC, src},
+                                           {DNNL_ARG_DST, dst},
+                                           {DNNL_ARG_SCALE, Mem(e->stat, scale)},
+                                           {DNNL_ARG_SHIFT, Mem(e->stat, bias)},
+                                           {DNNL_ARG_MEAN, Mem(e->stat, *mean)},
+                                           {DNNL_ARG_VARIANCE, Mem(e->stat, *var)}};
+  if (const size_t ws = e->workspace.get_size())
+    args.emplace(DNNL_ARG_WORKSPACE, dn::memory(e->workspace, Engine(), scratch.Get(ws)));
+  e->train.Run(std::move(args), scratch);
+  e->dst.Finish(dst, y, scratch);
   Stream().wait();
   return true;
 }
 
 bool BatchNormForwardInference(const BatchNormHandle& h, const Tensor& x, const Tensor& scale,
                                const Tensor& bias, const Tensor& mean, const Tensor& var,
-                               Tensor* y) {
+                               Tensor* y, bool relu) {
   if (!BNUseDnnl(x)) return false;
-  auto e = BNPrims(h, x);
+  auto e = BNPrims(h, x, relu);
   if (!e->ok) return false;
   Scratch scratch(*x.device());
-  e->infer.Run({{DNNL_ARG_SRC, Mem(e->data, x)},
-                {DNNL_ARG_DST, Mem(e->data, *y)},
+  auto src = e->src.In(x, scratch), dst = e->dst.Out(y, scratch);
+  e->infer.Run({{DNNL_ARG_SRC, src},
+                {DNNL_ARG_DST, dst},
                 {DNNL_ARG_SCALE, Mem(e->stat, scale)},
                 {DNNL_ARG_SHIFT, Mem(e->stat, bias)},
                 {DNNL_ARG_MEAN, Mem(e->stat, mean)},
                 {DNNL_ARG_VARIANCE, Mem(e->stat, var)}}, scratch);
+  e->dst.Finish(dst, y, scratch);
   Stream().wait();
   return true;
 }
@@ -179,14 +213,17 @@ bool BatchNormBackward(const BatchNormHandle& h, const Tensor& x, const Tensor& 
   auto e = BNPrims(h, x);
   if (!e->ok) return false;
   Scratch scratch(*x.device());
-  e->bwd.Run({{DNNL_ARG_SRC, Mem(e->data, x)},
-              {DNNL_ARG_DIFF_DST, Mem(e->data, dy)},
+  auto src = e->src.In(x, scratch), ddst = e->diff_dst.In(dy, scratch),
+       dsrc = e->diff_src.Out(dx, scratch);
+  e->bwd.Run({{DNNL_ARG_SRC, src},
+              {DNNL_ARG_DIFF_DST, ddst},
               {DNNL_ARG_SCALE, Mem(e->stat, scale)},
               {DNNL_ARG_MEAN, Mem(e->stat, mean)},
               {DNNL_ARG_VARIANCE, Mem(e->stat, var)},
-              {DNNL_ARG_DIFF_SRC, Mem(e->data, *dx)},
+              {DNNL_ARG_DIFF_SRC, dsrc},
               {DNNL_ARG_DIFF_SCALE, Mem(e->stat, *dscale)},
               {DNNL_ARG_DIFF_SHIFT, Mem(e->stat, *dbias)}}, scratch);
+  e->diff_src.Finish(dsrc, dx, scratch);
   Stream().wait();
   return true;
 }

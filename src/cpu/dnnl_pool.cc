@@ -5,6 +5,8 @@
 // per step against 12 ms on blocked copies, one thread; 48% of the step on an AVX2 EPYC).
 // There the pooling runs on channel-blocked copies (nChw8c / nChw16c) instead, with a
 // reorder in and one out; where the plain layout gets a jit kernel it is used directly.
+// Where oneDNN outputs stay blocked (KeepBlocked, dnnl_common.h) a blocked input is read
+// as it is and the output keeps the layout, so a conv -> pool chain reorders nothing.
 #include "cpu/dnnl_nn.h"
 
 #ifdef USE_DNNL
@@ -69,7 +71,10 @@ std::shared_ptr<PoolEntry> PoolPrims(const PoolingHandle& h, size_t n) {
     PoolPds p = MakePoolPds(h, user_src, user_dst);
     // The blocked copies cost two reorders a call, worth it only against a non-jit kernel;
     // if the blocked layout gets no jit kernel either, the plain one saves the reorders.
-    if (!IsJit(p.inf) || !IsJit(p.bwd)) {
+    // Where tensors stay blocked (KeepBlocked) the pool's input usually is a blocked conv
+    // output and its output goes on to blocked kernels: the blocked jit kernel costs no
+    // reorder at all then, so it is taken whenever it exists.
+    if (KeepBlocked() || !IsJit(p.inf) || !IsJit(p.bwd)) {
       try {
         PoolPds blocked = MakePoolPds(h, ChannelBlocked(src_dims), ChannelBlocked(dst_dims));
         if (IsJit(blocked.inf) && IsJit(blocked.bwd)) p = blocked;
@@ -94,9 +99,9 @@ bool PoolForward(const PoolingHandle& h, const Tensor& x, Tensor* y) {
   auto e = PoolPrims(h, x.shape(0));
   if (!e->ok) return false;
   Scratch scratch(*x.device());
-  auto src = e->src.In(Ptr(x), scratch), dst = e->dst.Out(Ptr(*y), scratch);
+  auto src = e->src.In(x, scratch), dst = e->dst.Out(y, scratch);
   e->fwd.Run({{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, scratch);
-  e->dst.Finish(dst, Ptr(*y), scratch);
+  e->dst.Finish(dst, y, scratch);
   Stream().wait();
   return true;
 }
@@ -105,13 +110,13 @@ bool PoolBackward(const PoolingHandle& h, const Tensor& dy, const Tensor& x, Ten
   auto e = PoolPrims(h, x.shape(0));
   if (!e->ok) return false;
   Scratch scratch(*x.device());  // lives until the backward below has run
-  auto diff_dst = e->diff_dst.In(Ptr(dy), scratch), diff_src = e->diff_src.Out(Ptr(*dx), scratch);
+  auto diff_dst = e->diff_dst.In(dy, scratch), diff_src = e->diff_src.Out(dx, scratch);
   std::unordered_map<int, dn::memory> args{{DNNL_ARG_DIFF_DST, diff_dst},
                                            {DNNL_ARG_DIFF_SRC, diff_src}};
   if (e->ws.get_size() > 0) {
     // Max pooling: the backward needs the argmax workspace, which SINGA's API does not
     // carry from the forward; recompute it (the forward is cheap next to the conv layers).
-    auto src = e->src.In(Ptr(x), scratch);
+    auto src = e->src.In(x, scratch);
     dn::memory ws(e->ws, Engine(), scratch.Get(e->ws.get_size()));
     dn::memory tmp(e->dst.inner, Engine(), scratch.Get(e->dst.inner.get_size()));
     e->fwd_train.Run({{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, tmp}, {DNNL_ARG_WORKSPACE, ws}},
@@ -119,7 +124,7 @@ bool PoolBackward(const PoolingHandle& h, const Tensor& dy, const Tensor& x, Ten
     args.emplace(DNNL_ARG_WORKSPACE, ws);
   }
   e->bwd.Run(std::move(args), scratch);
-  e->diff_src.Finish(diff_src, Ptr(*dx), scratch);
+  e->diff_src.Finish(diff_src, dx, scratch);
   Stream().wait();
   return true;
 }

@@ -52,10 +52,57 @@ Tensor DetachFrom(const Tensor& in, const Tensor& out) {
   return in;
 }
 
+// ---- channel-blocked operands (MemLayout, core/device.h) ----
+// An op that maps zeros to zero can run over a blocked tensor's padded buffer as one flat
+// array: the result has the same layout, its padding lanes stay zero, and no reorder to
+// NCHW and back happens between two oneDNN kernels.
+
+// `t` is the whole of a channel-blocked float32 block (not a view into it).
+bool WholeBlocked(const Tensor& t) {
+  const auto& b = t.block();
+  if (!b || !b->blocked() || t.data_type() != kFloat32 || t.offset() != 0 || t.nDim() != 4 ||
+      !t.IsContiguous())
+    return false;
+  const MemLayout& l = b->layout();
+  return l.dtype == kFloat32 && Shape{size_t(l.n), size_t(l.c), size_t(l.h), size_t(l.w)} ==
+                                    t.shape();
+}
+
+// A plain 1-D view of a blocked block's padded bytes that does not convert it: it reads
+// the memory through a borrowed block that keeps the original alive.
+Tensor FlatAlias(const Tensor& t) {
+  std::shared_ptr<Block> b = t.block();
+  const size_t elems = b->size() / SizeOf(t.data_type());
+  auto alias = t.device()->BorrowBlock(b->data(), b->size(), [b] {});
+  return Tensor(alias, t.device(), t.data_type(), Shape{elems}, Strides{1}, 0);
+}
+
+// The flat result of an op over blocked `like`; Blocked() then gives it like's layout.
+Tensor FlatLike(const Tensor& like) {
+  return Tensor(Shape{like.block()->size() / SizeOf(like.data_type())}, like.device(),
+                like.data_type());
+}
+
+Tensor Blocked(const Tensor& flat, const Tensor& like) {
+  flat.block()->MarkLayout(like.block()->layout());
+  return Tensor(flat.block(), like.device(), like.data_type(), like.shape(), like.stride(), 0);
+}
+
+// Binary ops with 0 op 0 == 0.
+bool KeepsZeros(Binary op) {
+  return op == Binary::kAdd || op == Binary::kSub || op == Binary::kMul ||
+         op == Binary::kReLUBackward;
+}
+
 }  // namespace
 
 Tensor Apply(Unary op, const Tensor& x, const char* name) {
   DataType dt = x.data_type();
+  if (op == Unary::kReLU && WholeBlocked(x)) {
+    Tensor y = FlatLike(x);
+    x.device()->kernels().elementwise.unary(op, FlatAlias(x), y);
+    return Blocked(y, x);
+  }
   if (NeedsPieces(x)) {
     Tensor y(x.shape(), x.device(), IsHalfFloat(dt) ? dt : kFloat32);
     ForPieces({y, x}, [&](const std::vector<Tensor>& p) {
@@ -137,6 +184,12 @@ Tensor Apply(Binary op, const Tensor& a, const Tensor& b, const char* name) {
       throw TypeError(Msg(name, ": cannot subtract bool tensors (use Xor)"));
     if (op == Binary::kDiv) ct = kFloat32;
     if (op == Binary::kPow || op == Binary::kMod || op == Binary::kFMod) ct = kInt64;
+  }
+  if (KeepsZeros(op) && WholeBlocked(a) && WholeBlocked(b) &&
+      a.block()->layout() == b.block()->layout() && a.block()->size() == b.block()->size()) {
+    Tensor out = FlatLike(a);
+    a.device()->kernels().elementwise.binary(op, FlatAlias(a), FlatAlias(b), out);
+    return Blocked(out, a);
   }
   // A 16-bit float result computed straight into its dtype: the same single rounding,
   // without a float32 result of the full size.

@@ -2,9 +2,10 @@
 
 Every rank runs the same model on its own shard of the batch. ``backward_and_update``
 sums each gradient over the ranks while backward still runs: gradients no larger than
-``threshold`` elements are fused into one flat buffer until the bucket holds more than
-``threshold`` elements, larger ones are summed in their own memory (no copy), and each
-bucket is started as a non-blocking all-reduce the moment its last gradient is final
+``threshold`` elements are fused into flat buffers of at most ``threshold`` elements
+(a bucket goes out when the next gradient would take it past that), larger ones are
+summed in their own memory (no copy), and each bucket is started as a non-blocking
+all-reduce the moment its last gradient is final
 (``autograd.backward`` yields each one as soon as it is). Between gradients the
 communicator is polled, which is what moves MPI's transfers along. The updates divide
 the sums by the number of ranks, so they average.
@@ -46,6 +47,13 @@ _DEFAULT_THRESHOLD = 2097152
 
 def _core(t):
     return t.data if isinstance(t, Tensor) else t
+
+
+def _overflows(size, threshold, buff_size):
+    """Whether a bucket of ``size`` elements is over the limits: a bucket is sent before
+    the gradient that would take it past ``threshold`` (or the buffer size) joins it, so
+    the gradients before it start their all-reduce while backward computes that one."""
+    return size > threshold or size > buff_size
 
 
 def _flat(core):
@@ -288,11 +296,11 @@ class DistOpt(Optimizer):
             if g.size() > threshold:
                 self._sparse_bucket([g.data], spars, topK, corr, recorder)
             else:
-                pending.append(g.data)
-                size += g.size()
-                if size > threshold or size >= self.buffSize:
+                if pending and _overflows(size + g.size(), threshold, self.buffSize):
                     self._sparse_bucket(pending, spars, topK, corr, recorder)
                     pending, size = [], 0
+                pending.append(g.data)
+                size += g.size()
         if pending:
             self._sparse_bucket(pending, spars, topK, corr, recorder)
         self._finish(plist, recorder)
@@ -358,14 +366,12 @@ class DistOpt(Optimizer):
             if g.size() > threshold:
                 self._bucket([g.data], half, recorder)
             else:
-                if pending and pending[0].data_type() != g.data.data_type():
+                if pending and (pending[0].data_type() != g.data.data_type() or
+                                _overflows(size + g.size(), threshold, self.buffSize)):
                     self._bucket(pending, half, recorder)  # one dtype per buffer
                     pending, size = [], 0
                 pending.append(g.data)
                 size += g.size()
-                if size > threshold or size >= self.buffSize:
-                    self._bucket(pending, half, recorder)
-                    pending, size = [], 0
             self.communicator.progress()
         if pending:
             self._bucket(pending, half, recorder)
