@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "cpu/batchnorm_loops.h"
 #include "cpu/cpu_device.h"
 #include "cpu/dnnl_nn.h"
 #include "cpu/half_compute.h"
@@ -23,8 +24,9 @@
 
 namespace singa {
 
-
 namespace {
+
+namespace bn = cpu::bn;
 
 bool OnCpu(const Tensor& t) { return dynamic_cast<const CppCPU*>(t.device().get()) != nullptr; }
 
@@ -50,102 +52,6 @@ void CheckConvOperands(const Tensor& x, const Tensor& W, const Tensor& b, const 
 }
 
 // ---------------------------------------------------------------- batch norm + ReLU
-
-struct BNDims {
-  size_t N, C, S;
-};
-
-// The reference loops serve float32 and float64 on the CPU, contiguous operands of one
-// dtype; the statistics accumulate in double as in the unfused kernel (cpu/batchnorm.cc),
-// and the affine map is rounded to T the same way, so both give the same y.
-template <typename T>
-void TrainingReLU(const T* x, BNDims d, const T* scale, const T* bias, double eps, T* y,
-                  T* mean, T* var) {
-  const int threads = NumThreadsFor(d.N * d.C * d.S);
-  const double count = double(d.N * d.S);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (size_t c = 0; c < d.C; ++c) {
-    double s = 0;
-    for (size_t n = 0; n < d.N; ++n) {
-      const T* p = x + (n * d.C + c) * d.S;
-#pragma omp simd reduction(+ : s)
-      for (size_t i = 0; i < d.S; ++i) s += p[i];
-    }
-    const double m = s / count;
-    double v = 0;  // two passes: no cancellation when |mean| >> std
-    for (size_t n = 0; n < d.N; ++n) {
-      const T* p = x + (n * d.C + c) * d.S;
-#pragma omp simd reduction(+ : v)
-      for (size_t i = 0; i < d.S; ++i) v += (p[i] - m) * (p[i] - m);
-    }
-    mean[c] = T(m);
-    var[c] = T(v / count);
-    const T a = T(double(scale[c]) / std::sqrt(double(var[c]) + eps));
-    const T b = T(double(bias[c]) - double(mean[c]) * double(a));
-    for (size_t n = 0; n < d.N; ++n) {
-      const T* p = x + (n * d.C + c) * d.S;
-      T* q = y + (n * d.C + c) * d.S;
-#pragma omp simd
-      for (size_t i = 0; i < d.S; ++i) q[i] = std::max(p[i] * a + b, T(0));
-    }
-  }
-}
-
-template <typename T>
-void InferenceReLU(const T* x, BNDims d, const T* mean, const T* var, const T* scale,
-                   const T* bias, double eps, T* y) {
-  const int threads = NumThreadsFor(d.N * d.C * d.S);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (size_t nc = 0; nc < d.N * d.C; ++nc) {
-    const size_t c = nc % d.C;
-    const T a = T(double(scale[c]) / std::sqrt(double(var[c]) + eps));
-    const T b = T(double(bias[c]) - double(mean[c]) * double(a));
-    const T* p = x + nc * d.S;
-    T* q = y + nc * d.S;
-#pragma omp simd
-    for (size_t i = 0; i < d.S; ++i) q[i] = std::max(p[i] * a + b, T(0));
-  }
-}
-
-// The batch-norm backward of the gradient dy masked by y > 0, the mask applied as each
-// element is read instead of in a pass of its own.
-template <typename T>
-void BackwardReLU(const T* x, const T* y, const T* dy, BNDims d, const T* mean, const T* var,
-                  const T* scale, double eps, T* dx, T* dscale, T* dbias) {
-  const int threads = NumThreadsFor(d.N * d.C * d.S);
-  const double count = double(d.N * d.S);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (size_t c = 0; c < d.C; ++c) {
-    const double mu = mean[c], istd = 1.0 / std::sqrt(double(var[c]) + eps);
-    double sdy = 0, sdyx = 0;
-    for (size_t n = 0; n < d.N; ++n) {
-      const size_t o = (n * d.C + c) * d.S;
-      const T *xp = x + o, *yp = y + o, *gp = dy + o;
-#pragma omp simd reduction(+ : sdy, sdyx)
-      for (size_t i = 0; i < d.S; ++i) {
-        const T g = yp[i] > T(0) ? gp[i] : T(0);
-        sdy += g;
-        sdyx += g * (xp[i] - mu);
-      }
-    }
-    const double ds = sdyx * istd;  // sum(g * xhat)
-    dbias[c] = T(sdy);
-    dscale[c] = T(ds);
-    // dx = scale * istd * (g - mean(g) - xhat * mean(g * xhat))
-    const double k = double(scale[c]) * istd;
-    const double mg = sdy / count, mgx = ds / count * istd;
-    for (size_t n = 0; n < d.N; ++n) {
-      const size_t o = (n * d.C + c) * d.S;
-      const T *xp = x + o, *yp = y + o, *gp = dy + o;
-      T* out = dx + o;
-#pragma omp simd
-      for (size_t i = 0; i < d.S; ++i) {
-        const T g = yp[i] > T(0) ? gp[i] : T(0);
-        out[i] = T(k * (g - mg - (xp[i] - mu) * mgx));
-      }
-    }
-  }
-}
 
 // running = factor * running + (1 - factor) * batch * correction, in double and in the
 // order CpuBatchNormForwardTraining's update computes it.
@@ -174,9 +80,6 @@ bool BNFast(const BatchNormHandle& h, const Tensor& x,
   return true;
 }
 
-BNDims DimsOf(const Tensor& x) {
-  return {x.shape(0), x.shape(1), x.nDim() == 4 ? x.shape(2) * x.shape(3) : 1};
-}
 
 }  // namespace
 
@@ -201,8 +104,8 @@ std::vector<Tensor> CpuBatchNormReLUForwardTraining(const BatchNormHandle& h, co
                                                     Tensor* running_mean, Tensor* running_var) {
   const char* fn = "CpuBatchNormReLUForwardTraining";
   if (BNFast(h, x, {&scale, &bias, running_mean, running_var}) &&
-      x.shape(0) * DimsOf(x).S > 0) {
-    const BNDims d = DimsOf(x);
+      x.shape(0) * bn::DimsOf(x).S > 0) {
+    const bn::Dims d = bn::DimsOf(x);
     const DataType dt = x.data_type();
     Tensor y(x.shape(), x.device(), dt), mean({d.C}, x.device(), dt), var({d.C}, x.device(), dt);
     const bool dnnl = dt == kFloat32 && UseDnnl() &&
@@ -211,8 +114,8 @@ std::vector<Tensor> CpuBatchNormReLUForwardTraining(const BatchNormHandle& h, co
     const double m = double(d.N * d.S), correction = m > 1 ? m / (m - 1) : 1.0;
     SINGA_DISPATCH_FLOAT(dt, fn, {
       if (!dnnl)
-        TrainingReLU<T>(x.data<T>(), d, scale.data<T>(), bias.data<T>(), h.eps, y.data<T>(),
-                        mean.data<T>(), var.data<T>());
+        bn::Training<T, true>(x.data<T>(), d, scale.data<T>(), bias.data<T>(), h.eps,
+                              y.data<T>(), mean.data<T>(), var.data<T>());
       UpdateRunning<T>(running_mean->data<T>(), mean.data<T>(), d.C, h.factor, 1.0);
       UpdateRunning<T>(running_var->data<T>(), var.data<T>(), d.C, h.factor, correction);
     });
@@ -235,9 +138,10 @@ Tensor CpuBatchNormReLUForwardInference(const BatchNormHandle& h, const Tensor& 
                                            /*relu=*/true))
       return y;
     SINGA_DISPATCH_FLOAT(dt, fn,
-                         InferenceReLU<T>(x.data<T>(), DimsOf(x), running_mean.data<T>(),
-                                          running_var.data<T>(), scale.data<T>(),
-                                          bias.data<T>(), h.eps, y.data<T>()));
+                         (bn::Normalize<T, true>(x.data<T>(), bn::DimsOf(x),
+                                                 running_mean.data<T>(), running_var.data<T>(),
+                                                 scale.data<T>(), bias.data<T>(), h.eps,
+                                                 y.data<T>())));
     return y;
   }
   return Apply(Unary::kReLU,
@@ -258,14 +162,15 @@ std::vector<Tensor> CpuBatchNormReLUBackwardx(const BatchNormHandle& h, const Te
       dy_in.data_type() == x.data_type() && y.IsContiguous() && OnCpu(y) && OnCpu(dy_in) &&
       y.device() == x.device() && dy_in.device() == x.device() && x.Size() > 0) {
     const DataType dt = x.data_type();
-    const BNDims d = DimsOf(x);
+    const bn::Dims d = bn::DimsOf(x);
     Tensor dy = dy_in.Contiguous();
     Tensor dx(x.shape(), x.device(), dt), dscale(scale.shape(), x.device(), dt),
         dbias(bias.shape(), x.device(), dt);
     SINGA_DISPATCH_FLOAT(dt, fn,
-                         BackwardReLU<T>(x.data<T>(), y.data<T>(), dy.data<T>(), d,
-                                         mean.data<T>(), var.data<T>(), scale.data<T>(), h.eps,
-                                         dx.data<T>(), dscale.data<T>(), dbias.data<T>()));
+                         (bn::Backward<T, true>(x.data<T>(), y.data<T>(), dy.data<T>(), d,
+                                                mean.data<T>(), var.data<T>(), scale.data<T>(),
+                                                h.eps, dx.data<T>(), dscale.data<T>(),
+                                                dbias.data<T>())));
     return {dx, dscale, dbias};
   }
   CheckSameDevice(fn, {&y, &dy_in});
