@@ -18,6 +18,7 @@ Time profiling (``Device.SetVerbosity``, ``SetSkipIteration``, ``PrintTimeProfil
 eager kernels are not timed.
 """
 
+import os
 import threading
 import warnings
 
@@ -30,7 +31,8 @@ __all__ = [
     "create_cuda_gpus", "create_cuda_gpus_on", "get_num_gpus", "get_gpu_ids",
     "get_gpu_mem_size", "device_query", "get_num_opencl_platforms",
     "get_num_opencl_devices", "create_opencl_device", "enable_lazy_alloc",
-    "set_num_threads", "get_num_threads",
+    "set_num_threads", "get_num_threads", "memory_allocated", "max_memory_allocated",
+    "memory_reserved", "reset_peak_memory_stats", "empty_cache",
 ]
 
 Device = singa.Device
@@ -83,9 +85,34 @@ def get_gpu_ids():
 def _no_gpu_reason():
     if not singa.USE_CUDA:
         return ("singa was built without CUDA (singa_wrap.USE_CUDA is False); a CUDA "
-                "device needs a build with -DSINGA_USE_CUDA=ON that has the CUDA sources "
-                "(src/cuda/), on a machine with the CUDA toolkit")
-    return "this singa has CUDA, but no GPU is usable on this machine (get_num_gpus() is 0)"
+                "device needs a build with -DSINGA_USE_CUDA=ON "
+                "(pip install \".[cuda]\" -C cmake.define.SINGA_USE_CUDA=ON)")
+    return ("this singa has CUDA, but no GPU is usable on this machine: no CUDA GPU was "
+            "found ({})".format(singa.Platform.GpuUnavailableReason()))
+
+
+def _nvidia_library_dirs():
+    """The lib/ folders of the installed nvidia-* wheels (cuBLAS, cuDNN, NCCL: the
+    ``cuda`` extra), which the core searches when a GPU first needs those libraries."""
+    import importlib.util
+    spec = importlib.util.find_spec("nvidia")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    dirs = []
+    for root in spec.submodule_search_locations:
+        try:
+            parts = sorted(os.listdir(root))
+        except OSError:
+            continue
+        for part in parts:
+            lib = os.path.join(root, part, "lib")
+            if os.path.isdir(lib):
+                dirs.append(lib)
+    return dirs
+
+
+if singa.USE_CUDA:
+    singa.SetCudaLibraryDirs(_nvidia_library_dirs())
 
 
 def _cpu_instead(what):
@@ -218,6 +245,37 @@ def enable_lazy_alloc(enable):
     made, always; the switch is kept for SINGA scripts and changes nothing."""
     global _lazy_alloc
     _lazy_alloc = bool(enable)
+
+
+def _device_or_default(dev):
+    return get_default_device() if dev is None else dev
+
+
+def memory_allocated(dev=None):
+    """Bytes in use by tensors on ``dev`` (default: :func:`get_default_device`)."""
+    return _device_or_default(dev).memory_allocated()
+
+
+def max_memory_allocated(dev=None):
+    """The most bytes in use on ``dev`` since it was made or since
+    :func:`reset_peak_memory_stats`."""
+    return _device_or_default(dev).max_memory_allocated()
+
+
+def memory_reserved(dev=None):
+    """Bytes ``dev``'s allocator holds from the system (or the GPU driver): in use plus
+    cached for reuse."""
+    return _device_or_default(dev).memory_reserved()
+
+
+def reset_peak_memory_stats(dev=None):
+    """Starts :func:`max_memory_allocated` again from the bytes in use now."""
+    _device_or_default(dev).ResetPeak()
+
+
+def empty_cache(dev=None):
+    """Gives the memory ``dev``'s allocator keeps for reuse back to the system."""
+    _device_or_default(dev).EmptyCache()
 
 
 def set_num_threads(n):

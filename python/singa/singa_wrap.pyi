@@ -85,10 +85,26 @@ class Device:
         """
     def lang(self) -> int:
         ...
+    def max_memory_allocated(self) -> int:
+        """
+        The most bytes in use since the device was made or ResetPeak (peak_bytes).
+        """
+    def memory_allocated(self) -> int:
+        """
+        Bytes in use by tensors (bytes_in_use).
+        """
+    def memory_reserved(self) -> int:
+        """
+        Bytes held from the system allocator, in use or cached (reserved_bytes).
+        """
     def name(self) -> str:
         ...
     def peak_bytes(self) -> int:
         ...
+    def reserved_bytes(self) -> int:
+        """
+        Bytes held from the system allocator: in use plus cached.
+        """
     def reset_kernel_calls(self) -> None:
         """
         Sets every kernel call count to 0.
@@ -113,11 +129,26 @@ class Platform:
         A new test device (ids -2, -3, ...): host memory of its own, the CPU kernels counted per family (Device.kernel_calls). host_memory=False makes the core treat its memory as a GPU's (NumPy data is copied, not shared).
         """
     @staticmethod
+    def DeviceQuery(id: typing.SupportsInt | typing.SupportsIndex, verbose: bool = False) -> str:
+        """
+        The properties of GPU `id`, as text.
+        """
+    @staticmethod
     def GetDefaultDevice() -> Device:
         ...
     @staticmethod
+    def GetGPUMemSize(id: typing.SupportsInt | typing.SupportsIndex) -> tuple[int, int]:
+        """
+        (free, total) bytes of memory of GPU `id`.
+        """
+    @staticmethod
     def GetNumGPUs() -> int:
         ...
+    @staticmethod
+    def GpuUnavailableReason() -> str:
+        """
+        '' when a CUDA GPU is usable, else why none is (the build, the driver, CUDA_VISIBLE_DEVICES, zero devices).
+        """
 class Tensor:
     def AsType(self, dtype: typing.SupportsInt | typing.SupportsIndex) -> Tensor:
         ...

@@ -6,6 +6,11 @@
 #include "cpu/cpu_kernels.h"
 #include "cpu/isa.h"
 #include "tools/fma_peak.h"
+#ifdef USE_CUDA
+#include <cuda_runtime_api.h>
+
+#include "cuda/dynload.h"
+#endif
 
 extern "C" {
 char* scipy_openblas_get_corename(void);
@@ -51,6 +56,14 @@ void BindDevice(py::module_& m) {
   DefHost(dev, "bytes_in_use", &Device::bytes_in_use);
   DefHost(dev, "peak_bytes", &Device::peak_bytes);
   DefHost(dev, "ResetPeak", &Device::ResetPeak);
+  DefHost(dev, "reserved_bytes", &Device::reserved_bytes,
+          "Bytes held from the system allocator: in use plus cached.");
+  // PyTorch's names for the same statistics.
+  DefHost(dev, "memory_allocated", &Device::bytes_in_use, "Bytes in use by tensors (bytes_in_use).");
+  DefHost(dev, "max_memory_allocated", &Device::peak_bytes,
+          "The most bytes in use since the device was made or ResetPeak (peak_bytes).");
+  DefHost(dev, "memory_reserved", &Device::reserved_bytes,
+          "Bytes held from the system allocator, in use or cached (reserved_bytes).");
   DefHost(dev, "cached_bytes", &Device::cached_bytes,
           "Free bytes the allocator keeps for reuse (free space in its arenas).");
   DefHost(dev, "EmptyCache", &Device::EmptyCache, "Returns every wholly free arena to the system.");
@@ -75,6 +88,13 @@ void BindDevice(py::module_& m) {
   py::class_<Platform> platform(m, "Platform");
   DefHostStatic(platform, "GetDefaultDevice", &Platform::GetDefaultDevice);
   DefHostStatic(platform, "GetNumGPUs", &Platform::GetNumGPUs);
+  DefHostStatic(platform, "GpuUnavailableReason", &Platform::GpuUnavailableReason,
+                "'' when a CUDA GPU is usable, else why none is (the build, the driver, "
+                "CUDA_VISIBLE_DEVICES, zero devices).");
+  DefHostStatic(platform, "GetGPUMemSize", &Platform::GetGPUMemSize, py::arg("id"),
+                "(free, total) bytes of memory of GPU `id`.");
+  DefHostStatic(platform, "DeviceQuery", &Platform::DeviceQuery, py::arg("id"),
+                py::arg("verbose") = false, "The properties of GPU `id`, as text.");
   DefHostStatic(platform, "CreateCudaGPU", &Platform::CreateCudaGPU, py::arg("id") = 0);
   DefHostStatic(platform, "CreateCudaGPUs", [](int n) {
     std::vector<std::shared_ptr<Device>> out;
@@ -93,6 +113,18 @@ void BindDevice(py::module_& m) {
                 "treat its memory as a GPU's (NumPy data is copied, not shared).");
 
   DefHost(m, "GetDefaultDevice", &Platform::GetDefaultDevice);
+#ifdef USE_CUDA
+  DefHost(m, "SetCudaLibraryDirs", &cuda::SetCudaLibraryDirs, py::arg("dirs"),
+          "Folders searched first for cuBLAS, cuDNN and NCCL (the nvidia-* wheels' lib/ "
+          "folders; singa.device sets them at import).");
+  DefHost(m, "CudaLibraryDirs", &cuda::CudaLibraryDirs);
+  DefHost(m, "CudaLibraries", [] {
+    py::dict out;
+    for (const auto& [what, where] : cuda::CudaLibraryReport()) out[py::str(what)] = where;
+    return out;
+  }, "{library: the file loaded, or 'not loaded: <why>'} for cuBLAS, cuDNN and NCCL, loading "
+     "each now (what a GPU device would find).");
+#endif
   DefHost(m, "openblas_corename", [] { return std::string(scipy_openblas_get_corename()); });
   DefHost(m, "build_info", [] {
     py::dict kernels;
@@ -106,10 +138,17 @@ void BindDevice(py::module_& m) {
     info["cpu_isa_note"] = CpuIsaNote();
     info["kernels"] = kernels;
     info["openblas_corename"] = std::string(scipy_openblas_get_corename());
+#ifdef USE_CUDA
+    py::dict cuda;
+    cuda["architectures"] = std::string(SINGA_CUDA_ARCHITECTURES);
+    cuda["runtime"] = Msg(CUDART_VERSION / 1000, ".", CUDART_VERSION % 1000 / 10);
+    info["cuda"] = cuda;
+#endif
     return info;
   }, "How singa's own CPU kernels were built and what they run on: 'build' is 'native' "
      "(compiled for the building machine, -march=native) or 'portable' (a copy per ISA level, "
-     "one picked at run time); 'cpu_isa' the best level this CPU supports; 'kernels' the level "
+     "one picked at run time); in a CUDA build, 'cuda' holds the GPU architectures compiled "
+     "in (CMake's CUDA_ARCHITECTURES) and the CUDA runtime version; 'cpu_isa' the best level this CPU supports; 'kernels' the level "
      "each kernel family runs at ('baseline', 'avx2', 'avx512'; a native build's: the level its "
      "flags include); 'cpu_isa_request' and 'cpu_isa_note' the SINGA_CPU_ISA setting and why it "
      "was not followed, if it was not; 'openblas_corename' the kernel OpenBLAS dispatched to.");

@@ -174,14 +174,30 @@ bool Platform::UsesCuda() {
 #endif
 }
 
+#ifndef USE_CUDA
+// A CPU-only build; src/cuda/platform_cuda.cc defines these in a CUDA build.
+namespace {
+const char* kNoCudaBuild =
+    "this singa was built without CUDA (USE_CUDA is False); a CUDA device needs a build "
+    "with -DSINGA_USE_CUDA=ON (pip install \".[cuda]\" -C cmake.define.SINGA_USE_CUDA=ON)";
+}
+
 int Platform::GetNumGPUs() { return 0; }
 
+std::string Platform::GpuUnavailableReason() { return kNoCudaBuild; }
+
 std::shared_ptr<Device> Platform::CreateCudaGPU(int id) {
-  throw DeviceError(Msg("create_cuda_gpu(", id,
-                        "): this singa was built without CUDA (USE_CUDA is False); a CUDA "
-                        "device needs a build with -DSINGA_USE_CUDA=ON that has the CUDA "
-                        "sources (src/cuda/), on a machine with the CUDA toolkit"));
+  throw DeviceError(Msg("create_cuda_gpu(", id, "): ", kNoCudaBuild));
 }
+
+std::pair<size_t, size_t> Platform::GetGPUMemSize(int id) {
+  throw DeviceError(Msg("get_gpu_mem_size(", id, "): ", kNoCudaBuild));
+}
+
+std::string Platform::DeviceQuery(int id, bool) {
+  throw DeviceError(Msg("device_query(", id, "): ", kNoCudaBuild));
+}
+#endif
 
 std::shared_ptr<Device> Platform::CreateTestDevice(bool host_memory) {
   static std::atomic<int> next_id{-2};

@@ -137,6 +137,9 @@ class Device : public std::enable_shared_from_this<Device> {
 
   // Freed memory a device keeps for reuse (bytes), dropping it, and capping it.
   virtual size_t cached_bytes() const { return 0; }
+  // Bytes the device holds from its system allocator: in use plus cached (PyTorch's
+  // memory_reserved).
+  virtual size_t reserved_bytes() const { return bytes_in_use() + cached_bytes(); }
   virtual void EmptyCache() {}
   virtual void SetCacheLimit(size_t) {}
 
@@ -199,8 +202,18 @@ class Device : public std::enable_shared_from_this<Device> {
 class Platform {
  public:
   static std::shared_ptr<Device> GetDefaultDevice();
+  // CUDA GPUs the process can use (CUDA_VISIBLE_DEVICES applied): 0 in a CPU-only build
+  // and where the driver or the GPUs are missing.
   static int GetNumGPUs();
+  // "" when GetNumGPUs() > 0, else why there is no usable GPU (the build, the driver,
+  // CUDA_VISIBLE_DEVICES, zero devices).
+  static std::string GpuUnavailableReason();
+  // The device of GPU `id`, one per id for the whole process; DeviceError naming the id
+  // and the reason when there is no such GPU.
   static std::shared_ptr<Device> CreateCudaGPU(int id);
+  // (free, total) bytes of GPU `id`, and a description of its properties.
+  static std::pair<size_t, size_t> GetGPUMemSize(int id);
+  static std::string DeviceQuery(int id, bool verbose);
   static bool UsesCuda();
   // A new host-memory device with its own allocator and a kernel table that runs the
   // CPU kernels and counts calls per family (cpu/test_device.h). Every call makes a new

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "core/device.h"
 #include "cuda/lib_types.h"
@@ -40,7 +41,7 @@ class CudaGPU : public Device {
   size_t cached_bytes() const override;
   void EmptyCache() override;
   void SetCacheLimit(size_t bytes) override;
-  size_t reserved_bytes() const;
+  size_t reserved_bytes() const override;
 
   int ordinal() const { return id(); }
   cudaStream_t stream() const { return stream_; }
@@ -62,6 +63,18 @@ class CudaGPU : public Device {
   std::once_flag cublas_once_, cudnn_once_;
   cublasHandle_t cublas_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
+
+  // Pinned host buffers that CopyFromHost stages through, so the copy runs on the stream
+  // while the host goes on; a buffer is refilled only after the event of its last copy.
+  struct Staging {
+    void* host = nullptr;
+    cudaEvent_t done = nullptr;
+  };
+  bool StagingReady();  // copy_mu_ held; false when pinned memory is unavailable
+  std::mutex copy_mu_;
+  std::vector<Staging> staging_;
+  size_t next_staging_ = 0;
+  bool staging_failed_ = false;
 };
 
 }  // namespace singa

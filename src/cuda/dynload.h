@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace singa {
@@ -20,6 +21,16 @@ std::vector<std::string> CudaLibraryDirs();
 // (`wheel`, e.g. "nvidia-cublas") when none loads. The handle is never closed.
 void* LoadCudaLibrary(const char* what, const std::vector<std::string>& sonames,
                       const char* wheel);
+// The libraries above as (name, the file loaded or why none loaded), loading each: what
+// singa_wrap.CudaLibraries() reports, so a user can see what a GPU would find.
+struct CudaLibrary {
+  const char* what;
+  std::vector<std::string> sonames;
+  const char* wheel;
+};
+const std::vector<CudaLibrary>& KnownCudaLibraries();  // cuBLAS, cuDNN, NCCL
+std::vector<std::pair<std::string, std::string>> CudaLibraryReport();
+
 // dlsym; DeviceError naming the symbol and the library when it is missing.
 void* CudaSymbol(void* library, const char* symbol, const char* what);
 
