@@ -474,7 +474,8 @@ def _fmt(st, sgemm):
 def print_table(report):
     print()
     print("{:<36} {:<6} {:>26} {:>30} {:>7} {:>7} {:>4}".format(
-        "workload", "mode", "singa", "reference", "ratio", "target", "met"))
+        "workload (time per training step)", "mode", "singa median (min-max)", "reference",
+        "ratio", "target", "met"))
     for row in report["rows"]:
         sgemm = row["workload"] == "sgemm"
         ref = "{} {}".format({"torch": "PyTorch", "cupy": "CuPy", "numpy": "NumPy"}[row["ref"]],

@@ -37,13 +37,21 @@ OUT=$(cd "$OUT" && pwd)
 BUDGET=${CHECK_BUDGET_S:-285}
 START=$(date +%s)
 
+export PYTHONPATH="$ROOT/build/gpu-site:$ROOT/python${PYTHONPATH:+:$PYTHONPATH}"
+# $PYTHON, else the first of python3.12, python, python3 that imports singa's extension,
+# else the first that runs at all (its parts then fail, saying why)
 PY=${PYTHON:-}
 if [ -z "$PY" ]; then
     for c in python3.12 python python3; do
-        if command -v "$c" >/dev/null 2>&1; then PY=$c; break; fi
+        if "$c" -c 'import singa.singa_wrap' >/dev/null 2>&1; then PY=$c; break; fi
     done
 fi
-export PYTHONPATH="$ROOT/build/gpu-site:$ROOT/python${PYTHONPATH:+:$PYTHONPATH}"
+if [ -z "$PY" ]; then
+    for c in python3.12 python python3; do
+        if "$c" -c 'import sys' >/dev/null 2>&1; then PY=$c; break; fi
+    done
+fi
+PY=${PY:-python3}
 export PYTHONUNBUFFERED=1
 export PYTHONDONTWRITEBYTECODE=1
 
@@ -69,10 +77,10 @@ run_part() {
         return 0
     fi
     echo "== $name (limit ${limit} s, at $(elapsed) s of ${BUDGET} s)"
-    local t0 rc status
+    local t0 rc status shown="$*"
     t0=$(date +%s)
     {
-        echo "\$ $*"
+        echo "\$ ${shown:0:300}"
         timeout -k 5 "$limit" "$@"
     } > "$OUT/$name.log" 2>&1 < /dev/null
     rc=$?
@@ -153,7 +161,8 @@ tree_rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "not a git 
     echo "GPU (singa): $gpu_line"
     case $gpu_line in
         usable*) ;;
-        *) echo "NO USABLE GPU: the GPU tests skipped and the GPU runs stopped (see below)" ;;
+        none*) echo "NO USABLE GPU: the GPU tests skipped and the GPU runs stopped (see below)" ;;
+        *) echo "GPU STATUS UNKNOWN: singa's build information could not be read (build-info.log)" ;;
     esac
     echo "singa_wrap.USE_CUDA: $(grep -h '^singa_wrap.USE_CUDA' "$OUT/build-info.log" 2>/dev/null | cut -d' ' -f2-)"
     echo
