@@ -235,7 +235,9 @@ def torch_train(args):
     torch.cuda.current_stream().wait_stream(side)
     graph = torch.cuda.CUDAGraph()
     optimizer.zero_grad(set_to_none=True)
-    with torch.cuda.graph(graph):
+    # captured on the warm-up's stream: the per-stream library state (cuBLAS workspaces)
+    # made during the warm-up is the capture's too
+    with torch.cuda.graph(graph, stream=side):
         # the gradients are allocated in the graph's pool: each replay writes them anew
         loss = F.cross_entropy(net(sx), sy)
         loss.backward()
