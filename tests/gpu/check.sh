@@ -155,7 +155,7 @@ gpu_line=$(grep -h '^GPU_STATUS' "$OUT/build-info.log" 2>/dev/null | head -n 1 |
 smi_line=$(grep -A1 '^name, driver_version' "$OUT/nvidia-smi.log" 2>/dev/null | tail -n 1)
 tree_rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "not a git checkout")
 {
-    echo "GPU check (issue 16, point 8): $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(hostname)"
+    echo "GPU check (issue 16, point 8): $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(hostname 2>/dev/null || uname -n)"
     echo "tree: $ROOT ($tree_rev); python: $PY; total $(elapsed) s of a ${BUDGET} s budget"
     echo "GPU (nvidia-smi): ${smi_line:-none (nvidia-smi failed or absent)}"
     echo "GPU (singa): $gpu_line"
