@@ -22,7 +22,10 @@ def singa_setup(quick):
     return step, 1
 
 
-def torch_setup(quick, wrap=None):
+def torch_alexnet(**optim_kw):
+    """(net, optimizer): the PyTorch twin of the example's AlexNet with neon's
+    initialisation (seeded with 0) and its two SGD parameter groups; ``optim_kw`` go to
+    torch.optim.SGD. benchmarks/gpu.py builds it too."""
     import torch
     import torch.nn.functional as F
     from torch import nn
@@ -70,7 +73,12 @@ def torch_setup(quick, wrap=None):
                 weights.append(p)
     sgd = torch.optim.SGD([{"params": weights, "lr": 0.01, "weight_decay": 0.0005},
                            {"params": biases, "lr": 0.02, "weight_decay": 0.0}],
-                          lr=0.01, momentum=0.9)
+                          lr=0.01, momentum=0.9, **optim_kw)
+    return net, sgd
+
+
+def torch_setup(quick, wrap=None):
+    net, sgd = torch_alexnet()
     return torch_model_step(net, sgd, (BATCH, 3, CROP, CROP), CLASSES, nbatches=2,
                             wrap=wrap), 1
 

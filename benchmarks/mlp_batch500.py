@@ -49,9 +49,10 @@ def singa_mlp(batch, steps, nbatches):
     return step
 
 
-def torch_mlp(batch, steps, nbatches, wrap=None):
-    """The same network, initialisation and optimizer in PyTorch; ``wrap(net)`` (e.g.
-    DistributedDataParallel) gives the module the steps run through."""
+def torch_mlp_net(**optim_kw):
+    """(net, optimizer): the example's MLP, initialisation and RMSprop in PyTorch
+    (seeded with 0); ``optim_kw`` go to torch.optim.RMSprop. benchmarks/gpu.py builds it
+    too."""
     import torch
     import torch.nn.functional as F
     from torch import nn
@@ -77,7 +78,16 @@ def torch_mlp(batch, steps, nbatches, wrap=None):
         nn.init.zeros_(m.bias)
     net.train()
     # PyTorch's eps sits outside the square root, singa's inside: same order of magnitude.
-    optim = torch.optim.RMSprop(net.parameters(), lr=LR, alpha=RHO, eps=EPS)
+    optim = torch.optim.RMSprop(net.parameters(), lr=LR, alpha=RHO, eps=EPS, **optim_kw)
+    return net, optim
+
+
+def torch_mlp(batch, steps, nbatches, wrap=None):
+    """The same network, initialisation and optimizer in PyTorch; ``wrap(net)`` (e.g.
+    DistributedDataParallel) gives the module the steps run through."""
+    import torch
+    import torch.nn.functional as F
+    net, optim = torch_mlp_net()
     xs, ys = _data(batch, nbatches)
     xs, ys = torch.from_numpy(xs), torch.from_numpy(ys).long()
     run = net if wrap is None else wrap(net)

@@ -40,7 +40,9 @@ def singa_setup(quick):
     return step, 1
 
 
-def torch_setup(quick):
+def torch_xception(num_classes=CLASSES):
+    """The PyTorch twin of the example's Xception (seeded with 0); benchmarks/gpu.py
+    builds it too."""
     import torch
     from torch import nn
 
@@ -112,8 +114,17 @@ def torch_setup(quick):
             return self.fc(torch.flatten(x, 1))
 
     torch.manual_seed(0)
-    net = Xception(CLASSES)
-    sgd = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WD)
+    return Xception(num_classes)
+
+
+def torch_optimizer(net):
+    import torch
+    return torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WD)
+
+
+def torch_setup(quick):
+    net = torch_xception(CLASSES)
+    sgd = torch_optimizer(net)
     return torch_model_step(net, sgd, (BATCH, 3, SIZE, SIZE), CLASSES, nbatches=NBATCHES), 1
 
 

@@ -146,3 +146,41 @@ def test_xceptionnet_runs_on_cpu(capsys):
     assert "seconds per iteration" in out
     loss = float(out.split("loss:")[1].split()[0])
     assert np.isfinite(loss)
+
+
+def _no_gpu():
+    from singa import device
+    return device.get_num_gpus() == 0
+
+
+def test_examples_device_cuda_without_a_gpu_stop_at_once_with_the_reason(monkeypatch, capsys):
+    import pytest
+    if not _no_gpu():
+        pytest.skip("a GPU is usable here")
+    monkeypatch.delenv("SINGA_CUDA_FALLBACK", raising=False)
+    mlp = load_example("mlp")
+    with pytest.raises(SystemExit) as e:
+        mlp.main(["--device", "cuda", "--no-progress"])
+    assert "mlp.py --device cuda" in str(e.value) and "SINGA_CUDA_FALLBACK" in str(e.value)
+    assert "data:" not in capsys.readouterr().out  # before loading MNIST
+    xc = load_example("xceptionnet")
+    monkeypatch.setattr("sys.argv", ["xceptionnet.py", "--device", "cuda", "--iters", "1"])
+    with pytest.raises(SystemExit) as e:
+        xc.main()
+    assert "xceptionnet.py --device cuda" in str(e.value)
+
+
+def test_mlp_device_cuda_puts_the_work_on_the_device(monkeypatch, tmp_path, capsys):
+    """--device cuda trains on whatever device.create_cuda_gpu() returns: here a test
+    device that the core treats as a GPU's memory, so every kernel must run there."""
+    from singa import device
+    dev = device.create_test_device(host_memory=False)
+    monkeypatch.setattr(device, "create_cuda_gpu", lambda set_default=False: dev)
+    mlp = load_example("mlp")
+    acc = mlp.main(["--epochs", "1", "--max-steps", "20", "--no-progress", "--device", "cuda",
+                    "--checkpoint", str(tmp_path / "mlp.ckpt")])
+    out = capsys.readouterr().out
+    assert "device: test-" in out and "test accuracy:" in out
+    calls = dev.kernel_calls()
+    assert calls["blas"] > 0 and calls["fused"] > 0, calls  # GEMMs and the Adam updates
+    assert acc > 0.5, out

@@ -16,6 +16,11 @@ is ``--optimizer rmsprop --lr 0.001 --schedule constant --dropout 0.4 --shift 0
     python examples/autograd/mlp.py                 # the default run
     python examples/autograd/mlp.py --epochs 3      # shorter (the schedule follows)
     python examples/autograd/mlp.py --resume mlp.ckpt
+    python examples/autograd/mlp.py --device cuda   # on CUDA GPU 0
+
+With ``--device cuda`` the parameters, the optimizer state and each batch (copied in
+from the host loader) live on ``device.create_cuda_gpu()``; without a usable GPU the
+script stops at once and says why.
 
 Ctrl-C stops after the current step, saves a checkpoint and prints how to resume.
 """
@@ -125,6 +130,18 @@ def smoothed_targets(labels, num_classes, smoothing):
     return t
 
 
+def create_device(name):
+    """The CPU device, or the CUDA GPU 0 for ``cuda``; where no GPU is usable, exits at
+    once with the reason (SINGA_CUDA_FALLBACK=cpu runs on the CPU instead, with a
+    warning)."""
+    if name == "cpu":
+        return device.get_default_device()
+    try:
+        return device.create_cuda_gpu()
+    except RuntimeError as e:
+        raise SystemExit("mlp.py --device cuda: {}".format(e)) from None
+
+
 def glorot_init(net):
     """Lasagne's defaults: Glorot-uniform weights, zero biases."""
     for name, p in net.get_params().items():
@@ -198,6 +215,8 @@ def parse_args(argv=None):
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--eager", action="store_true",
                    help="run every step eagerly instead of replaying the recorded graph")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="where the parameters, the optimizer state and the batches live")
     args = p.parse_args(argv)
     for name, ok, what in (("epochs", args.epochs >= 1, ">= 1"),
                            ("batch-size", args.batch_size >= 1, ">= 1"),
@@ -214,12 +233,14 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     start = time.perf_counter()
+    dev = create_device(args.device)  # before the data: no GPU fails fast
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = mnist_split(
         args.data_dir, flatten=True)
     print("data: {} train, {} validation, {} test images ({:.2f} s)".format(
         len(x_train), len(x_val), len(x_test), time.perf_counter() - start))
 
-    dev = device.get_default_device()
+    if args.device != "cpu":
+        print("device: {} (id {})".format(dev.name(), dev.id()))
     dev.SetRandSeed(args.seed)
     np.random.seed(args.seed)
 
