@@ -70,8 +70,9 @@ class DistOpt(Optimizer):
 
     Args:
         opt: the optimizer that updates the parameters (SINGA's default: ``SGD()``).
-        nccl_id: SINGA's NCCL id for jobs started without MPI; this transport has none,
-            so it must be None.
+        nccl_id: SINGA's NCCL id for jobs started without MPI; every job here is launched
+            by MPI (which also hands NCCL its id when NCCL carries the gradients), so it
+            must be None.
         local_rank, world_size: checked against the launched job when given (MPI
             knows both).
         buffSize: the largest fused buffer, in elements (SINGA's unit); a bucket is sent
@@ -104,9 +105,10 @@ class DistOpt(Optimizer):
             raise TypeError("DistOpt: opt must be an optimizer of singa.opt (not a DistOpt), "
                             "got {!r}".format(opt))
         if nccl_id is not None:
-            raise ValueError("DistOpt: nccl_id is for SINGA's NCCL transport, which this build "
-                             "does not have; launch the ranks with `mpiexec -n N python "
-                             "script.py` and leave nccl_id None")
+            raise ValueError("DistOpt: nccl_id is for SINGA's jobs started without MPI; here MPI "
+                             "launches every job (and hands NCCL its id when the gradients go "
+                             "by NCCL): launch the ranks with `mpiexec -n N python script.py` "
+                             "and leave nccl_id None")
         if isinstance(buffSize, bool) or not isinstance(buffSize, int) or buffSize < 1:
             raise ValueError("DistOpt: buffSize must be a positive number of elements, got "
                              "{!r}".format(buffSize))
