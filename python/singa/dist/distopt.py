@@ -507,7 +507,8 @@ class DistOpt(Optimizer):
         if residual is not None:
             if isinstance(residual, (Tensor, singa.Tensor)):
                 acc_core = _core(residual)
-                if acc_core.device().host_memory() and acc_core.IsContiguous():
+                if acc_core.device().host_memory() and acc_core.IsContiguous() and \
+                        acc_core.data_type() == tensor_mod.float32:
                     acc = np.asarray(acc_core).reshape(-1)  # updated in place
                 else:
                     acc = np.asarray(singa.to_numpy(acc_core), np.float32).reshape(-1).copy()
