@@ -10,8 +10,8 @@ import sys  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "dist"))
 from launch import run_ranks  # noqa: E402
 
-CHECKS = ["attributes", "all_reduce_sums_in_place", "all_reduce_of_a_strided_view",
-          "fused_all_reduce_with_staging", "all_reduce_half_sends_float16",
+CHECKS = ["attributes", "host_tensors_go_by_mpi", "all_reduce_sums_in_place", "all_reduce_of_a_strided_view",
+          "mpi_sums_memory_the_host_cannot_read", "fused_all_reduce_with_staging", "all_reduce_half_sends_float16",
           "sparsification_top_k", "sparsification_threshold",
           "sparsification_residual_and_fused", "broadcast_and_barrier",
           "gradients_are_sent_during_backward", "bad_arguments_raise"]

@@ -6,6 +6,7 @@
 namespace singa {
 void BindAutograd(py::module_& m);      // bind_autograd.cc: the backward walk's bookkeeping
 void BindAutogradCall(py::module_& m);  // bind_autograd_call.cc: an op call's bookkeeping
+void BindNccl(py::module_& m);          // bind_nccl.cc: NCCL communicators (CUDA builds only)
 }  // namespace singa
 
 PYBIND11_MODULE(singa_wrap, m) {
@@ -52,4 +53,7 @@ PYBIND11_MODULE(singa_wrap, m) {
   BindKinds(m);
   BindAutograd(m);
   BindAutogradCall(m);
+#ifdef USE_CUDA
+  BindNccl(m);
+#endif
 }

@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from singa import autograd, dist, layer, opt, singa_wrap, tensor
+from singa import autograd, device, dist, layer, opt, singa_wrap, tensor
 
 
 def rank_values(rank, shape, seed):
@@ -32,8 +32,11 @@ def main():
     assert singa_wrap.USE_DIST
     ok("attributes")
 
+    assert d.backend is None  # chosen by the first tensor sent
     t = tensor.from_numpy(rank_values(rank, (3, 5), 1))
     d.all_reduce(t)
+    assert d.backend == "mpi"
+    ok("host_tensors_go_by_mpi")
     np.testing.assert_allclose(tensor.to_numpy(t), sum(rank_values(r, (3, 5), 1) for r in everyone),
                                rtol=1e-6)
     counter = tensor.Tensor((1,))
@@ -49,6 +52,23 @@ def main():
     np.testing.assert_allclose(tensor.to_numpy(view),
                                sum(rank_values(r, (4, 3), 2) for r in everyone).T, rtol=1e-6)
     ok("all_reduce_of_a_strided_view")
+
+    # memory the host cannot read (a GPU's, here a test device's) goes through copies
+    far = device.create_test_device(host_memory=False)
+    g = tensor.from_numpy(rank_values(rank, (6, 2), 4))
+    g.to_device(far)
+    d.all_reduce(g)
+    fused = [tensor.from_numpy(rank_values(rank, (n,), 30 + n)) for n in (5, 3)]
+    for f in fused:
+        f.to_device(far)
+    d.fused_all_reduce(fused)
+    d.wait()
+    np.testing.assert_allclose(tensor.to_numpy(g), sum(rank_values(r, (6, 2), 4) for r in everyone),
+                               rtol=1e-6)
+    for n, f in zip((5, 3), fused):
+        np.testing.assert_allclose(tensor.to_numpy(f),
+                                   sum(rank_values(r, (n,), 30 + n) for r in everyone), rtol=1e-6)
+    ok("mpi_sums_memory_the_host_cannot_read")
 
     parts = [tensor.from_numpy(rank_values(rank, (n,), 10 + n)) for n in (3, 7, 2)]
     d.fused_all_reduce([parts[0]], send=False)  # staged only

@@ -2,8 +2,9 @@
 
 ``env`` reads the launcher's rank variables without importing MPI; ``comm`` holds the
 communicator (mpi4py is imported when the first one is made); ``distopt`` the
-optimizer wrapper, also ``singa.opt.DistOpt``. Launch with ``mpiexec -n N python
-script.py``.
+optimizer wrapper, also ``singa.opt.DistOpt``; ``nccl_comm`` the NCCL transport DistOpt
+uses for tensors on CUDA GPUs (untested on GPUs so far), with ``buffers`` the host and
+device buffers of both transports. Launch with ``mpiexec -n N python script.py``.
 """
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""DistOpt: SINGA's data-parallel optimizer wrapper, with MPI moving the gradients.
+"""DistOpt: SINGA's data-parallel optimizer wrapper, with MPI or NCCL moving the gradients.
 
 Every rank runs the same model on its own shard of the batch. ``backward_and_update``
 sums each gradient over the ranks while backward still runs: gradients no larger than
@@ -14,6 +14,13 @@ Every rank starts the same collectives in the same order on buffers of the same 
 and MPI's reduction of a given layout on a given number of ranks is deterministic, so
 the ranks stay bit-identical; the first update of each parameter takes rank 0's value,
 so they also start that way.
+
+The transport is chosen when the first tensor reaches the wire: NCCL when it lives on a
+CUDA GPU and this singa has NCCL (``nccl_comm.py``; untested on GPUs so far), MPI for
+host tensors; ``backend="mpi"`` or ``"nccl"`` forces one. MPI launches and bootstraps
+the job either way. Over NCCL the buffers are tensors on the GPU (``buffers.py``) and
+every copy and collective is queued on its stream; every rank must choose the same
+transport, which is checked once.
 
 Variants, with SINGA's semantics: ``_half`` sends float16 (half the bytes),
 ``backward_and_partial_update`` updates locally and averages one chunk of parameters
@@ -37,6 +44,8 @@ from .. import singa_wrap as singa
 from .. import tensor as tensor_mod
 from ..opt import SGD, Optimizer
 from ..tensor import Tensor
+from . import nccl_comm
+from .buffers import DeviceBuffers, HostBuffers, write_values
 from .comm import get_communicator
 from .threads import default_threads_per_rank
 
@@ -56,29 +65,32 @@ def _overflows(size, threshold, buff_size):
     return size > threshold or size > buff_size
 
 
-def _flat(core):
-    """A flat NumPy view of a contiguous host tensor's memory (no copy)."""
-    return np.asarray(core).reshape(-1)
-
-
 class DistOpt(Optimizer):
     """Wraps an optimizer for data-parallel training over MPI ranks.
 
     Args:
         opt: the optimizer that updates the parameters (SINGA's default: ``SGD()``).
-        nccl_id: SINGA's NCCL id for jobs started without MPI; this transport has none,
-            so it must be None.
+        nccl_id: SINGA's NCCL id for jobs started without MPI; every job here is launched
+            by MPI (which also hands NCCL its id when NCCL carries the gradients), so it
+            must be None.
         local_rank, world_size: checked against the launched job when given (MPI
             knows both).
         buffSize: the largest fused buffer, in elements (SINGA's unit); a bucket is sent
             before it would outgrow it.
         timeout: seconds a collective waits for the other ranks before raising
             ``singa.dist.DistTimeoutError``; None reads ``SINGA_DIST_TIMEOUT`` (300).
+        backend: the gradients' transport: None picks NCCL when the parameters are on a
+            CUDA GPU and this singa has NCCL, else MPI; ``"mpi"`` or ``"nccl"`` forces
+            one (``"nccl"`` raises at once where the build has no NCCL). The NCCL path has
+            not yet run on GPUs.
 
     Attributes:
         global_rank, local_rank, world_size: this process's place in the job.
-        communicator: the :class:`singa.dist.Communicator` (its presence is how SINGA's
-            scripts tell a distributed optimizer).
+        communicator: the :class:`singa.dist.Communicator` of MPI (its presence is how
+            SINGA's scripts tell a distributed optimizer); it carries the gradients too
+            unless NCCL does.
+        backend: ``"mpi"`` or ``"nccl"`` once the first tensor has chosen, else what was
+            asked for (None: not chosen yet).
         opt: the wrapped optimizer.
     """
 
@@ -86,19 +98,27 @@ class DistOpt(Optimizer):
     records_graph_steps = True
 
     def __init__(self, opt=None, nccl_id=None, local_rank=None, world_size=None,
-                 buffSize=4194304, timeout=None):
+                 buffSize=4194304, timeout=None, backend=None):
         if opt is None:
             opt = SGD()
         if not isinstance(opt, Optimizer) or isinstance(opt, DistOpt):
             raise TypeError("DistOpt: opt must be an optimizer of singa.opt (not a DistOpt), "
                             "got {!r}".format(opt))
         if nccl_id is not None:
-            raise ValueError("DistOpt: nccl_id is for SINGA's NCCL transport, which this build "
-                             "does not have; launch the ranks with `mpiexec -n N python "
-                             "script.py` and leave nccl_id None")
+            raise ValueError("DistOpt: nccl_id is for SINGA's jobs started without MPI; here MPI "
+                             "launches every job (and hands NCCL its id when the gradients go "
+                             "by NCCL): launch the ranks with `mpiexec -n N python script.py` "
+                             "and leave nccl_id None")
         if isinstance(buffSize, bool) or not isinstance(buffSize, int) or buffSize < 1:
             raise ValueError("DistOpt: buffSize must be a positive number of elements, got "
                              "{!r}".format(buffSize))
+        if backend is not None and backend not in nccl_comm.BACKENDS:
+            raise ValueError("DistOpt: backend must be None (automatic), 'mpi' or 'nccl', got "
+                             "{!r}".format(backend))
+        if backend == "nccl":
+            ok, why = nccl_comm.nccl_available()
+            if not ok:
+                raise RuntimeError("DistOpt(backend='nccl'): " + why + "; or use backend='mpi'")
         self.opt = opt
         self.communicator = get_communicator(timeout)
         if timeout is not None:
@@ -118,6 +138,9 @@ class DistOpt(Optimizer):
         self._residuals = {}     # bucket key -> NumPy residual of the sparse paths
         self._synced = set()     # parameters already taken from rank 0
         self._bucket_no = 0
+        self.backend = backend
+        self._wire = None        # the communicator the gradients travel by, once chosen
+        self._bufs = None        # HostBuffers or DeviceBuffers, with it
         default_threads_per_rank(comm.local_size)
 
     # ---- the wrapped optimizer's clock and state ----
@@ -171,6 +194,37 @@ class DistOpt(Optimizer):
     def param_config(self, param):
         return self.opt.param_config(param)
 
+    # ---- the transport ----
+    def _transport(self, core):
+        """(communicator, buffers) for the gradients, chosen by the first tensor."""
+        if self._wire is None:
+            choice = nccl_comm.choose_backend(self.backend, core)
+            self._agree(choice)
+            if choice == "nccl":
+                device = core.device()
+                self._wire = nccl_comm.NcclCommunicator(self.communicator, device)
+                self._bufs = DeviceBuffers(device)
+            else:
+                self._wire, self._bufs = self.communicator, HostBuffers
+            self.backend = choice
+        return self._wire, self._bufs
+
+    def _agree(self, choice):
+        """Every rank must send by the same transport: a mix would hang."""
+        if self.world_size == 1:
+            return
+        comm = self.communicator
+        mine = np.array([nccl_comm.BACKENDS.index(choice)], np.int32)
+        counted = comm.bytes_sent  # bookkeeping, not gradient traffic
+        chosen = comm.all_gather_varying(mine, name="DistOpt's transport choice")
+        comm.bytes_sent = counted
+        names = [nccl_comm.BACKENDS[int(c[0])] for c in chosen]
+        if len(set(names)) > 1:
+            raise RuntimeError("DistOpt: the ranks chose different transports ({}): NCCL needs "
+                               "every rank's parameters on a CUDA GPU; pass the same backend= "
+                               "on every rank".format(", ".join(
+                                   "rank {}: {}".format(r, n) for r, n in enumerate(names))))
+
     # ---- SINGA's update: the gradient holds the sum over ranks ----
     def update(self, param, grad):
         """Updates ``param`` from ``grad``, the sum of the ranks' gradients (averaged here)."""
@@ -199,12 +253,15 @@ class DistOpt(Optimizer):
             return
         self._synced.add(param)
         core = param.data
-        if core.IsContiguous():
-            self.communicator.broadcast(_flat(core), name="broadcast of the initial parameters")
+        wire, bufs = self._transport(core)
+        name = "broadcast of the initial parameters"
+        view = bufs.sendable(core)
+        if view is not None:
+            wire.broadcast(view, name=name)
         else:
-            values = np.ascontiguousarray(core.numpy())
-            self.communicator.broadcast(values, name="broadcast of the initial parameters")
-            tensor_mod.copy_from_numpy(core, values)
+            values, write_back = bufs.copy_for_wire(core)
+            wire.broadcast(values, name=name)
+            write_back()
 
     # ---- collectives on tensors (SINGA's names) ----
     def all_reduce(self, tensor):
@@ -212,12 +269,14 @@ class DistOpt(Optimizer):
         the sum on return (``wait`` is then a no-op for it)."""
         core = _core(tensor)
         self.communicator.step = self.opt._step
-        if core.IsContiguous() and core.data_type() != tensor_mod.bfloat16:
-            self.communicator.all_reduce(_flat(core))
+        wire, bufs = self._transport(core)
+        view = bufs.sendable(core)
+        if view is not None:
+            wire.all_reduce(view)
         else:
-            values = np.ascontiguousarray(singa.to_numpy(core)).reshape(-1)
-            self.communicator.all_reduce(values)
-            _write(core, values)
+            values, write_back = bufs.copy_for_wire(core)
+            wire.all_reduce(values)
+            write_back()
 
     def all_reduce_half(self, tensor):
         """Sums ``tensor`` over the ranks in place, sending float16."""
@@ -258,6 +317,8 @@ class DistOpt(Optimizer):
     def wait(self):
         """Completes every started collective and writes the sums back."""
         self.communicator.wait()
+        if self._wire is not None and self._wire is not self.communicator:
+            self._wire.wait()
 
     # ---- training steps ----
     def __call__(self, loss):
@@ -363,6 +424,7 @@ class DistOpt(Optimizer):
             if clip_value is not None:
                 g = autograd.clip(g, -clip_value, clip_value)
             plist.append((p, g))
+            wire, _ = self._transport(g.data)
             if g.size() > threshold:
                 self._bucket([g.data], half, recorder)
             else:
@@ -372,7 +434,7 @@ class DistOpt(Optimizer):
                     pending, size = [], 0
                 pending.append(g.data)
                 size += g.size()
-            self.communicator.progress()
+            wire.progress()
         if pending:
             self._bucket(pending, half, recorder)
         self._finish(plist, recorder, advance)
@@ -414,49 +476,43 @@ class DistOpt(Optimizer):
         """Starts the sum of ``cores`` over the ranks: in their own memory when that is
         one contiguous tensor sent as it is, else through a fused buffer (float16 when
         ``half``); ``scale`` multiplies the sums as they are written back."""
-        comm = self.communicator
-        if len(cores) == 1 and not half and scale is None and cores[0].IsContiguous() \
-                and cores[0].data_type() != tensor_mod.bfloat16:
-            comm.start_all_reduce(_flat(cores[0]))
-            return
+        wire, bufs = self._transport(cores[0])
+        if len(cores) == 1 and not half and scale is None:
+            view = bufs.sendable(cores[0])
+            if view is not None:
+                wire.start_all_reduce(view)
+                return
         n = sum(c.Size() for c in cores)
-        dtype = np.float16 if half else singa.to_numpy(cores[0]).dtype
-        buf = self._buffer(key, n, dtype)
-        offset = 0
-        for c in cores:
-            size = c.Size()
-            buf[offset:offset + size] = singa.to_numpy(c).reshape(-1)
-            offset += size
+        buf = self._buffer(bufs, key, n, bufs.dtype(cores, half))
+        bufs.pack(buf, cores)
+        wire.start_all_reduce(buf, lambda: bufs.unpack(buf, cores, scale),
+                              "fused all_reduce" + (" (float16)" if half else ""))
 
-        def write_back():
-            at = 0
-            for c in cores:
-                size = c.Size()
-                values = buf[at:at + size]
-                if scale is not None:
-                    values = values * np.asarray(scale, values.dtype)
-                _write(c, values)
-                at += size
-        comm.start_all_reduce(buf, write_back, "fused all_reduce" + (" (float16)" if half
-                                                                     else ""))
-
-    def _buffer(self, key, n, dtype):
+    def _buffer(self, bufs, key, n, dtype):
         if key is None:
-            return np.empty(n, dtype)  # a one-off (the public fused calls)
+            return bufs.new(n, dtype)  # a one-off (the public fused calls)
         buf = self._buffers.get(key)
-        if buf is None or buf.size != n or buf.dtype != dtype:
-            buf = self._buffers[key] = np.empty(n, dtype)
+        if buf is None or not bufs.matches(buf, n, dtype):
+            buf = self._buffers[key] = bufs.new(n, dtype)
         return buf
 
     def _sparse(self, cores, residual, spars, topK):
         """Sums the sparsified vector of ``cores`` over the ranks and writes it back."""
         _check_spars(spars, topK)
+        wire, _ = self._transport(cores[0])
         self.wait()
         values = np.concatenate([singa.to_numpy(c).reshape(-1).astype(np.float32)
                                  for c in cores])
+        write_residual = None
         if residual is not None:
             if isinstance(residual, (Tensor, singa.Tensor)):
-                acc = np.asarray(_core(residual)).reshape(-1)
+                acc_core = _core(residual)
+                if acc_core.device().host_memory() and acc_core.IsContiguous() and \
+                        acc_core.data_type() == tensor_mod.float32:
+                    acc = np.asarray(acc_core).reshape(-1)  # updated in place
+                else:
+                    acc = np.asarray(singa.to_numpy(acc_core), np.float32).reshape(-1).copy()
+                    write_residual = lambda: write_values(acc_core, acc)  # noqa: E731
             else:
                 acc = residual
             if acc.size != values.size:
@@ -476,26 +532,18 @@ class DistOpt(Optimizer):
         sent = source[index].astype(np.float32)
         if residual is not None:
             acc[index] = 0.0  # sent now; the rest waits for the next step
-        comm = self.communicator
-        indices = comm.all_gather_varying(index, name="sparse all_gather (indices)")
-        sums = comm.all_gather_varying(sent, name="sparse all_gather (values)")
+            if write_residual is not None:
+                write_residual()
+        indices = wire.all_gather_varying(index, name="sparse all_gather (indices)")
+        sums = wire.all_gather_varying(sent, name="sparse all_gather (values)")
         total = np.zeros(source.size, np.float32)
         for idx, val in zip(indices, sums):  # rank order: the same sum on every rank
             total[idx] += val
         at = 0
         for c in cores:
             size = c.Size()
-            _write(c, total[at:at + size])
+            write_values(c, total[at:at + size])
             at += size
-
-
-def _write(core, values):
-    """Writes flat ``values`` into the core tensor ``core`` (any layout and dtype)."""
-    if core.IsContiguous() and core.data_type() != tensor_mod.bfloat16:
-        view = _flat(core)
-        view[...] = values
-    else:
-        tensor_mod.copy_from_numpy(core, values)
 
 
 def _run(recorder, fn, cores, label):
