@@ -374,7 +374,67 @@ __global__ void __launch_bounds__(kReduceThreads)
   if (threadIdx.x == 0) db[f] = T(s);
 }
 
+// ------------------------------------------------------------------ padded copies
+
+template <typename E>
+__global__ void PadPlanesKernel(const E* __restrict__ src, E* __restrict__ dst, int64_t total,
+                                int64_t H, int64_t W, int64_t Hp, int64_t Wp, int64_t top,
+                                int64_t left) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t c = i % Wp, t = i / Wp, r = t % Hp, p = t / Hp;
+    const int64_t sr = r - top, sc = c - left;
+    dst[i] = (sr >= 0 && sr < H && sc >= 0 && sc < W) ? src[(p * H + sr) * W + sc] : E(0);
+  }
+}
+
+template <typename E>
+__global__ void CropPlanesKernel(const E* __restrict__ src, E* __restrict__ dst, int64_t total,
+                                 int64_t Hp, int64_t Wp, int64_t H, int64_t W, int64_t top,
+                                 int64_t left) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t c = i % W, t = i / W, r = t % H, p = t / H;
+    dst[i] = src[(p * Hp + r + top) * Wp + c + left];
+  }
+}
+
+// Calls f(E{}) with E an unsigned integer of `bytes` bytes (the copies move bits only).
+template <typename F>
+void DispatchBits(size_t bytes, const char* fn, F&& f) {
+  if (bytes == 2) f(uint16_t{});
+  else if (bytes == 4) f(uint32_t{});
+  else if (bytes == 8) f(uint64_t{});
+  else throw TypeError(Msg(fn, ": no padded copy for elements of ", bytes, " bytes"));
+}
+
 }  // namespace
+
+void PadPlanes(const void* src, void* dst, int64_t planes, int64_t H, int64_t W, int64_t top,
+               int64_t bottom, int64_t left, int64_t right, size_t elem_size, const Tensor& on) {
+  const int64_t Hp = H + top + bottom, Wp = W + left + right, total = planes * Hp * Wp;
+  if (total == 0) return;
+  cudaStream_t s = StreamOf(on, "conv padding");
+  DispatchBits(elem_size, "conv padding", [&](auto tag) {
+    using E = decltype(tag);
+    PadPlanesKernel<E><<<BlocksFor(total), kThreads, 0, s>>>(
+        static_cast<const E*>(src), static_cast<E*>(dst), total, H, W, Hp, Wp, top, left);
+    CheckLaunch("PadPlanesKernel", on);
+  });
+}
+
+void CropPlanes(const void* src, void* dst, int64_t planes, int64_t Hp, int64_t Wp, int64_t H,
+                int64_t W, int64_t top, int64_t left, size_t elem_size, const Tensor& on) {
+  const int64_t total = planes * H * W;
+  if (total == 0) return;
+  cudaStream_t s = StreamOf(on, "conv padding");
+  DispatchBits(elem_size, "conv padding", [&](auto tag) {
+    using E = decltype(tag);
+    CropPlanesKernel<E><<<BlocksFor(total), kThreads, 0, s>>>(
+        static_cast<const E*>(src), static_cast<E*>(dst), total, Hp, Wp, H, W, top, left);
+    CheckLaunch("CropPlanesKernel", on);
+  });
+}
 
 void pool_forward(const PoolingHandle& h, const Tensor& x, Tensor* y) {
   const char* fn = "CpuPoolingForward";

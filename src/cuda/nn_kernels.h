@@ -38,6 +38,15 @@ void conv_add_bias(const Tensor& b, Tensor* y);
 // db[f] = the sum of dy (N, F, ...) over n and the spatial axes (float32, float64).
 void conv_backward_bias(const ConvHandle& h, const Tensor& dy, Tensor* db);
 
+// The asymmetric-padding copies of the cuDNN convolutions (cuDNN pads symmetrically):
+// dst (planes, H + top + bottom, W + left + right) = src (planes, H, W) zero-padded, and
+// dst (planes, H, W) = the window of src (planes, Hp, Wp) at (top, left). Elements of
+// `elem_size` bytes (2, 4 or 8); device pointers; on the stream of `on`.
+void PadPlanes(const void* src, void* dst, int64_t planes, int64_t H, int64_t W, int64_t top,
+               int64_t bottom, int64_t left, int64_t right, size_t elem_size, const Tensor& on);
+void CropPlanes(const void* src, void* dst, int64_t planes, int64_t Hp, int64_t Wp, int64_t H,
+                int64_t W, int64_t top, int64_t left, size_t elem_size, const Tensor& on);
+
 }  // namespace nn
 }  // namespace cuda
 }  // namespace singa
