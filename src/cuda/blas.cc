@@ -13,6 +13,7 @@
 #include "cuda/cuda_common.h"
 #include "cuda/cuda_device.h"
 #include "cuda/cuda_kernels.h"
+#include "cuda/gemm_plan.h"
 
 namespace singa {
 namespace cuda {
@@ -40,54 +41,6 @@ GemmTypes TypesOf(DataType dt) {
   }
 }
 
-// One batch axis as the GEMM sees it: its extent and the element strides of a and b.
-struct BatchAxis {
-  int64_t size, sa, sb;
-};
-
-// The batch split into outer axes (looped over) and one inner run of `count` matrices at
-// the uniform strides (sa, sb) (one strided-batched call each).
-struct BatchPlan {
-  std::vector<BatchAxis> outer;  // outermost first
-  int64_t count = 1, sa = 0, sb = 0;
-};
-
-BatchPlan PlanBatch(const GemmCall& g) {
-  std::vector<BatchAxis> axes;
-  for (size_t d = 0; d < g.batch.size(); ++d)
-    if (g.batch[d] != 1)  // an axis of one matrix adds no offset
-      axes.push_back({static_cast<int64_t>(g.batch[d]), g.a.batch_strides[d], g.b.batch_strides[d]});
-  BatchPlan plan;
-  if (axes.empty()) return plan;
-  // The innermost axis starts the run; an outer axis joins while its strides continue it.
-  // Negative strides stay outside the run (cuBLAS documents non-negative batch strides).
-  size_t first = axes.size() - 1;
-  if (axes[first].sa >= 0 && axes[first].sb >= 0) {
-    plan.count = axes[first].size, plan.sa = axes[first].sa, plan.sb = axes[first].sb;
-    while (first > 0 && axes[first - 1].sa == plan.sa * plan.count &&
-           axes[first - 1].sb == plan.sb * plan.count) {
-      --first;
-      plan.count *= axes[first].size;
-    }
-    plan.outer.assign(axes.begin(), axes.begin() + first);
-  } else {
-    plan.outer = axes;
-  }
-  return plan;
-}
-
-// A stored matrix of one row is never stepped through by its leading dimension: it gets
-// the smallest legal one (as the CPU's gemm does), so a single-row view with a huge or
-// zero row stride passes cuBLAS's ld >= rows check. Row-major shapes: A is (ta ? K x M :
-// M x K), B is (tb ? N x K : K x N).
-int64_t TightLd(bool trans, int64_t rows_if_not, int64_t rows_if_trans, int64_t cols_if_not,
-                int64_t cols_if_trans, int64_t ld) {
-  const int64_t rows = trans ? rows_if_trans : rows_if_not;
-  const int64_t cols = trans ? cols_if_trans : cols_if_not;
-  if (rows == 1) return std::max<int64_t>(1, cols);
-  return ld;
-}
-
 void Gemm(const GemmCall& g) {
   const char* fn = "Mult";
   const DataType dt = g.c.data_type();
@@ -112,12 +65,9 @@ void Gemm(const GemmCall& g) {
   const void* beta = types.double_scalars ? static_cast<const void*>(&beta_d) : &beta_f;
 
   const bool ta = g.a.trans, tb = g.b.trans;
-  const int64_t lda = TightLd(ta, M, K, K, M, g.a.ld);
-  const int64_t ldb = TightLd(tb, K, N, N, K, g.b.ld);
-  const int64_t ldc = N;
-  // Column-major: C^T (N x M) = op(B)^T (N x K) op(A)^T (K x M).
-  const Operation opb = tb ? Operation::kT : Operation::kN;
-  const Operation opa = ta ? Operation::kT : Operation::kN;
+  const ColumnMajorGemm cm = ToColumnMajor(ta, tb, M, N, K, g.a.ld, g.b.ld);
+  const Operation op_first = cm.trans_first ? Operation::kT : Operation::kN;
+  const Operation op_second = cm.trans_second ? Operation::kT : Operation::kN;
 
   const size_t es = SizeOf(dt);
   const char* a = static_cast<const char*>(g.a.t.raw());
@@ -126,37 +76,30 @@ void Gemm(const GemmCall& g) {
   const int64_t mat_c = M * N;
 
   auto detail = [&] {
-    return Msg(" (", DataTypeName(dt), " M=", M, " N=", N, " K=", K, " lda=", lda, " ldb=", ldb,
-               " trans=", ta, tb, ")");
+    return Msg(" (", DataTypeName(dt), " M=", M, " N=", N, " K=", K, " lda=", cm.ld_second,
+               " ldb=", cm.ld_first, " trans=", ta, tb, ")");
   };
 
-  const BatchPlan plan = PlanBatch(g);
-  int64_t outer_total = 1;
-  for (const BatchAxis& ax : plan.outer) outer_total *= ax.size;
+  const BatchPlan plan = PlanBatch(g.batch, g.a.batch_strides, g.b.batch_strides);
+  const int64_t outer_total = OuterCount(plan);
   for (int64_t o = 0; o < outer_total; ++o) {
-    // Offsets of this outer index (the outer axes in row-major order).
-    int64_t oa = 0, ob = 0, rem = o;
-    for (size_t d = plan.outer.size(); d-- > 0;) {
-      const int64_t idx = rem % plan.outer[d].size;
-      rem /= plan.outer[d].size;
-      oa += idx * plan.outer[d].sa;
-      ob += idx * plan.outer[d].sb;
-    }
+    int64_t oa = 0, ob = 0;
+    OuterOffsets(plan, o, &oa, &ob);
     const char* ap = a + oa * static_cast<int64_t>(es);
     const char* bp = b + ob * static_cast<int64_t>(es);
     char* cp = c + o * plan.count * mat_c * static_cast<int64_t>(es);
     cublas::Status st;
     if (plan.count == 1) {
-      st = api.cublasGemmEx_64(handle, opb, opa, N, M, K, alpha, bp, types.data, ldb, ap,
-                               types.data, lda, beta, cp, types.data, ldc, types.compute,
-                               cublas::GemmAlgo::kDefault);
+      st = api.cublasGemmEx_64(handle, op_first, op_second, cm.m, cm.n, cm.k, alpha, bp,
+                               types.data, cm.ld_first, ap, types.data, cm.ld_second, beta, cp,
+                               types.data, cm.ldc, types.compute, cublas::GemmAlgo::kDefault);
       if (st != cublas::Status::kSuccess)
         cublas::Check(st, "cublasGemmEx_64", gpu.ordinal(), detail().c_str());
     } else {
-      st = api.cublasGemmStridedBatchedEx_64(handle, opb, opa, N, M, K, alpha, bp, types.data,
-                                             ldb, plan.sb, ap, types.data, lda, plan.sa, beta, cp,
-                                             types.data, ldc, mat_c, plan.count, types.compute,
-                                             cublas::GemmAlgo::kDefault);
+      st = api.cublasGemmStridedBatchedEx_64(
+          handle, op_first, op_second, cm.m, cm.n, cm.k, alpha, bp, types.data, cm.ld_first,
+          plan.sb, ap, types.data, cm.ld_second, plan.sa, beta, cp, types.data, cm.ldc, mat_c,
+          plan.count, types.compute, cublas::GemmAlgo::kDefault);
       if (st != cublas::Status::kSuccess)
         cublas::Check(st, "cublasGemmStridedBatchedEx_64", gpu.ordinal(),
                       Msg(detail(), " batch=", plan.count).c_str());

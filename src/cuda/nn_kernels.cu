@@ -2,15 +2,13 @@
 // (why not cuDNN's: cuda/nn_kernels.h). Grid-stride loops over 64-bit indices; every
 // launch on the tensor's stream, checked right after; scratch memory from the device's
 // allocator (freed in stream order when the entry returns).
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
 #include <cstdint>
 #include <memory>
 #include <type_traits>
 
 #include "cuda/cuda_common.h"
 #include "cuda/cuda_device.h"
+#include "cuda/nn_kernels.cuh"
 #include "cuda/nn_kernels.h"
 
 namespace singa {
@@ -18,6 +16,8 @@ namespace cuda {
 namespace nn {
 
 namespace {
+
+using namespace kernels;  // NOLINT: the kernels of nn_kernels.cuh
 
 // Calls f(T{}) with T the C++ type of dtype dt (float32 or float64).
 template <typename F>
@@ -27,214 +27,15 @@ void DispatchFloat(DataType dt, const char* fn, F&& f) {
   else throw TypeError(Msg(fn, ": the CUDA kernel takes float32 or float64, got ", DataTypeName(dt)));
 }
 
-// Threads of the per-channel reduction blocks.
-constexpr int kReduceThreads = 256;
-
-// The sum of v over the block (blockDim.x == kReduceThreads), returned to every thread.
-// `shared` holds kReduceThreads / 32 + 1 doubles.
-__device__ double BlockSum(double v, double* shared) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  if (lane == 0) shared[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    v = lane < kReduceThreads / 32 ? shared[lane] : 0.0;
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-    if (lane == 0) shared[kReduceThreads / 32] = v;
-  }
-  __syncthreads();
-  return shared[kReduceThreads / 32];
-}
-
 // Scratch device memory of `bytes` (at least 1) on the device of t.
 std::shared_ptr<Block> Scratch(const Tensor& t, size_t bytes, const char* fn) {
   return GpuOf(t, fn).NewBlock(bytes > 0 ? bytes : 1);
 }
 
-// ------------------------------------------------------------------ pooling
-
-struct PoolGeom {
-  int64_t H, W, PH, PW, kh, kw, sh, sw, pt, pl;
-  bool is_max, include_pad;
-};
-
 PoolGeom GeomOf(const PoolingHandle& h) {
   return {int64_t(h.height), int64_t(h.width), int64_t(h.pooled_height), int64_t(h.pooled_width),
           int64_t(h.kernel_h), int64_t(h.kernel_w), int64_t(h.stride_h), int64_t(h.stride_w),
           int64_t(h.pad_top), int64_t(h.pad_left), h.is_max_pooling, h.count_include_pad};
-}
-
-// The window of output (oh, ow) clipped to the image: rows [h0, h1), cols [w0, w1)
-// (cpu/pool.cc's WindowAt).
-struct Window {
-  int64_t h0, h1, w0, w1;
-};
-
-__device__ __forceinline__ Window WindowAt(const PoolGeom& g, int64_t oh, int64_t ow) {
-  const int64_t hs = oh * g.sh - g.pt, ws = ow * g.sw - g.pl;
-  const int64_t he = min(hs + g.kh, g.H), we = min(ws + g.kw, g.W);
-  return {max(hs, int64_t(0)), max(he, int64_t(0)), max(ws, int64_t(0)), max(we, int64_t(0))};
-}
-
-__device__ __forceinline__ double Divisor(const PoolGeom& g, const Window& w) {
-  if (g.include_pad) return double(g.kh * g.kw);
-  return double((w.h1 - w.h0) * (w.w1 - w.w0));
-}
-
-// Index within the plane of the first maximal cell of the window (row-major scan).
-template <typename T>
-__device__ __forceinline__ int64_t ArgMax(const T* plane, int64_t W, const Window& w) {
-  int64_t best = w.h0 * W + w.w0;
-  for (int64_t i = w.h0; i < w.h1; ++i)
-    for (int64_t j = w.w0; j < w.w1; ++j)
-      if (plane[i * W + j] > plane[best]) best = i * W + j;
-  return best;
-}
-
-template <typename T>
-__global__ void PoolForwardKernel(const T* __restrict__ x, T* __restrict__ y, int64_t total,
-                                  PoolGeom g) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t ow = i % g.PW, t = i / g.PW, oh = t % g.PH, p = t / g.PH;
-    const T* xp = x + p * g.H * g.W;
-    const Window w = WindowAt(g, oh, ow);
-    if (g.is_max) {
-      y[i] = xp[ArgMax(xp, g.W, w)];
-    } else {
-      T s = 0;
-      for (int64_t r = w.h0; r < w.h1; ++r)
-        for (int64_t c = w.w0; c < w.w1; ++c) s += xp[r * g.W + c];
-      y[i] = T(double(s) / Divisor(g, w));
-    }
-  }
-}
-
-// dx of one input cell: the gradients of every output whose window holds it, added in
-// the CPU's (oh, ow) order.
-template <typename T>
-__global__ void PoolBackwardKernel(const T* __restrict__ dy, const T* __restrict__ x,
-                                   T* __restrict__ dx, int64_t total, PoolGeom g) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t iw = i % g.W, t = i / g.W, ih = t % g.H, p = t / g.H;
-    const T* xp = x + p * g.H * g.W;
-    const T* dyp = dy + p * g.PH * g.PW;
-    // oh * sh - pt <= ih <= oh * sh - pt + kh - 1
-    const int64_t ah = ih + g.pt - g.kh + 1, aw = iw + g.pl - g.kw + 1;
-    const int64_t oh0 = ah <= 0 ? 0 : (ah + g.sh - 1) / g.sh;
-    const int64_t ow0 = aw <= 0 ? 0 : (aw + g.sw - 1) / g.sw;
-    const int64_t oh1 = min((ih + g.pt) / g.sh, g.PH - 1);
-    const int64_t ow1 = min((iw + g.pl) / g.sw, g.PW - 1);
-    const int64_t self = ih * g.W + iw;
-    T acc = 0;
-    for (int64_t oh = oh0; oh <= oh1; ++oh)
-      for (int64_t ow = ow0; ow <= ow1; ++ow) {
-        const Window w = WindowAt(g, oh, ow);
-        const T grad = dyp[oh * g.PW + ow];
-        if (g.is_max) {
-          if (ArgMax(xp, g.W, w) == self) acc += grad;
-        } else {
-          acc += T(double(grad) / Divisor(g, w));
-        }
-      }
-    dx[i] = acc;
-  }
-}
-
-// ------------------------------------------------------------------ batch norm
-
-// Mean and biased variance of channel blockIdx.x over (N, S), two passes in double
-// (cpu/batchnorm_loops.h's ChannelStats).
-template <typename T>
-__global__ void __launch_bounds__(kReduceThreads)
-    BnStatsKernel(const T* __restrict__ x, int64_t N, int64_t C, int64_t S, T* mean, T* var) {
-  __shared__ double shared[kReduceThreads / 32 + 1];
-  const int64_t c = blockIdx.x, count = N * S;
-  double s = 0;
-  for (int64_t j = threadIdx.x; j < count; j += kReduceThreads) {
-    const int64_t n = j / S, i = j - n * S;
-    s += double(x[(n * C + c) * S + i]);
-  }
-  const double m = BlockSum(s, shared) / double(count);
-  double v = 0;
-  for (int64_t j = threadIdx.x; j < count; j += kReduceThreads) {
-    const int64_t n = j / S, i = j - n * S;
-    const double d = double(x[(n * C + c) * S + i]) - m;
-    v += d * d;
-  }
-  v = BlockSum(v, shared);
-  if (threadIdx.x == 0) {
-    mean[c] = T(m);
-    var[c] = T(v / double(count));
-  }
-}
-
-// y = x * a + b per channel: a = scale / sqrt(var + eps), b = bias - mean * a, each
-// rounded to T once (NormalizeRow).
-template <typename T>
-__global__ void BnAffineKernel(const T* mean, const T* var, const T* scale, const T* bias,
-                               double eps, int64_t C, T* a, T* b) {
-  for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < C;
-       c += int64_t(gridDim.x) * blockDim.x) {
-    const T av = T(double(scale[c]) / sqrt(double(var[c]) + eps));
-    a[c] = av;
-    b[c] = T(double(bias[c]) - double(mean[c]) * double(av));
-  }
-}
-
-template <typename T>
-__global__ void BnNormalizeKernel(const T* __restrict__ x, int64_t total, int64_t C, int64_t S,
-                                  const T* __restrict__ a, const T* __restrict__ b,
-                                  T* __restrict__ y) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t c = (i / S) % C;
-    y[i] = x[i] * a[c] + b[c];
-  }
-}
-
-// Per channel: dbias = sum dy, dscale = sum dy * xhat, and the coefficients of dx
-// (k, mean(dy), mean(dy * xhat) * istd, mu) into coef[4c..4c+3] (Backward).
-template <typename T>
-__global__ void __launch_bounds__(kReduceThreads)
-    BnBackwardReduceKernel(const T* __restrict__ x, const T* __restrict__ dy, int64_t N,
-                           int64_t C, int64_t S, const T* mean, const T* var, const T* scale,
-                           double eps, T* dscale, T* dbias, double* coef) {
-  __shared__ double shared[kReduceThreads / 32 + 1];
-  const int64_t c = blockIdx.x, count = N * S;
-  const double mu = double(mean[c]), istd = 1.0 / sqrt(double(var[c]) + eps);
-  double sdy = 0, sdyx = 0;
-  for (int64_t j = threadIdx.x; j < count; j += kReduceThreads) {
-    const int64_t n = j / S, i = j - n * S, o = (n * C + c) * S + i;
-    const T g = dy[o];
-    sdy += double(g);
-    sdyx += double(g) * (double(x[o]) - mu);
-  }
-  sdy = BlockSum(sdy, shared);
-  sdyx = BlockSum(sdyx, shared);
-  if (threadIdx.x == 0) {
-    const double m = double(count), ds = sdyx * istd;
-    dbias[c] = T(sdy);
-    dscale[c] = T(ds);
-    coef[4 * c] = double(scale[c]) * istd;
-    coef[4 * c + 1] = sdy / m;
-    coef[4 * c + 2] = ds / m * istd;
-    coef[4 * c + 3] = mu;
-  }
-}
-
-// dx = k * (dy - mean(dy) - (x - mu) * mean(dy * xhat) * istd), in double.
-template <typename T>
-__global__ void BnBackwardDxKernel(const T* __restrict__ x, const T* __restrict__ dy,
-                                   int64_t total, int64_t C, int64_t S,
-                                   const double* __restrict__ coef, T* __restrict__ dx) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t c = (i / S) % C;
-    const double* k = coef + 4 * c;
-    dx[i] = T(k[0] * (double(dy[i]) - k[1] - (double(x[i]) - k[3]) * k[2]));
-  }
 }
 
 struct BnDims {
@@ -265,138 +66,8 @@ void BnNormalize(const BatchNormHandle& h, const Tensor& x, const T* mean, const
   CheckLaunch("BnNormalizeKernel", x);
 }
 
-// ------------------------------------------------------------------ LRN
-
-struct LrnGeom {
-  int64_t C, S, size;
-};
-
-// x^-beta with the CPU's special cases (cpu/lrn.cc InvPow).
-template <typename T>
-__device__ __forceinline__ T InvPow(T s, double beta) {
-  if (beta == 0.75) return T(1) / (sqrt(s) * sqrt(sqrt(s)));
-  if (beta == 0.5) return T(1) / sqrt(s);
-  if (beta == 1) return T(1) / s;
-  return pow(s, T(-beta));
-}
-
-// k + alpha/size * sum of x^2 over channels [c - (size-1)/2, c + size/2] at element i.
-template <typename T>
-__device__ __forceinline__ T LrnScale(const T* x, int64_t i, const LrnGeom& g, T a, T k) {
-  const int64_t s = i % g.S, t = i / g.S, c = t % g.C, n = t / g.C;
-  const int64_t lo = c >= (g.size - 1) / 2 ? c - (g.size - 1) / 2 : 0;
-  const int64_t hi = min(g.C - 1, c + g.size / 2);
-  T sum = 0;
-  for (int64_t cc = lo; cc <= hi; ++cc) {
-    const T v = x[(n * g.C + cc) * g.S + s];
-    sum += v * v;
-  }
-  return k + a * sum;
-}
-
-template <typename T>
-__global__ void LrnForwardKernel(const T* __restrict__ x, T* __restrict__ y, int64_t total,
-                                 LrnGeom g, T a, T k, double beta) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = InvPow(LrnScale(x, i, g, a, k), beta) * x[i];
-}
-
-// dx = dy * s^-beta (the first term) and t = dy * y / s.
-template <typename T>
-__global__ void LrnBackwardScaleKernel(const T* __restrict__ dy, const T* __restrict__ x,
-                                       const T* __restrict__ y, T* __restrict__ dx,
-                                       T* __restrict__ t, int64_t total, LrnGeom g, T a, T k,
-                                       double beta) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const T s = LrnScale(x, i, g, a, k);
-    dx[i] = InvPow(s, beta) * dy[i];
-    t[i] = dy[i] * y[i] / s;
-  }
-}
-
-// dx -= coef * x * sum of t over the channels j whose window holds c:
-// j in [c - size/2, c + (size-1)/2].
-template <typename T>
-__global__ void LrnBackwardSumKernel(const T* __restrict__ x, const T* __restrict__ t,
-                                     T* __restrict__ dx, int64_t total, LrnGeom g, T coef) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t s = i % g.S, q = i / g.S, c = q % g.C, n = q / g.C;
-    const int64_t lo = c >= g.size / 2 ? c - g.size / 2 : 0;
-    const int64_t hi = min(g.C - 1, c + (g.size - 1) / 2);
-    T acc = 0;
-    for (int64_t j = lo; j <= hi; ++j) acc += t[(n * g.C + j) * g.S + s];
-    dx[i] -= coef * x[i] * acc;
-  }
-}
-
 LrnGeom LrnGeomOf(const Tensor& x, size_t size) {
   return {int64_t(x.shape(1)), int64_t(Product(x.shape(), 2)), int64_t(size)};
-}
-
-// ------------------------------------------------------------------ convolution bias
-
-__device__ __forceinline__ float ToFloat(float v) { return v; }
-__device__ __forceinline__ float ToFloat(__half v) { return __half2float(v); }
-__device__ __forceinline__ float ToFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <typename T> __device__ __forceinline__ T FromFloat(float v);
-template <> __device__ __forceinline__ float FromFloat<float>(float v) { return v; }
-template <> __device__ __forceinline__ __half FromFloat<__half>(float v) { return __float2half_rn(v); }
-template <> __device__ __forceinline__ __nv_bfloat16 FromFloat<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
-}
-
-template <typename T>
-__global__ void AddBiasKernel(T* __restrict__ y, const T* __restrict__ b, int64_t total,
-                              int64_t F, int64_t S) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t f = (i / S) % F;
-    if constexpr (std::is_same_v<T, double>) y[i] += b[f];
-    else y[i] = FromFloat<T>(ToFloat(y[i]) + ToFloat(b[f]));
-  }
-}
-
-// db[blockIdx.x] = the sum over n and s of dy[n, f, s], in double.
-template <typename T>
-__global__ void __launch_bounds__(kReduceThreads)
-    BiasGradKernel(const T* __restrict__ dy, int64_t N, int64_t F, int64_t S, T* db) {
-  __shared__ double shared[kReduceThreads / 32 + 1];
-  const int64_t f = blockIdx.x, count = N * S;
-  double s = 0;
-  for (int64_t j = threadIdx.x; j < count; j += kReduceThreads) {
-    const int64_t n = j / S, i = j - n * S;
-    s += double(dy[(n * F + f) * S + i]);
-  }
-  s = BlockSum(s, shared);
-  if (threadIdx.x == 0) db[f] = T(s);
-}
-
-// ------------------------------------------------------------------ padded copies
-
-template <typename E>
-__global__ void PadPlanesKernel(const E* __restrict__ src, E* __restrict__ dst, int64_t total,
-                                int64_t H, int64_t W, int64_t Hp, int64_t Wp, int64_t top,
-                                int64_t left) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t c = i % Wp, t = i / Wp, r = t % Hp, p = t / Hp;
-    const int64_t sr = r - top, sc = c - left;
-    dst[i] = (sr >= 0 && sr < H && sc >= 0 && sc < W) ? src[(p * H + sr) * W + sc] : E(0);
-  }
-}
-
-template <typename E>
-__global__ void CropPlanesKernel(const E* __restrict__ src, E* __restrict__ dst, int64_t total,
-                                 int64_t Hp, int64_t Wp, int64_t H, int64_t W, int64_t top,
-                                 int64_t left) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t c = i % W, t = i / W, r = t % H, p = t / H;
-    dst[i] = src[(p * Hp + r + top) * Wp + c + left];
-  }
 }
 
 // Calls f(E{}) with E an unsigned integer of `bytes` bytes (the copies move bits only).
