@@ -2,6 +2,7 @@
 // (why not cuDNN's: cuda/nn_kernels.h). Grid-stride loops over 64-bit indices; every
 // launch on the tensor's stream, checked right after; scratch memory from the device's
 // allocator (freed in stream order when the entry returns).
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <type_traits>
@@ -36,6 +37,31 @@ PoolGeom GeomOf(const PoolingHandle& h) {
   return {int64_t(h.height), int64_t(h.width), int64_t(h.pooled_height), int64_t(h.pooled_width),
           int64_t(h.kernel_h), int64_t(h.kernel_w), int64_t(h.stride_h), int64_t(h.stride_w),
           int64_t(h.pad_top), int64_t(h.pad_left), h.is_max_pooling, h.count_include_pad};
+}
+
+// How a per-channel reduction of `count` elements splits over blocks (ChannelPartialKernel):
+// about kPerBlock elements per block, so that a few large channels still fill the GPU.
+struct Split {
+  int64_t splits, per;
+};
+
+Split SplitOf(int64_t channels, int64_t count, const char* fn) {
+  constexpr int64_t kPerBlock = 16384;
+  const int64_t splits = std::max<int64_t>(1, (count + kPerBlock - 1) / kPerBlock);
+  const int64_t per = std::max<int64_t>(1, (count + splits - 1) / splits);
+  if (channels * splits > int64_t(INT32_MAX))
+    throw ValueError(Msg(fn, ": ", channels, " channels of ", count,
+                         " elements need more blocks than a CUDA grid holds"));
+  return {splits, per};
+}
+
+// Launches the partial sums of every channel into part (2 * C * splits doubles).
+template <int kKind, typename T, typename CT>
+void ChannelPartials(const T* x, const T* dy, int64_t N, int64_t C, int64_t S, const Split& sp,
+                     const CT* center, double* part, cudaStream_t s, const Tensor& on) {
+  ChannelPartialKernel<kKind, T, CT><<<unsigned(C * sp.splits), kReduceThreads, 0, s>>>(
+      x, dy, N, C, S, sp.splits, sp.per, center, part);
+  CheckLaunch("ChannelPartialKernel", on);
 }
 
 struct BnDims {
@@ -145,9 +171,19 @@ void batchnorm_training(const BatchNormHandle& h, const Tensor& x, const Tensor&
   DispatchFloat(x.data_type(), fn, [&](auto tag) {
     using T = decltype(tag);
     // The entry point refuses an empty batch (N * S == 0) before it gets here.
-    BnStatsKernel<T><<<unsigned(d.C), kReduceThreads, 0, s>>>(x.data<T>(), d.N, d.C, d.S,
-                                                              mean->data<T>(), var->data<T>());
-    CheckLaunch("BnStatsKernel", x);
+    const int64_t count = d.N * d.S;
+    const Split sp = SplitOf(d.C, count, fn);
+    auto scratch = Scratch(x, (2 * size_t(d.C * sp.splits) + size_t(d.C)) * sizeof(double), fn);
+    double* part = static_cast<double*>(scratch->data());
+    double* center = part + 2 * d.C * sp.splits;
+    const T* xp = x.data<T>();
+    ChannelPartials<kSumX, T, double>(xp, nullptr, d.N, d.C, d.S, sp, nullptr, part, s, x);
+    BnMeanKernel<<<BlocksFor(d.C), kThreads, 0, s>>>(part, d.C, sp.splits, count, center);
+    CheckLaunch("BnMeanKernel", x);
+    ChannelPartials<kSqDev, T, double>(xp, nullptr, d.N, d.C, d.S, sp, center, part, s, x);
+    BnVarKernel<T><<<BlocksFor(d.C), kThreads, 0, s>>>(part, center, d.C, sp.splits, count,
+                                                       mean->data<T>(), var->data<T>());
+    CheckLaunch("BnVarKernel", x);
     BnNormalize<T>(h, x, mean->data<T>(), var->data<T>(), scale, bias, y, fn);
   });
 }
@@ -173,12 +209,17 @@ void batchnorm_backward(const BatchNormHandle& h, const Tensor& x, const Tensor&
   cudaStream_t s = StreamOf(x, fn);
   DispatchFloat(x.data_type(), fn, [&](auto tag) {
     using T = decltype(tag);
-    auto coef = Scratch(x, 4 * size_t(d.C) * sizeof(double), fn);
-    double* cp = static_cast<double*>(coef->data());
-    BnBackwardReduceKernel<T><<<unsigned(d.C), kReduceThreads, 0, s>>>(
-        x.data<T>(), dy.data<T>(), d.N, d.C, d.S, mean.data<T>(), var.data<T>(),
-        scale.data<T>(), h.eps, dscale->data<T>(), dbias->data<T>(), cp);
-    CheckLaunch("BnBackwardReduceKernel", x);
+    const int64_t count = d.N * d.S;
+    const Split sp = SplitOf(d.C, count, fn);
+    auto scratch = Scratch(x, (2 * size_t(d.C * sp.splits) + 4 * size_t(d.C)) * sizeof(double), fn);
+    double* part = static_cast<double*>(scratch->data());
+    double* cp = part + 2 * d.C * sp.splits;
+    ChannelPartials<kGrad, T, T>(x.data<T>(), dy.data<T>(), d.N, d.C, d.S, sp, mean.data<T>(),
+                                 part, s, x);
+    BnBackwardFinalizeKernel<T><<<BlocksFor(d.C), kThreads, 0, s>>>(
+        part, d.C, sp.splits, count, mean.data<T>(), var.data<T>(), scale.data<T>(), h.eps,
+        dscale->data<T>(), dbias->data<T>(), cp);
+    CheckLaunch("BnBackwardFinalizeKernel", x);
     if (total == 0) return;
     BnBackwardDxKernel<T><<<BlocksFor(total), kThreads, 0, s>>>(x.data<T>(), dy.data<T>(), total,
                                                                 d.C, d.S, cp, dx->data<T>());
@@ -255,9 +296,13 @@ void conv_backward_bias(const ConvHandle& h, const Tensor& dy, Tensor* db) {
   cudaStream_t s = StreamOf(dy, fn);
   DispatchFloat(dy.data_type(), fn, [&](auto tag) {
     using T = decltype(tag);
-    BiasGradKernel<T><<<unsigned(F), kReduceThreads, 0, s>>>(dy.data<T>(), N, F, S,
-                                                             db->data<T>());
-    CheckLaunch("BiasGradKernel", dy);
+    const Split sp = SplitOf(F, N * S, fn);
+    auto scratch = Scratch(dy, 2 * size_t(F * sp.splits) * sizeof(double), fn);
+    double* part = static_cast<double*>(scratch->data());
+    ChannelPartials<kSumX, T, double>(dy.data<T>(), nullptr, N, F, S, sp, nullptr, part, s, dy);
+    BiasGradFinalizeKernel<T><<<BlocksFor(F), kThreads, 0, s>>>(part, F, sp.splits,
+                                                                db->data<T>());
+    CheckLaunch("BiasGradFinalizeKernel", dy);
   });
 }
 

@@ -142,29 +142,77 @@ __global__ void PoolBackwardKernel(const T* __restrict__ dy, const T* __restrict
 
 // ------------------------------------------------------------------ batch norm
 
-// Mean and biased variance of channel blockIdx.x over (N, S), two passes in double
-// (cpu/batchnorm_loops.h's ChannelStats).
-template <typename T>
+// Per-channel sums over (N, S) of (N, C, S) data, in two stages so that a channel of
+// many elements spreads over many blocks: block b sums part p = b % splits of channel
+// c = b / splits (its elements j = n * S + i in [p * per, (p + 1) * per)), writing two
+// partial sums to part[2 * b]; a finalize kernel adds a channel's parts in order (the
+// result is deterministic). kKind: kSumX (x), kSqDev (x - center[c])^2, kGrad (dy and
+// dy * (x - center[c])).
+constexpr int kSumX = 0, kSqDev = 1, kGrad = 2;
+
+template <int kKind, typename T, typename CT>
 __global__ void __launch_bounds__(kReduceThreads)
-    BnStatsKernel(const T* __restrict__ x, int64_t N, int64_t C, int64_t S, T* mean, T* var) {
+    ChannelPartialKernel(const T* __restrict__ x, const T* __restrict__ dy, int64_t N, int64_t C,
+                         int64_t S, int64_t splits, int64_t per, const CT* center, double* part) {
   __shared__ double shared[kReduceThreads / 32 + 1];
-  const int64_t c = blockIdx.x, count = N * S;
-  double s = 0;
-  for (int64_t j = threadIdx.x; j < count; j += blockDim.x) {
-    const int64_t n = j / S, i = j - n * S;
-    s += double(x[(n * C + c) * S + i]);
+  const int64_t b = blockIdx.x, c = b / splits, p = b - c * splits, count = N * S;
+  const int64_t lo = p * per, hi = min(count, lo + per);
+  const double mu = kKind == kSumX ? 0.0 : double(center[c]);
+  double s0 = 0, s1 = 0;
+  for (int64_t j = lo + threadIdx.x; j < hi; j += blockDim.x) {
+    const int64_t n = j / S, o = (n * C + c) * S + (j - n * S);
+    if (kKind == kSumX) {
+      s0 += double(x[o]);
+    } else if (kKind == kSqDev) {
+      const double d = double(x[o]) - mu;
+      s0 += d * d;
+    } else {
+      const double g = double(dy[o]);
+      s0 += g;
+      s1 += g * (double(x[o]) - mu);
+    }
   }
-  const double m = BlockSum(s, shared) / double(count);
-  double v = 0;
-  for (int64_t j = threadIdx.x; j < count; j += blockDim.x) {
-    const int64_t n = j / S, i = j - n * S;
-    const double d = double(x[(n * C + c) * S + i]) - m;
-    v += d * d;
-  }
-  v = BlockSum(v, shared);
+  s0 = BlockSum(s0, shared);
+  if (kKind == kGrad) s1 = BlockSum(s1, shared);
   if (threadIdx.x == 0) {
-    mean[c] = T(m);
-    var[c] = T(v / double(count));
+    part[2 * b] = s0;
+    part[2 * b + 1] = s1;
+  }
+}
+
+// The sums of channel c: its parts added in order.
+__device__ __forceinline__ void ChannelSums(const double* part, int64_t c, int64_t splits,
+                                            double* s0, double* s1) {
+  double a = 0, b = 0;
+  for (int64_t p = 0; p < splits; ++p) {
+    a += part[2 * (c * splits + p)];
+    b += part[2 * (c * splits + p) + 1];
+  }
+  *s0 = a, *s1 = b;
+}
+
+// center[c] = the channel's mean in double (from kSumX parts).
+__global__ void BnMeanKernel(const double* part, int64_t C, int64_t splits, int64_t count,
+                             double* center) {
+  for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < C;
+       c += int64_t(gridDim.x) * blockDim.x) {
+    double s0, s1;
+    ChannelSums(part, c, splits, &s0, &s1);
+    center[c] = s0 / double(count);
+  }
+}
+
+// mean and biased variance (from kSqDev parts about the double mean), as
+// cpu/batchnorm_loops.h's ChannelStats: two passes in double, rounded once.
+template <typename T>
+__global__ void BnVarKernel(const double* part, const double* center, int64_t C, int64_t splits,
+                            int64_t count, T* mean, T* var) {
+  for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < C;
+       c += int64_t(gridDim.x) * blockDim.x) {
+    double s0, s1;
+    ChannelSums(part, c, splits, &s0, &s1);
+    mean[c] = T(center[c]);
+    var[c] = T(s0 / double(count));
   }
 }
 
@@ -192,26 +240,19 @@ __global__ void BnNormalizeKernel(const T* __restrict__ x, int64_t total, int64_
   }
 }
 
-// Per channel: dbias = sum dy, dscale = sum dy * xhat, and the coefficients of dx
-// (k, mean(dy), mean(dy * xhat) * istd, mu) into coef[4c..4c+3] (Backward).
+// Per channel, from the kGrad parts (sum dy, sum dy * (x - mu)): dbias = sum dy,
+// dscale = sum dy * xhat, and the coefficients of dx (k, mean(dy), mean(dy * xhat) *
+// istd, mu) into coef[4c..4c+3] (cpu/batchnorm_loops.h's Backward).
 template <typename T>
-__global__ void __launch_bounds__(kReduceThreads)
-    BnBackwardReduceKernel(const T* __restrict__ x, const T* __restrict__ dy, int64_t N,
-                           int64_t C, int64_t S, const T* mean, const T* var, const T* scale,
-                           double eps, T* dscale, T* dbias, double* coef) {
-  __shared__ double shared[kReduceThreads / 32 + 1];
-  const int64_t c = blockIdx.x, count = N * S;
-  const double mu = double(mean[c]), istd = 1.0 / sqrt(double(var[c]) + eps);
-  double sdy = 0, sdyx = 0;
-  for (int64_t j = threadIdx.x; j < count; j += blockDim.x) {
-    const int64_t n = j / S, i = j - n * S, o = (n * C + c) * S + i;
-    const T g = dy[o];
-    sdy += double(g);
-    sdyx += double(g) * (double(x[o]) - mu);
-  }
-  sdy = BlockSum(sdy, shared);
-  sdyx = BlockSum(sdyx, shared);
-  if (threadIdx.x == 0) {
+__global__ void BnBackwardFinalizeKernel(const double* part, int64_t C, int64_t splits,
+                                         int64_t count, const T* mean, const T* var,
+                                         const T* scale, double eps, T* dscale, T* dbias,
+                                         double* coef) {
+  for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < C;
+       c += int64_t(gridDim.x) * blockDim.x) {
+    double sdy, sdyx;
+    ChannelSums(part, c, splits, &sdy, &sdyx);
+    const double mu = double(mean[c]), istd = 1.0 / sqrt(double(var[c]) + eps);
     const double m = double(count), ds = sdyx * istd;
     dbias[c] = T(sdy);
     dscale[c] = T(ds);
@@ -329,19 +370,15 @@ __global__ void AddBiasKernel(T* __restrict__ y, const T* __restrict__ b, int64_
   }
 }
 
-// db[blockIdx.x] = the sum over n and s of dy[n, f, s], in double.
+// db[f] = the sum over n and s of dy[n, f, s], from the kSumX parts of dy.
 template <typename T>
-__global__ void __launch_bounds__(kReduceThreads)
-    BiasGradKernel(const T* __restrict__ dy, int64_t N, int64_t F, int64_t S, T* db) {
-  __shared__ double shared[kReduceThreads / 32 + 1];
-  const int64_t f = blockIdx.x, count = N * S;
-  double s = 0;
-  for (int64_t j = threadIdx.x; j < count; j += blockDim.x) {
-    const int64_t n = j / S, i = j - n * S;
-    s += double(dy[(n * F + f) * S + i]);
+__global__ void BiasGradFinalizeKernel(const double* part, int64_t F, int64_t splits, T* db) {
+  for (int64_t f = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; f < F;
+       f += int64_t(gridDim.x) * blockDim.x) {
+    double s0, s1;
+    ChannelSums(part, f, splits, &s0, &s1);
+    db[f] = T(s0);
   }
-  s = BlockSum(s, shared);
-  if (threadIdx.x == 0) db[f] = T(s);
 }
 
 // ------------------------------------------------------------------ padded copies

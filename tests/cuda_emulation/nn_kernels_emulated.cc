@@ -206,16 +206,28 @@ void TestBatchNorm() {
     std::vector<double> mean(static_cast<size_t>(c.C)), var(static_cast<size_t>(c.C)), a(static_cast<size_t>(c.C)), b(static_cast<size_t>(c.C)),
         y(static_cast<size_t>(total)), dx(static_cast<size_t>(total)), ds(static_cast<size_t>(c.C)), db(static_cast<size_t>(c.C)),
         coef(static_cast<size_t>(4 * c.C));
-    Launch(BnStatsKernel<double>, unsigned(c.C), 1, x.data(), c.N, c.C, c.S, mean.data(),
-           var.data());
+    // Small parts (7 elements) so that every channel spreads over several blocks.
+    const int64_t per = 7, splits = (m + per - 1) / per;
+    std::vector<double> part(static_cast<size_t>(2 * c.C * splits)), center(static_cast<size_t>(c.C));
+    const double* none = nullptr;
+    Launch(ChannelPartialKernel<kSumX, double, double>, unsigned(c.C * splits), 1,
+           (const double*)x.data(), none, c.N, c.C, c.S, splits, per, none, part.data());
+    Launch(BnMeanKernel, 2, 2, (const double*)part.data(), c.C, splits, m, center.data());
+    Launch(ChannelPartialKernel<kSqDev, double, double>, unsigned(c.C * splits), 1,
+           (const double*)x.data(), none, c.N, c.C, c.S, splits, per,
+           (const double*)center.data(), part.data());
+    Launch(BnVarKernel<double>, 3, 1, (const double*)part.data(), (const double*)center.data(),
+           c.C, splits, m, mean.data(), var.data());
     Launch(BnAffineKernel<double>, 2, 2, (const double*)mean.data(), (const double*)var.data(),
            (const double*)scale.data(), (const double*)bias.data(), eps, c.C, a.data(), b.data());
     Launch(BnNormalizeKernel<double>, 3, 5, (const double*)x.data(), total, c.C, c.S,
            (const double*)a.data(), (const double*)b.data(), y.data());
-    Launch(BnBackwardReduceKernel<double>, unsigned(c.C), 1, (const double*)x.data(),
-           (const double*)dy.data(), c.N, c.C, c.S, (const double*)mean.data(),
-           (const double*)var.data(), (const double*)scale.data(), eps, ds.data(), db.data(),
-           coef.data());
+    Launch(ChannelPartialKernel<kGrad, double, double>, unsigned(c.C * splits), 1,
+           (const double*)x.data(), (const double*)dy.data(), c.N, c.C, c.S, splits, per,
+           (const double*)mean.data(), part.data());
+    Launch(BnBackwardFinalizeKernel<double>, 2, 3, (const double*)part.data(), c.C, splits, m,
+           (const double*)mean.data(), (const double*)var.data(), (const double*)scale.data(),
+           eps, ds.data(), db.data(), coef.data());
     Launch(BnBackwardDxKernel<double>, 3, 4, (const double*)x.data(), (const double*)dy.data(),
            total, c.C, c.S, (const double*)coef.data(), dx.data());
     const std::string name = "batch norm (" + std::to_string(c.N) + ", " + std::to_string(c.C) +
@@ -309,7 +321,13 @@ void TestPadCropBias() {
     db_ref[static_cast<size_t>((i / S) % F)] += double(y[static_cast<size_t>(i)]);
   }
   std::vector<float> db(static_cast<size_t>(F));
-  Launch(BiasGradKernel<float>, unsigned(F), 1, (const float*)y.data(), N, F, S, db.data());
+  const int64_t per = 4, splits = (N * S + per - 1) / per;
+  std::vector<double> part(static_cast<size_t>(2 * F * splits));
+  const float* nonef = nullptr;
+  const double* none = nullptr;
+  Launch(ChannelPartialKernel<kSumX, float, double>, unsigned(F * splits), 1,
+         (const float*)y.data(), nonef, N, F, S, splits, per, none, part.data());
+  Launch(BiasGradFinalizeKernel<float>, 1, 3, (const double*)part.data(), F, splits, db.data());
   std::vector<double> db64(db.begin(), db.end());
   Expect(db64, db_ref, 1e-6, "bias gradient");
   Launch(AddBiasKernel<float>, 2, 3, y.data(), (const float*)b.data(), N * F * S, F, S);
