@@ -210,6 +210,9 @@ bool Allowed(DataType dt, dn::MathType m) {
   return m == dn::MathType::kDefault || m == dn::MathType::kFMA;
 }
 
+// cuDNN 9's status codes come in categories of a thousand: 3xxx is "not supported".
+bool NotSupported(dn::Status s) { return static_cast<int>(s) / 1000 == 3; }
+
 // Runs one cuDNN convolution call for `key`: the cached algorithm, or the heuristics'
 // candidates in order until one runs. `query(perf*, max, &returned)` lists candidates,
 // `ws(algo, &bytes)` sizes the workspace, `exec(algo, ws, bytes)` runs it.
@@ -220,9 +223,10 @@ void RunConv(const AlgoKey& key, DataType dt, ConvDescriptor& conv, int max_algo
   auto run = [&](Algo algo, dn::MathType math, bool may_fail) -> dn::Status {
     conv.SetMath(math);
     size_t bytes = 0;
-    dn::Status s = ws(algo, &bytes);
+    const dn::Status s = ws(algo, &bytes);
     if (s != dn::Status::kSuccess) {
-      if (may_fail) return s;
+      // A candidate the heuristics listed but cannot be sized for this geometry: the next.
+      if (may_fail) return dn::Status::kNotSupported;
       dn::Check(s, "cudnnGetConvolution*WorkspaceSize", ordinal, what.c_str());
     }
     std::shared_ptr<Block> block;
@@ -268,7 +272,7 @@ void RunConv(const AlgoKey& key, DataType dt, ConvDescriptor& conv, int max_algo
       Cache()[key] = {static_cast<int>(p.algo), math};
       return;
     }
-    if (last != dn::Status::kNotSupported) break;  // a real error: report it
+    if (!NotSupported(last)) break;  // a real error: report it
   }
   dn::Check(last == dn::Status::kSuccess ? dn::Status::kNotSupported : last, call, ordinal,
             Msg(what, ": no cuDNN algorithm ran (", returned, " candidates)").c_str());
