@@ -159,6 +159,9 @@ __global__ void __launch_bounds__(kReduceThreads)
   const int64_t lo = p * per, hi = min(count, lo + per);
   const double mu = kKind == kSumX ? 0.0 : double(center[c]);
   double s0 = 0, s1 = 0;
+#if !defined(SINGA_NN_KERNELS_EMULATE)
+#pragma unroll 1  // unrolled, the loop spills registers (ptxas -v)
+#endif
   for (int64_t j = lo + threadIdx.x; j < hi; j += blockDim.x) {
     const int64_t n = j / S, o = (n * C + c) * S + (j - n * S);
     if (kKind == kSumX) {
