@@ -4,7 +4,10 @@
 # unit that includes both and static_asserts that every function-pointer type singa loads
 # equals decltype(&realFunction) (with singa's enums mapped to the real ones), that every
 # enum value singa uses equals the header's, and that the algorithm-performance structs
-# have the real layout. Then checks that each symbol is exported by the real library.
+# have the real layout. Then checks that each symbol is exported by the real library,
+# and loads both libraries through singa's loaders (cublas::Lib(), cudnn::Lib()) with a
+# plain dlopen stand-in for cuda/dynload.cc; where no GPU is usable, making a handle must
+# raise DeviceError naming the call and the library's status string. Needs no GPU.
 #
 #   tests/gpu/check_api_decls.sh ROOT
 #
@@ -173,4 +176,70 @@ names() {  # the X-macro list of a header -> symbol names
 check_syms "$root/nvidia/cu13/lib/libcublas.so.13" $(names cublas cublas_api.h)
 check_syms "$root/nvidia/cudnn/lib/libcudnn.so.9" $(names cudnn cudnn_api.h)
 [ "$fail" = 0 ] && echo "symbols: all $(names cublas cublas_api.h | wc -l) cuBLAS and $(names cudnn cudnn_api.h | wc -l) cuDNN symbols are exported"
-exit "$fail"
+[ "$fail" = 0 ] || exit 1
+
+# Load the libraries through singa's loaders (cublas::Lib(), cudnn::Lib(): every symbol
+# resolved by dlsym, cuDNN's version checked) with a plain dlopen stand-in for
+# cuda/dynload.cc, and make a handle of each: without a GPU that must raise DeviceError
+# naming the call and the library's status string. Needs no GPU.
+cuda_lib="${CUDA_LIB:-$(dirname "$cuda_inc")/lib64}"
+cat > "$tmp/dynload_stub.cc" <<'CC'
+#include <dlfcn.h>
+#include <string>
+#include <vector>
+#include "core/common.h"
+#include "cuda/dynload.h"
+namespace singa {
+namespace cuda {
+static std::vector<std::string> dirs;
+void SetCudaLibraryDirs(const std::vector<std::string>& d) { dirs = d; }
+std::vector<std::string> CudaLibraryDirs() { return dirs; }
+void* LoadCudaLibrary(const char* what, const std::vector<std::string>& sonames, const char* wheel) {
+  for (const auto& dir : dirs)
+    for (const auto& so : sonames)
+      if (void* h = dlopen((dir + "/" + so).c_str(), RTLD_NOW | RTLD_LOCAL)) return h;
+  throw DeviceError(Msg(what, ": no ", sonames[0], " (", wheel, ")"));
+}
+void* CudaSymbol(void* lib, const char* symbol, const char* what) {
+  if (void* p = dlsym(lib, symbol)) return p;
+  throw DeviceError(Msg(what, ": missing ", symbol));
+}
+}  // namespace cuda
+}  // namespace singa
+CC
+cat > "$tmp/load.cc" <<'CC'
+#include <cstdio>
+#include <string>
+#include "core/common.h"
+#include "cuda/cublas_api.h"
+#include "cuda/cudnn_api.h"
+#include "cuda/dynload.h"
+int main(int, char** argv) {
+  using namespace singa;
+  cuda::SetCudaLibraryDirs({std::string(argv[1]) + "/nvidia/cu13/lib",
+                            std::string(argv[1]) + "/nvidia/cudnn/lib"});
+  const auto& b = cuda::cublas::Lib();
+  const auto& d = cuda::cudnn::Lib();
+  std::printf("load: cuBLAS and cuDNN %zu loaded, every symbol resolved\n", d.cudnnGetVersion());
+  if (!b.cublasGetStatusString(cuda::cublas::Status::kInvalidValue)) return 1;
+  int made = 0;
+  try {
+    cuda::DestroyCublasHandle(cuda::CreateCublasHandle(nullptr));
+    ++made;
+  } catch (const DeviceError& e) {
+    std::printf("load: no GPU here: %s\n", e.what());
+  }
+  try {
+    cuda::DestroyCudnnHandle(cuda::CreateCudnnHandle(nullptr));
+    ++made;
+  } catch (const DeviceError& e) {
+    std::printf("load: no GPU here: %s\n", e.what());
+  }
+  if (made) std::printf("load: %d handle(s) made on the current GPU\n", made);
+  return 0;
+}
+CC
+"$cxx" -std=c++17 -O1 -Wall -Wextra -I "$here/src" -I "$cuda_inc" "$tmp/load.cc" "$tmp/dynload_stub.cc" \
+  "$here/src/cuda/cublas_api.cc" "$here/src/cuda/cudnn_api.cc" "$cuda_lib/libcudart_static.a" \
+  -ldl -lrt -lpthread -o "$tmp/load"
+"$tmp/load" "$root"
