@@ -187,7 +187,9 @@ def test_binary(gpu, name, fn, da, db, dtype):
     a, b = _binary_inputs((33, 70), (33, 70), da, db, dtype)
     got = N(_call_binary(name, on(gpu, a), on(gpu, b)))
     close(got, N(_call_binary(name, on(cpu, a), on(cpu, b))), dtype)
-    close(got, fn(a, b).astype(got.dtype), dtype)
+    with np.errstate(invalid="ignore"):  # Pow of a negative base: NaN on every side
+        want = fn(a, b)
+    close(got, want.astype(got.dtype), dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.int32, np.int64])
@@ -328,12 +330,14 @@ def test_half_conversions_round_to_nearest_even(gpu):
                   65504.0, -1e-8, np.inf, -np.inf, 1 + 2 ** -8, 1 + 3 * 2 ** -8, 3.0e38],
                  np.float32)
     t = on(gpu, x)
-    np.testing.assert_array_equal(N(t.AsType(sw.kFloat16)), x.astype(np.float16))
+    with np.errstate(over="ignore"):
+        x16 = x.astype(np.float16)  # 3e38 and 65520 overflow to inf
+    np.testing.assert_array_equal(N(t.AsType(sw.kFloat16)), x16)
     np.testing.assert_array_equal(N(t.AsType(sw.kBFloat16)), N(on(cpu, x).AsType(sw.kBFloat16)))
     nan = N(on(gpu, np.array([np.nan], np.float32)).AsType(sw.kBFloat16))
     assert np.isnan(nan).all()
-    h = N(on(gpu, x.astype(np.float16)).AsType(sw.kFloat32))
-    np.testing.assert_array_equal(h, x.astype(np.float16).astype(np.float32))
+    h = N(on(gpu, x16).AsType(sw.kFloat32))
+    np.testing.assert_array_equal(h, x16.astype(np.float32))
 
 
 def test_float_to_int_saturates_and_nan_is_zero(gpu):
