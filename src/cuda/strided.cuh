@@ -21,14 +21,27 @@ constexpr int kMaxStridedDims = 12;
 template <int N>
 struct StridedIndex {
   int ndim = 0;
+  // Fewer than 2^32 elements: the index arithmetic runs in 32 bits (a GPU divides 32-bit
+  // integers several times faster than 64-bit ones); the offsets stay 64-bit.
+  bool index32 = true;
   int64_t dims[kMaxStridedDims] = {};
   int64_t strides[N][kMaxStridedDims] = {};
 
   // The offset of every operand for element `index` (0 <= index < the product of dims)
-  // of the row-major order of the merged shape. 64-bit throughout: the product may
-  // exceed 2^31, and a negative stride steps backwards.
+  // of the row-major order of the merged shape: 64-bit offsets (a negative stride steps
+  // backwards, and a tensor may exceed 2^31 elements).
   SINGA_HD void Offsets(int64_t index, int64_t (&off)[N]) const {
     for (int k = 0; k < N; ++k) off[k] = 0;
+    if (index32) {
+      uint32_t rem = static_cast<uint32_t>(index);
+      for (int d = ndim - 1; d >= 0; --d) {
+        const uint32_t dim = static_cast<uint32_t>(dims[d]);
+        const int64_t i = static_cast<int64_t>(rem % dim);
+        rem /= dim;
+        for (int k = 0; k < N; ++k) off[k] += i * strides[k][d];
+      }
+      return;
+    }
     for (int d = ndim - 1; d >= 0; --d) {
       const int64_t dim = dims[d];
       const int64_t i = index % dim;
@@ -69,6 +82,7 @@ StridedIndex<N> MakeStridedIndex(const Shape& shape, const Strides* const (&st)[
                          " axes that cannot be merged; the CUDA kernels take at most ",
                          kMaxStridedDims));
   s.ndim = static_cast<int>(md.size());
+  s.index32 = Product(shape) <= static_cast<size_t>(UINT32_MAX);  // so every dim < 2^32 too
   for (int d = 0; d < s.ndim; ++d) {
     s.dims[d] = md[static_cast<size_t>(d)];
     for (int k = 0; k < N; ++k) s.strides[k][d] = ms[k][static_cast<size_t>(d)];
