@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "core/hd.h"
+
 namespace singa {
 
 // Values match Apache SINGA's DataType enum (0/1/2 are the public Python ones; 5 is
@@ -72,13 +74,14 @@ float HalfToFloat(uint16_t h);
 
 // bfloat16 is the top half of a float32: widening is a shift, narrowing rounds to
 // nearest even (NaNs stay NaN: their payload is forced non-zero in the kept bits).
-inline float BFloat16ToFloat(uint16_t b) {
+// SINGA_HD: the CUDA kernels convert with these very functions (the same bits as the CPU).
+SINGA_HD inline float BFloat16ToFloat(uint16_t b) {
   uint32_t x = static_cast<uint32_t>(b) << 16;
   float f;
   std::memcpy(&f, &x, 4);
   return f;
 }
-inline uint16_t FloatToBFloat16(float f) {
+SINGA_HD inline uint16_t FloatToBFloat16(float f) {
   uint32_t x;
   std::memcpy(&x, &f, 4);
   if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 0x40u);

@@ -58,16 +58,11 @@ void SGDKernel(T* w, const T* gp, T* bp, size_t n, T lr, T mom, T damp, T wd, bo
   ParallelRange(n, [=](size_t b, size_t e) {
     if (!bp) {
 #pragma omp simd
-      for (size_t i = b; i < e; ++i) w[i] -= lr * (gp[i] + wd * w[i]);
+      for (size_t i = b; i < e; ++i) fused_math::SGD(w[i], gp[i], lr, wd);
       return;
     }
 #pragma omp simd
-    for (size_t i = b; i < e; ++i) {
-      T gi = gp[i] + wd * w[i];
-      T m = mom * bp[i] + damp * gi;
-      bp[i] = m;
-      w[i] -= lr * (nesterov ? gi + mom * m : m);
-    }
+    for (size_t i = b; i < e; ++i) fused_math::SGDMomentum(w[i], gp[i], bp[i], lr, mom, damp, wd, nesterov);
   });
 }
 
@@ -75,12 +70,7 @@ template <typename T>
 void RMSPropKernel(T* w, const T* gp, T* vp, size_t n, T lr, T rho, T eps, T wd) {
   ParallelRange(n, [=](size_t b, size_t e) {
 #pragma omp simd
-    for (size_t i = b; i < e; ++i) {
-      T gi = gp[i] + wd * w[i];
-      T a = rho * vp[i] + (T(1) - rho) * gi * gi;
-      vp[i] = a;
-      w[i] -= lr * gi / std::sqrt(a + eps);
-    }
+    for (size_t i = b; i < e; ++i) fused_math::RMSProp(w[i], gp[i], vp[i], lr, rho, eps, wd);
   });
 }
 
@@ -88,12 +78,7 @@ template <typename T>
 void AdaGradKernel(T* w, const T* gp, T* hp, size_t n, T lr, T eps, T wd) {
   ParallelRange(n, [=](size_t b, size_t e) {
 #pragma omp simd
-    for (size_t i = b; i < e; ++i) {
-      T gi = gp[i] + wd * w[i];
-      T a = hp[i] + gi * gi;
-      hp[i] = a;
-      w[i] -= lr * gi / std::sqrt(a + eps);
-    }
+    for (size_t i = b; i < e; ++i) fused_math::AdaGrad(w[i], gp[i], hp[i], lr, eps, wd);
   });
 }
 
@@ -101,28 +86,17 @@ template <typename T>
 void AdamKernel(T* w, const T* gp, T* mp, T* vp, size_t n, T b1, T b2, T step, T eps, T wd) {
   ParallelRange(n, [=](size_t b, size_t e) {
 #pragma omp simd
-    for (size_t i = b; i < e; ++i) {
-      T gi = gp[i] + wd * w[i];
-      T mi = b1 * mp[i] + (T(1) - b1) * gi;
-      T vi = b2 * vp[i] + (T(1) - b2) * gi * gi;
-      mp[i] = mi;
-      vp[i] = vi;
-      w[i] -= step * mi / (std::sqrt(vi) + eps);
-    }
+    for (size_t i = b; i < e; ++i) fused_math::Adam(w[i], gp[i], mp[i], vp[i], b1, b2, step, eps, wd);
   });
 }
 
 template <typename T>
 void DropoutKernel(const T* xp, T* yp, T* mp, size_t n, uint64_t seed, uint64_t base,
                    uint32_t threshold, T scale) {
-  // The 64-bit stream position selects the key, so every call draws fresh bits. The
-  // per-element counter is 32 bits, so each further 2^32 elements take a key of their own
-  // (from a seed no call uses for its first block), lest element i + 2^32 repeat i's bit.
-  constexpr uint64_t kBlock = uint64_t{1} << 32;
+  // One key per block of 2^32 elements (math/fused.h: fused_math::DropoutKey).
+  constexpr uint64_t kBlock = fused_math::kDropoutBlock;
   for (uint64_t first = 0; first < n; first += kBlock) {
-    const uint64_t block = first / kBlock;
-    const uint64_t block_seed = block == 0 ? seed : seed ^ (block * 0x9e3779b97f4a7c15ull);
-    const uint32_t key = static_cast<uint32_t>(RandomBits(block_seed, base));
+    const uint32_t key = fused_math::DropoutKey(seed, base, first / kBlock);
     const size_t len = static_cast<size_t>(std::min<uint64_t>(kBlock, n - first));
     const T* xb = xp + first;
     T* yb = yp + first;
@@ -130,8 +104,7 @@ void DropoutKernel(const T* xp, T* yp, T* mp, size_t n, uint64_t seed, uint64_t 
     ParallelRange(len, [=](size_t b, size_t e) {
 #pragma omp simd
       for (size_t i = b; i < e; ++i) {
-        // Arithmetic, not a branch: a random 40/60 branch mispredicts half the time.
-        T keep = scale * static_cast<T>(RandomBits32(key, static_cast<uint32_t>(i)) < threshold);
+        T keep = fused_math::DropoutMask(key, static_cast<uint32_t>(i), threshold, scale);
         mb[i] = keep;
         yb[i] = xb[i] * keep;
       }
@@ -170,10 +143,8 @@ void adagrad(const Tensor& p, const Tensor& g, const Tensor& h, double lr, doubl
 
 void adam(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v, double lr,
           double beta1, double beta2, double eps, double wd, int64_t t) {
-  const double c1 = 1.0 - std::pow(beta1, static_cast<double>(t));
-  const double c2 = 1.0 - std::pow(beta2, static_cast<double>(t));
-  // lr * (m / c1) / (sqrt(v / c2) + eps) = step * m / (sqrt(v) + eps * sqrt(c2))
-  const double step = lr * std::sqrt(c2) / c1, eps2 = eps * std::sqrt(c2);
+  const fused_math::AdamScalars sc = fused_math::AdamStepScalars(lr, beta1, beta2, eps, t);
+  const double step = sc.step, eps2 = sc.eps;
   if (p.data_type() == kDouble)
     AdamKernel<double>(p.data<double>(), g.data<double>(), m.data<double>(), v.data<double>(),
                        p.Size(), beta1, beta2, step, eps2, wd);
@@ -184,8 +155,7 @@ void adam(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v, do
 
 void dropout(const Tensor& x, double ratio, uint64_t seed, uint64_t counter, const Tensor& y,
              const Tensor& mask) {
-  // Keep an element when its 32 random bits fall below (1 - ratio) * 2^32.
-  const uint32_t threshold = static_cast<uint32_t>(std::min(4294967295.0, (1.0 - ratio) * 4294967296.0));
+  const uint32_t threshold = fused_math::DropoutThreshold(ratio);
   if (x.data_type() == kDouble)
     DropoutKernel<double>(x.data<double>(), y.data<double>(), mask.data<double>(), x.Size(), seed,
                           counter, threshold, 1.0 / (1.0 - ratio));
