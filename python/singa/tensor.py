@@ -664,6 +664,7 @@ def from_numpy(np_array, dev=None, keep_dtype=False):
     return t
 
 
+@named_entry("from_dlpack")
 def from_dlpack(x, *, device=None, copy=None):
     """A Tensor sharing the memory of `x`, another library's array (the Python array API
     standard's ``from_dlpack``): anything with ``__dlpack__`` (NumPy, PyTorch, CuPy, JAX,

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "bind/def.h"
+#include "bind/dlpack.h"
 #ifdef USE_CUDA
 #include "cuda/interop.h"
 #endif
@@ -36,58 +37,7 @@ namespace singa {
 
 namespace {
 
-// ---- the DLPack ABI (dlpack.h 1.x), declared from the specification ----
-
-enum : int32_t { kDLCPU = 1, kDLCUDA = 2, kDLCUDAHost = 3, kDLCUDAManaged = 13 };
-struct DLDevice {
-  int32_t device_type;  // DLDeviceType, a C enum (int-sized)
-  int32_t device_id;
-};
-enum : uint8_t { kDLInt = 0, kDLUInt = 1, kDLFloat = 2, kDLBfloat = 4, kDLComplex = 5, kDLBool = 6 };
-struct DLDataType {
-  uint8_t code;
-  uint8_t bits;
-  uint16_t lanes;
-};
-struct DLTensor {
-  void* data;
-  DLDevice device;
-  int32_t ndim;
-  DLDataType dtype;
-  int64_t* shape;
-  int64_t* strides;  // in elements; NULL (allowed before DLPack 1.2): compact row-major
-  uint64_t byte_offset;
-};
-struct DLManagedTensor {
-  DLTensor dl_tensor;
-  void* manager_ctx;
-  void (*deleter)(DLManagedTensor* self);
-};
-struct DLPackVersion {
-  uint32_t major;
-  uint32_t minor;
-};
-struct DLManagedTensorVersioned {
-  DLPackVersion version;
-  void* manager_ctx;
-  void (*deleter)(DLManagedTensorVersioned* self);
-  uint64_t flags;
-  DLTensor dl_tensor;
-};
-constexpr uint64_t kFlagReadOnly = 1u << 0;
-constexpr uint64_t kFlagIsCopied = 1u << 1;
-// The version singa produces and the major version it reads.
-constexpr uint32_t kMajor = 1, kMinor = 0;
-
-static_assert(sizeof(DLDevice) == 8 && sizeof(DLDataType) == 4, "DLPack ABI");
-static_assert(sizeof(void*) != 8 || (sizeof(DLTensor) == 48 && sizeof(DLManagedTensor) == 64 &&
-                                     sizeof(DLManagedTensorVersioned) == 80),
-              "DLPack ABI");
-
-constexpr const char* kLegacyName = "dltensor";
-constexpr const char* kVersionedName = "dltensor_versioned";
-constexpr const char* kUsedLegacyName = "used_dltensor";
-constexpr const char* kUsedVersionedName = "used_dltensor_versioned";
+using namespace dlpack;  // NOLINT: the ABI names (bind/dlpack.h)
 
 std::string DeviceTypeName(int32_t type) {
   switch (type) {
@@ -196,15 +146,24 @@ void DeleteVersioned(DLManagedTensorVersioned* self) {
 template <typename M>
 void CapsuleDestructor(PyObject* capsule, const char* name, const char* used) {
   if (PyCapsule_IsValid(capsule, used)) return;
+  // A destructor may run while an exception is being raised: keep it.
+#if PY_VERSION_HEX >= 0x030C0000
+  PyObject* pending = PyErr_GetRaisedException();
+#else
   PyObject *type, *value, *traceback;
   PyErr_Fetch(&type, &value, &traceback);
+#endif
   auto* m = static_cast<M*>(PyCapsule_GetPointer(capsule, name));
   if (m == nullptr) {
     PyErr_WriteUnraisable(capsule);
   } else if (m->deleter != nullptr) {
     m->deleter(m);
   }
+#if PY_VERSION_HEX >= 0x030C0000
+  PyErr_SetRaisedException(pending);
+#else
   PyErr_Restore(type, value, traceback);
+#endif
 }
 void LegacyCapsuleDestructor(PyObject* c) {
   CapsuleDestructor<DLManagedTensor>(c, kLegacyName, kUsedLegacyName);
@@ -232,7 +191,7 @@ std::optional<int64_t> ConsumerStream(std::optional<int64_t> stream, DLDevice de
   return stream;
 }
 
-py::object ToDLPack(const Tensor& t, std::optional<int64_t> stream,
+py::capsule ToDLPack(const Tensor& t, std::optional<int64_t> stream,
                     std::optional<std::tuple<int64_t, int64_t>> max_version,
                     std::optional<std::tuple<int64_t, int64_t>> dl_device,
                     std::optional<bool> copy) {
@@ -314,12 +273,12 @@ py::object ToDLPack(const Tensor& t, std::optional<int64_t> stream,
   }
   if (capsule == nullptr) throw py::error_already_set();
   e.release();  // the capsule (then its consumer) owns it
-  return py::reinterpret_steal<py::object>(capsule);
+  return py::reinterpret_steal<py::capsule>(capsule);
 }
 
-py::tuple DLPackDevice(const Tensor& t) {
+std::tuple<int, int> DLPackDevice(const Tensor& t) {
   const DLDevice d = DeviceOf(t, "__dlpack_device__");
-  return py::make_tuple(d.device_type, d.device_id);
+  return {d.device_type, d.device_id};
 }
 
 // ---- import ----
@@ -531,7 +490,13 @@ Tensor FromCudaArrayInterface(uintptr_t ptr, int dtype, const std::vector<int64_
                                "always writable, so read-only memory is copied (copy=None)"));
 #ifdef USE_CUDA
   const bool empty = Product(shape) == 0;
-  const int ordinal = empty && ptr == 0 ? 0 : cuda::PointerDevice(ptr);
+  int ordinal = 0;
+  try {
+    if (!empty || ptr != 0) ordinal = cuda::PointerDevice(ptr);
+  } catch (const std::exception& e) {  // no driver, no GPU, or host memory
+    throw py::buffer_error(Msg(fn, ": the __cuda_array_interface__ pointer is on no GPU singa "
+                               "can use: ", e.what()));
+  }
   std::shared_ptr<Device> dev = DeviceFor({kDLCUDA, ordinal}, fn);
   if (stream && !empty) cuda::DeviceWaitsForStream(*dev, *stream);
   auto* holder = new py::object(std::move(owner));

@@ -115,7 +115,7 @@ int PointerDevice(uintptr_t ptr) {
     ThrowCudaError(err, "cudaPointerGetAttributes(ptr)", -1);
   }
   if (attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged) return attr.device;
-  throw DeviceError(Msg("from_dlpack: the __cuda_array_interface__ pointer 0x", std::hex, ptr,
+  throw DeviceError(Msg("the pointer 0x", std::hex, ptr,
                         " is not CUDA device memory (",
                         attr.type == cudaMemoryTypeHost ? "pinned host memory" : "host memory",
                         "); pass host arrays through __dlpack__ or the buffer protocol"));

@@ -141,8 +141,8 @@ def test_stream_handshake_orders_work(cuda, cp):
     s = cp.cuda.Stream(non_blocking=True)
     with s:
         x = cp.from_dlpack(t)  # __dlpack__(stream=s.ptr): s waits for singa's stream
-        total = float(x.sum())  # computed on s
-    assert total == 20.0 * n
+        low = float(x.min())  # computed on s: exact, and 0 where s read too early
+    assert low == 20.0
 
     # and the other way: a CuPy stream's pending work before singa reads
     with s:
@@ -150,7 +150,7 @@ def test_stream_handshake_orders_work(cuda, cp):
         for _ in range(20):
             y += 1
         u = tensor.from_dlpack(y)  # CuPy makes singa's stream wait for s
-    assert float(tensor.to_numpy(tensor.sum(u))) == 20.0 * n
+    assert tensor.to_numpy(u).min() == 20.0  # singa's copy to the host runs after s's adds
 
 
 def test_dlpack_stream_arguments(cuda):
@@ -175,9 +175,9 @@ def test_torch_cuda_both_ways(cuda, torch_cuda, name):
     y = torch.from_dlpack(t)  # torch's current stream waits for singa's
     assert y.data_ptr() == x.data_ptr() and y.dtype == td
     assert torch.equal(y.cpu(), x.cpu())
-    t2 = t * 2 if name not in ("bool",) else t
-    z = torch.from_dlpack(t2)
-    assert torch.equal(z.cpu(), (x * 2 if name != "bool" else x).cpu())
+    if name != "bool":  # a singa result (on singa's stream), read by torch
+        z = torch.from_dlpack(t * 2)
+        assert torch.equal(z.cpu().double(), x.cpu().double() * 2)
 
 
 def test_torch_side_stream(cuda, torch_cuda):
@@ -190,8 +190,8 @@ def test_torch_side_stream(cuda, torch_cuda):
     s = torch.cuda.Stream()
     with torch.cuda.stream(s):
         x = torch.from_dlpack(t)  # torch passes stream=s.cuda_stream
-        total = float(x.sum())
-    assert total == 20.0 * n
+        low = float(x.min())
+    assert low == 20.0
 
 
 def test_gpu_lifetimes(cuda, torch_cuda):
