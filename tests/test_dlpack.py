@@ -358,6 +358,12 @@ def test_hand_made_capsules():
     h = HandMade(a, dev=(3, 0))  # kDLCUDAHost (pinned host memory): read as host memory
     np.testing.assert_array_equal(tensor.to_numpy(tensor.from_dlpack(h.capsule)), a)
 
+    null = HandMade(a)
+    null.m.dl_tensor.data = None  # no memory for 12 elements: refused, left to its producer
+    with pytest.raises(BufferError, match="data pointer is NULL"):
+        tensor.from_dlpack(null.capsule)
+    assert capsule_name(null.capsule) == b"dltensor"
+
     h = HandMade(a, versioned=True, flags=READ_ONLY)
     t = tensor.from_dlpack(h.capsule)
     assert t.data.data_ptr() != a.ctypes.data and h.deleted == 1  # copied, then let go

@@ -310,6 +310,7 @@ Span SpanOf(char* start, const Shape& shape, const Strides& strides, size_t item
 Shape CheckedShape(const int64_t* dims, int32_t ndim, const char* fn) {
   Shape s;
   size_t total = 1;
+  if (ndim > 0 && dims == nullptr) throw py::buffer_error(Msg(fn, ": ndim ", ndim, " but no shape"));
   for (int32_t i = 0; i < ndim; ++i) {
     if (dims[i] < 0) throw py::buffer_error(Msg(fn, ": negative dimension ", dims[i]));
     s.push_back(static_cast<size_t>(dims[i]));
@@ -406,6 +407,9 @@ Tensor FromDLPackCapsule(py::capsule capsule, std::optional<bool> copy) {
   const DataType dt = FromDLDataType(dl->dtype, fn);
   if (dl->ndim < 0) throw py::buffer_error(Msg(fn, ": negative ndim ", dl->ndim));
   const Shape shape = CheckedShape(dl->shape, dl->ndim, fn);
+  if (dl->data == nullptr && Product(shape) != 0)
+    throw py::buffer_error(Msg(fn, ": the capsule's data pointer is NULL for a shape of ",
+                               ShapeStr(shape)));
   Strides strides;
   if (dl->strides != nullptr && dl->ndim > 0)
     strides.assign(dl->strides, dl->strides + dl->ndim);
