@@ -212,7 +212,9 @@ def test_stub_names_match_the_module():
 @pytest.mark.parametrize("cls", ["Tensor", "Device", "Platform", "Graph"])
 def test_stub_class_methods_match(cls):
     node = next(n for n in _stub_tree().body if isinstance(n, ast.ClassDef) and n.name == cls)
-    stub = {f.name for f in node.body if isinstance(f, ast.FunctionDef)}
+    # properties are not bindings (see the module doc): Tensor.__cuda_array_interface__
+    stub = {f.name for f in node.body if isinstance(f, ast.FunctionDef)
+            and not any(isinstance(d, ast.Name) and d.id == "property" for d in f.decorator_list)}
     bound = set(_class_callables(getattr(sw, cls)))
     assert sorted(bound - stub) == [] and sorted(stub - bound) == []
 

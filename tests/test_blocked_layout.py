@@ -169,8 +169,8 @@ def test_layout_name_says_blocked_after_conv_and_plain_after_reading():
     assert y.data.layout_name() == "plain"
 
 
-# (singa's tensors have no DLPack export; the NumPy views below are all there is)
-@pytest.mark.parametrize("view", ["to_numpy", "buffer", "print"])
+# DLPack exports the memory itself: __dlpack__ converts it to plain first (Tensor::raw())
+@pytest.mark.parametrize("view", ["to_numpy", "buffer", "print", "dlpack"])
 def test_host_views_see_plain_nchw(view):
     y, ref = _blocked_conv_output()
     assert y.data.layout_name() in BLOCKED
@@ -178,6 +178,9 @@ def test_host_views_see_plain_nchw(view):
         got = tensor.to_numpy(y)
     elif view == "buffer":
         got = np.asarray(memoryview(y.data))
+    elif view == "dlpack":
+        got = np.from_dlpack(y)
+        assert y.data.layout_name() == "plain" and got.ctypes.data == y.data.data_ptr()
     else:
         text = str(y)
         assert "{:.4f}".format(float(ref[0, 0, 0, 0]))[:5] in text

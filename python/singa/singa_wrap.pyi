@@ -19,7 +19,8 @@ from builtins import list as VecTensor
 import collections.abc
 import numpy
 import typing
-__all__: list[str] = ['Abs', 'Acos', 'Acosh', 'AdaGradUpdate', 'AdamUpdate', 'Add', 'AddColumn', 'AddColumnWithScale', 'AddFloat', 'AddFloatWithRet', 'AddRow', 'AddRowWithScale', 'AddWithRet', 'And', 'AndBool', 'AndFloat', 'AndFloatWithRet', 'AndWithRet', 'ArgMax', 'ArgMin', 'Asin', 'Asinh', 'Atan', 'Atanh', 'Average', 'Axpy', 'BackwardWalk', 'BatchNormHandle', 'Bernoulli', 'Broadcast', 'Ceil', 'Clip', 'ConcatOn', 'Contiguous', 'ConvHandle', 'CopyDataToFrom', 'Cos', 'Cosh', 'CpuBatchNormBackwardx', 'CpuBatchNormForwardInference', 'CpuBatchNormForwardTraining', 'CpuBatchNormReLUBackwardx', 'CpuBatchNormReLUForwardInference', 'CpuBatchNormReLUForwardTraining', 'CpuConvBackwardW', 'CpuConvBackwardb', 'CpuConvBackwardx', 'CpuConvForward', 'CpuConvReLUForward', 'CpuLRNBackward', 'CpuLRNForward', 'CpuPoolingBackward', 'CpuPoolingForward', 'CrossEntropyFwd', 'CumSum', 'DefaultTranspose', 'Device', 'DeviceError', 'Div', 'DivColumn', 'DivFloat', 'DivFloatWithRet', 'DivRow', 'DivWithRet', 'DropoutForward', 'EQ', 'EQBool', 'EQFloat', 'EQFloatWithRet', 'EQWithRet', 'EltwiseMax', 'EltwiseMaxWithRet', 'EltwiseMin', 'EltwiseMinWithRet', 'EltwiseMult', 'EltwiseMultWithRet', 'Erf', 'Exp', 'FMod', 'FModFloat', 'FModFloatWithRet', 'FModWithRet', 'Floor', 'GE', 'GEBool', 'GEFloat', 'GEFloatWithRet', 'GEWithRet', 'GT', 'GTBool', 'GTFloat', 'GTFloatWithRet', 'GTWithRet', 'GatherElements', 'Gaussian', 'GetDefaultDevice', 'Graph', 'GraphBegin', 'GraphCallback', 'GraphEnd', 'GraphMarkBackward', 'GraphPause', 'GraphRecording', 'LE', 'LEBool', 'LEFloat', 'LEFloatWithRet', 'LEWithRet', 'LT', 'LTBool', 'LTFloat', 'LTFloatWithRet', 'LTWithRet', 'Log', 'LogSoftMax', 'MaxFloat', 'MaxFloatWithRet', 'MinFloat', 'MinFloatWithRet', 'Mish', 'Mod', 'ModFloat', 'ModFloatWithRet', 'ModWithRet', 'Mult', 'MultColumn', 'MultFloat', 'MultFloatWithRet', 'MultRow', 'MultWithScale', 'Neg', 'Not', 'OneHot', 'Or', 'OrBool', 'OrFloat', 'OrFloatWithRet', 'OrWithRet', 'Pad', 'Platform', 'PoolingHandle', 'Pow', 'PowFloat', 'PowFloatWithRet', 'PowWithRet', 'RDivFloat', 'RMSPropUpdate', 'RPowFloat', 'RSubFloat', 'ReLU', 'ReLUBackward', 'Reciprocal', 'RecordCall', 'ReduceMax', 'ReduceMean', 'ReduceMin', 'ReduceProd', 'ReduceSum', 'Repeat', 'Reshape', 'Round', 'RoundE', 'SGDUpdate', 'ScatterElements', 'SetCallHooks', 'SetFlushDenormals', 'Sigmoid', 'Sign', 'Sin', 'Sinh', 'SizeOf', 'SliceOn', 'SoftMax', 'SoftMaxBackward', 'SoftPlus', 'SoftSign', 'SoftmaxCrossEntropyBwd', 'Sqrt', 'Square', 'Sub', 'SubFloat', 'SubFloatWithRet', 'SubWithRet', 'Sum', 'SumAll', 'SumAsFloat', 'SumColumns', 'SumRows', 'SumToShape', 'Take', 'Tan', 'Tanh', 'Tensor', 'Tile', 'Transpose', 'USE_CUDA', 'USE_DIST', 'USE_DNNL', 'USE_PYTHON3', 'Uniform', 'VecTensor', 'Where', 'Xor', 'XorBool', 'XorFloat', 'XorFloatWithRet', 'XorWithRet', 'binding_kinds', 'build_info', 'config_knobs', 'fma_peak_gflops', 'fma_peak_lanes', 'from_numpy', 'get_conv_backend', 'get_gemm_backend', 'get_num_threads', 'half_native', 'is_deterministic', 'kBFloat16', 'kBool', 'kChar', 'kCpp', 'kCuda', 'kDouble', 'kFloat16', 'kFloat32', 'kFloat64', 'kInt', 'kInt64', 'kUChar', 'openblas_corename', 'set_conv_backend', 'set_deterministic', 'set_gemm_backend', 'set_num_threads', 'to_numpy']
+import typing_extensions
+__all__: list[str] = ['Abs', 'Acos', 'Acosh', 'AdaGradUpdate', 'AdamUpdate', 'Add', 'AddColumn', 'AddColumnWithScale', 'AddFloat', 'AddFloatWithRet', 'AddRow', 'AddRowWithScale', 'AddWithRet', 'And', 'AndBool', 'AndFloat', 'AndFloatWithRet', 'AndWithRet', 'ArgMax', 'ArgMin', 'Asin', 'Asinh', 'Atan', 'Atanh', 'Average', 'Axpy', 'BackwardWalk', 'BatchNormHandle', 'Bernoulli', 'Broadcast', 'Ceil', 'Clip', 'ConcatOn', 'Contiguous', 'ConvHandle', 'CopyDataToFrom', 'Cos', 'Cosh', 'CpuBatchNormBackwardx', 'CpuBatchNormForwardInference', 'CpuBatchNormForwardTraining', 'CpuBatchNormReLUBackwardx', 'CpuBatchNormReLUForwardInference', 'CpuBatchNormReLUForwardTraining', 'CpuConvBackwardW', 'CpuConvBackwardb', 'CpuConvBackwardx', 'CpuConvForward', 'CpuConvReLUForward', 'CpuLRNBackward', 'CpuLRNForward', 'CpuPoolingBackward', 'CpuPoolingForward', 'CrossEntropyFwd', 'CumSum', 'DefaultTranspose', 'Device', 'DeviceError', 'Div', 'DivColumn', 'DivFloat', 'DivFloatWithRet', 'DivRow', 'DivWithRet', 'DropoutForward', 'EQ', 'EQBool', 'EQFloat', 'EQFloatWithRet', 'EQWithRet', 'EltwiseMax', 'EltwiseMaxWithRet', 'EltwiseMin', 'EltwiseMinWithRet', 'EltwiseMult', 'EltwiseMultWithRet', 'Erf', 'Exp', 'FMod', 'FModFloat', 'FModFloatWithRet', 'FModWithRet', 'Floor', 'GE', 'GEBool', 'GEFloat', 'GEFloatWithRet', 'GEWithRet', 'GT', 'GTBool', 'GTFloat', 'GTFloatWithRet', 'GTWithRet', 'GatherElements', 'Gaussian', 'GetDefaultDevice', 'Graph', 'GraphBegin', 'GraphCallback', 'GraphEnd', 'GraphMarkBackward', 'GraphPause', 'GraphRecording', 'LE', 'LEBool', 'LEFloat', 'LEFloatWithRet', 'LEWithRet', 'LT', 'LTBool', 'LTFloat', 'LTFloatWithRet', 'LTWithRet', 'Log', 'LogSoftMax', 'MaxFloat', 'MaxFloatWithRet', 'MinFloat', 'MinFloatWithRet', 'Mish', 'Mod', 'ModFloat', 'ModFloatWithRet', 'ModWithRet', 'Mult', 'MultColumn', 'MultFloat', 'MultFloatWithRet', 'MultRow', 'MultWithScale', 'Neg', 'Not', 'OneHot', 'Or', 'OrBool', 'OrFloat', 'OrFloatWithRet', 'OrWithRet', 'Pad', 'Platform', 'PoolingHandle', 'Pow', 'PowFloat', 'PowFloatWithRet', 'PowWithRet', 'RDivFloat', 'RMSPropUpdate', 'RPowFloat', 'RSubFloat', 'ReLU', 'ReLUBackward', 'Reciprocal', 'RecordCall', 'ReduceMax', 'ReduceMean', 'ReduceMin', 'ReduceProd', 'ReduceSum', 'Repeat', 'Reshape', 'Round', 'RoundE', 'SGDUpdate', 'ScatterElements', 'SetCallHooks', 'SetFlushDenormals', 'Sigmoid', 'Sign', 'Sin', 'Sinh', 'SizeOf', 'SliceOn', 'SoftMax', 'SoftMaxBackward', 'SoftPlus', 'SoftSign', 'SoftmaxCrossEntropyBwd', 'Sqrt', 'Square', 'Sub', 'SubFloat', 'SubFloatWithRet', 'SubWithRet', 'Sum', 'SumAll', 'SumAsFloat', 'SumColumns', 'SumRows', 'SumToShape', 'Take', 'Tan', 'Tanh', 'Tensor', 'Tile', 'Transpose', 'USE_CUDA', 'USE_DIST', 'USE_DNNL', 'USE_PYTHON3', 'Uniform', 'VecTensor', 'Where', 'Xor', 'XorBool', 'XorFloat', 'XorFloatWithRet', 'XorWithRet', 'binding_kinds', 'build_info', 'config_knobs', 'cuda_stream_handle', 'fma_peak_gflops', 'fma_peak_lanes', 'from_cuda_array_interface', 'from_dlpack_capsule', 'from_numpy', 'get_conv_backend', 'get_gemm_backend', 'get_num_threads', 'half_native', 'is_deterministic', 'kBFloat16', 'kBool', 'kChar', 'kCpp', 'kCuda', 'kDouble', 'kFloat16', 'kFloat32', 'kFloat64', 'kInt', 'kInt64', 'kUChar', 'openblas_corename', 'set_conv_backend', 'set_deterministic', 'set_gemm_backend', 'set_num_threads', 'to_numpy']
 class DeviceError(RuntimeError):
     pass
 class Device:
@@ -220,6 +221,14 @@ class Tensor:
     @typing.overload
     def __add__(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> Tensor:
         ...
+    def __dlpack__(self, stream: typing.SupportsInt | typing.SupportsIndex | None = None, *, max_version: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex] | None = None, dl_device: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex] | None = None, copy: bool | None = None) -> typing_extensions.CapsuleType:
+        """
+        A DLPack capsule of this tensor's memory (the Python array API standard): 'dltensor_versioned' when max_version >= (1, 0), else the legacy 'dltensor'. stream: the consumer's CUDA stream, made to wait for this device's work (None or 1: the legacy default stream, 2: the per-thread default stream, -1: no synchronisation); None for host memory. dl_device=(1, 0) asks for a host copy of a GPU tensor; copy=True exports a copy, copy=False refuses to copy. BufferError when the memory cannot be exported.
+        """
+    def __dlpack_device__(self) -> tuple[int, int]:
+        """
+        (device type, device id) of the memory __dlpack__ exports: (1, 0) for host memory (kDLCPU), (2, ordinal) on a CUDA GPU (kDLCUDA).
+        """
     @typing.overload
     def __ge__(self, arg0: Tensor) -> Tensor:
         ...
@@ -344,6 +353,11 @@ class Tensor:
         ...
     def transpose(self) -> bool:
         ...
+    @property
+    def __cuda_array_interface__(self) -> dict:
+        """
+        Version 3 of Numba's CUDA Array Interface (with singa's stream), on CUDA tensors only: AttributeError on the others, so CuPy and Numba never take host memory for device memory.
+        """
 class ConvHandle:
     def __init__(self, x: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] | Tensor, kernel_size: typing.SupportsInt | typing.SupportsIndex | collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], stride: typing.SupportsInt | typing.SupportsIndex | collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], padding: typing.SupportsInt | typing.SupportsIndex | collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], in_channels: typing.SupportsInt | typing.SupportsIndex, out_channels: typing.SupportsInt | typing.SupportsIndex, bias: bool, group: typing.SupportsInt | typing.SupportsIndex = 1, dilation: typing.SupportsInt | typing.SupportsIndex | collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [1, 1]) -> None:
         ...
@@ -1083,6 +1097,10 @@ def config_knobs() -> list:
     """
     [(name, default, meaning)]: every environment variable the core reads.
     """
+def cuda_stream_handle(device: Device) -> int:
+    """
+    The stream every kernel of a CUDA device runs on, as the integer DLPack and the CUDA Array Interface pass (1: the legacy default stream); ValueError off CUDA.
+    """
 def fma_peak_gflops(repeats: typing.SupportsInt | typing.SupportsIndex = 5, iters: typing.SupportsInt | typing.SupportsIndex = 20000000) -> float:
     """
     Measured float32 FMA peak of this machine in GFLOP/s, on all threads.
@@ -1090,6 +1108,14 @@ def fma_peak_gflops(repeats: typing.SupportsInt | typing.SupportsIndex = 5, iter
 def fma_peak_lanes() -> int:
     """
     float32 lanes per FMA in fma_peak_gflops.
+    """
+def from_cuda_array_interface(ptr: typing.SupportsInt | typing.SupportsIndex, dtype: typing.SupportsInt | typing.SupportsIndex, shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], strides: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] | None, owner: typing.Any, stream: typing.SupportsInt | typing.SupportsIndex | None, readonly: bool, copy: bool | None = None) -> Tensor:
+    """
+    A tensor over CUDA memory described by a __cuda_array_interface__ (strides in elements, or None when C-contiguous); `owner` is kept alive while the memory is used, and singa's stream waits for `stream` first.
+    """
+def from_dlpack_capsule(capsule: typing_extensions.CapsuleType, copy: bool | None = None) -> Tensor:
+    """
+    A tensor over the memory of a DLPack capsule, which it consumes (renames 'used_...'); a copy when copy=True or the memory is read-only. singa.tensor.from_dlpack does the stream handshake around it.
     """
 def from_numpy(array: numpy.ndarray, device: Device | None = None) -> Tensor:
     ...

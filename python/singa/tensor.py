@@ -11,6 +11,7 @@ import builtins  # this module defines its own sum, abs and pow (SINGA's names)
 import numpy as np
 
 from . import singa_wrap as singa
+from . import tensor_interop as _interop
 from .device import get_default_device
 from .errors import ArgumentError, ArgumentTypeError, named_entry
 
@@ -23,7 +24,7 @@ __all__ = ["float32", "float16", "int32", "float64", "bfloat16", "int64", "uint8
            "sign", "sqrt", "square", "tanh", "relu", "sum", "average", "softmax", "pow", "lt",
            "le", "gt", "ge", "eq", "add", "sub", "eltwise_mult", "div", "mult", "axpy",
            "bernoulli", "gaussian", "uniform", "add_column", "add_row", "sum_columns",
-           "sum_rows", "tensordot", "einsum", "PlaceHolder"]
+           "sum_rows", "tensordot", "einsum", "PlaceHolder", "from_dlpack"]
 
 float32 = 0
 float16 = 1
@@ -435,6 +436,30 @@ class Tensor(object):
         a = to_numpy(self) if copy else to_numpy_view(self)
         return a.astype(dtype) if dtype is not None else a
 
+    # ---- zero-copy exchange (DLPack, the CUDA Array Interface): src/bind/bind_dlpack.cc ----
+    def __dlpack__(self, stream=None, *, max_version=None, dl_device=None, copy=None):
+        """A DLPack capsule of this tensor's memory (the Python array API standard), for
+        ``np.from_dlpack``, ``torch.from_dlpack``, ``cupy.from_dlpack``: a versioned capsule
+        when ``max_version >= (1, 0)``, else a legacy one. ``stream`` is the consumer's CUDA
+        stream, made to wait for singa's work on this GPU (None or 1: the legacy default
+        stream, 2: the per-thread default stream, -1: no synchronisation; None on the CPU).
+        ``dl_device=(1, 0)`` asks for a host copy of a GPU tensor; ``copy=True`` exports a
+        copy and ``copy=False`` refuses one. BufferError when the memory cannot be exported.
+        """
+        return self.data.__dlpack__(stream, max_version=max_version, dl_device=dl_device,
+                                    copy=copy)
+
+    def __dlpack_device__(self):
+        """(DLPack device type, device id): (1, 0) for host memory, (2, ordinal) on a GPU."""
+        return self.data.__dlpack_device__()
+
+    @property
+    def __cuda_array_interface__(self):
+        """The CUDA Array Interface (version 3, with singa's stream) of a CUDA tensor, for
+        CuPy and Numba; AttributeError on any other tensor, so no consumer takes host memory
+        for device memory."""
+        return self.data.__cuda_array_interface__
+
 
 _DTYPE_WORDS = {"int": int32, "float": float32}
 
@@ -637,6 +662,20 @@ def from_numpy(np_array, dev=None, keep_dtype=False):
     a = _numpy_compatible(np_array, keep_dtype)
     t = _wrap(singa.from_numpy(a, dev))
     return t
+
+
+@named_entry("from_dlpack")
+def from_dlpack(x, *, device=None, copy=None):
+    """A Tensor sharing the memory of `x`, another library's array (the Python array API
+    standard's ``from_dlpack``): anything with ``__dlpack__`` (NumPy, PyTorch, CuPy, JAX,
+    singa tensors), a DLPack capsule, or an object with only ``__cuda_array_interface__``
+    (older CuPy, Numba). A write through either is seen by the other, and the memory stays
+    valid after `x` is gone. Read-only memory (a read-only NumPy array) is copied, since
+    singa tensors are writable; ``copy=False`` then raises BufferError. ``copy=True`` always
+    copies. ``device``: a singa Device to copy the result to when the memory is elsewhere.
+    CUDA memory needs a CUDA build (BufferError otherwise); singa's stream waits for the
+    producer's pending work (singa.tensor_interop)."""
+    return _wrap(_interop.from_dlpack(x, device=device, copy=copy))
 
 
 def copy_from_numpy(data, np_array, offset=0):

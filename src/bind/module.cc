@@ -7,6 +7,7 @@ namespace singa {
 void BindAutograd(py::module_& m);      // bind_autograd.cc: the backward walk's bookkeeping
 void BindAutogradCall(py::module_& m);  // bind_autograd_call.cc: an op call's bookkeeping
 void BindNccl(py::module_& m);          // bind_nccl.cc: NCCL communicators (CUDA builds only)
+void BindDLPack(py::module_& m);        // bind_dlpack.cc: DLPack and __cuda_array_interface__
 }  // namespace singa
 
 PYBIND11_MODULE(singa_wrap, m) {
@@ -46,6 +47,7 @@ PYBIND11_MODULE(singa_wrap, m) {
 
   BindDevice(m);
   BindTensor(m);
+  BindDLPack(m);  // adds to the Tensor class
   BindOps(m);
   BindNN(m);
   BindFused(m);

@@ -21,8 +21,8 @@ constexpr size_t kStagingBuffers = 2;
 CudaGPU::CudaGPU(int ordinal) : Device(ordinal, kCuda) {
   Activate();
   SINGA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), ordinal);
-  driver_ = std::make_unique<gpu::RuntimeDriver>(ordinal);
-  alloc_ = std::make_unique<gpu::CachingAllocator>(driver_.get(), name());
+  driver_ = std::make_unique<cuda::RuntimeDriver>(ordinal);
+  alloc_ = std::make_unique<gpu::CachingAllocator>(driver_.get());
 }
 
 CudaGPU::~CudaGPU() {
