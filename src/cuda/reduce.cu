@@ -198,12 +198,33 @@ __global__ void __launch_bounds__(kColX* kColY)
   }
 }
 
+// A short reduced axis (R <= kLaneMaxR): one thread per output (o, i), walking r in order
+// (neighbouring threads read neighbouring memory both for inner == 1 and inner > 1).
+template <typename Op, typename Load, typename Store>
+__global__ void LaneKernel(Op op, Load ld, Store st, int64_t outer, int64_t R, int64_t inner) {
+  using V = typename Op::V;
+  const int64_t lanes = outer * inner;
+  for (int64_t lane = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; lane < lanes;
+       lane += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t o = lane / inner, i = lane % inner;
+    V acc = Op::identity();
+    for (int64_t r = 0; r < R; ++r) acc = op(acc, ld((o * R + r) * inner + i, r));
+    st(lane, acc);
+  }
+}
+constexpr int64_t kLaneMaxR = 32;
+
 // One reduction of (outer, R, inner) contiguous input into (outer, inner): one launch,
 // or two when the rows are split (the partials in scratch of the combination's type).
 template <typename Op, typename Load, typename Store>
 void Pass(const Tensor& t, cudaStream_t stream, Op op, Load ld, Store st, int64_t outer,
           int64_t R, int64_t inner, const char* fn) {
   using V = typename Op::V;
+  if (R <= kLaneMaxR) {
+    LaneKernel<<<BlocksFor(outer * inner), kThreads, 0, stream>>>(op, ld, st, outer, R, inner);
+    CheckLaunch(fn, t);
+    return;
+  }
   if (inner == 1) {
     int64_t splits = std::min(CeilDiv(R, kRowChunk), CeilDiv(kTargetBlocks, outer));
     splits = std::max<int64_t>(1, std::min(splits, kMaxSplits));
@@ -279,7 +300,7 @@ void ReduceRuns(Op op, const Tensor& x, const std::vector<bool>& red, const Tens
     return;
   }
   const T* src = x.data<T>();
-  Scratch<A> cur(x, 0, fn);  // the partial results of the previous pass
+  Scratch<A> cur;  // the partial results of the previous pass
   bool first = true;
   for (size_t k = runs.size(); k-- > 0;) {
     if (!runs[k].second) continue;
@@ -482,7 +503,8 @@ __global__ void __launch_bounds__(256)
   }
 }
 
-// One thread per lane (o, i) of (outer, C, inner), inner > 1: coalesced across i.
+// One thread per lane (o, i) of (outer, C, inner): coalesced across i when inner > 1; also
+// for short rows (C <= 16) when inner == 1.
 template <typename T>
 __global__ void SoftmaxLanes(const T* x, T* y, int64_t outer, int64_t C, int64_t inner, bool log) {
   using A = AccOf<T>;
@@ -513,7 +535,7 @@ void Softmax(const Tensor& x, size_t ax, bool log, const Tensor& y) {
   SINGA_RED_DISPATCH_FLOAT(x.data_type(), fn, {
     const T* xp = x.data<T>();
     T* yp = y.data<T>();
-    if (inner > 1)
+    if (inner > 1 || C <= 16)
       SoftmaxLanes<T><<<BlocksFor(outer * inner), kThreads, 0, stream>>>(xp, yp, outer, C, inner, log);
     else if (C <= 1024)
       SoftmaxRows<T, 32><<<Grid(CeilDiv(outer, 8)), 256, 0, stream>>>(xp, yp, outer, C, log);

@@ -62,6 +62,7 @@ template <typename V>
 struct Scratch {
   std::shared_ptr<Block> block;
   V* ptr = nullptr;
+  Scratch() = default;
   Scratch(const Tensor& t, size_t count, const char* fn) {
     if (count == 0) return;
     block = GpuOf(t, fn).NewBlock(count * sizeof(V));
