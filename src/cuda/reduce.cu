@@ -221,7 +221,7 @@ void Pass(const Tensor& t, cudaStream_t stream, Op op, Load ld, Store st, int64_
           int64_t R, int64_t inner, const char* fn) {
   using V = typename Op::V;
   if (R <= kLaneMaxR) {
-    LaneKernel<<<BlocksFor(outer * inner), kThreads, 0, stream>>>(op, ld, st, outer, R, inner);
+    SINGA_RED_LAUNCH(BlocksFor(outer * inner), kThreads, stream, LaneKernel)(op, ld, st, outer, R, inner);
     CheckLaunch(fn, t);
     return;
   }
@@ -231,15 +231,15 @@ void Pass(const Tensor& t, cudaStream_t stream, Op op, Load ld, Store st, int64_
     const int64_t chunk = CeilDiv(R, splits);
     splits = CeilDiv(R, chunk);
     if (splits == 1) {
-      RowKernel<<<Grid(outer), kRowThreads, 0, stream>>>(op, ld, st, outer, R, 1, R);
+      SINGA_RED_LAUNCH(Grid(outer), kRowThreads, stream, RowKernel)(op, ld, st, outer, R, 1, R);
       CheckLaunch(fn, t);
       return;
     }
     Scratch<V> part(t, static_cast<size_t>(outer * splits), fn);
-    RowKernel<<<Grid(outer * splits), kRowThreads, 0, stream>>>(
+    SINGA_RED_LAUNCH(Grid(outer * splits), kRowThreads, stream, RowKernel)(
         op, ld, CastStore<V, V>{part.ptr}, outer, R, splits, chunk);
     CheckLaunch(fn, t);
-    RowKernel<<<Grid(outer), kRowThreads, 0, stream>>>(op, PartLoad<V>{part.ptr}, st, outer,
+    SINGA_RED_LAUNCH(Grid(outer), kRowThreads, stream, RowKernel)(op, PartLoad<V>{part.ptr}, st, outer,
                                                        splits, 1, splits);
     CheckLaunch(fn, t);
     return;
@@ -251,15 +251,15 @@ void Pass(const Tensor& t, cudaStream_t stream, Op op, Load ld, Store st, int64_
   splits = CeilDiv(R, chunk);
   const dim3 block(kColX, kColY);
   if (splits == 1) {
-    ColKernel<<<dim3(Grid(tiles), 1), block, 0, stream>>>(op, ld, st, outer, R, inner, 1, R);
+    SINGA_RED_LAUNCH(dim3(Grid(tiles), 1), block, stream, ColKernel)(op, ld, st, outer, R, inner, 1, R);
     CheckLaunch(fn, t);
     return;
   }
   Scratch<V> part(t, static_cast<size_t>(outer * splits * inner), fn);
-  ColKernel<<<dim3(Grid(tiles), static_cast<unsigned>(splits)), block, 0, stream>>>(
+  SINGA_RED_LAUNCH(dim3(Grid(tiles), static_cast<unsigned>(splits)), block, stream, ColKernel)(
       op, ld, CastStore<V, V>{part.ptr}, outer, R, inner, splits, chunk);
   CheckLaunch(fn, t);
-  ColKernel<<<dim3(Grid(tiles), 1), block, 0, stream>>>(op, PartLoad<V>{part.ptr}, st, outer,
+  SINGA_RED_LAUNCH(dim3(Grid(tiles), 1), block, stream, ColKernel)(op, PartLoad<V>{part.ptr}, st, outer,
                                                        splits, inner, 1, splits);
   CheckLaunch(fn, t);
 }
@@ -282,7 +282,7 @@ void ReduceRuns(Op op, const Tensor& x, const std::vector<bool>& red, const Tens
   T* dst = out.data<T>();
   const int64_t nout = static_cast<int64_t>(out.Size());
   if (x.Size() == 0) {
-    FillKernel<T><<<BlocksFor(nout), kThreads, 0, stream>>>(dst, nout,
+    SINGA_RED_LAUNCH(BlocksFor(nout), kThreads, stream, FillKernel<T>)(dst, nout,
                                                             static_cast<T>(Op::identity()));
     CheckLaunch(fn, x);
     return;
@@ -438,9 +438,10 @@ void Cumsum(const Tensor& x, size_t ax, bool exclusive, bool reverse, const Tens
     const T* xp = x.data<T>();
     T* yp = out.data<T>();
     if (inner == 1 && R > 64) {
-      CumsumRows<T><<<Grid(outer), kScanThreads, 0, stream>>>(xp, yp, outer, R, exclusive, reverse);
+      SINGA_RED_LAUNCH(Grid(outer), kScanThreads, stream, CumsumRows<T>)(xp, yp, outer, R, exclusive,
+                                                                         reverse);
     } else {
-      CumsumLanes<T><<<BlocksFor(outer * inner), kThreads, 0, stream>>>(xp, yp, outer, R, inner,
+      SINGA_RED_LAUNCH(BlocksFor(outer * inner), kThreads, stream, CumsumLanes<T>)(xp, yp, outer, R, inner,
                                                                         exclusive, reverse);
     }
     CheckLaunch(fn, x);
@@ -536,11 +537,12 @@ void Softmax(const Tensor& x, size_t ax, bool log, const Tensor& y) {
     const T* xp = x.data<T>();
     T* yp = y.data<T>();
     if (inner > 1 || C <= 16)
-      SoftmaxLanes<T><<<BlocksFor(outer * inner), kThreads, 0, stream>>>(xp, yp, outer, C, inner, log);
+      SINGA_RED_LAUNCH(BlocksFor(outer * inner), kThreads, stream, SoftmaxLanes<T>)(xp, yp, outer, C,
+                                                                                    inner, log);
     else if (C <= 1024)
-      SoftmaxRows<T, 32><<<Grid(CeilDiv(outer, 8)), 256, 0, stream>>>(xp, yp, outer, C, log);
+      SINGA_RED_LAUNCH(Grid(CeilDiv(outer, 8)), 256, stream, SoftmaxRows<T, 32>)(xp, yp, outer, C, log);
     else
-      SoftmaxRows<T, 256><<<Grid(outer), 256, 0, stream>>>(xp, yp, outer, C, log);
+      SINGA_RED_LAUNCH(Grid(outer), 256, stream, SoftmaxRows<T, 256>)(xp, yp, outer, C, log);
     CheckLaunch(fn, x);
   });
 }
@@ -586,10 +588,10 @@ void CrossEntropy(const Tensor& p, const Tensor& target, bool index_labels, cons
   if (N == 0) return;
   SINGA_RED_DISPATCH_FLOAT(p.data_type(), fn, {
     if (index_labels)
-      CrossEntropyLabels<T><<<BlocksFor(N), kThreads, 0, stream>>>(
+      SINGA_RED_LAUNCH(BlocksFor(N), kThreads, stream, CrossEntropyLabels<T>)(
           p.data<T>(), target.data<int32_t>(), loss.data<T>(), N, C);
     else
-      CrossEntropySoft<T><<<Grid(CeilDiv(N, 8)), 256, 0, stream>>>(p.data<T>(), target.data<T>(),
+      SINGA_RED_LAUNCH(Grid(CeilDiv(N, 8)), 256, stream, CrossEntropySoft<T>)(p.data<T>(), target.data<T>(),
                                                                    loss.data<T>(), N, C);
     CheckLaunch(fn, p);
   });
@@ -608,7 +610,8 @@ void SubtractAtLabelsEntry(const Tensor& g, const Tensor& labels) {
   const int64_t N = static_cast<int64_t>(g.shape(0)), C = static_cast<int64_t>(g.shape(1));
   if (N == 0) return;
   SINGA_RED_DISPATCH_FLOAT(g.data_type(), fn, {
-    SubtractAtLabels<T><<<BlocksFor(N), kThreads, 0, stream>>>(g.data<T>(), labels.data<int32_t>(), N, C);
+    SINGA_RED_LAUNCH(BlocksFor(N), kThreads, stream, SubtractAtLabels<T>)(g.data<T>(),
+                                                                          labels.data<int32_t>(), N, C);
     CheckLaunch(fn, g);
   });
 }
@@ -668,10 +671,10 @@ double PowerSumOf(const Tensor& t, int power, cudaStream_t stream, const char* f
   const red::Dims dims = red::MergedDims(t.shape(), t.stride(), fn);
   const int64_t blocks = std::min(CeilDiv(n, int64_t{kSumThreads} * 16), kSumMaxBlocks);
   Scratch<double> part(t, static_cast<size_t>(blocks + 1), fn);
-  PowerSumPart<kKind, S><<<static_cast<unsigned>(blocks), kSumThreads, 0, stream>>>(
+  SINGA_RED_LAUNCH(static_cast<unsigned>(blocks), kSumThreads, stream, PowerSumPart<kKind, S>)(
       static_cast<const S*>(t.raw()), dims, n, power, part.ptr);
   CheckLaunch(fn, t);
-  SumParts<<<1, kSumThreads, 0, stream>>>(part.ptr, blocks, part.ptr + blocks);
+  SINGA_RED_LAUNCH(1, kSumThreads, stream, SumParts)(part.ptr, blocks, part.ptr + blocks);
   CheckLaunch(fn, t);
   double result = 0;
   const int ordinal = GpuOf(t, fn).ordinal();

@@ -17,6 +17,13 @@
 #include "cuda/cuda_common.h"
 #include "cuda/cuda_device.h"
 
+// SINGA_RED_LAUNCH(grid, block, stream, kernel)(args...): kernel<<<grid, block, 0,
+// stream>>>(args...). A macro so that tests/gpu/emu/ can compile these files with a host
+// compiler and run the kernels on emulated threads (it defines the macro first).
+#ifndef SINGA_RED_LAUNCH
+#define SINGA_RED_LAUNCH(grid, block, stream, ...) __VA_ARGS__<<<(grid), (block), 0, (stream)>>>
+#endif
+
 namespace singa {
 namespace cuda {
 namespace red {

@@ -208,7 +208,7 @@ void LaunchTake(const Tensor& src, const DeviceIndices& d, const Tensor& out, in
   const W* sp = static_cast<const W*>(src.raw());
   W* op = static_cast<W*>(out.raw());
   WithIdx(d, [&](const auto& idx) {
-    TakeKernel<<<Grid(outer * k * inner), kThreads, 0, stream>>>(sp, op, idx, outer, k, n, inner);
+    SINGA_RED_LAUNCH(Grid(outer * k * inner), kThreads, stream, TakeKernel)(sp, op, idx, outer, k, n, inner);
   });
   CheckLaunch("Gather (take)", src);
 }
@@ -348,7 +348,7 @@ void GatherElements(const Tensor& src, const Shape& index_shape, const std::vect
     const U* sp = static_cast<const U*>(src.raw());
     U* op = static_cast<U*>(out.raw());
     WithIdx(d, [&](const auto& ix) {
-      GatherElementsKernel<<<Grid(n), kThreads, 0, stream>>>(sp, op, ix, g, n);
+      SINGA_RED_LAUNCH(Grid(n), kThreads, stream, GatherElementsKernel)(sp, op, ix, g, n);
     });
   });
   CheckLaunch(fn, src);
@@ -391,7 +391,7 @@ void ScatterElements(const Tensor& out, const Shape& index_shape, const std::vec
       U* op = static_cast<U*>(out.raw());
       const U* up = static_cast<const U*>(updates.raw());
       WithIdx(d, [&](const auto& ix) {
-        ScatterElementsKernel<<<Grid(n), kThreads, 0, stream>>>(op, up, ix, g, n);
+        SINGA_RED_LAUNCH(Grid(n), kThreads, stream, ScatterElementsKernel)(op, up, ix, g, n);
       });
     });
     CheckLaunch(fn, out);
@@ -402,7 +402,7 @@ void ScatterElements(const Tensor& out, const Shape& index_shape, const std::vec
     T* op = out.data<T>();
     const T* up = updates.data<T>();
     WithIdx(d, [&](const auto& ix) {
-      ScatterAddKernel<<<Grid(n), kThreads, 0, stream>>>(op, up, ix, g, n);
+      SINGA_RED_LAUNCH(Grid(n), kThreads, stream, ScatterAddKernel)(op, up, ix, g, n);
     });
   });
   CheckLaunch(fn, out);
