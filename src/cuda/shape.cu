@@ -20,6 +20,8 @@
 #include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "cuda/cuda_kernels.h"
@@ -356,23 +358,50 @@ void GatherElements(const Tensor& src, const Shape& index_shape, const std::vect
 
 // Marks with -1 every update a later one (in flat order) overwrites. Positions that share
 // a destination lie in one lane (every coordinate but the one on `ax`) and carry the same
-// index, so each lane is walked backwards along ax with a stamp per index value.
-void MarkOverwritten(int64_t* idx, const Shape& index_shape, size_t ax, size_t axis_len) {
+// index, so each lane is walked backwards along ax, remembering per index value the last
+// lane that wrote it: in a table of the axis's length, or a hash map when that axis is
+// much longer than the list.
+template <typename Stamp>
+void MarkOverwrittenWith(int64_t* idx, const Shape& index_shape, size_t ax, Stamp& stamp) {
   const int64_t K = static_cast<int64_t>(index_shape[ax]);
-  if (K <= 1) return;
   const int64_t outer = static_cast<int64_t>(Product(index_shape, 0, ax));
   const int64_t inner = static_cast<int64_t>(Product(index_shape, ax + 1));
-  std::vector<int64_t> stamp(axis_len, -1);
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t in = 0; in < inner; ++in) {
       const int64_t lane = o * inner + in;
       for (int64_t k = K - 1; k >= 0; --k) {
         int64_t& v = idx[(o * K + k) * inner + in];
-        int64_t& s = stamp[static_cast<size_t>(v)];
-        if (s == lane) v = -1;
-        else s = lane;
+        auto it = stamp.find(v);
+        if (it.first && *it.second == lane) v = -1;
+        else stamp.set(v, lane);
       }
     }
+}
+
+struct TableStamp {
+  std::vector<int64_t> last;
+  std::pair<bool, int64_t*> find(int64_t v) { return {true, &last[static_cast<size_t>(v)]}; }
+  void set(int64_t v, int64_t lane) { last[static_cast<size_t>(v)] = lane; }
+};
+struct MapStamp {
+  std::unordered_map<int64_t, int64_t> last;
+  std::pair<bool, int64_t*> find(int64_t v) {
+    auto it = last.find(v);
+    return {it != last.end(), it != last.end() ? &it->second : nullptr};
+  }
+  void set(int64_t v, int64_t lane) { last[v] = lane; }
+};
+
+void MarkOverwritten(int64_t* idx, size_t n, const Shape& index_shape, size_t ax, size_t axis_len) {
+  if (index_shape[ax] <= 1) return;  // one update per destination
+  if (axis_len <= std::max<size_t>(size_t{1} << 16, 4 * n)) {
+    TableStamp stamp{std::vector<int64_t>(axis_len, -1)};
+    MarkOverwrittenWith(idx, index_shape, ax, stamp);
+  } else {
+    MapStamp stamp;
+    stamp.last.reserve(std::min(n, axis_len));
+    MarkOverwrittenWith(idx, index_shape, ax, stamp);
+  }
 }
 
 void ScatterElements(const Tensor& out, const Shape& index_shape, const std::vector<int64_t>& idx,
@@ -384,8 +413,9 @@ void ScatterElements(const Tensor& out, const Shape& index_shape, const std::vec
   const ElemGeom g = MakeGeom(out.shape(), index_shape, ax, fn);
   if (!add) {
     const size_t axis_len = out.shape(ax);
-    DeviceIndices d(out, idx, stream, fn,
-                    [&](int64_t* host) { MarkOverwritten(host, index_shape, ax, axis_len); });
+    DeviceIndices d(out, idx, stream, fn, [&](int64_t* host) {
+      MarkOverwritten(host, idx.size(), index_shape, ax, axis_len);
+    });
     BySize(out.data_type(), [&](auto u) {
       using U = decltype(u);
       U* op = static_cast<U*>(out.raw());

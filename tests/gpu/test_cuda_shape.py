@@ -92,7 +92,8 @@ def _along(idx, axis):
 # longer on it, size-1 axes, inline and staged lists
 ELEM_CASES = [((3, 4), (2, 3), 0), ((3, 4), (2, 3), 1), ((3, 4), (3, 9), 1),
               ((5, 6, 7), (5, 6, 7), 2), ((5, 6, 7), (4, 12, 3), 1), ((5, 6, 7), (9, 1, 7), 0),
-              ((40, 30), (40, 30), 0), ((2, 300), (2, 700), 1), ((1, 8, 1, 9), (1, 20, 1, 9), 1)]
+              ((40, 30), (40, 30), 0), ((2, 300), (2, 700), 1), ((1, 8, 1, 9), (1, 20, 1, 9), 1),
+              ((100000, 2), (5, 2), 0)]  # a long axis: the duplicate marking's hash map
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
