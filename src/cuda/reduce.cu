@@ -379,19 +379,27 @@ __global__ void CumsumLanes(const T* x, T* y, int64_t outer, int64_t R, int64_t 
 }
 
 constexpr int kScanThreads = 256, kScanItems = 8;
+// Below this many lanes, one thread per lane leaves most of a GPU idle: a long axis with
+// an inner stride then gets a block (or warp) per lane.
+constexpr int64_t kFewLanes = 32768;
 
-// One block per row of a contiguous (rows, R) input: chunks of kScanThreads * kScanItems
-// elements in order, each thread scanning kScanItems neighbours, the thread totals
-// scanned in shared memory, the running carry added.
+// One block per lane (o, i) of a contiguous (outer, R, inner) input (a row when inner is
+// 1): chunks of kScanThreads * kScanItems elements in order, each thread scanning
+// kScanItems neighbours, the thread totals scanned in shared memory, the running carry
+// added. For inner > 1 the reads are strided: used when there are too few lanes for one
+// thread per lane to keep the GPU busy.
 template <typename T>
 __global__ void __launch_bounds__(kScanThreads)
-    CumsumRows(const T* x, T* y, int64_t rows, int64_t R, bool exclusive, bool reverse) {
+    CumsumRows(const T* x, T* y, int64_t outer, int64_t R, int64_t inner, bool exclusive,
+               bool reverse) {
   using A = ScanAcc<T>;
   __shared__ A sm[kScanThreads];
   const int t = static_cast<int>(threadIdx.x);
-  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
-    const T* xr = x + row * R;
-    T* yr = y + row * R;
+  const int64_t lanes = outer * inner;
+  for (int64_t lane = blockIdx.x; lane < lanes; lane += gridDim.x) {
+    const int64_t o = lane / inner, i = lane % inner;
+    const T* xr = x + o * R * inner + i;
+    T* yr = y + o * R * inner + i;
     A carry = A(0);
     for (int64_t c0 = 0; c0 < R; c0 += int64_t{kScanThreads} * kScanItems) {
       const int64_t k0 = c0 + static_cast<int64_t>(t) * kScanItems;
@@ -400,7 +408,7 @@ __global__ void __launch_bounds__(kScanThreads)
 #pragma unroll
       for (int j = 0; j < kScanItems; ++j) {
         const int64_t k = k0 + j;
-        v[j] = k < R ? static_cast<A>(xr[reverse ? R - 1 - k : k]) : A(0);
+        v[j] = k < R ? static_cast<A>(xr[(reverse ? R - 1 - k : k) * inner]) : A(0);
         tsum = fn::WrapAdd(tsum, v[j]);
       }
       sm[t] = tsum;
@@ -418,7 +426,7 @@ __global__ void __launch_bounds__(kScanThreads)
         const int64_t k = k0 + j;
         if (k >= R) break;
         if (!exclusive) run = fn::WrapAdd(run, v[j]);
-        yr[reverse ? R - 1 - k : k] = static_cast<T>(run);
+        yr[(reverse ? R - 1 - k : k) * inner] = static_cast<T>(run);
         if (exclusive) run = fn::WrapAdd(run, v[j]);
       }
       carry = fn::WrapAdd(carry, total);
@@ -437,9 +445,9 @@ void Cumsum(const Tensor& x, size_t ax, bool exclusive, bool reverse, const Tens
   SINGA_RED_DISPATCH_ARITH(x.data_type(), fn, {
     const T* xp = x.data<T>();
     T* yp = out.data<T>();
-    if (inner == 1 && R > 64) {
-      SINGA_RED_LAUNCH(Grid(outer), kScanThreads, stream, CumsumRows<T>)(xp, yp, outer, R, exclusive,
-                                                                         reverse);
+    if (R > 64 && (inner == 1 || outer * inner < kFewLanes)) {
+      SINGA_RED_LAUNCH(Grid(outer * inner), kScanThreads, stream, CumsumRows<T>)(
+          xp, yp, outer, R, inner, exclusive, reverse);
     } else {
       SINGA_RED_LAUNCH(BlocksFor(outer * inner), kThreads, stream, CumsumLanes<T>)(xp, yp, outer, R, inner,
                                                                         exclusive, reverse);
@@ -468,44 +476,47 @@ struct Larger {
   __device__ V operator()(V a, V b) const { return a < b ? b : a; }
 };
 
-// kW threads per row of a contiguous (rows, C) input: 32 (a warp per row, shuffles) for
-// short rows, 256 (a block per row, shared memory) for long ones.
+// kW threads per lane (o, i) of a contiguous (outer, C, inner) input (a row when inner
+// is 1): 32 (a warp per lane, shuffles) for short lanes, 256 (a block per lane, shared
+// memory) for long ones.
 template <typename T, int kW>
 __global__ void __launch_bounds__(256)
-    SoftmaxRows(const T* x, T* y, int64_t rows, int64_t C, bool log) {
+    SoftmaxRows(const T* x, T* y, int64_t outer, int64_t C, int64_t inner, bool log) {
   static_assert(kW == 32 || kW == 256, "a warp or a block per row");
   using A = AccOf<T>;  // the exponentials' sum: double
   constexpr int kRowsPerBlock = 256 / kW;
   __shared__ T smx[kW == 256 ? 256 : 1];
   __shared__ A ssum[kW == 256 ? 256 : 1];
   const int lane = static_cast<int>(threadIdx.x) % kW, sub = static_cast<int>(threadIdx.x) / kW;
+  const int64_t rows = outer * inner;
   for (int64_t row0 = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock; row0 < rows;
        row0 += static_cast<int64_t>(gridDim.x) * kRowsPerBlock) {
     const int64_t row = row0 + sub;
     if (row >= rows) continue;  // uniform per warp (kW 32) or per block (kW 256: sub is 0)
-    const T* xr = x + row * C;
-    T* yr = y + row * C;
+    const int64_t o = row / inner, i = row % inner;
+    const T* xr = x + o * C * inner + i;
+    T* yr = y + o * C * inner + i;
     T mx = -std::numeric_limits<T>::infinity();
-    for (int64_t c = lane; c < C; c += kW) mx = Larger{}(mx, xr[c]);
+    for (int64_t c = lane; c < C; c += kW) mx = Larger{}(mx, xr[c * inner]);
     if constexpr (kW == 32) mx = WarpCombine(mx, Larger{});
     else mx = red::BlockCombine<256>(mx, smx, Larger{});
     A sum = A(0);
-    for (int64_t c = lane; c < C; c += kW) sum += static_cast<A>(Exp(xr[c] - mx));
+    for (int64_t c = lane; c < C; c += kW) sum += static_cast<A>(Exp(xr[c * inner] - mx));
     if constexpr (kW == 32) sum = WarpCombine(sum, Plus{});
     else sum = red::BlockCombine<256>(sum, ssum, Plus{});
     if (log) {
       const T ls = std::log(static_cast<T>(sum)) + mx;
-      for (int64_t c = lane; c < C; c += kW) yr[c] = xr[c] - ls;
+      for (int64_t c = lane; c < C; c += kW) yr[c * inner] = xr[c * inner] - ls;
     } else {
       const T inv = T(1) / static_cast<T>(sum);
-      for (int64_t c = lane; c < C; c += kW) yr[c] = Exp(xr[c] - mx) * inv;
+      for (int64_t c = lane; c < C; c += kW) yr[c * inner] = Exp(xr[c * inner] - mx) * inv;
     }
     if constexpr (kW == 256) __syncthreads();  // smx/ssum are rewritten for the next row
   }
 }
 
-// One thread per lane (o, i) of (outer, C, inner): coalesced across i when inner > 1; also
-// for short rows (C <= 16) when inner == 1.
+// One thread per lane (o, i) of (outer, C, inner): coalesced across i when inner > 1
+// (when there are lanes enough), and for short lanes (C <= 16).
 template <typename T>
 __global__ void SoftmaxLanes(const T* x, T* y, int64_t outer, int64_t C, int64_t inner, bool log) {
   using A = AccOf<T>;
@@ -536,13 +547,15 @@ void Softmax(const Tensor& x, size_t ax, bool log, const Tensor& y) {
   SINGA_RED_DISPATCH_FLOAT(x.data_type(), fn, {
     const T* xp = x.data<T>();
     T* yp = y.data<T>();
-    if (inner > 1 || C <= 16)
+    if (C <= 16 || (inner > 1 && outer * inner >= kFewLanes))
       SINGA_RED_LAUNCH(BlocksFor(outer * inner), kThreads, stream, SoftmaxLanes<T>)(xp, yp, outer, C,
                                                                                     inner, log);
     else if (C <= 1024)
-      SINGA_RED_LAUNCH(Grid(CeilDiv(outer, 8)), 256, stream, SoftmaxRows<T, 32>)(xp, yp, outer, C, log);
+      SINGA_RED_LAUNCH(Grid(CeilDiv(outer * inner, 8)), 256, stream, SoftmaxRows<T, 32>)(
+          xp, yp, outer, C, inner, log);
     else
-      SINGA_RED_LAUNCH(Grid(outer), 256, stream, SoftmaxRows<T, 256>)(xp, yp, outer, C, log);
+      SINGA_RED_LAUNCH(Grid(outer * inner), 256, stream, SoftmaxRows<T, 256>)(xp, yp, outer, C,
+                                                                              inner, log);
     CheckLaunch(fn, x);
   });
 }

@@ -143,7 +143,7 @@ def test_argmax_argmin(lib, rng, kmin, dtype, shape, axis):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int64])
 @pytest.mark.parametrize("shape,axis", [((3, 5000), 1), ((1000, 3), 0), ((2, 70, 3), 1), ((5, 10), 1),
-                                        ((4, 65), 1), ((2, 2049), 1)])
+                                        ((4, 65), 1), ((2, 2049), 1), ((70, 33000), 0)])
 @pytest.mark.parametrize("exclusive,reverse", [(0, 0), (1, 0), (0, 1), (1, 1)])
 def test_cumsum(lib, rng, dtype, shape, axis, exclusive, reverse):
     x = data(rng, shape, dtype)
@@ -157,7 +157,8 @@ def test_cumsum(lib, rng, dtype, shape, axis, exclusive, reverse):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape,axis", [((4, 10), 1), ((8, 100), 1), ((3, 5000), 1), ((2, 7, 3), 1),
-                                        ((6, 400), 0), ((9, 1024), 1), ((5, 1025), 1), ((3, 17), 1)])
+                                        ((6, 400), 0), ((9, 1024), 1), ((5, 1025), 1), ((3, 17), 1),
+                                        ((20, 33000), 0), ((1200, 2, 2), 0)])
 @pytest.mark.parametrize("log", [0, 1])
 def test_softmax(lib, rng, dtype, shape, axis, log):
     x = (rng.standard_normal(shape) * 30).astype(dtype)

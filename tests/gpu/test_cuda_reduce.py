@@ -257,7 +257,8 @@ def _ref_cumsum(xp, x, axis, exclusive, reverse):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int64])
 @pytest.mark.parametrize("shape,axis", [((3, 1000), 1), ((1000, 3), 0), ((2, 70, 3), 1),
-                                        ((5, 10), 1), ((5000,), 0), ((2, 3000), -1), ((4, 65), 1)])
+                                        ((5, 10), 1), ((5000,), 0), ((2, 3000), -1), ((4, 65), 1),
+                                        ((70, 33000), 0)])
 @pytest.mark.parametrize("exclusive,reverse", [(False, False), (True, False), (False, True), (True, True)])
 def test_cumsum(gpu, ref, rng, dtype, shape, axis, exclusive, reverse):
     x = data(rng, shape, dtype)
@@ -290,7 +291,7 @@ def _ref_softmax(xp, x, axis, log):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape,axis", [((4, 10), 1), ((8, 100), 1), ((3, 5000), 1), ((2, 7, 3), 1),
                                         ((6, 4000), 0), ((37, 1024), -1), ((5, 1025), 1), ((1, 16), 1),
-                                        ((3, 17), 1)])
+                                        ((3, 17), 1), ((20, 33000), 0), ((1200, 2, 2), 0)])
 def test_softmax(gpu, ref, rng, dtype, shape, axis):
     x = (rng.standard_normal(shape) * 30).astype(dtype)  # large logits: max subtracted
     rtol, atol = tolerance(dtype, shape[axis])
