@@ -221,7 +221,8 @@ void Pass(const Tensor& t, cudaStream_t stream, Op op, Load ld, Store st, int64_
           int64_t R, int64_t inner, const char* fn) {
   using V = typename Op::V;
   if (R <= kLaneMaxR) {
-    SINGA_RED_LAUNCH(BlocksFor(outer * inner), kThreads, stream, LaneKernel)(op, ld, st, outer, R, inner);
+    SINGA_RED_LAUNCH(BlocksFor(outer * inner), kThreads, stream, LaneKernel)(op, ld, st, outer, R,
+                                                                             inner);
     CheckLaunch(fn, t);
     return;
   }
@@ -239,8 +240,8 @@ void Pass(const Tensor& t, cudaStream_t stream, Op op, Load ld, Store st, int64_
     SINGA_RED_LAUNCH(Grid(outer * splits), kRowThreads, stream, RowKernel)(
         op, ld, CastStore<V, V>{part.ptr}, outer, R, splits, chunk);
     CheckLaunch(fn, t);
-    SINGA_RED_LAUNCH(Grid(outer), kRowThreads, stream, RowKernel)(op, PartLoad<V>{part.ptr}, st, outer,
-                                                       splits, 1, splits);
+    SINGA_RED_LAUNCH(Grid(outer), kRowThreads, stream, RowKernel)(
+        op, PartLoad<V>{part.ptr}, st, outer, splits, 1, splits);
     CheckLaunch(fn, t);
     return;
   }
@@ -251,7 +252,8 @@ void Pass(const Tensor& t, cudaStream_t stream, Op op, Load ld, Store st, int64_
   splits = CeilDiv(R, chunk);
   const dim3 block(kColX, kColY);
   if (splits == 1) {
-    SINGA_RED_LAUNCH(dim3(Grid(tiles), 1), block, stream, ColKernel)(op, ld, st, outer, R, inner, 1, R);
+    SINGA_RED_LAUNCH(dim3(Grid(tiles), 1), block, stream, ColKernel)(op, ld, st, outer, R, inner, 1,
+                                                                     R);
     CheckLaunch(fn, t);
     return;
   }
@@ -259,8 +261,8 @@ void Pass(const Tensor& t, cudaStream_t stream, Op op, Load ld, Store st, int64_
   SINGA_RED_LAUNCH(dim3(Grid(tiles), static_cast<unsigned>(splits)), block, stream, ColKernel)(
       op, ld, CastStore<V, V>{part.ptr}, outer, R, inner, splits, chunk);
   CheckLaunch(fn, t);
-  SINGA_RED_LAUNCH(dim3(Grid(tiles), 1), block, stream, ColKernel)(op, PartLoad<V>{part.ptr}, st, outer,
-                                                       splits, inner, 1, splits);
+  SINGA_RED_LAUNCH(dim3(Grid(tiles), 1), block, stream, ColKernel)(
+      op, PartLoad<V>{part.ptr}, st, outer, splits, inner, 1, splits);
   CheckLaunch(fn, t);
 }
 
@@ -274,7 +276,7 @@ __global__ void FillKernel(T* p, int64_t n, T v) {
 // The CPU's Reduce: axes grouped into runs of kept/reduced (size-1 axes dropped), one
 // pass per reduced run, innermost first.
 template <typename T, typename Op>
-void ReduceRuns(Op op, const Tensor& x, const std::vector<bool>& red, const Tensor& out,
+void ReduceRuns(Op op, const Tensor& x, const std::vector<bool>& reduced, const Tensor& out,
                 const char* fn) {
   using A = typename Op::V;
   cudaStream_t stream = red::Begin(x, fn);
@@ -282,8 +284,8 @@ void ReduceRuns(Op op, const Tensor& x, const std::vector<bool>& red, const Tens
   T* dst = out.data<T>();
   const int64_t nout = static_cast<int64_t>(out.Size());
   if (x.Size() == 0) {
-    SINGA_RED_LAUNCH(BlocksFor(nout), kThreads, stream, FillKernel<T>)(dst, nout,
-                                                            static_cast<T>(Op::identity()));
+    SINGA_RED_LAUNCH(BlocksFor(nout), kThreads, stream, FillKernel<T>)(
+        dst, nout, static_cast<T>(Op::identity()));
     CheckLaunch(fn, x);
     return;
   }
@@ -291,8 +293,8 @@ void ReduceRuns(Op op, const Tensor& x, const std::vector<bool>& red, const Tens
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == 1) continue;
     const int64_t n = static_cast<int64_t>(s[i]);
-    if (!runs.empty() && runs.back().second == red[i]) runs.back().first *= n;
-    else runs.push_back({n, red[i]});
+    if (!runs.empty() && runs.back().second == reduced[i]) runs.back().first *= n;
+    else runs.push_back({n, reduced[i]});
   }
   if (std::none_of(runs.begin(), runs.end(), [](const auto& r) { return r.second; })) {
     SINGA_CUDA_CHECK(cudaMemcpyAsync(dst, x.raw(), out.MemSize(), cudaMemcpyDeviceToDevice, stream),
@@ -326,13 +328,13 @@ void ReduceRuns(Op op, const Tensor& x, const std::vector<bool>& red, const Tens
   }
 }
 
-void Reduce(ReduceKind kind, const Tensor& x, const std::vector<bool>& red, const Tensor& out) {
+void Reduce(ReduceKind kind, const Tensor& x, const std::vector<bool>& reduced, const Tensor& out) {
   SINGA_RED_DISPATCH_ARITH(x.data_type(), "reduce kernel", {
     switch (kind) {
-      case ReduceKind::kSum: ReduceRuns<T>(SumOp<AccOf<T>>{}, x, red, out, "reduce (sum)"); break;
-      case ReduceKind::kProd: ReduceRuns<T>(ProdOp<AccOf<T>>{}, x, red, out, "reduce (prod)"); break;
-      case ReduceKind::kMax: ReduceRuns<T>(MaxOp<T>{}, x, red, out, "reduce (max)"); break;
-      case ReduceKind::kMin: ReduceRuns<T>(MinOp<T>{}, x, red, out, "reduce (min)"); break;
+      case ReduceKind::kSum: ReduceRuns<T>(SumOp<AccOf<T>>{}, x, reduced, out, "reduce (sum)"); break;
+      case ReduceKind::kProd: ReduceRuns<T>(ProdOp<AccOf<T>>{}, x, reduced, out, "reduce (prod)"); break;
+      case ReduceKind::kMax: ReduceRuns<T>(MaxOp<T>{}, x, reduced, out, "reduce (max)"); break;
+      case ReduceKind::kMin: ReduceRuns<T>(MinOp<T>{}, x, reduced, out, "reduce (min)"); break;
     }
   });
 }

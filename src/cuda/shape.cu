@@ -210,7 +210,8 @@ void LaunchTake(const Tensor& src, const DeviceIndices& d, const Tensor& out, in
   const W* sp = static_cast<const W*>(src.raw());
   W* op = static_cast<W*>(out.raw());
   WithIdx(d, [&](const auto& idx) {
-    SINGA_RED_LAUNCH(Grid(outer * k * inner), kThreads, stream, TakeKernel)(sp, op, idx, outer, k, n, inner);
+    SINGA_RED_LAUNCH(Grid(outer * k * inner), kThreads, stream, TakeKernel)(sp, op, idx, outer, k,
+                                                                            n, inner);
   });
   CheckLaunch("Gather (take)", src);
 }
@@ -226,7 +227,8 @@ void Take(const Tensor& src, const std::vector<int64_t>& idx, size_t ax, const T
   DeviceIndices d(src, idx, stream, fn, [](int64_t*) {});
   // The widest word that divides a row (inner elements) and both addresses.
   const int64_t bytes = inner * static_cast<int64_t>(SizeOf(src.data_type()));
-  const uintptr_t addr = reinterpret_cast<uintptr_t>(src.raw()) | reinterpret_cast<uintptr_t>(out.raw());
+  const uintptr_t addr =
+      reinterpret_cast<uintptr_t>(src.raw()) | reinterpret_cast<uintptr_t>(out.raw());
   auto fits = [&](int64_t w) { return bytes % w == 0 && addr % static_cast<uintptr_t>(w) == 0; };
   if (fits(16)) LaunchTake<uint4>(src, d, out, outer, k, n, bytes, stream);
   else if (fits(8)) LaunchTake<uint64_t>(src, d, out, outer, k, n, bytes, stream);
