@@ -6,6 +6,7 @@
 namespace singa {
 void BindAutograd(py::module_& m);      // bind_autograd.cc: the backward walk's bookkeeping
 void BindAutogradCall(py::module_& m);  // bind_autograd_call.cc: an op call's bookkeeping
+void BindGpuAlloc(py::module_& m);      // bind_gpu_alloc.cc: the GPU caching allocator's tests
 }  // namespace singa
 
 PYBIND11_MODULE(singa_wrap, m) {
@@ -52,4 +53,5 @@ PYBIND11_MODULE(singa_wrap, m) {
   BindKinds(m);
   BindAutograd(m);
   BindAutogradCall(m);
+  BindGpuAlloc(m);
 }
