@@ -524,9 +524,9 @@ class BackwardWalk:
         ...
 class _GpuAllocTest:
     """
-    Test harness (not API): the GPU caching allocator over a host-memory fake driver of `capacity` bytes whose streams run host tasks on worker threads.
+    Test harness (not API): the GPU caching allocator over a host-memory fake driver of `capacity` bytes whose streams run host tasks on worker threads; `expandable`: the large pools are expandable segments (mapped address ranges).
     """
-    def __init__(self, capacity: typing.SupportsInt | typing.SupportsIndex) -> None:
+    def __init__(self, capacity: typing.SupportsInt | typing.SupportsIndex, expandable: bool = False) -> None:
         ...
     def begin_capture(self, stream: typing.SupportsInt | typing.SupportsIndex, pool: typing.SupportsInt | typing.SupportsIndex = 0) -> int:
         ...
@@ -539,6 +539,8 @@ class _GpuAllocTest:
     def empty_cache(self) -> None:
         ...
     def end_capture(self, stream: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def expandable_segments(self) -> bool:
         ...
     def fill(self, stream: typing.SupportsInt | typing.SupportsIndex, ptr: typing.SupportsInt | typing.SupportsIndex, bytes: typing.SupportsInt | typing.SupportsIndex, value: typing.SupportsInt | typing.SupportsIndex, delay_ms: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
         """

@@ -66,7 +66,7 @@ CachingAllocator::~CachingAllocator() {
   }
   for (auto& [stream, x] : expandable_) {
     if (x.mapped) driver_->Unmap(x.range.base, x.mapped);
-    driver_->ReleaseRange(x.range);
+    if (x.range.base) driver_->ReleaseRange(x.range);
   }
 }
 
@@ -188,7 +188,8 @@ void CachingAllocator::Shrink(Expandable& x, size_t keep) {
 CachingAllocator::Block* CachingAllocator::NewSegment(Pool& pool, size_t size, Stream stream) {
   if (granularity_ && pool.owner == 0 && !pool.small) {
     if (Block* b = Grow(pool, size, stream)) return b;
-    return nullptr;
+    // Out of memory, unless no address range could be reserved: plain segments then.
+    if (expandable_[stream].range.base) return nullptr;
   }
   const size_t exact = RoundUp(size, kRoundLarge);
   size_t bytes = pool.small ? kSmallBuffer : (size < kMinLargeAlloc ? kLargeBuffer : exact);
