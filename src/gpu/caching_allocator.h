@@ -28,8 +28,9 @@
 //
 // Out of memory: when the driver has no room for a new segment, the allocator waits for
 // the pending events, gives every wholly free cached segment back to the driver and
-// tries again (then with a segment of exactly the request's size); when that fails too,
-// Malloc returns nullptr (the device raises MemoryError).
+// tries again (then with a segment of exactly the request's size; with expandable
+// segments it unmaps every free end and maps again); when that fails too, Malloc
+// returns nullptr (the device raises MemoryError).
 //
 // CUDA graph capture, the rule: BeginCapture(stream) opens a private pool for that
 // stream (or reopens one given by id, so graphs can share it); until EndCapture(stream)
@@ -42,7 +43,7 @@
 // of its segments joins the ordinary cache once all its blocks are free. While any
 // capture is open the allocator queries no events and frees no memory (cudaEventQuery
 // and cudaFree are not allowed during capture): frees that need events wait for the end
-// of the last capture, EmptyCache and SetCacheLimit do nothing, and the out-of-memory
+// of the last capture, EmptyCache and the cache limit free nothing, and the out-of-memory
 // path returns nullptr without emptying the cache. An allocation on a stream that the
 // driver reports capturing, without BeginCapture, throws std::logic_error when it would
 // need the driver.
