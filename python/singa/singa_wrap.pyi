@@ -30,6 +30,10 @@ class Device:
         """
     def EnableGraph(self, enable: bool) -> None:
         ...
+    def MarkAllocTrace(self) -> None:
+        """
+        Appends a mark ('s', n, 0) to the allocation trace (a training step's end).
+        """
     def PrintTimeProfiling(self) -> None:
         """
         Prints TimeProfile() (nothing at verbosity 0, as SINGA).
@@ -53,6 +57,14 @@ class Device:
     def SetVerbosity(self, verbosity: typing.SupportsInt | typing.SupportsIndex) -> None:
         """
         0: no timing; 1 or 2: time each kernel of this device's replayed graphs, reported by PrintTimeProfiling per kernel type (1) or per graph node (2).
+        """
+    def StartAllocTrace(self) -> None:
+        """
+        Starts recording every block this device allocates and releases (clears the last trace; blocks allocated before are not traced).
+        """
+    def StopAllocTrace(self) -> list:
+        """
+        Stops the allocation trace and returns it: (kind, id, bytes) in order, kind 'a' (allocation number id), 'f' (its release) or 's' (mark number id, bytes 0).
         """
     def Sync(self) -> None:
         ...
@@ -554,6 +566,74 @@ class BackwardWalk:
     def __iter__(self) -> typing.Any:
         ...
     def __next__(self) -> tuple:
+        ...
+class _GpuAllocTest:
+    """
+    Test harness (not API): the GPU caching allocator over a host-memory fake driver of `capacity` bytes whose streams run host tasks on worker threads; `expandable`: the large pools are expandable segments (mapped address ranges).
+    """
+    def __init__(self, capacity: typing.SupportsInt | typing.SupportsIndex, expandable: bool = False) -> None:
+        ...
+    def begin_capture(self, stream: typing.SupportsInt | typing.SupportsIndex, pool: typing.SupportsInt | typing.SupportsIndex = 0) -> int:
+        ...
+    def device(self) -> Device:
+        """
+        A host-memory Device (CPU kernels) whose memory comes from this allocator (null stream).
+        """
+    def driver_calls(self) -> dict:
+        ...
+    def empty_cache(self) -> None:
+        ...
+    def end_capture(self, stream: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def expandable_segments(self) -> bool:
+        ...
+    def fill(self, stream: typing.SupportsInt | typing.SupportsIndex, ptr: typing.SupportsInt | typing.SupportsIndex, bytes: typing.SupportsInt | typing.SupportsIndex, value: typing.SupportsInt | typing.SupportsIndex, delay_ms: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+        """
+        Queues on the stream: sleep delay_ms, then memset(ptr, value, bytes).
+        """
+    def free(self, ptr: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def malloc(self, bytes: typing.SupportsInt | typing.SupportsIndex, stream: typing.SupportsInt | typing.SupportsIndex = 0) -> int:
+        """
+        The block's address; 0 when out of memory.
+        """
+    def new_stream(self) -> int:
+        """
+        A new fake stream's index (0: the null stream).
+        """
+    def pool_reserved(self, pool: typing.SupportsInt | typing.SupportsIndex) -> int:
+        ...
+    def record_stream(self, ptr: typing.SupportsInt | typing.SupportsIndex, stream: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def release_pool(self, pool: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def replay(self, events: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]], stream: typing.SupportsInt | typing.SupportsIndex = 0) -> list:
+        """
+        Replays an allocation trace: [0, id, size] allocates, [1, id] frees, [2, n] appends the stats at that point to the returned list; what is still live at the end is freed.
+        """
+    def reset_peak(self) -> None:
+        ...
+    def result(self, ticket: typing.SupportsInt | typing.SupportsIndex) -> bytes:
+        """
+        Waits for every stream, then the snapshot's bytes.
+        """
+    def set_cache_limit(self, bytes: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def set_capacity(self, bytes: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def set_capturing(self, stream: typing.SupportsInt | typing.SupportsIndex, capturing: bool) -> None:
+        """
+        What the fake driver's IsCapturing reports.
+        """
+    def snapshot(self, stream: typing.SupportsInt | typing.SupportsIndex, ptr: typing.SupportsInt | typing.SupportsIndex, bytes: typing.SupportsInt | typing.SupportsIndex, delay_ms: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> int:
+        """
+        Queues on the stream: sleep delay_ms, then copy the bytes; result(ticket) has them.
+        """
+    def stats(self) -> dict:
+        ...
+    def sync(self, stream: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def sync_all(self) -> None:
         ...
 def Abs(x: Tensor) -> Tensor:
     ...

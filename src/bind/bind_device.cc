@@ -69,6 +69,18 @@ void BindDevice(py::module_& m) {
   DefHost(dev, "EmptyCache", &Device::EmptyCache, "Returns every wholly free arena to the system.");
   DefHost(dev, "SetCacheLimit", &Device::SetCacheLimit, py::arg("bytes"),
           "Caps the free bytes kept for reuse (0: arenas go back as soon as they are wholly free).");
+  DefHost(dev, "StartAllocTrace", &Device::StartAllocTrace,
+          "Starts recording every block this device allocates and releases (clears the last "
+          "trace; blocks allocated before are not traced).");
+  DefHost(dev, "MarkAllocTrace", &Device::MarkAllocTrace,
+          "Appends a mark ('s', n, 0) to the allocation trace (a training step's end).");
+  DefHost(dev, "StopAllocTrace", [](Device& d) {
+    py::list out;
+    for (const Device::AllocEvent& e : d.StopAllocTrace())
+      out.append(py::make_tuple(std::string(1, e.kind), e.id, e.size));
+    return out;
+  }, "Stops the allocation trace and returns it: (kind, id, bytes) in order, kind 'a' "
+     "(allocation number id), 'f' (its release) or 's' (mark number id, bytes 0).");
   DefHost(dev, "kernel_calls", [](const Device& d) {
     py::dict out;
     for (const auto& [family, calls] : d.kernel_calls()) out[py::str(family)] = calls;

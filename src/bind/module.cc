@@ -8,6 +8,7 @@ void BindAutograd(py::module_& m);      // bind_autograd.cc: the backward walk's
 void BindAutogradCall(py::module_& m);  // bind_autograd_call.cc: an op call's bookkeeping
 void BindNccl(py::module_& m);          // bind_nccl.cc: NCCL communicators (CUDA builds only)
 void BindDLPack(py::module_& m);        // bind_dlpack.cc: DLPack and __cuda_array_interface__
+void BindGpuAlloc(py::module_& m);      // bind_gpu_alloc.cc: the GPU caching allocator's tests
 }  // namespace singa
 
 PYBIND11_MODULE(singa_wrap, m) {
@@ -58,4 +59,5 @@ PYBIND11_MODULE(singa_wrap, m) {
 #ifdef USE_CUDA
   BindNccl(m);
 #endif
+  BindGpuAlloc(m);
 }

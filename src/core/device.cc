@@ -32,16 +32,16 @@ Block::~Block() {
   if (release_) {
     release_();
   } else if (owner_ != nullptr) {
+    owner_->Released(ptr_, size_);  // first: once freed, another thread may get ptr_ again
     owner_->Free(ptr_, size_);
-    owner_->Released(size_);
   }
 }
 
 void Block::ReleaseData() {
   if (release_ || ptr_ == nullptr) return;  // borrowed memory is never freed here
   if (owner_ != nullptr) {
+    owner_->Released(ptr_, size_);  // first: once freed, another thread may get ptr_ again
     owner_->Free(ptr_, size_);
-    owner_->Released(size_);
   }
   ptr_ = nullptr;
   size_ = 0;
@@ -103,6 +103,7 @@ std::shared_ptr<Block> Device::NewBlock(size_t size) {
   if (size && ptr == nullptr)
     throw OutOfMemory(Msg("cannot allocate ", size, " bytes on device ", name(), " (id ", id(),
                           "): out of memory"));
+  if (tracing_.load(std::memory_order_relaxed)) TraceAlloc(ptr, size);
   size_t now = in_use_.fetch_add(size) + size;
   size_t peak = peak_.load();
   while (now > peak && !peak_.compare_exchange_weak(peak, now)) {
@@ -115,7 +116,50 @@ std::shared_ptr<Block> Device::BorrowBlock(void* ptr, size_t size, std::function
   return std::make_shared<Block>(ptr, size, shared_from_this(), std::move(release));
 }
 
-void Device::Released(size_t size) { in_use_.fetch_sub(size); }
+void Device::Released(void* ptr, size_t size) {
+  if (tracing_.load(std::memory_order_relaxed)) TraceRelease(ptr, size);
+  in_use_.fetch_sub(size);
+}
+
+void Device::TraceAlloc(void* ptr, size_t size) {
+  if (ptr == nullptr) return;  // an empty block
+  std::lock_guard<std::mutex> lock(trace_.mu);
+  if (!tracing_.load(std::memory_order_relaxed)) return;
+  const uint64_t id = trace_.next_id++;
+  trace_.live[ptr] = id;
+  trace_.events.push_back({'a', id, size});
+}
+
+void Device::TraceRelease(void* ptr, size_t size) {
+  std::lock_guard<std::mutex> lock(trace_.mu);
+  if (!tracing_.load(std::memory_order_relaxed)) return;
+  auto it = trace_.live.find(ptr);
+  if (it == trace_.live.end()) return;  // allocated before the trace started
+  trace_.events.push_back({'f', it->second, size});
+  trace_.live.erase(it);
+}
+
+void Device::StartAllocTrace() {
+  std::lock_guard<std::mutex> lock(trace_.mu);
+  trace_.events.clear();
+  trace_.live.clear();
+  trace_.next_id = trace_.marks = 0;
+  tracing_.store(true, std::memory_order_relaxed);
+}
+
+void Device::MarkAllocTrace() {
+  std::lock_guard<std::mutex> lock(trace_.mu);
+  if (tracing_.load(std::memory_order_relaxed)) trace_.events.push_back({'s', trace_.marks++, 0});
+}
+
+std::vector<Device::AllocEvent> Device::StopAllocTrace() {
+  std::lock_guard<std::mutex> lock(trace_.mu);
+  tracing_.store(false, std::memory_order_relaxed);
+  std::vector<AllocEvent> out;
+  out.swap(trace_.events);
+  trace_.live.clear();
+  return out;
+}
 
 void Device::SetRandSeed(uint64_t seed) {
   seed_ = seed;

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -148,6 +149,23 @@ class Device : public std::enable_shared_from_this<Device> {
   size_t peak_bytes() const { return peak_.load(); }
   void ResetPeak() { peak_.store(in_use_.load()); }
 
+  // ---- allocation trace ----
+  // Opt-in record of every block this device allocates and releases, in order (the GPU
+  // caching allocator's tests replay it: tests/tools/record_alloc_trace.py). Off, it
+  // costs one relaxed load and branch per allocation and release.
+  struct AllocEvent {
+    char kind;    // 'a': allocation, 'f': release, 's': a mark (MarkAllocTrace)
+    uint64_t id;  // 'a'/'f': the allocation's number in the trace; 's': the mark's number
+    size_t size;  // bytes ('a' and 'f'); 0 for 's'
+  };
+  // Clears the trace and starts recording (blocks allocated before are not traced).
+  void StartAllocTrace();
+  // Appends a mark (a training step's end, say).
+  void MarkAllocTrace();
+  // Stops recording and returns what was recorded.
+  std::vector<AllocEvent> StopAllocTrace();
+  bool alloc_tracing() const { return tracing_.load(std::memory_order_relaxed); }
+
   // Random numbers: a counter-based generator (core/random.h), so a seed fixes every
   // later draw, whatever the thread count.
   void SetRandSeed(uint64_t seed);
@@ -183,7 +201,16 @@ class Device : public std::enable_shared_from_this<Device> {
   friend class Block;
 
  private:
-  void Released(size_t size);
+  void Released(void* ptr, size_t size);
+  void TraceAlloc(void* ptr, size_t size);
+  void TraceRelease(void* ptr, size_t size);
+
+  struct AllocTrace {
+    std::mutex mu;
+    std::vector<AllocEvent> events;
+    std::unordered_map<void*, uint64_t> live;  // traced blocks not yet released
+    uint64_t next_id = 0, marks = 0;
+  };
 
   int id_;
   LangType lang_;
@@ -196,6 +223,8 @@ class Device : public std::enable_shared_from_this<Device> {
   std::atomic<int> skip_{5};  // SINGA's default
   std::mutex timed_mu_;
   std::vector<std::weak_ptr<Graph>> timed_graphs_;
+  std::atomic<bool> tracing_{false};
+  AllocTrace trace_;
 };
 
 // Registry of devices: the CPU, test devices and (in CUDA builds) GPUs.
