@@ -32,6 +32,9 @@ from singa import singa_wrap as sw
 # Calls that legitimately take long or measure the machine, so random arguments would only
 # make them run for minutes; they are called once with cheap arguments instead.
 SLOW_CALLS = {"fma_peak_gflops", "fma_peak_lanes"}
+# Classes of a CUDA build whose instances need a GPU (an NCCL communicator needs one per
+# rank): only their constructors are fuzzed, which must raise without one.
+GPU_ONLY_CLASSES = {"NcclCommunicator"}
 # Tensors the fuzz reads back in full after a call (so a wrong shape or stride shows
 # up as a read out of bounds under the sanitizers) stay under this many elements.
 READBACK_LIMIT = 1 << 16
@@ -111,6 +114,8 @@ def catalogue():
                     continue
                 if meth == "__init__" and name in ("Graph", "Device", "Platform"):
                     continue  # not constructible from Python (no __init__ binding)
+                if name in GPU_ONLY_CLASSES and meth != "__init__":
+                    continue
                 if callable(getattr(obj, meth)):
                     entries.append((f"{name}.{meth}", obj, meth))
         elif callable(obj):

@@ -249,7 +249,8 @@ py::capsule ToDLPack(const Tensor& t, std::optional<int64_t> stream,
   dl.byte_offset = 0;
 
 #ifdef USE_CUDA
-  if (wait && target.device_type == kDLCUDA) cuda::StreamWaitsForDevice(*wait, *src.device());
+  if (wait && target.device_type == kDLCUDA)
+    cuda::StreamWaitsForDevice(*wait, *src.device(), src.block().get());
 #else
   (void)wait;  // only CUDA memory has streams
 #endif

@@ -22,7 +22,11 @@ CudaGPU::CudaGPU(int ordinal) : Device(ordinal, kCuda) {
   Activate();
   SINGA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), ordinal);
   driver_ = std::make_unique<cuda::RuntimeDriver>(ordinal);
-  alloc_ = std::make_unique<gpu::CachingAllocator>(driver_.get());
+  // Expandable segments: the large pool is one address range backed as it grows, so
+  // memory freed between layers merges into blocks of any later size (the CIFAR-CNN trace
+  // reserves 1.06x its peak allocation this way, 1.61x with separate segments;
+  // tests/test_gpu_allocator.py). Where no range can be reserved it falls back to those.
+  alloc_ = std::make_unique<gpu::CachingAllocator>(driver_.get(), /*expandable_segments=*/true);
 }
 
 CudaGPU::~CudaGPU() {

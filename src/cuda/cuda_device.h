@@ -48,6 +48,9 @@ class CudaGPU : public Device {
   // Makes this GPU the calling thread's current device; every kernel entry does it first,
   // so a program may use several GPUs from one thread.
   void Activate() const;
+  // Marks the block of `ptr` (from this device) as used by work on `other` too: its
+  // memory is reused only after that work, as of now, has run.
+  void RecordStream(void* ptr, cudaStream_t other) { alloc_->RecordStream(ptr, other); }
   // The library handles of this GPU, on its stream (thread-safe, made once).
   cublasHandle_t cublas();
   cudnnHandle_t cudnn();

@@ -89,13 +89,16 @@ int64_t StreamHandle(Device& dev) {
   return static_cast<int64_t>(reinterpret_cast<uintptr_t>(s));
 }
 
-void StreamWaitsForDevice(int64_t consumer_stream, Device& dev) {
-  const CudaGPU& gpu = Gpu(dev, "__dlpack__");
+void StreamWaitsForDevice(int64_t consumer_stream, Device& dev, const Block* block) {
+  CudaGPU& gpu = Gpu(dev, "__dlpack__");
   const cudaStream_t consumer = ToStream(consumer_stream, "__dlpack__");
   if (consumer == gpu.stream()) return;  // one stream: already in order
   CurrentDevice current(gpu);
   CheckNotCapturing(gpu, "__dlpack__");
   Order(gpu.stream(), consumer, gpu.ordinal());
+  // Borrowed memory is not the allocator's to hand out.
+  if (block != nullptr && !block->borrowed() && block->data() != nullptr)
+    gpu.RecordStream(block->data(), consumer);
 }
 
 void DeviceWaitsForStream(Device& dev, int64_t producer_stream) {

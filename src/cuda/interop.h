@@ -17,8 +17,11 @@ namespace cuda {
 int64_t StreamHandle(Device& dev);
 // Makes `consumer_stream` wait for everything queued on the stream of `dev` so far (an
 // event recorded there, cudaStreamWaitEvent on the consumer's stream); the host does not
-// wait. A no-op when the consumer's stream is the device's own.
-void StreamWaitsForDevice(int64_t consumer_stream, Device& dev);
+// wait. A no-op when the consumer's stream is the device's own. `block` (the exported
+// tensor's, or null) is marked as used on the consumer's stream too, so that when the
+// consumer lets go of it the allocator does not hand its memory out again before the
+// consumer's queued work on it has run.
+void StreamWaitsForDevice(int64_t consumer_stream, Device& dev, const Block* block);
 // The other direction: the stream of `dev` waits for what is queued on `producer_stream`.
 void DeviceWaitsForStream(Device& dev, int64_t producer_stream);
 // The ordinal of the CUDA device whose memory `ptr` points into (device or managed

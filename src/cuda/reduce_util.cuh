@@ -141,6 +141,19 @@ __device__ __forceinline__ V BlockCombine(V v, V* sm, Combine combine) {
   return sm[0];
 }
 
+// The accumulator of sums and products: double for floats, int64 for integers.
+template <typename T>
+using AccOf = std::conditional_t<std::is_integral_v<T>, int64_t, double>;
+
+inline int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+// Blocks for `jobs` block-sized jobs, at most kMaxBlocks (grid-stride loops do the rest).
+inline unsigned Grid(int64_t jobs) {
+  return static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>(jobs, kMaxBlocks)));
+}
+// Below this many lanes, one thread per lane leaves most of a GPU idle: a long axis with
+// an inner stride then gets a block (or warp) per lane.
+constexpr int64_t kFewLanes = 32768;
+
 }  // namespace red
 }  // namespace cuda
 }  // namespace singa

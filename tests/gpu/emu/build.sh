@@ -10,6 +10,7 @@ cuda_inc="${CUDA_HOME:-/usr/local/cuda}/include"
 g++ -std=c++20 -O1 -fPIC -shared -pthread -Wall -Wextra -Wno-unknown-pragmas \
   -I "$root/src" -I "$cuda_inc" "$@" \
   -include "$root/tests/gpu/emu/cuda_emu.h" \
-  -x c++ "$root/src/cuda/reduce.cu" -x c++ "$root/src/cuda/shape.cu" \
+  -x c++ "$root/src/cuda/reduce.cu" -x c++ "$root/src/cuda/softmax_loss.cu" \
+  -x c++ "$root/src/cuda/shape.cu" \
   -x none "$root/tests/gpu/emu/emu_lib.cc" \
   -Wl,--no-undefined -o "$out"

@@ -129,6 +129,7 @@ void CudaGPU::Sync() {}
 size_t CudaGPU::cached_bytes() const { return 0; }
 void CudaGPU::EmptyCache() {}
 void CudaGPU::SetCacheLimit(size_t) {}
+size_t CudaGPU::reserved_bytes() const { return bytes_in_use(); }
 void CudaGPU::Activate() const {}
 void* CudaGPU::Malloc(size_t size) {
   ++g_live_blocks;
