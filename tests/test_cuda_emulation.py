@@ -17,6 +17,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCE = os.path.join(ROOT, "tests", "cuda_emulation", "nn_kernels_emulated.cc")
 
 
+@pytest.mark.unsanitized("compiles and runs a separate host program: the sanitizers would "
+                         "instrument the compiler, not singa")
 def test_cuda_kernels_on_host_emulation(tmp_path):
     cxx = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
     if not cxx:

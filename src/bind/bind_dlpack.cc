@@ -517,6 +517,7 @@ Tensor FromCudaArrayInterface(uintptr_t ptr, int dtype, const std::vector<int64_
 }
 
 int64_t CudaStreamHandle(const std::shared_ptr<Device>& dev) {
+  if (dev == nullptr) throw py::type_error("cuda_stream_handle: device must be a Device, not None");
 #ifdef USE_CUDA
   if (dev->lang() == kCuda) return cuda::StreamHandle(*dev);
 #endif

@@ -77,11 +77,3 @@ class Reference:
 @pytest.fixture(scope="session")
 def ref(gpu):
     return Reference(real_gpu=gpu.lang() == sw.kCuda)
-
-
-def tolerance(dtype, reduced=1):
-    """(rtol, atol) for a result of `dtype` that sums `reduced` terms per element: float32
-    rounding grows about with the square root of the reduction length."""
-    base = {np.float64: 1e-12, np.float32: 2e-6, np.float16: 2e-3}.get(np.dtype(dtype).type, 2e-2)
-    scale = max(1.0, float(np.sqrt(reduced)))
-    return base * scale * 4, base * scale * 4

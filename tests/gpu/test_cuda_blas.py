@@ -13,7 +13,7 @@ import pytest
 
 from singa import singa_wrap as sw
 
-from conftest import tolerance
+from _gpu import tolerance
 
 
 def on(gpu, a):

@@ -6,8 +6,6 @@ and scale.
 
 With SINGA_GPU_TEST_DEVICE=test they run on the host-memory test device (the CPU kernels),
 which checks the tests themselves."""
-import importlib.util
-import os
 
 import numpy as np
 import pytest
@@ -15,16 +13,7 @@ import pytest
 from singa import singa_wrap as sw
 
 
-def _conftest():
-    # tests/gpu is no package: load its conftest's helpers by path
-    spec = importlib.util.spec_from_file_location(
-        "_gpu_conftest_helpers", os.path.join(os.path.dirname(__file__), "conftest.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-tolerance = _conftest().tolerance
+from _gpu import tolerance
 
 cpu = sw.GetDefaultDevice()
 INITIAL_SEED = 0x5EED  # the seed a device starts with

@@ -8,8 +8,6 @@ a wide and of a narrow inner axis (split too), several separated runs of reduced
 (one pass each), empty reductions; cumsum's block scan (long rows) and per-lane walk;
 softmax's per-lane, warp-per-row and block-per-row kernels; power_sum over views.
 """
-import importlib.util
-import os
 
 import numpy as np
 import pytest
@@ -18,15 +16,7 @@ from singa import autograd, tensor
 from singa import singa_wrap as sw
 
 
-def _tolerance():
-    spec = importlib.util.spec_from_file_location(
-        "_singa_gpu_conftest_reduce", os.path.join(os.path.dirname(__file__), "conftest.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.tolerance
-
-
-tolerance = _tolerance()
+from _gpu import tolerance
 cpu = sw.GetDefaultDevice()
 
 
