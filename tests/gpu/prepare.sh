@@ -11,8 +11,18 @@
 #   PYTHONPATH=build/gpu-site:python bash tests/gpu/check.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-py312=${PY312:-$(command -v python3.12 2>/dev/null || ls /root/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -1)}
-[ -x "$py312" ] || { echo "prepare.sh: no Python 3.12 found (set PY312)" >&2; exit 1; }
+# The first Python 3.12 that runs (a pyenv shim on PATH may name a version it won't start).
+py312=${PY312:-}
+if [ -z "$py312" ]; then
+  for cand in $(command -v python3.12 2>/dev/null) /root/.pyenv/versions/3.12*/bin/python3.12 \
+              /usr/bin/python3.12 /usr/local/bin/python3.12; do
+    if [ -x "$cand" ] && "$cand" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then
+      py312=$cand
+      break
+    fi
+  done
+fi
+[ -n "$py312" ] || { echo "prepare.sh: no Python 3.12 found (set PY312)" >&2; exit 1; }
 venv=build/py312-venv
 [ -x "$venv/bin/python" ] || "$py312" -m venv "$venv"
 "$venv/bin/pip" install -q "pybind11>=2.12" "numpy>=1.26" "scipy-openblas32>=0.3.27" "cmake>=3.18" "ninja>=1.10"
