@@ -16,21 +16,8 @@ from singa import autograd, tensor
 from singa import singa_wrap as sw
 
 
-from _gpu import tolerance
+from _gpu import N, check_on, on, tolerance
 cpu = sw.GetDefaultDevice()
-
-
-def on(dev, a):
-    return sw.from_numpy(np.array(a, copy=True, order="C"), dev)
-
-
-def N(t):
-    return np.array(sw.to_numpy(t))
-
-
-def check_on(gpu, t):
-    assert t.device() == gpu, "the result left the GPU"
-    return N(t)
 
 
 def data(rng, shape, dtype):
