@@ -11,6 +11,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "dis
 from launch import run_ranks  # noqa: E402
 
 CHECKS = ["attributes", "host_tensors_go_by_mpi", "all_reduce_sums_in_place", "all_reduce_of_a_strided_view",
+          "large_all_reduce_in_pieces",
           "mpi_sums_memory_the_host_cannot_read", "fused_all_reduce_with_staging", "all_reduce_half_sends_float16",
           "sparsification_top_k", "sparsification_threshold",
           "sparsification_residual_and_fused", "broadcast_and_barrier",

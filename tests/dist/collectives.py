@@ -53,6 +53,24 @@ def main():
                                sum(rank_values(r, (4, 3), 2) for r in everyone).T, rtol=1e-6)
     ok("all_reduce_of_a_strided_view")
 
+    # over 4 MB: summed as consecutive pieces, one in flight at a time; on_done runs once
+    # every piece is summed, and a later all-reduce queues behind them
+    from singa.dist import comm as comm_mod
+    wire = d.communicator
+    big = rank_values(rank, (2_500_001,), 3)   # 10 MB: pieces of 4, 4 and 2 MB
+    small = rank_values(rank, (7,), 5)
+    seen = []
+    wire.start_all_reduce(big, on_done=lambda: seen.append(big[-1].copy()))
+    wire.start_all_reduce(small)
+    assert [e.request is not None for e in wire._pending] == [True, False, False, False]
+    assert [e.piece.size for e in wire._pending] == [1 << 20, 1 << 20, 2_500_001 - (2 << 20), 7]
+    wire.wait()
+    expected = sum(rank_values(r, (2_500_001,), 3) for r in everyone)
+    np.testing.assert_array_equal(big, expected)  # two ranks: one addition, exact
+    np.testing.assert_array_equal(small, sum(rank_values(r, (7,), 5) for r in everyone))
+    assert seen == [expected[-1]] and comm_mod._IN_FLIGHT_BYTES == 4 << 20
+    ok("large_all_reduce_in_pieces")
+
     # memory the host cannot read (a GPU's, here a test device's) goes through copies
     far = device.create_test_device(host_memory=False)
     g = tensor.from_numpy(rank_values(rank, (6, 2), 4))
@@ -151,8 +169,8 @@ def main():
     yielded, started_at = [0], []
     real_backward, real_start = autograd.backward, d.communicator.start_all_reduce
 
-    def counting_backward(loss):
-        for pair in real_backward(loss):
+    def counting_backward(loss, dy=None):
+        for pair in real_backward(loss, dy):
             yielded[0] += 1
             yield pair
 

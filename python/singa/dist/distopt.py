@@ -7,8 +7,9 @@ sums each gradient over the ranks while backward still runs: gradients no larger
 summed in their own memory (no copy), and each bucket is started as a non-blocking
 all-reduce the moment its last gradient is final
 (``autograd.backward`` yields each one as soon as it is). Between gradients the
-communicator is polled, which is what moves MPI's transfers along. The updates divide
-the sums by the number of ranks, so they average.
+communicator is polled, which is what moves MPI's transfers along. The updates use the
+average over the ranks: ``backward_and_update`` starts backward from 1 / world_size, so
+its sums arrive averaged; the other paths divide the sums.
 
 Every rank starts the same collectives in the same order on buffers of the same layout,
 and MPI's reduction of a given layout on a given number of ranks is deterministic, so
@@ -138,6 +139,7 @@ class DistOpt(Optimizer):
         self._residuals = {}     # bucket key -> NumPy residual of the sparse paths
         self._synced = set()     # parameters already taken from rank 0
         self._bucket_no = 0
+        self._averaged = False   # True while _finish updates from averaged gradients
         self.backend = backend
         self._wire = None        # the communicator the gradients travel by, once chosen
         self._bufs = None        # HostBuffers or DeviceBuffers, with it
@@ -226,19 +228,25 @@ class DistOpt(Optimizer):
                                    "rank {}: {}".format(r, n) for r, n in enumerate(names))))
 
     # ---- SINGA's update: the gradient holds the sum over ranks ----
+    # The dense steps seed backward with 1 / world_size, so their sums arrive averaged
+    # (no pass over every gradient to divide it); their updates run with _averaged set.
     def update(self, param, grad):
         """Updates ``param`` from ``grad``, the sum of the ranks' gradients (averaged here)."""
         self._take_rank0(param)
-        _core(grad).__itruediv__(float(self.world_size))
+        if not self._averaged:
+            _core(grad).__itruediv__(float(self.world_size))
         self.opt.update(param, grad)
 
     def apply(self, param_name, param_value, param_grad):
         self._take_rank0(param_value)
-        _core(param_grad).__itruediv__(float(self.world_size))
+        if not self._averaged:
+            _core(param_grad).__itruediv__(float(self.world_size))
         self.opt.apply(param_name, param_value, param_grad)
 
     def bind_update(self, param):
         inner = self.opt.bind_update(param)
+        if self._averaged or self.world_size == 1:
+            return inner
         ranks = float(self.world_size)
 
         def averaged_update(g):
@@ -416,7 +424,10 @@ class DistOpt(Optimizer):
         self._begin_step()
         recorder = graph_mod.recording_for(self)
         plist, pending, size = [], [], 0
-        for p, g in autograd.backward(loss):
+        # float16 on the wire keeps the gradients' own scale: divided first, small
+        # ones would fall into float16's subnormals
+        seed = None if half else self._average_seed(loss)
+        for p, g in autograd.backward(loss, dy=seed):
             if half and p.dtype != tensor_mod.float32:
                 raise TypeError("DistOpt.backward_and_update_half: parameter {!r} of shape {} "
                                 "is not float32; the half path converts float32 gradients "
@@ -437,7 +448,18 @@ class DistOpt(Optimizer):
             wire.progress()
         if pending:
             self._bucket(pending, half, recorder)
-        self._finish(plist, recorder, advance)
+        self._finish(plist, recorder, advance, averaged=seed is not None)
+
+    def _average_seed(self, loss):
+        """The gradient backward starts from so that every gradient, and so every sum
+        over the ranks, comes out divided by the number of ranks: 1 / world_size in the
+        shape of the scalar ``loss``. None with one rank, or for a loss backward rejects
+        (it raises then)."""
+        if self.world_size == 1 or not isinstance(loss, Tensor) or loss.size() != 1:
+            return None
+        dy = singa.Tensor(list(loss.shape), loss.device, loss.dtype)
+        dy.SetValue(1.0 / self.world_size)
+        return dy
 
     def _next_key(self):
         self._bucket_no += 1
@@ -463,12 +485,16 @@ class DistOpt(Optimizer):
             self._sparse(list(tensors), residual, spars, topK)
         _run(recorder, reduce, cores, "DistOpt.sparsification")
 
-    def _finish(self, plist, recorder, advance=True):
+    def _finish(self, plist, recorder, advance=True, averaged=False):
         grads = [g.data for _, g in plist]
         _run(recorder, lambda *tensors: self.wait(), grads, "DistOpt.wait")
         target = self if recorder is None else recorder  # graph mode binds its updates
-        for p, g in plist:
-            target.update(p, g)
+        self._averaged = averaged
+        try:
+            for p, g in plist:
+                target.update(p, g)
+        finally:
+            self._averaged = False
         if advance:
             target.step()
 
