@@ -88,6 +88,25 @@ def test_mult_transposed_views_without_copies(ta, tb, rng):
     np.testing.assert_allclose(N(out), a @ b, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("m", [1, 16, 64, 65])
+def test_mult_few_rows_by_a_large_transposed_matrix(m, rng):
+    # A @ B^T with few rows of A and a B of 16 MB or more runs oneDNN on the transpose
+    # (C^T = B A^T, then copied transposed); 65 rows take the plain call
+    a = rng.standard_normal((m, 2000)).astype(np.float32)
+    b = rng.standard_normal((2100, 2000)).astype(np.float32)
+    vb = sw.Transpose(T(b))
+    want = a.astype(np.float64) @ b.T.astype(np.float64)
+    extra, out = _alloc_during(lambda: sw.Mult(T(a), vb))
+    assert extra == out.MemSize()  # no copy of the 16 MB operand
+    np.testing.assert_allclose(N(out), want, rtol=1e-4, atol=1e-3)
+    tc = T(np.full((m, 2100), np.nan, np.float32))  # beta 0: the old values are never read
+    sw.MultWithScale(-0.5, T(a), vb, 0.0, tc)
+    np.testing.assert_allclose(N(tc), -0.5 * want, rtol=1e-4, atol=1e-3)
+    tc = T(np.ones((m, 2100), np.float32))
+    sw.MultWithScale(1.0, T(a), vb, 2.0, tc)
+    np.testing.assert_allclose(N(tc), want + 2.0, rtol=1e-4, atol=1e-3)
+
+
 def test_mult_batched_transposed_view(rng):
     a = rng.standard_normal((3, 5, 4)).astype(np.float32)
     b = rng.standard_normal((3, 5, 6)).astype(np.float32)

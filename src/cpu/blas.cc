@@ -6,6 +6,7 @@
 #endif
 
 #include <algorithm>
+#include <memory>
 #include <atomic>
 #include <cstdint>
 
@@ -43,6 +44,39 @@ void TightenLeadingDims(bool ta, bool tb, size_t M, size_t N, size_t K, size_t& 
   if (M == 1) ldc = std::max<size_t>(1, N);
 }
 
+#ifdef USE_DNNL
+// oneDNN 3.2's AVX-512 sgemm is slow at C = A B^T when A has few rows and B is large:
+// M=16, N=9216, K=4096 (AlexNet's fc6 input gradient) takes 33 ms at 2 threads, its
+// transpose C^T = B A^T 13.5 ms; M=16 / 1 / 64 with N=K=4096 0.34 / 0.75 / 0.67 of the
+// time. With AVX2 it is 0.83-0.96 of the time; from M=128 on, or for B under 16 MB, it
+// gains nothing or loses (M=2, 2048 x 728: 2.7x slower). Measured on a 2-core Xeon
+// (Sapphire Rapids), benchmarks/README.md.
+constexpr size_t kTransposeMaxRows = 64;
+constexpr size_t kTransposeMinB = size_t(1) << 22;  // elements of B
+
+bool TransposedIsFaster(bool ta, bool tb, size_t M, size_t N, size_t K, float beta) {
+  return !ta && tb && beta == 0.0f && M <= kTransposeMaxRows && N >= 4 * M &&
+         N * K >= kTransposeMinB;
+}
+
+// C (M x N, ldc) = alpha A B^T, as C^T = alpha B A^T into scratch memory, then copied
+// transposed into C.
+void GemmThroughTranspose(size_t M, size_t N, size_t K, float alpha, const float* a, size_t lda,
+                          const float* b, size_t ldb, float* c, size_t ldc) {
+  auto d = [](size_t v) { return static_cast<dnnl_dim_t>(v); };
+  std::unique_ptr<float[]> ct(new float[N * M]);  // uninitialised: the GEMM writes it all
+  const dnnl_status_t status = dnnl_sgemm('N', 'T', d(N), d(M), d(K), alpha, b, d(ldb), a,
+                                          d(lda), 0.0f, ct.get(), d(M));
+  if (status != dnnl_success)
+    throw ValueError(Msg("Mult: oneDNN sgemm refused M=", N, " N=", M, " K=", K, " lda=", ldb,
+                         " ldb=", lda, " ldc=", M, " (status ", static_cast<int>(status), ")"));
+  for (size_t i = 0; i < M; ++i) {
+    float* row = c + i * ldc;
+    for (size_t j = 0; j < N; ++j) row[j] = ct[j * M + i];
+  }
+}
+#endif
+
 template <typename T>
 void Gemm(bool ta, bool tb, size_t M, size_t N, size_t K, T alpha, const T* a, size_t lda,
           const T* b, size_t ldb, T beta, T* c, size_t ldc) {
@@ -52,6 +86,10 @@ void Gemm(bool ta, bool tb, size_t M, size_t N, size_t K, T alpha, const T* a, s
     if (GemmBackend().load() == 1) {
       // oneDNN's sizes are 64-bit (dnnl_dim_t): nothing to split.
       auto d = [](size_t v) { return static_cast<dnnl_dim_t>(v); };
+      if (TransposedIsFaster(ta, tb, M, N, K, beta)) {
+        GemmThroughTranspose(M, N, K, alpha, a, lda, b, ldb, c, ldc);
+        return;
+      }
       const dnnl_status_t status = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', d(M), d(N), d(K),
                                               alpha, a, d(lda), b, d(ldb), beta, c, d(ldc));
       if (status != dnnl_success)
