@@ -28,7 +28,7 @@ class Tensor {
   size_t MemSize() const { return Size() * SizeOf(dtype_); }
   DataType data_type() const { return dtype_; }
   std::shared_ptr<Device> device() const { return device_; }
-  std::shared_ptr<Block> block() const { return block_; }
+  const std::shared_ptr<Block>& block() const { return block_; }
   bool empty() const { return Size() == 0; }
 
   // Row-major contiguous (strides of a fresh tensor of this shape).
