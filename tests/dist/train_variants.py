@@ -38,7 +38,9 @@ class MLP(model.Model):
         if self.option == "plain":
             o(loss)
         elif self.option == "half":
-            o.backward_and_update_half(loss)
+            # 20 elements: l1.W, l1.b, l2.W and l2.b in 4 buckets, some of which may
+            # complete while backward still runs (and graph mode records)
+            o.backward_and_update_half(loss, threshold=20)
         elif self.option == "partial":
             # 100 elements: l1.W (192) alone, then l1.b + l2.W + l2.b, two chunks
             o.backward_and_partial_update(loss, threshold=100)

@@ -445,7 +445,9 @@ class DistOpt(Optimizer):
                     pending, size = [], 0
                 pending.append(g.data)
                 size += g.size()
-            wire.progress()
+            # outside the recording: a bucket it completes writes its sums back through
+            # views of NumPy memory, which graph mode would not replay
+            _run(recorder, wire.progress, [], None)
         if pending:
             self._bucket(pending, half, recorder)
         self._finish(plist, recorder, advance, averaged=seed is not None)
@@ -573,8 +575,9 @@ class DistOpt(Optimizer):
 
 
 def _run(recorder, fn, cores, label):
-    """Runs ``fn(*cores)`` now; while graph mode records, also records it to run again
-    at that point of every replay."""
+    """Runs ``fn(*cores)`` now; while graph mode records, it runs outside the recording
+    and, when it has a ``label``, is recorded to run again at that point of every
+    replay."""
     if recorder is None:
         fn(*cores)
         return
@@ -583,7 +586,8 @@ def _run(recorder, fn, cores, label):
         fn(*cores)
     finally:
         singa.GraphPause(False)
-    singa.GraphCallback(fn, list(cores), label)
+    if label is not None:
+        singa.GraphCallback(fn, list(cores), label)
 
 
 def _check_threshold(threshold):
