@@ -50,7 +50,7 @@ void TightenLeadingDims(bool ta, bool tb, size_t M, size_t N, size_t K, size_t& 
 // transpose C^T = B A^T 13.5 ms; M=16 / 1 / 64 with N=K=4096 0.34 / 0.75 / 0.67 of the
 // time. With AVX2 it is 0.83-0.96 of the time; from M=128 on, or for B under 16 MB, it
 // gains nothing or loses (M=2, 2048 x 728: 2.7x slower). Measured on a 2-core Xeon
-// (Sapphire Rapids), benchmarks/README.md.
+// (Sapphire Rapids); benchmarks/README.md, "neon AlexNet".
 constexpr size_t kTransposeMaxRows = 64;
 constexpr size_t kTransposeMinB = size_t(1) << 22;  // elements of B
 
