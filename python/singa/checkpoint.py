@@ -141,9 +141,9 @@ def save(fpath, arrays, attrs, meta=None, format="verified"):
     np.savez(npz, **arrays)
 
     def write(f):
-        # Deflate level 1: most of the size gain at a fraction of the time.
-        with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_DEFLATED,
-                             compresslevel=1) as zf:
+        # Stored, not deflated: float weights hardly compress (deflate level 1 took 7.8 s
+        # to save 7% of a 168 MB npz, storing it 0.19 s). Readers take either.
+        with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED) as zf:
             zf.writestr(TENSOR_DICT_FILENAME, npz.getvalue())
             zf.writestr(STATES_ATTR_FILENAME, json.dumps(full_attrs))
             if format == "verified":

@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from .. import config
+from ..tensor_interop import from_dlpack
 
 __all__ = ["Communicator", "DistTimeoutError", "get_communicator"]
 
@@ -288,7 +289,6 @@ class Communicator(object):
 def _float16_sum(inbuf, inoutbuf, datatype):
     """MPI reduction op: inoutbuf += inbuf, both float16 (sent as 16-bit words), added by
     singa's kernel in float32 and rounded back."""
-    from ..tensor_interop import from_dlpack
     del datatype
     total = from_dlpack(np.frombuffer(inoutbuf, np.float16), copy=False)
     total += from_dlpack(np.frombuffer(inbuf, np.float16), copy=False)
