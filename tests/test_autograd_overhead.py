@@ -1,5 +1,6 @@
 """The engine's cheaper per-op paths keep every behaviour: SINGA's op counter, Python
-subclasses of Operation (forward/backward, and SINGA's _do_forward/_do_backward hooks),
+subclasses of Operation (forward/backward, SINGA's _do_forward/_do_backward hooks, and
+Operation.__call__ and save, which are C methods),
 Add/Sub gradients with and without broadcasting, gradient slots only for ops a gradient
 reaches, and the release of saved tensors."""
 
@@ -130,6 +131,56 @@ def test_an_overridden_do_backward_is_what_the_engine_runs():
     grads = autograd.gradients(y)
     assert calls == ["forward", "backward hook", "backward"]
     np.testing.assert_allclose(_np(grads[id(w)]), [5.0])
+
+
+class _OverriddenCall(_Scale):
+    """A subclass that wraps the base's call (the C method) with super()."""
+
+    def __call__(self, *xs):
+        self.calls.append("call")
+        return super().__call__(*xs)
+
+
+def test_call_and_save_are_c_methods_that_bind_as_python_ones_do():
+    w = leaf([2.0], stores_grad=True)
+    calls = []
+    (y,) = _OverriddenCall(4.0, calls)(w)
+    assert calls == ["call", "forward"]
+    np.testing.assert_allclose(_np(autograd.gradients(y)[id(w)]), [4.0])
+    op = _Scale(1.5, [])
+    (y,) = Operation.__call__(op, w)  # the unbound form SINGA code uses
+    assert y.creator is op
+    np.testing.assert_allclose(_np(y), [3.0])
+    with pytest.raises(TypeError, match="keyword"):
+        op(w, extra=1)
+    with pytest.raises(TypeError):
+        Operation.__call__(w, w)  # not an Operation
+    assert Operation._do_forward is Operation.__call__
+
+
+def test_save_takes_keywords_only_and_writes_the_instance_dict():
+    op = _Scale(1.0, [])
+    op._saving = True
+    op.save(a=1, b="two")
+    assert op.__dict__["a"] == 1 and op.__dict__["b"] == "two"
+    op.save()
+    with pytest.raises(TypeError, match="keyword arguments only"):
+        op.save(3)
+    op._saving = False
+    op.save(c=3)
+    assert "c" not in op.__dict__
+    # into the dict even where a property has the name, as dict.update wrote it
+    op._saving = True
+    op.save(name="saved")
+    assert op.__dict__["name"] == "saved" and op.name.startswith("_Scale#")
+
+
+def test_operand_shapes_give_one_tuple_twice_when_nothing_is_broadcast():
+    a, b, c = (leaf(np.zeros(s, np.float32)).data for s in [(2, 3), (2, 3), (3,)])
+    sa, sb = singa_wrap.OperandShapes(a, b)
+    assert sa is sb and sa == (2, 3)
+    sa, sc = singa_wrap.OperandShapes(a, c)
+    assert sa == (2, 3) and sc == (3,)
 
 
 def test_a_subclass_of_a_hooked_op_keeps_the_hook():

@@ -144,6 +144,13 @@ void BindShapes(py::module_& m) {
     }
   }, py::arg("dst"), py::arg("src"), py::arg("num"), py::arg("dst_offset") = 0, py::arg("src_offset") = 0, NoGIL());
   DefHost(m, "SizeOf", [](int dt) { return SizeOf(static_cast<DataType>(dt)); }, py::arg("dtype"));
+  // What a broadcasting op's backward needs, in one call. Equal shapes come as one
+  // object twice, so that backward tells the common case by identity.
+  DefHost(m, "OperandShapes", [](const Tensor& a, const Tensor& b) {
+    py::tuple sa(py::cast(a.shape()));
+    return py::make_tuple(sa, a.shape() == b.shape() ? sa : py::tuple(py::cast(b.shape())));
+  }, py::arg("a"), py::arg("b"),
+     "(a.shape(), b.shape()); when the shapes are equal, the same tuple twice.");
 }
 
 void BindReductions(py::module_& m) {

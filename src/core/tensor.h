@@ -27,7 +27,7 @@ class Tensor {
   size_t Size() const { return Product(shape_); }
   size_t MemSize() const { return Size() * SizeOf(dtype_); }
   DataType data_type() const { return dtype_; }
-  std::shared_ptr<Device> device() const { return device_; }
+  const std::shared_ptr<Device>& device() const { return device_; }
   const std::shared_ptr<Block>& block() const { return block_; }
   bool empty() const { return Size() == 0; }
 

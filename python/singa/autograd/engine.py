@@ -95,20 +95,7 @@ class Operation(object, metaclass=_OperationType):
     def name(self, value):
         self._name = value
 
-    def __call__(self, *xs):
-        # The per-call bookkeeping, the eager overhead of every op, runs in C++
-        # (src/bind/bind_autograd_call.cc, set up with the hooks at the end of this file).
-        # It records, while grad mode is on, ``src``: (creator, id of the input, the input
-        # if its gradient is yielded, whether it is), a tensor getting its gradient
-        # yielded only if it stores and requires one; ``input_requires_grad``, which lets
-        # backward skip inputs that need none; and ``y_id2idx`` (with ``_y_meta``, the
-        # output shapes, for several outputs). ``requires_grad`` and ``_saving`` say
-        # whether any input requires a gradient: a call no gradient can flow through
-        # keeps nothing. The outputs are Tensors whose creator is this op.
-        return _record_call(self, xs)
-
-    # SINGA's name for the call's work; subclasses may override it (see __init_subclass__).
-    _do_forward = __call__
+    # ``op(*xs)`` and ``save`` are C functions, set below the class.
 
     def _do_backward(self, *dys):
         try:
@@ -120,14 +107,6 @@ class Operation(object, metaclass=_OperationType):
         if _anomaly_watch.any:
             anomaly.check_backward(self, dys, dxs)
         return dxs
-
-    def save(self, **values):
-        """Keeps ``values`` (core tensors, shapes, ...) as attributes of this op for its
-        backward, e.g. ``self.save(x=x)`` then ``self.x`` in backward. A no-op when the
-        call is not recorded (grad mode off, or no input requires a gradient), so
-        inference holds no memory for backward."""
-        if self._saving or (self._saving is None and is_grad_enabled()):
-            self.__dict__.update(values)
 
     def forward(self, *xs):
         raise NotImplementedError("{} does not implement forward".format(type(self).__name__))
@@ -337,7 +316,22 @@ tensor_mod.set_leaf_creator(lambda t: Dummy(t, t.name))
 _WALK_HOOKS = (Dummy, _accumulate, _fill_zeros, _backward_failed, _NAMED_ERRORS, _anomaly_watch,
                anomaly.check_backward, Operation._release)
 
-_record_call = singa.RecordCall
-singa.SetCallHooks((Tensor, Tensor.__new__, _active, _defaults, is_grad_enabled, _NAMED_ERRORS,
+# ``Operation.__call__(op, *xs)``: the per-call bookkeeping, the eager overhead of every
+# op, is a C function bound as a method descriptor (src/bind/bind_autograd_call.cc), so a
+# call runs no Python frame of its own. It records, while grad mode is on, ``src``:
+# (creator, id of the input, the input if its gradient is yielded, whether it is), a
+# tensor getting its gradient yielded only if it stores and requires one;
+# ``input_requires_grad``, which lets backward skip inputs that need none; and
+# ``y_id2idx`` (with ``_y_meta``, the output shapes, for several outputs).
+# ``requires_grad`` and ``_saving`` say whether any input requires a gradient: a call no
+# gradient can flow through keeps nothing. The outputs are Tensors whose creator is the op.
+# ``Operation.save(op, name=value, ...)``, in C for the same reason, keeps the values as
+# attributes of the op for its backward (``self.save(x=x)``, then ``self.x``); a no-op when
+# the call is not recorded (grad mode off, or no input requires a gradient), so inference
+# holds no memory for backward.
+singa.BindOperationMethods(Operation)
+# SINGA's name for the call's work; subclasses may override it (see __init_subclass__).
+Operation._do_forward = Operation.__call__
+singa.SetCallHooks((Tensor, _active, _defaults, is_grad_enabled, _NAMED_ERRORS,
                     _forward_failed, _raise_not_tensor, _anomaly_watch, anomaly.check_forward,
                     anomaly.record_forward))

@@ -52,13 +52,13 @@ class Add(Operation):
     """y = a + b with broadcasting."""
 
     def forward(self, a, b):
-        self.save(shapes=(a.shape(), b.shape()))
+        self.save(shapes=singa.OperandShapes(a, b))
         return singa.__add__(a, b)
 
     def backward(self, dy):
         sa, sb = self.shapes
-        if sa == sb and dy.shape() == sa:
-            return dy, dy  # nothing was broadcast (the common case): one shape read, not two
+        if sa is sb and dy.shape() == sa:
+            return dy, dy  # nothing was broadcast (the common case)
         return sum_to(dy, sa), sum_to(dy, sb)
 
 
@@ -66,12 +66,12 @@ class Sub(Operation):
     """y = a - b with broadcasting."""
 
     def forward(self, a, b):
-        self.save(shapes=(a.shape(), b.shape()))
+        self.save(shapes=singa.OperandShapes(a, b))
         return singa.__sub__(a, b)
 
     def backward(self, dy):
         sa, sb = self.shapes
-        if sa == sb and dy.shape() == sa:
+        if sa is sb and dy.shape() == sa:
             return dy, singa.Neg(dy)
         return sum_to(dy, sa), sum_to(singa.Neg(dy), sb)
 
