@@ -411,6 +411,15 @@ def main():
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         ap.error("unknown model(s) {}; choose from {}".format(unknown, list(MODELS)))
+    if args.doc:  # checked now, not after the runs: the table goes between its markers
+        try:
+            with open(args.doc) as f:
+                marked = dist_model.DOC_BEGIN in f.read()
+        except OSError as e:
+            ap.error("--doc {}: {}".format(args.doc, e.strerror))
+        if not marked:
+            ap.error("--doc {}: has no {} ... {} markers for the prediction table".format(
+                args.doc, dist_model.DOC_BEGIN, dist_model.DOC_END))
     frameworks = [args.only] if args.only else ["singa", "torch"]
     runner = Runner(args)
     res = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "quick": q,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <vector>
 
 #include "math/kernels.h"
@@ -130,9 +131,11 @@ void Tensor::CopyData(const Tensor& src) {
     throw ValueError(Msg("CopyData: source has ", src.Size(), " elements ", ShapeStr(src.shape()),
                          ", destination has ", Size(), " ", ShapeStr(shape_)));
   if (Size() == 0) return;
-  // Same element count but different shapes: copy in row-major order.
-  Tensor s = src;
-  if (src.shape() != shape_) s = src.Contiguous().Reshape(shape_);
+  // Same element count but different shapes: copy in row-major order (Reshape views a
+  // contiguous source and copies any other). The common case copies no handle.
+  std::optional<Tensor> reshaped;
+  if (src.shape() != shape_) reshaped = src.Reshape(shape_);
+  const Tensor& s = reshaped ? *reshaped : src;
   const std::shared_ptr<Device>& from = s.device();
   if (from == device_ || (from->host_memory() && device_->host_memory())) {
     device_->kernels().elementwise.copy(*this, s);
@@ -156,11 +159,18 @@ void Tensor::CopyData(const Tensor& src) {
   if (!direct) device_->kernels().elementwise.copy(*this, landing);
 }
 
-Tensor Tensor::AsType(DataType dtype) const {
+Tensor Tensor::AsType(DataType dtype) const& {
   if (dtype == dtype_) return *this;
   Tensor out(shape_, device_, dtype);
   out.CopyData(*this);
   return out;
+}
+
+// The rvalue forms serve chains like x.AsType(dt).Contiguous(): a copy of a handle
+// allocates its shape and stride vectors, a move does not.
+Tensor Tensor::AsType(DataType dtype) && {
+  if (dtype == dtype_) return std::move(*this);
+  return static_cast<const Tensor&>(*this).AsType(dtype);
 }
 
 void Tensor::ToType(DataType dtype) { *this = AsType(dtype); }
@@ -180,8 +190,13 @@ void Tensor::SetValue(double v) {
 
 void Tensor::ResetLike(const Tensor& t) { *this = Tensor(t.shape(), t.device(), t.data_type()); }
 
-Tensor Tensor::Contiguous() const {
+Tensor Tensor::Contiguous() const& {
   if (IsContiguous()) return *this;
+  return Clone();
+}
+
+Tensor Tensor::Contiguous() && {
+  if (IsContiguous()) return std::move(*this);
   return Clone();
 }
 
@@ -189,7 +204,10 @@ Tensor Tensor::Reshape(const Shape& shape) const {
   if (Product(shape) != Size())
     throw ValueError(Msg("Reshape: cannot reshape a tensor of shape ", ShapeStr(shape_), " (",
                          Size(), " elements) into ", ShapeStr(shape)));
-  Tensor src = Contiguous();
+  // A contiguous tensor is viewed in place: Contiguous() would copy the handle (its
+  // shape and stride vectors) only to read two fields of it.
+  if (IsContiguous()) return Tensor(block_, device_, dtype_, shape, ContiguousStrides(shape), offset_);
+  Tensor src = Clone();
   return Tensor(src.block_, device_, dtype_, shape, ContiguousStrides(shape), src.offset_);
 }
 

@@ -46,7 +46,8 @@ class Tensor {
   // Element-wise copy, converting dtype; src may be on another device (the only kind
   // of call where tensors of different devices meet).
   void CopyData(const Tensor& src);
-  Tensor AsType(DataType dtype) const;          // converted copy (or self if same dtype)
+  Tensor AsType(DataType dtype) const&;         // converted copy (or self if same dtype)
+  Tensor AsType(DataType dtype) &&;             // the same; a temporary is moved, not copied
   void ToType(DataType dtype);                  // in-place conversion
   void ToDevice(std::shared_ptr<Device> dev);   // in-place move (a copy on `dev`)
   void ToHost() { ToDevice(defaultDevice()); }
@@ -63,7 +64,8 @@ class Tensor {
   Tensor Unsqueeze(size_t axis) const;
 
   // Contiguous or this very tensor when it already is.
-  Tensor Contiguous() const;
+  Tensor Contiguous() const&;
+  Tensor Contiguous() &&;  // a contiguous temporary is moved, not copied
 
   // ---- reductions used by the Python API ----
   double L1() const;
