@@ -85,7 +85,9 @@ SINGA_CPU_ISA_VARIANTS(SINGA_HALF_DECLARATIONS)
           SINGA_CPU_ISA_VARIANTS(SINGA_HALF_COPY)};                            \
       return copies[CpuIsaVariantIndex()];                                      \
     }();                                                                        \
+    static const bool clear_upper = PortableBuild() && CpuIsaVariantIndex() != 0; \
     copy(src, dst, n);                                                          \
+    if (clear_upper) ClearUpperHalves(); /* index 0 is the baseline copy */     \
   }
 #define SINGA_HALF_FUNCTION HalfToFloatN
 SINGA_HALF_ENTRY(HalfToFloatN, uint16_t, float)

@@ -50,6 +50,18 @@ const std::string& CpuIsaNote();
 // True in a portable build (kernels dispatched at run time), false in a native one.
 bool PortableBuild();
 
+// vzeroupper, for baseline code of a portable build that called an AVX copy: call it only
+// where an AVX copy was selected (so the CPU has the instruction). GCC leaves the upper
+// halves of the vector registers dirty on some return paths of the copies, and every SSE
+// instruction after that (in singa, libc or Python) waits on the upper bits. It keeps the
+// lower 128 bits, all that baseline code holds in vector registers. A no-op in a native
+// build, where all of singa is compiled for one ISA.
+inline void ClearUpperHalves() {
+#if defined(SINGA_PORTABLE_BUILD) && (defined(__x86_64__) || defined(__i386__))
+  asm volatile("vzeroupper" ::: "memory");
+#endif
+}
+
 // The level a native build's kernels were compiled for (from the compiler's -march
 // macros); in a portable build, the level SelectedCpuIsa() dispatched to.
 CpuIsa KernelCpuIsa();

@@ -1,5 +1,7 @@
 #include "cpu/cpu_kernels.h"
 
+#include <utility>
+
 namespace singa {
 namespace cpu {
 
@@ -14,22 +16,42 @@ static_assert(0 SINGA_CPU_VERSIONED_FAMILIES(SINGA_CPU_COUNT_FAMILY)
 
 #define SINGA_CPU_ENTRY(name, ...) family.name = impl::name;
 
+// A kernel called so that it returns with the upper halves of the vector registers cleared
+// (ClearUpperHalves, cpu/isa.h), for the AVX copies of a portable build. Measured on the
+// tiny-MLP graph step (2-core Sapphire Rapids): the avx2 and avx512 copies took 23-25 us
+// without it, 21-22 us with it, as the baseline copy and the native build do.
+template <auto F>
+struct UpperCleared;
+template <typename R, typename... A, R (*F)(A...)>
+struct UpperCleared<F> {
+  static R Call(A... a) {
+    struct Clear {
+      ~Clear() { ClearUpperHalves(); }
+    } clear;
+    return F(std::forward<A>(a)...);
+  }
+};
+
 // Fills t's versioned families from one variant's copies; the namespace alias `variant`
 // names the copy.
+#define SINGA_CPU_VARIANT_ENTRY(name, ...) \
+  family.name = clear_upper ? &UpperCleared<&impl::name>::Call : impl::name;
 #define SINGA_CPU_VARIANT_FAMILY(Family, member, LIST) \
   {                                                    \
     auto& family = t.member;                           \
     namespace impl = variant::member;                  \
-    LIST(SINGA_CPU_ENTRY)                              \
+    LIST(SINGA_CPU_VARIANT_ENTRY)                      \
   }
-#define SINGA_CPU_FILL_VARIANT(name, level)              \
-  void Fill_##name(KernelTable& t) {                     \
-    namespace variant = ::singa::cpu::name;              \
-    SINGA_CPU_VERSIONED_FAMILIES(SINGA_CPU_VARIANT_FAMILY) \
+#define SINGA_CPU_FILL_VARIANT(name, level)                                   \
+  void Fill_##name(KernelTable& t) {                                          \
+    namespace variant = ::singa::cpu::name;                                   \
+    const bool clear_upper = PortableBuild() && (level) != CpuIsa::kBaseline; \
+    SINGA_CPU_VERSIONED_FAMILIES(SINGA_CPU_VARIANT_FAMILY)                    \
   }
 SINGA_CPU_ISA_VARIANTS(SINGA_CPU_FILL_VARIANT)
 #undef SINGA_CPU_FILL_VARIANT
 #undef SINGA_CPU_VARIANT_FAMILY
+#undef SINGA_CPU_VARIANT_ENTRY
 
 }  // namespace
 
