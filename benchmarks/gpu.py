@@ -154,7 +154,17 @@ def singa_train(args):
             ty.copy_from_numpy(ys[i])
             net(tx, ty)
 
-    return step, dev.Sync, dev, {"device": dev.name()}
+    def cuda_graph():
+        """How graph mode replayed: captured pieces, nodes run one by one, any failure."""
+        g = getattr(net, "_graph_step", None)
+        g = g.graph if g is not None else None
+        if g is None:
+            return None
+        return {"captured": g.captured(), "pieces": g.captured_pieces(),
+                "direct_nodes": g.direct_nodes(), "nodes": len(g),
+                "failure": g.capture_failure()}
+
+    return step, dev.Sync, dev, {"device": dev.name(), "cuda_graph": cuda_graph}
 
 
 def _torch_precision(torch, allow_tf32):
@@ -329,6 +339,9 @@ def _child(args):
         step()
         sync()
         times.append((time.perf_counter() - t0) / per)
+    for k, v in list(info.items()):
+        if callable(v):  # known only after the steps ran
+            info[k] = v()
     out = {"fw": args.child, "times": times, "info": info}
     if check is not None:
         out["max_rel_err"] = check()

@@ -238,10 +238,11 @@ def test_config_knobs_table():
     knobs = sw.config_knobs()
     names = [k[0] for k in knobs]
     assert names == ["SINGA_GEMM_BACKEND", "SINGA_CONV_BACKEND", "SINGA_DNNL_LAYOUT",
-                     "SINGA_CPU_ISA", "SINGA_CPU_CACHE_MB"]
+                     "SINGA_CPU_ISA", "SINGA_CPU_CACHE_MB", "SINGA_CUDA_GRAPHS"]
     for name, default, meaning in knobs:
         assert isinstance(default, str) and default and len(meaning) > 20
     defaults = dict((k[0], k[1]) for k in knobs)
     assert defaults["SINGA_GEMM_BACKEND"] == ("dnnl" if sw.USE_DNNL else "openblas")
     assert defaults["SINGA_CPU_CACHE_MB"] == "2048"
     assert defaults["SINGA_CPU_ISA"] == "auto"
+    assert defaults["SINGA_CUDA_GRAPHS"] == "1"

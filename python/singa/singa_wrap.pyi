@@ -531,6 +531,32 @@ class Graph:
         """
         Replays every recorded kernel, in order.
         """
+    def SetCapture(self, on: bool) -> None:
+        """
+        CUDA graphs: whether replays on a device that can capture launch captured work (default True). Takes effect if set before the first replay.
+        """
+    def capture_enabled(self) -> bool:
+        ...
+    def capture_failure(self) -> str:
+        """
+        Why capturing failed, '' while it has not.
+        """
+    def capture_hazards(self) -> list[str]:
+        """
+        Per node, why it runs outside captured work ('' where nothing keeps it out).
+        """
+    def captured(self) -> bool:
+        """
+        Whether replays launch captured work (known after the first Run).
+        """
+    def captured_pieces(self) -> int:
+        """
+        Pieces of captured work each replay launches.
+        """
+    def direct_nodes(self) -> int:
+        """
+        Nodes each replay runs one by one (all of them when nothing is captured).
+        """
     def __len__(self) -> int:
         ...
     def iterations(self) -> int:

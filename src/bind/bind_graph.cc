@@ -12,6 +12,20 @@ void BindGraph(py::module_& m) {
   DefHost(graph, "released_blocks", &Graph::released_blocks,
           "Intermediates freed during each replay (known after the first Run).");
   DefHost(graph, "replayable", &Graph::replayable);
+  DefHost(graph, "SetCapture", &Graph::SetCapture, py::arg("on"),
+          "CUDA graphs: whether replays on a device that can capture launch captured work "
+          "(default True). Takes effect if set before the first replay.");
+  DefHost(graph, "capture_enabled", &Graph::capture_enabled);
+  DefHost(graph, "captured", &Graph::captured,
+          "Whether replays launch captured work (known after the first Run).");
+  DefHost(graph, "captured_pieces", &Graph::captured_pieces,
+          "Pieces of captured work each replay launches.");
+  DefHost(graph, "direct_nodes", &Graph::direct_nodes,
+          "Nodes each replay runs one by one (all of them when nothing is captured).");
+  DefHost(graph, "capture_hazards", &Graph::capture_hazards,
+          "Per node, why it runs outside captured work ('' where nothing keeps it out).");
+  DefHost(graph, "capture_failure", &Graph::capture_failure,
+          "Why capturing failed, '' while it has not.");
   DefHost(graph, "why_not", &Graph::why_not);
   DefHost(graph, "__len__", &Graph::size);
   DefHost(graph, "node_names", &Graph::node_names,
@@ -44,6 +58,8 @@ void BindGraph(py::module_& m) {
                                        [](py::function* f) { ReleasePyObject(f); });
     graphed_detail::Blocks blocks;
     graphed_detail::Collect(tensors, &blocks);
+    TakeCaptureHazard();
+    NoteCaptureHazard("calls back into Python, which captured work cannot");
     g->Add(name, [call, tensors] {
       py::gil_scoped_acquire gil;
       py::tuple args(tensors.size());

@@ -32,10 +32,11 @@ struct Signature<R (*)(A...)> {
   using Function = std::function<R(A...)>;
 };
 
-// Moves freshly computed data into the recorded tensor's Block.
+// Moves freshly computed data into the recorded tensor's Block (a copy where replays
+// capture and the block keeps its address, core/graph.h).
 inline void Adopt(const Tensor& recorded, const Tensor& fresh) {
   if (recorded.block() == fresh.block() || !recorded.block() || !fresh.block()) return;
-  recorded.block()->SwapData(*fresh.block());
+  AdoptInto(*recorded.block(), *fresh.block());
 }
 
 inline void Adopt(const std::vector<Tensor>& recorded, const std::vector<Tensor>& fresh) {
@@ -78,6 +79,7 @@ auto Wrap(std::string name, std::function<R(A...)> fn) {
   return [name, fn](A... args) -> R {
     Graph* g = GraphRecorder::Current();
     if (g == nullptr) return fn(std::forward<A>(args)...);
+    TakeCaptureHazard();  // what ran before this call is not this node's
     auto saved = std::make_tuple(std::decay_t<A>(args)...);
     Blocks blocks = CollectAll(saved);
     const size_t first_output = blocks.size();

@@ -46,6 +46,10 @@ const std::vector<ConfigKnob>& ConfigKnobs() {
       {"SINGA_CPU_CACHE_MB", "2048",
        "MiB of freed CPU memory the allocator keeps for reuse (read when the CPU device is "
        "created); 0 disables the cache."},
+      {"SINGA_CUDA_GRAPHS", "1",
+       "graph mode on a device that can capture queued work (a CUDA GPU): '0' replays the "
+       "recorded step node by node instead of launching CUDA graphs; read when a step is "
+       "recorded."},
   };
   return knobs;
 }

@@ -98,6 +98,15 @@ void Device::CopyFromHost(void* dst, const void* src, size_t bytes) {
   if (bytes) std::memcpy(dst, src, bytes);
 }
 
+void Device::BeginCapture(uint64_t*) {
+  throw DeviceError(Msg("device ", name(), " (id ", id(), ") cannot capture queued work"));
+}
+
+std::unique_ptr<CapturedWork> Device::EndCapture(std::string* why) {
+  *why = Msg("device ", name(), " cannot capture queued work");
+  return nullptr;
+}
+
 std::shared_ptr<Block> Device::NewBlock(size_t size) {
   void* ptr = size ? Malloc(size) : nullptr;
   if (size && ptr == nullptr)

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/capture.h"
 #include "core/common.h"
 
 namespace singa {
@@ -171,7 +172,24 @@ class Device : public std::enable_shared_from_this<Device> {
   void SetRandSeed(uint64_t seed);
   uint64_t seed() const { return seed_; }
   // Reserves `n` consecutive counters and returns the first.
-  uint64_t TakeCounters(uint64_t n) { return counter_.fetch_add(n); }
+  // The position is host state: a captured kernel would draw the same numbers on
+  // every launch (core/capture.h).
+  uint64_t TakeCounters(uint64_t n) {
+    NoteCaptureHazard("draws from the device's random stream, whose position is host state");
+    return counter_.fetch_add(n);
+  }
+
+  // ---- capturing queued work (core/capture.h) ----
+  virtual bool can_capture() const { return false; }
+  // Starts capturing the work queued on this device; memory allocated until EndCapture
+  // comes from capture pool `*pool` (0: a new pool, whose id is stored there). A device
+  // that cannot capture throws DeviceError.
+  virtual void BeginCapture(uint64_t* pool);
+  // Ends the capture and returns the captured work, or nullptr with `why` set when the
+  // capture failed (the work queued meanwhile has not run, nor will it).
+  virtual std::unique_ptr<CapturedWork> EndCapture(std::string* why);
+  // No work captured into `pool` will launch again: its memory may serve anyone.
+  virtual void ReleaseCapturePool(uint64_t /*pool*/) {}
 
   // SINGA's per-device buffering switch. A device here never buffers: every kernel runs
   // when it is called. Graph mode (Model.compile(use_graph=True)) records a training

@@ -308,11 +308,13 @@ Tensor Tensor::Unsqueeze(size_t axis) const {
 }
 
 double Tensor::L1() const {
+  NoteCaptureHazard("returns a value to the host");
   if (Size() == 0) return 0;
   return device_->kernels().reduce.power_sum(*this, 1) / static_cast<double>(Size());
 }
 
 double Tensor::L2() const {
+  NoteCaptureHazard("returns a value to the host");
   if (Size() == 0) return 0;
   return std::sqrt(device_->kernels().reduce.power_sum(*this, 2)) / static_cast<double>(Size());
 }

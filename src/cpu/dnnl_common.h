@@ -277,7 +277,9 @@ struct Operand {
     return In(const_cast<void*>(t.raw()), scratch);
   }
   dn::memory Out(Tensor* t, Scratch& scratch) const {
-    if (reorder && KeepBlocked()) {
+    // Only host-memory devices keep blocked layouts: a device-memory one (the test
+    // device standing in for a GPU) must not, as a GPU's kernels would not.
+    if (reorder && KeepBlocked() && t->device()->host_memory()) {
       MemLayout l = BlockedLayoutOf(inner, inner.get_dims(), t->data_type());
       if (!l.plain() && t->offset() == 0 && t->IsContiguous()) {
         // The caller's fresh output: its memory serves when no channel padding makes the

@@ -51,6 +51,7 @@ const KernelTable& CudaGPU::kernels() const { return cuda::Kernels(); }
 void CudaGPU::Activate() const { SINGA_CUDA_CHECK(cudaSetDevice(id()), id()); }
 
 void CudaGPU::CopyToHost(void* dst, const void* src, size_t bytes) const {
+  NoteCaptureHazard("copies between host and device memory");
   if (bytes == 0) return;
   Activate();
   SINGA_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_), id());
@@ -80,6 +81,7 @@ bool CudaGPU::StagingReady() {
 }
 
 void CudaGPU::CopyFromHost(void* dst, const void* src, size_t bytes) {
+  NoteCaptureHazard("copies between host and device memory");
   if (bytes == 0) return;
   Activate();
   std::lock_guard<std::mutex> lock(copy_mu_);
@@ -103,9 +105,69 @@ void CudaGPU::CopyFromHost(void* dst, const void* src, size_t bytes) {
 }
 
 void CudaGPU::Sync() {
+  NoteCaptureHazard("waits for the device");
   Activate();
   SINGA_CUDA_CHECK(cudaStreamSynchronize(stream_), id());
 }
+
+namespace {
+class CudaGraphWork : public CapturedWork {
+ public:
+  CudaGraphWork(const CudaGPU* gpu, cudaGraph_t graph, cudaGraphExec_t exec, size_t nodes)
+      : gpu_(gpu), graph_(graph), exec_(exec), nodes_(nodes) {}
+  ~CudaGraphWork() override {
+    cudaGraphExecDestroy(exec_);
+    cudaGraphDestroy(graph_);
+  }
+  void Launch() override {
+    gpu_->Activate();
+    SINGA_CUDA_CHECK(cudaGraphLaunch(exec_, gpu_->stream()), gpu_->id());
+  }
+  size_t operations() const override { return nodes_; }
+
+ private:
+  const CudaGPU* gpu_;  // devices live as long as the process
+  cudaGraph_t graph_;
+  cudaGraphExec_t exec_;
+  size_t nodes_;
+};
+}  // namespace
+
+void CudaGPU::BeginCapture(uint64_t* pool) {
+  Activate();
+  *pool = alloc_->BeginCapture(stream_, *pool);
+  const cudaError_t err = cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed);
+  if (err != cudaSuccess) {
+    alloc_->EndCapture(stream_);
+    cuda::ThrowCudaError(err, "cudaStreamBeginCapture", id());
+  }
+}
+
+std::unique_ptr<CapturedWork> CudaGPU::EndCapture(std::string* why) {
+  Activate();
+  cudaGraph_t graph = nullptr;
+  cudaError_t err = cudaStreamEndCapture(stream_, &graph);
+  alloc_->EndCapture(stream_);
+  if (err != cudaSuccess || graph == nullptr) {
+    cudaGetLastError();  // an invalidated capture leaves its error behind
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    *why = Msg("cudaStreamEndCapture on ", name(), ": ", cudaGetErrorString(err));
+    return nullptr;
+  }
+  size_t nodes = 0;
+  cudaGraphGetNodes(graph, nullptr, &nodes);
+  cudaGraphExec_t exec = nullptr;
+  err = cudaGraphInstantiate(&exec, graph, 0);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    cudaGraphDestroy(graph);
+    *why = Msg("cudaGraphInstantiate on ", name(), ": ", cudaGetErrorString(err));
+    return nullptr;
+  }
+  return std::make_unique<CudaGraphWork>(this, graph, exec, nodes);
+}
+
+void CudaGPU::ReleaseCapturePool(uint64_t pool) { alloc_->ReleasePool(pool); }
 
 size_t CudaGPU::cached_bytes() const { return alloc_->cached(); }
 void CudaGPU::EmptyCache() { alloc_->EmptyCache(); }

@@ -38,6 +38,13 @@ class CudaGPU : public Device {
   // Waits until every kernel and copy queued on this device's stream has finished.
   void Sync() override;
 
+  // CUDA graphs (core/capture.h): stream capture in relaxed mode on this GPU's stream,
+  // its allocations from the caching allocator's capture pool.
+  bool can_capture() const override { return true; }
+  void BeginCapture(uint64_t* pool) override;
+  std::unique_ptr<CapturedWork> EndCapture(std::string* why) override;
+  void ReleaseCapturePool(uint64_t pool) override;
+
   size_t cached_bytes() const override;
   void EmptyCache() override;
   void SetCacheLimit(size_t bytes) override;

@@ -1,0 +1,175 @@
+"""Graph mode's CUDA-graph path (core/graph.h, core/capture.h), run without a GPU: the
+test device with device memory captures queued work as a GPU's stream does (each kernel
+call kept with its operands' addresses, not their buffers; memory allocated meanwhile
+from the capture's pool; cpu/test_device.h). So a replay that launched captured work
+only computes the right numbers when every address the capture baked in still holds
+what it should: the results are compared with node-by-node replays and eager steps."""
+
+import numpy as np
+import pytest
+
+from singa import device, opt, tensor
+from singa import singa_wrap as sw
+
+from _models import MLP, SmallCNN
+
+
+def _batches(n, batch=8, features=6, classes=3, seed=0, image=False):
+    rng = np.random.RandomState(seed)
+    shape = (batch, 1, 6, 6) if image else (batch, features)
+    return [(rng.randn(*shape).astype(np.float32),
+             rng.randint(0, classes, batch).astype(np.int32)) for _ in range(n)]
+
+
+def _train(dev, batches, use_graph=True, cls=MLP, make_opt=None, **kw):
+    """Losses and final states of a model trained on `dev`, and its GraphStep."""
+    dev.SetRandSeed(7)
+    net = cls(**kw)
+    net.set_optimizer(make_opt() if make_opt else opt.SGD(lr=0.1, momentum=0.9))
+    x0 = batches[0][0]
+    net.compile([tensor.Tensor(x0.shape, dev, requires_grad=False)], is_train=True,
+                use_graph=use_graph)
+    rng = np.random.RandomState(1)
+    for p in net.get_params().values():
+        p.copy_from_numpy(rng.uniform(-0.3, 0.3, p.shape).astype(np.float32))
+    losses = []
+    for x, y in batches:
+        _, loss = net(tensor.from_numpy(x, dev), tensor.from_numpy(y, dev))
+        losses.append(float(tensor.to_numpy(loss)[0]))
+    states = {k: tensor.to_numpy(v).copy() for k, v in net.get_states().items()}
+    return losses, states, net._graph_step
+
+
+def _same(a, b):
+    assert a[0] == b[0]
+    assert a[1].keys() == b[1].keys()
+    for k in a[1]:
+        np.testing.assert_array_equal(a[1][k], b[1][k], err_msg=k)
+
+
+@pytest.fixture
+def gpu_like():
+    return device.create_test_device(host_memory=False)
+
+
+def test_capturing_replays_match_node_replays_and_eager_steps(gpu_like, monkeypatch):
+    batches = _batches(6)
+    captured = _train(gpu_like, batches, dropout=0.3)
+    monkeypatch.setenv("SINGA_CUDA_GRAPHS", "0")
+    node_by_node = _train(device.create_test_device(host_memory=False), batches, dropout=0.3)
+    eager = _train(device.create_test_device(host_memory=False), batches, use_graph=False,
+                   dropout=0.3)
+    _same(captured, node_by_node)
+    _same(captured, eager)
+    g = captured[2].graph
+    assert g.captured() and g.capture_failure() == ""
+    assert not node_by_node[2].graph.captured()
+    assert node_by_node[2].graph.direct_nodes() == len(node_by_node[2].graph)
+
+
+def test_hazard_nodes_run_between_captured_pieces(gpu_like):
+    _, _, step = _train(gpu_like, _batches(3), dropout=0.3)
+    g = step.graph
+    hazards = [h for h in g.capture_hazards() if h]
+    names = g.node_names()
+    # the dropout mask draws from the random stream; the four updates call Python; the
+    # cross-entropy forward and backward check the labels on the host
+    assert sum("random stream" in h for h in hazards) == 1
+    assert sum("Python" in h for h in hazards) == 4
+    assert sum("host and device" in h for h in hazards) == 2
+    assert g.direct_nodes() == len(hazards)
+    assert 1 <= g.captured_pieces() <= len(hazards) + 1
+    for name, h in zip(names, g.capture_hazards()):
+        if "Python" in h:
+            assert name.endswith(".update")
+
+
+def test_dropout_draws_new_masks_on_every_launch(gpu_like):
+    # with the mask's draw captured, every step would reuse the first step's mask
+    batches = [_batches(1)[0]] * 4
+    _, _, step = _train(gpu_like, batches, dropout=0.5, make_opt=lambda: opt.SGD(lr=0.0))
+    net_losses = _train(device.create_test_device(host_memory=False), batches, dropout=0.5,
+                        make_opt=lambda: opt.SGD(lr=0.0))[0]
+    assert len(set(net_losses)) > 1  # lr 0: only the masks change the loss
+    assert step.graph.captured()
+
+
+def test_learning_rate_schedule_reaches_captured_replays(gpu_like, monkeypatch):
+    def sched():
+        return opt.SGD(lr=opt.ExponentialDecay(0.2, 2, 0.5, staircase=True), momentum=0.5)
+    batches = _batches(6)
+    captured = _train(gpu_like, batches, make_opt=sched)
+    eager = _train(device.create_test_device(host_memory=False), batches, use_graph=False,
+                   make_opt=sched)
+    _same(captured, eager)
+
+
+def test_adam_and_a_conv_net_capture(gpu_like):
+    batches = _batches(4, classes=2, image=True)
+    make = lambda: opt.Adam(lr=0.01)  # noqa: E731
+    captured = _train(gpu_like, batches, cls=SmallCNN, make_opt=make)
+    eager = _train(device.create_test_device(host_memory=False), batches, cls=SmallCNN,
+                   use_graph=False, make_opt=make)
+    for a, b in zip(captured[0], eager[0]):
+        assert a == pytest.approx(b, rel=1e-6)
+    for k in eager[1]:
+        np.testing.assert_allclose(captured[1][k], eager[1][k], rtol=1e-5, atol=1e-6,
+                                   err_msg=k)
+    assert captured[2].graph.captured()
+
+
+def test_memory_is_flat_across_captured_replays(gpu_like):
+    dev = gpu_like
+    batches = _batches(12)
+    dev.SetRandSeed(7)
+    net = MLP(dropout=0.3)
+    net.set_optimizer(opt.SGD(lr=0.1, momentum=0.9))
+    net.compile([tensor.Tensor((8, 6), dev, requires_grad=False)], is_train=True,
+                use_graph=True)
+    used = []
+    for x, y in batches:
+        net(tensor.from_numpy(x, dev), tensor.from_numpy(y, dev))
+        used.append(dev.bytes_in_use())
+    # the first replay captures; from the second on nothing allocates for good
+    assert len(set(used[3:])) == 1, used
+
+
+def test_the_cpu_device_replays_node_by_node():
+    _, _, step = _train(device.get_default_device(), _batches(3), dropout=0.3)
+    g = step.graph
+    assert not g.captured() and g.captured_pieces() == 0 and g.direct_nodes() == len(g)
+    # the hazards are known all the same (they are noted while recording)
+    assert sum(bool(h) for h in g.capture_hazards()) == 5
+
+
+def test_set_capture_false_before_the_first_replay(gpu_like):
+    x = sw.from_numpy(np.ones((4, 4), np.float32), gpu_like)
+    w = sw.from_numpy(np.full((4, 4), 0.5, np.float32), gpu_like)
+    sw.GraphBegin()
+    try:
+        y = sw.Tanh(sw.Mult(x, w))
+    finally:
+        g = sw.GraphEnd()
+    assert g.capture_enabled()
+    g.SetCapture(False)
+    g.Run()
+    assert not g.captured() and g.direct_nodes() == 2
+    np.testing.assert_allclose(sw.to_numpy(y), np.tanh(np.full((4, 4), 2.0)), rtol=1e-6)
+
+
+def test_launches_run_on_the_addresses_the_capture_saw(gpu_like):
+    # y is read by Python between replays: its block keeps one address and every launch
+    # writes the new values there
+    x = sw.from_numpy(np.ones((4, 4), np.float32), gpu_like)
+    w = sw.from_numpy(np.full((4, 4), 0.5, np.float32), gpu_like)
+    sw.GraphBegin()
+    try:
+        y = sw.Tanh(sw.Mult(x, w))
+    finally:
+        g = sw.GraphEnd()
+    for scale in (1.0, 2.0, -1.0):
+        x.CopyData(sw.from_numpy(np.full((4, 4), scale, np.float32), gpu_like))
+        g.Run()
+        assert g.captured() and g.captured_pieces() == 1
+        np.testing.assert_allclose(sw.to_numpy(y), np.tanh(np.full((4, 4), 2.0 * scale)),
+                                   rtol=1e-6)
