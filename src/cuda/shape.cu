@@ -143,6 +143,8 @@ class DeviceIndices {
       mark(inline_.v);
       return;
     }
+    // Graph mode runs this node outside its CUDA graphs (core/capture.h).
+    NoteCaptureHazard("uploads a list of indices from the host");
     cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
     SINGA_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture), ordinal);
     if (capture != cudaStreamCaptureStatusNone)
