@@ -173,3 +173,28 @@ def test_launches_run_on_the_addresses_the_capture_saw(gpu_like):
         assert g.captured() and g.captured_pieces() == 1
         np.testing.assert_allclose(sw.to_numpy(y), np.tanh(np.full((4, 4), 2.0 * scale)),
                                    rtol=1e-6)
+
+
+def test_a_node_on_another_device_runs_outside_the_capture(gpu_like):
+    # capturing queues the graph device's work only: a CPU kernel would run at the
+    # capture and never again
+    cpu = device.get_default_device()
+    x = sw.from_numpy(np.ones((4, 4), np.float32), gpu_like)
+    w = sw.from_numpy(np.full((4, 4), 0.5, np.float32), gpu_like)
+    c = sw.from_numpy(np.ones((3,), np.float32), cpu)
+    sw.GraphBegin()
+    try:
+        y = sw.Tanh(sw.Mult(x, w))
+        z = sw.Tanh(c)
+    finally:
+        g = sw.GraphEnd()
+    hazards = g.capture_hazards()
+    assert hazards[:2] == ["", ""] and "other than the graph's" in hazards[2]
+    for scale in (2.0, -3.0):
+        x.CopyData(sw.from_numpy(np.full((4, 4), scale, np.float32), gpu_like))
+        c.CopyData(sw.from_numpy(np.full((3,), scale, np.float32), cpu))
+        g.Run()
+        assert g.captured_pieces() == 1 and g.direct_nodes() == 1
+        np.testing.assert_allclose(sw.to_numpy(y), np.tanh(np.full((4, 4), 2.0 * scale)),
+                                   rtol=1e-6)
+        np.testing.assert_allclose(sw.to_numpy(z), np.tanh(np.full((3,), scale)), rtol=1e-6)

@@ -70,13 +70,19 @@ void Graph::Add(const std::string& name, std::function<void()> run,
   const size_t i = nodes_.size();
   nodes_.push_back(std::move(run));
   const char* hazard = TakeCaptureHazard();
+  for (const auto& b : blocks) {
+    if (!b || hazard) continue;
+    if (!device_) device_ = b->owner();
+    // Capturing queues only the graph device's work: another device's kernels would run
+    // during the capture, not at its launches.
+    if (b->owner() != device_) hazard = "uses memory of a device other than the graph's";
+  }
   hazard_.push_back(hazard);
   auto [named, added] = name_index_.try_emplace(name, static_cast<uint32_t>(names_.size()));
   if (added) names_.push_back(name);
   node_name_.push_back(named->second);
   for (size_t j = 0; j < blocks.size(); ++j) {
     if (!blocks[j]) continue;
-    if (!device_) device_ = blocks[j]->owner();
     auto [it, fresh] = uses_.try_emplace(blocks[j].get());
     Use& use = it->second;
     if (fresh) {
@@ -218,7 +224,12 @@ void Graph::RunPieces() {
 
 bool Graph::CaptureAndLaunch(Piece& p) {
   TakeCaptureHazard();  // noted by whatever ran before the replay
-  device_->BeginCapture(&pool_);
+  try {
+    device_->BeginCapture(&pool_);
+  } catch (const std::exception& e) {
+    DropCapture(Msg("starting a capture failed: ", e.what()));
+    return false;
+  }
   capturing_from_ = p.begin;
   std::string why;
   size_t i = p.begin;
