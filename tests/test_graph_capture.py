@@ -5,6 +5,8 @@ from the capture's pool; cpu/test_device.h). So a replay that launched captured 
 only computes the right numbers when every address the capture baked in still holds
 what it should: the results are compared with node-by-node replays and eager steps."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -198,3 +200,36 @@ def test_a_node_on_another_device_runs_outside_the_capture(gpu_like):
         np.testing.assert_allclose(sw.to_numpy(y), np.tanh(np.full((4, 4), 2.0 * scale)),
                                    rtol=1e-6)
         np.testing.assert_allclose(sw.to_numpy(z), np.tanh(np.full((3,), scale)), rtol=1e-6)
+
+
+class _FailedCapture:
+    """A recorded graph whose capture failed, as GraphStep sees it."""
+
+    def __init__(self, graph):
+        self._graph = graph
+
+    def Run(self):
+        self._graph.Run()
+
+    def capture_failure(self):
+        return "cudaStreamEndCapture on cuda:0: operation not permitted when stream is capturing"
+
+
+def test_a_failed_capture_warns_once_and_keeps_training(gpu_like):
+    batches = _batches(4)
+    dev = gpu_like
+    dev.SetRandSeed(7)
+    net = MLP()
+    net.set_optimizer(opt.SGD(lr=0.1))
+    net.compile([tensor.Tensor((8, 6), dev, requires_grad=False)], is_train=True,
+                use_graph=True)
+    x, y = batches[0]
+    net(tensor.from_numpy(x, dev), tensor.from_numpy(y, dev))  # recorded
+    step = net._graph_step
+    step.graph = _FailedCapture(step.graph)
+    with pytest.warns(RuntimeWarning, match="CUDA graphs failed .*operation not permitted"):
+        net(tensor.from_numpy(x, dev), tensor.from_numpy(y, dev))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        for x, y in batches[1:]:
+            net(tensor.from_numpy(x, dev), tensor.from_numpy(y, dev))

@@ -5,7 +5,9 @@ A :class:`GraphStep` belongs to one model (``Model.compile(..., use_graph=True)`
 it calls is recorded with its buffers (``singa_wrap.GraphBegin`` / ``GraphEnd``), and so
 does any step whose inputs differ in shape, dtype or non-tensor arguments from the
 recorded one, that finds another optimizer in ``model.optimizer``, or that follows a
-``Model.load_states`` which restored optimizer states. A later step with the same
+``Model.load_states`` which restored optimizer states. On a GPU the first replay also
+captures the step into CUDA graphs, which later replays launch (docs/cuda.md); should
+that fail, a RuntimeWarning says why and the step replays node by node. A later step with the same
 record key copies its inputs into the recorded input buffers and replays the kernels
 (``Graph.Run()``), with no Python per operation; the replay frees each intermediate
 right after its last reader, so between steps the graph holds nothing beyond its
@@ -82,6 +84,7 @@ class GraphStep(object):
         self._outputs = None
         self._optimizer = None
         self._steps = 0  # optimizer steps the recorded step took; each replay takes as many
+        self._capture_unchecked = True
 
     def __call__(self, model, args, kwargs):
         """One training step of ``model``: ``model.train_one_batch(*args, **kwargs)``,
@@ -105,9 +108,21 @@ class GraphStep(object):
             if isinstance(a, Tensor) and not a.data.shares_memory(r.data):
                 r.data.CopyData(a.data)
         self.graph.Run()
+        if self._capture_unchecked:
+            self._check_capture()
         for _ in range(self._steps):
             self._optimizer.step()
         return self._outputs
+
+    def _check_capture(self):
+        """After the first replay: warns once when capturing CUDA graphs failed (the step
+        still replays, node by node; docs/cuda.md)."""
+        self._capture_unchecked = False
+        why = self.graph.capture_failure()
+        if why:
+            warnings.warn("graph mode: capturing the step into CUDA graphs failed ({}); "
+                          "replaying it node by node".format(why), RuntimeWarning,
+                          stacklevel=5)
 
     def _record(self, model, args, key):
         global _recording
