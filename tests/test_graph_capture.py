@@ -144,14 +144,22 @@ def test_the_cpu_device_replays_node_by_node():
     assert sum(bool(h) for h in g.capture_hazards()) == 5
 
 
-def test_set_capture_false_before_the_first_replay(gpu_like):
-    x = sw.from_numpy(np.ones((4, 4), np.float32), gpu_like)
-    w = sw.from_numpy(np.full((4, 4), 0.5, np.float32), gpu_like)
+def _tanh_of_product(dev, then=None):
+    """x (ones), y = tanh(x @ 0.5) and the graph recording y (and `then()`, if given)."""
+    x = sw.from_numpy(np.ones((4, 4), np.float32), dev)
+    w = sw.from_numpy(np.full((4, 4), 0.5, np.float32), dev)
     sw.GraphBegin()
     try:
         y = sw.Tanh(sw.Mult(x, w))
+        if then is not None:
+            then()
     finally:
         g = sw.GraphEnd()
+    return x, y, g
+
+
+def test_set_capture_false_before_the_first_replay(gpu_like):
+    x, y, g = _tanh_of_product(gpu_like)
     assert g.capture_enabled()
     g.SetCapture(False)
     g.Run()
@@ -162,13 +170,7 @@ def test_set_capture_false_before_the_first_replay(gpu_like):
 def test_launches_run_on_the_addresses_the_capture_saw(gpu_like):
     # y is read by Python between replays: its block keeps one address and every launch
     # writes the new values there
-    x = sw.from_numpy(np.ones((4, 4), np.float32), gpu_like)
-    w = sw.from_numpy(np.full((4, 4), 0.5, np.float32), gpu_like)
-    sw.GraphBegin()
-    try:
-        y = sw.Tanh(sw.Mult(x, w))
-    finally:
-        g = sw.GraphEnd()
+    x, y, g = _tanh_of_product(gpu_like)
     for scale in (1.0, 2.0, -1.0):
         x.CopyData(sw.from_numpy(np.full((4, 4), scale, np.float32), gpu_like))
         g.Run()
@@ -181,15 +183,10 @@ def test_a_node_on_another_device_runs_outside_the_capture(gpu_like):
     # capturing queues the graph device's work only: a CPU kernel would run at the
     # capture and never again
     cpu = device.get_default_device()
-    x = sw.from_numpy(np.ones((4, 4), np.float32), gpu_like)
-    w = sw.from_numpy(np.full((4, 4), 0.5, np.float32), gpu_like)
     c = sw.from_numpy(np.ones((3,), np.float32), cpu)
-    sw.GraphBegin()
-    try:
-        y = sw.Tanh(sw.Mult(x, w))
-        z = sw.Tanh(c)
-    finally:
-        g = sw.GraphEnd()
+    out = []
+    x, y, g = _tanh_of_product(gpu_like, then=lambda: out.append(sw.Tanh(c)))
+    z = out[0]
     hazards = g.capture_hazards()
     assert hazards[:2] == ["", ""] and "other than the graph's" in hazards[2]
     for scale in (2.0, -3.0):
