@@ -5,13 +5,14 @@ A :class:`GraphStep` belongs to one model (``Model.compile(..., use_graph=True)`
 it calls is recorded with its buffers (``singa_wrap.GraphBegin`` / ``GraphEnd``), and so
 does any step whose inputs differ in shape, dtype or non-tensor arguments from the
 recorded one, that finds another optimizer in ``model.optimizer``, or that follows a
-``Model.load_states`` which restored optimizer states. On a GPU the first replay also
-captures the step into CUDA graphs, which later replays launch (docs/cuda.md); should
-that fail, a RuntimeWarning says why and the step replays node by node. A later step with the same
+``Model.load_states`` which restored optimizer states. A later step with the same
 record key copies its inputs into the recorded input buffers and replays the kernels
 (``Graph.Run()``), with no Python per operation; the replay frees each intermediate
 right after its last reader, so between steps the graph holds nothing beyond its
-inputs and outputs (the parameters and the optimizer's state are the model's).
+inputs and outputs (the parameters and the optimizer's state are the model's). On a
+GPU the first replay also captures the step into CUDA graphs, which later replays
+launch (docs/cuda.md); should that fail, a RuntimeWarning says why and the step
+replays node by node.
 
 The optimizer knows nothing of this. While a step is recorded, a stand-in takes the
 place of ``model.optimizer`` and sees each ``update(param, grad)`` (from ``opt(loss)``,

@@ -130,8 +130,9 @@ void Graph::PlanReleases() {
       b->ReleaseData();  // the recording step's values: dead until produced again
     }
   }
-  for (auto& [b, use] : uses_)
-    if (!use.produced) read_first_.insert(b);
+  if (Capturing())
+    for (auto& [b, use] : uses_)
+      if (!use.produced) read_first_.insert(b);
   uses_.clear();
   pending_.clear();
   planned_ = true;
@@ -144,7 +145,7 @@ size_t Graph::released_blocks() const {
 }
 
 void Graph::ReleaseAfter(size_t node) {
-  const bool keep_pinned = captured();
+  const bool keep_pinned = keeps_addresses();
   for (const Release& r : release_after_[node]) {
     // A block someone took hold of since (say, a callback that kept a gradient) stays.
     if (r.weak.use_count() != r.refs || (keep_pinned && r.pinned)) continue;
@@ -161,12 +162,12 @@ void Graph::Run() {
   if (!planned_) PlanReleases();
   const long iteration = iterations_++;
   if (!capture_planned_) PlanPieces();
-  KeepAddressesScope keep(captured() ? this : nullptr);
+  KeepAddressesScope keep(keeps_addresses() ? this : nullptr);
   if (device_ && device_->verbosity() > 0 && iteration >= device_->skip_iteration()) {
     RunTimed();  // node by node, captured or not: each node is timed
     return;
   }
-  if (captured()) {
+  if (keeps_addresses()) {
     RunPieces();
     return;
   }
@@ -212,7 +213,7 @@ void Graph::RunPieces() {
     if (!p.direct && CaptureAndLaunch(p)) continue;
     // A hazard node, or a piece whose capture failed (which dropped every piece: the
     // rest of this replay, and every later one, runs node by node).
-    const bool failed = !captured();
+    const bool failed = !keeps_addresses();
     for (size_t i = p.begin; i < (failed ? nodes_.size() : p.end); ++i) {
       nodes_[i]();
       TakeCaptureHazard();  // read again on every replay; only the recording's counts
@@ -274,7 +275,7 @@ size_t Graph::captured_pieces() const {
 }
 
 size_t Graph::direct_nodes() const {
-  if (!captured()) return nodes_.size();
+  if (!keeps_addresses()) return nodes_.size();
   size_t n = 0;
   for (const Piece& p : pieces_)
     if (!p.work) n += p.end - p.begin;

@@ -97,7 +97,7 @@ class Graph : public std::enable_shared_from_this<Graph> {
   void SetCapture(bool on) { capture_ = on; }
   bool capture_enabled() const { return capture_; }
   // Whether replays launch captured work (known after the first Run).
-  bool captured() const { return !pieces_.empty() && capture_failed_.empty(); }
+  bool captured() const { return keeps_addresses() && captured_pieces() > 0; }
   // Pieces of captured work, and the nodes run one by one between them, per replay.
   size_t captured_pieces() const;
   size_t direct_nodes() const;
@@ -136,6 +136,9 @@ class Graph : public std::enable_shared_from_this<Graph> {
   void ReleaseAfter(size_t node);
   void RunTimed();
   bool Capturing() const;
+  // Replays run in pieces and keep blocks at their addresses: from the first replay on,
+  // where the device captures, until a capture fails.
+  bool keeps_addresses() const { return !pieces_.empty() && capture_failed_.empty(); }
   static bool CaptureByDefault();  // SINGA_CUDA_GRAPHS
   void PlanPieces();
   void RunPieces();
