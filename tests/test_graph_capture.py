@@ -230,3 +230,25 @@ def test_a_failed_capture_warns_once_and_keeps_training(gpu_like):
         warnings.simplefilter("error", RuntimeWarning)
         for x, y in batches[1:]:
             net(tensor.from_numpy(x, dev), tensor.from_numpy(y, dev))
+
+
+def test_a_graph_that_starts_with_a_hazard_still_captures(gpu_like):
+    # the first node (a random fill) runs outside the capture, yet the graph belongs to
+    # its device: the nodes after it are captured
+    noise = sw.from_numpy(np.zeros((4, 4), np.float32), gpu_like)
+    out = []
+    sw.GraphBegin()
+    try:
+        sw.Uniform(0.0, 1.0, noise)
+        out.append(sw.Tanh(noise))
+    finally:
+        g = sw.GraphEnd()
+    assert "random stream" in g.capture_hazards()[0]
+    seen = []
+    for _ in range(3):
+        g.Run()
+        assert g.captured() and g.captured_pieces() == 1 and g.direct_nodes() == 1
+        drawn = sw.to_numpy(noise)
+        np.testing.assert_allclose(sw.to_numpy(out[0]), np.tanh(drawn), rtol=1e-6)
+        seen.append(drawn.copy())
+    assert not np.array_equal(seen[0], seen[1])

@@ -14,9 +14,6 @@
 // anything else while that work may launch. ReleaseCapturePool says it no longer will.
 #pragma once
 
-#include <cstdint>
-#include <string>
-
 namespace singa {
 
 class CapturedWork {
@@ -24,8 +21,6 @@ class CapturedWork {
   virtual ~CapturedWork() = default;
   // Runs the captured work again, queued after whatever the device runs already.
   virtual void Launch() = 0;
-  // Kernel and copy operations in the captured work.
-  virtual size_t operations() const = 0;
 };
 
 // Records that the code now running depends on host state a captured kernel would

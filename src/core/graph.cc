@@ -34,8 +34,6 @@ const char* TakeCaptureHazard() {
   return why;
 }
 
-bool GraphRecorder::KeepAddresses() { return keeping != nullptr; }
-
 void AdoptInto(Block& recorded, Block& fresh) {
   if (&recorded == &fresh) return;
   if (keeping != nullptr && recorded.data() != nullptr && !keeping->MayMove(&recorded) &&
@@ -71,11 +69,11 @@ void Graph::Add(const std::string& name, std::function<void()> run,
   nodes_.push_back(std::move(run));
   const char* hazard = TakeCaptureHazard();
   for (const auto& b : blocks) {
-    if (!b || hazard) continue;
+    if (!b) continue;
     if (!device_) device_ = b->owner();
     // Capturing queues only the graph device's work: another device's kernels would run
     // during the capture, not at its launches.
-    if (b->owner() != device_) hazard = "uses memory of a device other than the graph's";
+    if (!hazard && b->owner() != device_) hazard = "uses memory of a device other than the graph's";
   }
   hazard_.push_back(hazard);
   auto [named, added] = name_index_.try_emplace(name, static_cast<uint32_t>(names_.size()));

@@ -18,11 +18,12 @@
 // was captured with, so from then on a block keeps its address: a replayed node that
 // returns a result for a block that holds memory copies it in rather than swapping (while
 // it is captured, the block takes the result's memory instead, unless a node before it
-// read the block and captured its address), and blocks that hazard nodes touch are never freed between replays (a gradient the
-// optimizer's callback reads, a dropout mask). Intermediates used only inside captured
-// pieces are freed during the capture, into the capture's pool, which later allocations
-// of the same capture reuse. Should a capture fail, the graph drops every piece and
-// replays node by node from then on (capture_failure() says why).
+// read the block and captured its address), and blocks that hazard nodes touch are never
+// freed between replays (a gradient the optimizer's callback reads, a dropout mask).
+// Intermediates used only inside captured pieces are freed during the capture, into the
+// capture's pool, which later allocations of the same capture reuse. Should a capture
+// fail, the graph drops every piece and replays node by node from then on
+// (capture_failure() says why).
 //
 // Time profiling (SINGA's Device.SetVerbosity): a graph belongs to the device of the
 // first block it captured. While that device's verbosity is above 0, a replay past the
@@ -31,7 +32,6 @@
 #pragma once
 
 #include <atomic>
-#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -193,14 +193,11 @@ class GraphRecorder {
   static bool paused();
   // The graph being recorded, or nullptr when none is (or recording is paused).
   static Graph* Current();
-  // True while a graph whose replays capture runs on this thread: results then go into
-  // the recorded blocks' memory where they have some (AdoptInto).
-  static bool KeepAddresses();
 };
 
 // Moves a replayed node's fresh result into the block that recorded consumers refer to:
-// a swap of memory, or, while KeepAddresses(), a copy into that block's memory if it has
-// some of the same size and plain layout.
+// a swap of memory, or, while a graph that keeps addresses runs on this thread, a copy
+// into that block's memory if it has some of the same size and plain layout.
 void AdoptInto(Block& recorded, Block& fresh);
 
 }  // namespace singa

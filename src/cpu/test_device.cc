@@ -78,7 +78,6 @@ class KeptWork : public CapturedWork {
   void Launch() override {
     for (auto& call : calls_) call();
   }
-  size_t operations() const override { return calls_.size(); }
 
  private:
   std::vector<std::function<void()>> calls_;

@@ -113,8 +113,8 @@ void CudaGPU::Sync() {
 namespace {
 class CudaGraphWork : public CapturedWork {
  public:
-  CudaGraphWork(const CudaGPU* gpu, cudaGraph_t graph, cudaGraphExec_t exec, size_t nodes)
-      : gpu_(gpu), graph_(graph), exec_(exec), nodes_(nodes) {}
+  CudaGraphWork(const CudaGPU* gpu, cudaGraph_t graph, cudaGraphExec_t exec)
+      : gpu_(gpu), graph_(graph), exec_(exec) {}
   ~CudaGraphWork() override {
     cudaGraphExecDestroy(exec_);
     cudaGraphDestroy(graph_);
@@ -123,13 +123,11 @@ class CudaGraphWork : public CapturedWork {
     gpu_->Activate();
     SINGA_CUDA_CHECK(cudaGraphLaunch(exec_, gpu_->stream()), gpu_->id());
   }
-  size_t operations() const override { return nodes_; }
 
  private:
   const CudaGPU* gpu_;  // devices live as long as the process
   cudaGraph_t graph_;
   cudaGraphExec_t exec_;
-  size_t nodes_;
 };
 }  // namespace
 
@@ -154,8 +152,6 @@ std::unique_ptr<CapturedWork> CudaGPU::EndCapture(std::string* why) {
     *why = Msg("cudaStreamEndCapture on ", name(), ": ", cudaGetErrorString(err));
     return nullptr;
   }
-  size_t nodes = 0;
-  cudaGraphGetNodes(graph, nullptr, &nodes);
   cudaGraphExec_t exec = nullptr;
   err = cudaGraphInstantiate(&exec, graph, 0);
   if (err != cudaSuccess) {
@@ -164,7 +160,7 @@ std::unique_ptr<CapturedWork> CudaGPU::EndCapture(std::string* why) {
     *why = Msg("cudaGraphInstantiate on ", name(), ": ", cudaGetErrorString(err));
     return nullptr;
   }
-  return std::make_unique<CudaGraphWork>(this, graph, exec, nodes);
+  return std::make_unique<CudaGraphWork>(this, graph, exec);
 }
 
 void CudaGPU::ReleaseCapturePool(uint64_t pool) { alloc_->ReleasePool(pool); }
